@@ -1,0 +1,86 @@
+"""/api/v1/auth, /api/v1/users and /api/v1/apikeys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from civicgrid.accounts import services
+from civicgrid.accounts.schemas import ApiKeyIn, ApiKeyOut, MeOut, TokenOut, UserIn, UserOut
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post("/auth/token", response_model=TokenOut)
+def token(
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(PUBLIC),
+) -> TokenOut:
+    """OAuth2 password flow: form fields `username` and `password` → a bearer token."""
+    settings = platform_of(request).settings
+    issued = services.log_in(
+        uow,
+        actor,
+        form.username,
+        form.password,
+        settings.secret_key,
+        timedelta(minutes=settings.token_ttl_minutes),
+    )
+    return TokenOut(
+        access_token=issued.access_token,
+        expires_at=issued.expires_at,
+        username=issued.user.username,
+        role=issued.user.role,
+    )
+
+
+@router.get("/auth/me", response_model=MeOut)
+def me(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(PUBLIC, "anyone with credentials; 401 without"),
+) -> MeOut:
+    """The calling account: role, area scope and department."""
+    found = services.who_am_i(uow, actor)
+    return MeOut(
+        username=found.name,
+        display_name=found.display_name,
+        role=found.role,
+        area_code=found.area_code,
+        department_code=found.department_code,
+    )
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def add_user(
+    body: UserIn,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(ADMIN_ROLES),
+) -> UserOut:
+    """Create an account (administrators only)."""
+    user = services.add_user(uow, actor, services.NewUser(**body.model_dump()))
+    return UserOut(
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        area_code=user.area_code,
+        department_code=user.department_code,
+    )
+
+
+@router.post("/apikeys", response_model=ApiKeyOut, status_code=201)
+def add_api_key(
+    body: ApiKeyIn,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(ADMIN_ROLES),
+) -> ApiKeyOut:
+    """Create an API key for a department system; the key is in this answer only."""
+    key = services.add_api_key(uow, actor, body.name, body.department_code)
+    return ApiKeyOut(name=body.name, department_code=body.department_code, key=key)

@@ -1,0 +1,226 @@
+"""Accounts: creating users and API keys, logging in, and turning credentials into an Actor."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from civicgrid.accounts.domain import ApiKey, User, check_password_strength, parse_role
+from civicgrid.accounts.repository import ApiKeyRepository, UserRepository
+from civicgrid.areas.domain import Area, Level
+from civicgrid.areas.ports import AreaFacts
+from civicgrid.areas.repository import AreaRepository, DepartmentRepository
+from civicgrid.core.db import UnitOfWork, utcnow
+from civicgrid.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from civicgrid.core.permissions import (
+    ADMIN_ROLES,
+    AREA_BOUND_ROLES,
+    PUBLIC,
+    Actor,
+    Role,
+    permission,
+)
+from civicgrid.core.security import (
+    generate_api_key,
+    hash_api_key,
+    hash_password,
+    issue_token,
+    mask_name,
+    read_token,
+    verify_password,
+)
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    role: str
+    password: str
+    display_name: str = ""
+    area_code: str | None = None
+    department_code: str | None = None
+    phone: str = ""
+
+
+@permission(ADMIN_ROLES, "Create an account")
+def add_user(
+    uow: UnitOfWork, actor: Actor, new: NewUser, *, password_hash: str | None = None
+) -> User:
+    """Create an account. Grid workers belong to a grid, cadres to an area, handlers to a
+    department; the department's area becomes the handler's scope when none is given."""
+    role = parse_role(new.role)
+    if password_hash is None:
+        check_password_strength(new.password)
+    users = UserRepository(uow.session)
+    if users.get(new.username) is not None:
+        raise Conflict("user_exists", name=new.username)
+    area_code = new.area_code
+    if new.department_code is not None:
+        department = DepartmentRepository(uow.session).get(new.department_code)
+        if department is None:
+            raise NotFound("department_not_found", code=new.department_code)
+        area_code = area_code or department.area_code
+    elif role is Role.HANDLER:
+        raise InvalidInput("handler_needs_department")
+    if area_code is None and role in AREA_BOUND_ROLES:
+        raise InvalidInput("role_needs_area", role=role.value)
+    if area_code is not None:
+        area = AreaRepository(uow.session).get(area_code)
+        if area is None:
+            raise NotFound("area_not_found", code=area_code)
+        actor.require_covers(area.code, area.path)
+        if role is Role.GRID_WORKER and area.level is not Level.GRID:
+            raise InvalidInput("grid_worker_needs_grid", code=area.code, level=area.level.value)
+    user = User(
+        username=new.username,
+        role=role,
+        password_hash=password_hash or hash_password(new.password),
+        display_name=new.display_name or new.username,
+        area_code=area_code,
+        department_code=new.department_code,
+        phone=new.phone,
+    )
+    users.add(user)
+    uow.commit()
+    return user
+
+
+@permission(ADMIN_ROLES, "Set a user's password")
+def set_password(uow: UnitOfWork, actor: Actor, username: str, password: str) -> None:
+    """Replace a user's password (for example after the demo credentials were lost)."""
+    check_password_strength(password)
+    user = UserRepository(uow.session).get(username)
+    if user is None:
+        raise NotFound("user_not_found", name=username)
+    user.password_hash = hash_password(password)
+    uow.commit()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_at: datetime
+    user: User
+
+
+@permission(PUBLIC, "Log in with a username and password")
+def log_in(
+    uow: UnitOfWork, actor: Actor, username: str, password: str, secret: str, ttl: timedelta
+) -> IssuedToken:
+    """An access token for USERNAME when PASSWORD is right and the account is active."""
+    user = UserRepository(uow.session).get(username)
+    # Hash even for an unknown user, so timing does not reveal which usernames exist.
+    valid = verify_password(user.password_hash if user else _dummy_hash(), password)
+    if user is None or not valid:
+        raise NotAuthenticated("wrong_credentials")
+    if not user.active:
+        raise NotAuthenticated("account_disabled")
+    token, expires_at = issue_token(user.username, secret, ttl)
+    user.last_login_at = utcnow()
+    uow.commit()
+    return IssuedToken(token, expires_at, user)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("timing-equaliser-not-a-password")
+
+
+def actor_from_token(uow: UnitOfWork, token: str, secret: str) -> Actor:
+    """The Actor behind a bearer token; the account is re-read so a disabled user is shut out
+    at once, and a changed area takes effect without a new login."""
+    claims = read_token(token, secret)
+    user = UserRepository(uow.session).get(claims.username)
+    if user is None:
+        raise NotAuthenticated("token_invalid")
+    if not user.active:
+        raise NotAuthenticated("account_disabled")
+    return actor_for_user(uow.session, user)
+
+
+def actor_for_user(session: Session, user: User) -> Actor:
+    area_path = None
+    if user.area_code is not None:
+        area = AreaRepository(session).get(user.area_code)
+        area_path = area.path if area else f"/{user.area_code}/"
+    return Actor(
+        name=user.username,
+        role=user.role,
+        area_code=user.area_code,
+        area_path=area_path,
+        department_code=user.department_code,
+        display_name=user.display_name,
+    )
+
+
+def actor_from_api_key(uow: UnitOfWork, key: str) -> Actor:
+    """The Actor for a department system calling with an API key."""
+    api_key = ApiKeyRepository(uow.session).by_hash(hash_api_key(key))
+    if api_key is None or not api_key.active:
+        raise NotAuthenticated("api_key_invalid")
+    api_key.last_used_at = utcnow()
+    area_code = area_path = None
+    if api_key.department_code:
+        department = DepartmentRepository(uow.session).get(api_key.department_code)
+        if department is not None:
+            area = AreaRepository(uow.session).get(department.area_code)
+            area_code = department.area_code
+            area_path = area.path if area else None
+    uow.commit()
+    return Actor(
+        name=f"apikey:{api_key.name}",
+        role=Role.API_CLIENT,
+        area_code=area_code,
+        area_path=area_path,
+        department_code=api_key.department_code,
+        display_name=api_key.name,
+    )
+
+
+@permission(ADMIN_ROLES, "Create an API key for a department system")
+def add_api_key(
+    uow: UnitOfWork, actor: Actor, name: str, department_code: str | None = None
+) -> str:
+    """Create a key and return it; only its hash is stored, so it is shown this once."""
+    if (
+        department_code is not None
+        and DepartmentRepository(uow.session).get(department_code) is None
+    ):
+        raise NotFound("department_not_found", code=department_code)
+    key = generate_api_key()
+    ApiKeyRepository(uow.session).add(
+        ApiKey(
+            name=name, key_hash=hash_api_key(key), prefix=key[:8], department_code=department_code
+        )
+    )
+    uow.commit()
+    return key
+
+
+@permission(PUBLIC, "Describe the calling account")
+def who_am_i(uow: UnitOfWork, actor: Actor) -> Actor:
+    """The caller as the platform sees it: role, area scope and department."""
+    if actor.is_anonymous:
+        raise NotAuthenticated("not_authenticated")
+    return actor
+
+
+def grid_worker_facts(session: Session, area: Area, actor: Actor, facts: AreaFacts) -> None:
+    """Area fact source: the grid workers of a grid (masked for the public view) and the
+    number of grid workers under any area."""
+    users = UserRepository(session)
+    facts.counts["grid_workers"] = users.count_within(area.path, Role.GRID_WORKER)
+    if area.level is not Level.GRID:
+        return
+    for user in users.in_areas([area.code], Role.GRID_WORKER):
+        if actor.is_staff:
+            facts.workers.append(
+                {"username": user.username, "name": user.display_name, "phone": user.phone}
+            )
+        else:
+            facts.workers.append(
+                {"username": "", "name": mask_name(user.display_name), "phone": ""}
+            )

@@ -1,0 +1,62 @@
+"""The web application: API routers, pages, static files and error handling, wired to one
+Platform (settings, database, locator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from civicgrid import __version__
+from civicgrid.accounts import api as accounts_api
+from civicgrid.accounts import services as accounts_services
+from civicgrid.areas import api as areas_api
+from civicgrid.bootstrap import Platform, build_platform
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.http import allow, install_error_handlers
+from civicgrid.core.permissions import PUBLIC, Actor
+from civicgrid.web import pages
+
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+
+
+class AccountsAuthenticator:
+    def from_token(self, uow: UnitOfWork, token: str, secret: str) -> Actor:
+        return accounts_services.actor_from_token(uow, token, secret)
+
+    def from_api_key(self, uow: UnitOfWork, key: str) -> Actor:
+        return accounts_services.actor_from_api_key(uow, key)
+
+
+def create_app(platform: Platform | None = None) -> FastAPI:
+    platform = platform or build_platform()
+    app = FastAPI(
+        title="CivicGrid",
+        version=__version__,
+        description="城市基层社会治理平台 — urban grassroots governance platform. "
+        'Errors are JSON `{"error": {"code", "message"}}`; send `Accept-Language: en` '
+        "for English messages.",
+    )
+    app.state.platform = platform
+    app.state.authenticator = AccountsAuthenticator()
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["system"])
+    def health(actor: Actor = allow(PUBLIC)) -> dict[str, Any]:
+        """Liveness and database check: 200 with `{"status": "ok"}` when the database answers."""
+        with platform.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": platform.engine.url.get_backend_name(),
+        }
+
+    app.include_router(accounts_api.router)
+    app.include_router(areas_api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

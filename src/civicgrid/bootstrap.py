@@ -1,0 +1,36 @@
+"""Wires the domains together: loads every table mapping, connects the ports, and builds
+the database objects from settings. The only module that knows every domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+# Importing the repositories registers their tables on core.db.metadata.
+from civicgrid.accounts import repository as _accounts_tables  # noqa: F401
+from civicgrid.accounts.services import grid_worker_facts
+from civicgrid.areas import repository as _areas_tables  # noqa: F401
+from civicgrid.areas.ports import register_fact_source
+from civicgrid.areas.services import LocatorCache
+from civicgrid.core.db import make_engine, make_session_factory
+from civicgrid.core.settings import Settings, get_settings
+
+register_fact_source(grid_worker_facts)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    locator_cache: LocatorCache
+
+
+def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
+    settings = settings or get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    engine = make_engine(settings.database_url)
+    return Platform(settings, engine, make_session_factory(engine), LocatorCache())

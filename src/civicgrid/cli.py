@@ -1,0 +1,79 @@
+"""The `civicgrid` command: serve, demo, and each domain's commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from civicgrid import __version__
+from civicgrid.accounts.cli import apikey_cli, user_cli
+from civicgrid.areas.cli import areas_cli, departments_cli
+from civicgrid.console import DbOption, err, load_settings, out, platform
+from civicgrid.core.migrate import schema_differences
+from civicgrid.demo.cli import demo_command
+
+app = typer.Typer(
+    help="CivicGrid — 城市基层社会治理平台 (urban grassroots governance platform).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="Database schema.")
+
+app.add_typer(areas_cli, name="areas")
+app.add_typer(departments_cli, name="departments")
+app.add_typer(user_cli, name="user")
+app.add_typer(apikey_cli, name="apikey")
+app.add_typer(db_cli, name="db")
+app.command("demo")(demo_command)
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    port: Annotated[int | None, typer.Option(help="port (default $CIVICGRID_PORT or 8000)")] = None,
+    host: Annotated[str | None, typer.Option(help="address (default 127.0.0.1)")] = None,
+) -> None:
+    """Serve the web pages and the API, after bringing the database schema up to date."""
+    import uvicorn
+
+    from civicgrid.app import create_app
+
+    settings = load_settings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    with platform(db, migrate=True) as built:
+        url = built.engine.url.render_as_string(hide_password=True)
+        out.print(f"CivicGrid {__version__} on http://{bind_host}:{bind_port}  (database: {url})")
+        uvicorn.run(create_app(built), host=bind_host, port=bind_port, log_level="info")
+
+
+@db_cli.command("upgrade")
+def upgrade_command(db: DbOption = None) -> None:
+    """Create the database or bring it to the newest schema."""
+    with platform(db, migrate=True) as built:
+        out.print(f"schema is current: {built.engine.url.render_as_string(hide_password=True)}")
+
+
+@db_cli.command("check")
+def check_command(db: DbOption = None) -> None:
+    """Fail when the models and the migrations disagree."""
+    with platform(db, migrate=True) as built:
+        differences = schema_differences(built.engine)
+    if differences:
+        for difference in differences:
+            err.print(str(difference))
+        raise typer.Exit(1)
+    out.print("models and migrations agree")
+
+
+@app.callback(invoke_without_command=True)
+def version(
+    show: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
+) -> None:
+    if show:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    app()

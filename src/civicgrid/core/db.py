@@ -1,0 +1,203 @@
+"""Database plumbing: one metadata, engines for SQLite and PostgreSQL, a unit of work.
+
+Domain classes are plain Python; each domain's repository.py declares its tables on
+`metadata` and maps its classes with `mapper_registry.map_imperatively`, so the rules never
+import SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    Enum,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, registry, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+mapper_registry = registry(metadata=metadata)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self, timezone: bool = True) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use civicgrid.core.db.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def enum_column_type(enum: type[StrEnum], length: int = 32) -> Enum:
+    """A portable VARCHAR column holding the enum's values ("grid"), not its names ("GRID")."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class GeoJSONGeometry(TypeDecorator[BaseGeometry]):
+    """A shapely geometry stored as GeoJSON text (WGS84), portable across both databases.
+
+    Point-in-polygon work happens in the in-memory locator (areas.locator), not in SQL.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: BaseGeometry | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return shapely.to_geojson(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> BaseGeometry | None:
+        if value is None:
+            return None
+        return shapely.from_geojson(value)
+
+
+# Change counters: a cheap way for long-running processes (the web server's locator) to learn
+# that another process (the CLI) changed data they cache.
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Integer, nullable=False, default=0),
+    Column("changed_at", UtcDateTime(), nullable=False, default=utcnow),
+)
+
+
+def read_revision(session: Session, name: str) -> int:
+    value = session.execute(select(revisions.c.value).where(revisions.c.name == name)).scalar()
+    return int(value or 0)
+
+
+def bump_revision(session: Session, name: str) -> None:
+    result = session.execute(
+        update(revisions)
+        .where(revisions.c.name == name)
+        .values(value=revisions.c.value + 1, changed_at=utcnow())
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(revisions.insert().values(name=name, value=1, changed_at=utcnow()))
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=lambda obj: json.dumps(obj, ensure_ascii=False),
+            **kwargs,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+SessionFactory = Callable[[], Session]
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+class UnitOfWork:
+    """One business transaction: services read and write through `session` and call `commit()`;
+    leaving the block without committing rolls everything back (nothing half-written)."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside its `with` block")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+def delete_everything(session: Session) -> None:
+    """Empty every CivicGrid table, children before parents (used by `demo --reset`)."""
+    for table in reversed(metadata.sorted_tables):
+        session.execute(table.delete())

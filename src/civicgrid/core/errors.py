@@ -1,0 +1,46 @@
+"""Errors raised by services. Each carries a message key (core.i18n) and its parameters, so
+the API, the pages and the CLI can each show it in the reader's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from civicgrid.core.i18n import Locale, translate
+
+
+class CivicGridError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message_key: str, **params: Any) -> None:
+        self.message_key = message_key
+        self.params = params
+        super().__init__(translate(message_key, "en", params))
+
+    def message(self, locale: Locale) -> str:
+        return translate(self.message_key, locale, self.params)
+
+
+class InvalidInput(CivicGridError):
+    status = 422
+    code = "invalid"
+
+
+class NotAuthenticated(CivicGridError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(CivicGridError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(CivicGridError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(CivicGridError):
+    status = 409
+    code = "conflict"

@@ -1,0 +1,151 @@
+"""HTTP plumbing shared by every api.py and the pages: the unit of work per request, the
+caller's locale, the permission dependency every route must declare, and error rendering.
+
+Credentials are turned into an Actor by an Authenticator that the composition root
+(civicgrid.app) installs, so core needs no domain module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.errors import CivicGridError, NotAuthenticated
+from civicgrid.core.i18n import Locale, pick_locale, translate
+from civicgrid.core.permissions import ANONYMOUS, Actor, Role, Rule
+from civicgrid.core.security import API_KEY_PREFIX
+from civicgrid.core.settings import Settings
+
+TOKEN_COOKIE = "civicgrid_token"
+LOCALE_COOKIE = "civicgrid_lang"
+
+
+class Authenticator(Protocol):
+    def from_token(self, uow: UnitOfWork, token: str, secret: str) -> Actor: ...
+    def from_api_key(self, uow: UnitOfWork, key: str) -> Actor: ...
+
+
+class PlatformState(Protocol):
+    settings: Settings
+
+    def session_factory(self) -> Session: ...
+
+
+def platform_of(request: Request) -> Any:
+    return request.app.state.platform
+
+
+def get_uow(request: Request) -> Iterator[UnitOfWork]:
+    with UnitOfWork(platform_of(request).session_factory) as uow:
+        yield uow
+
+
+def request_locale(request: Request) -> Locale:
+    """?lang= first, then the language cookie, then Accept-Language; Chinese by default."""
+    default: Locale = platform_of(request).settings.default_locale
+    return pick_locale(
+        request.query_params.get("lang"),
+        request.cookies.get(LOCALE_COOKIE),
+        request.headers.get("accept-language"),
+        default=default,
+    )
+
+
+class Caller:
+    """The permission rule of one route, used as `actor: Actor = allow(...)`.
+
+    tests/integration/test_permissions.py fails for any route without exactly one Caller."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+
+    def __call__(self, request: Request, uow: UnitOfWork = Depends(get_uow)) -> Actor:
+        actor = authenticate(request, uow)
+        self.rule.check(actor)
+        request.state.actor = actor
+        return actor
+
+
+def allow(roles: frozenset[Role] | None, description: str = "") -> Any:
+    return Depends(Caller(Rule(roles, description)))
+
+
+def authenticate(request: Request, uow: UnitOfWork) -> Actor:
+    """The actor behind the request's credentials; anonymous when it carries none."""
+    authenticator: Authenticator = request.app.state.authenticator
+    secret = platform_of(request).settings.secret_key
+    header = request.headers.get("authorization", "")
+    api_key = request.headers.get("x-api-key")
+    if header.lower().startswith("bearer "):
+        credential = header[7:].strip()
+        if credential.startswith(API_KEY_PREFIX):
+            return authenticator.from_api_key(uow, credential)
+        return authenticator.from_token(uow, credential, secret)
+    if api_key:
+        return authenticator.from_api_key(uow, api_key)
+    cookie = request.cookies.get(TOKEN_COOKIE)
+    if cookie:
+        try:
+            return authenticator.from_token(uow, cookie, secret)
+        except NotAuthenticated:
+            # A stale page cookie must not lock the visitor out of public pages.
+            request.state.stale_cookie = True
+            return ANONYMOUS
+    return ANONYMOUS
+
+
+def wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/open311/", "/health", "/openapi")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_response(request: Request, status: int, code: str, message: str) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401 and wants_html(request):
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CivicGridError)
+    async def domain_error(request: Request, exc: CivicGridError) -> Response:
+        return error_response(
+            request, exc.status, exc.message_key, exc.message(request_locale(request))
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+            for err in exc.errors()
+        )
+        locale = request_locale(request)
+        message = translate("validation_error", locale, {"details": details})
+        return error_response(request, 422, "validation_error", message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        locale = request_locale(request)
+        if exc.status_code == 404:
+            message = translate("route_not_found", locale, {"path": request.url.path})
+            return error_response(request, 404, "not_found", message)
+        if exc.status_code == 405:
+            message = translate("method_not_allowed", locale)
+            return error_response(request, 405, "method_not_allowed", message)
+        return error_response(request, exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        message = translate("internal_error", request_locale(request))
+        return error_response(request, 500, "internal_error", message)

@@ -1,0 +1,243 @@
+"""Translated messages: every user-facing text has a key and a Chinese and English form.
+
+Chinese is the first language of the product; English is the second. A message key that is
+missing a translation is a bug caught by tests/unit/test_i18n.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+Locale = Literal["zh", "en"]
+LOCALES: tuple[Locale, ...] = ("zh", "en")
+
+MESSAGES: dict[str, dict[Locale, str]] = {
+    # errors: generic
+    "not_found": {"zh": "未找到：{what}", "en": "Not found: {what}"},
+    "route_not_found": {"zh": "没有这个地址：{path}", "en": "No such address: {path}"},
+    "method_not_allowed": {"zh": "不支持该请求方法", "en": "Method not allowed"},
+    "validation_error": {
+        "zh": "请求有误：{details}",
+        "en": "Invalid request: {details}",
+    },
+    "internal_error": {"zh": "服务器内部错误", "en": "Internal server error"},
+    # errors: authentication and permission
+    "not_authenticated": {"zh": "请先登录", "en": "Please log in first"},
+    "wrong_credentials": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "account_disabled": {"zh": "该账号已停用", "en": "This account is disabled"},
+    "token_expired": {
+        "zh": "登录已过期，请重新登录",
+        "en": "Your session has expired, please log in again",
+    },
+    "token_invalid": {"zh": "无效的访问令牌", "en": "Invalid access token"},
+    "api_key_invalid": {"zh": "无效的 API 密钥", "en": "Invalid API key"},
+    "forbidden_role": {
+        "zh": "角色“{role}”无权执行此操作",
+        "en": "The role '{role}' may not do this",
+    },
+    "forbidden_area": {
+        "zh": "区域 {code} 不在您的管辖范围内",
+        "en": "Area {code} is outside your area of responsibility",
+    },
+    # errors: areas
+    "area_not_found": {"zh": "区域编码 {code} 不存在", "en": "Unknown area code {code}"},
+    "department_not_found": {
+        "zh": "部门编码 {code} 不存在",
+        "en": "Unknown department code {code}",
+    },
+    "department_exists": {"zh": "部门编码 {code} 已存在", "en": "Department code {code} exists"},
+    "unknown_level": {
+        "zh": "未知层级“{level}”，可选：{allowed}",
+        "en": "Unknown level '{level}', expected one of: {allowed}",
+    },
+    "lat_out_of_range": {
+        "zh": "纬度 {lat} 超出范围（-90 至 90）",
+        "en": "Latitude {lat} is out of range (-90 to 90)",
+    },
+    "lon_out_of_range": {
+        "zh": "经度 {lon} 超出范围（-180 至 180）",
+        "en": "Longitude {lon} is out of range (-180 to 180)",
+    },
+    "lat_lon_swapped": {
+        "zh": "纬度与经度似乎填反了：lat={lat}, lon={lon}；请交换后重试",
+        "en": "Latitude and longitude look swapped: lat={lat}, lon={lon}; swap them and retry",
+    },
+    "outside_city": {
+        "zh": "坐标（lat={lat}, lon={lon}）不在本市任何网格内",
+        "en": "The point (lat={lat}, lon={lon}) is outside every grid of the city",
+    },
+    "no_grids": {
+        "zh": "尚未导入任何网格，无法定位",
+        "en": "No grids have been imported yet, so nothing can be located",
+    },
+    # import problems (rejected features)
+    "geojson_malformed": {
+        "zh": "GeoJSON 格式错误（第 {line} 行第 {column} 列）：{reason}",
+        "en": "Malformed GeoJSON (line {line}, column {column}): {reason}",
+    },
+    "geojson_not_collection": {
+        "zh": "GeoJSON 顶层必须是 FeatureCollection、Feature 或几何对象，实际为 {found}",
+        "en": "GeoJSON must be a FeatureCollection, a Feature or a geometry, found {found}",
+    },
+    "file_not_found": {"zh": "文件不存在：{path}", "en": "File not found: {path}"},
+    "file_encoding": {
+        "zh": "文件 {path} 不是 UTF-8 编码",
+        "en": "File {path} is not UTF-8 encoded",
+    },
+    "missing_property": {
+        "zh": "缺少属性“{field}”",
+        "en": "missing property '{field}'",
+    },
+    "missing_geometry": {"zh": "缺少几何图形", "en": "missing geometry"},
+    "bad_geometry": {"zh": "几何图形无法解析：{reason}", "en": "unreadable geometry: {reason}"},
+    "not_polygon": {
+        "zh": "几何类型为 {found}，应为 Polygon 或 MultiPolygon",
+        "en": "geometry is a {found}, expected Polygon or MultiPolygon",
+    },
+    "invalid_geometry": {
+        "zh": "几何图形无效：{reason}",
+        "en": "invalid geometry: {reason}",
+    },
+    "coordinates_out_of_range": {
+        "zh": "坐标超出经纬度范围（{sample}），是否为投影坐标或经纬度颠倒？",
+        "en": "coordinates out of longitude/latitude range ({sample}); "
+        "projected coordinates or swapped axes?",
+    },
+    "duplicate_code_in_file": {
+        "zh": "编码 {code} 在文件中重复（首次出现于第 {first} 个要素）",
+        "en": "code {code} appears twice in the file (first at feature {first})",
+    },
+    "duplicate_code_in_db": {
+        "zh": "编码 {code} 已存在（{name}）；如需更新请使用 --update",
+        "en": "code {code} already exists ({name}); use --update to replace it",
+    },
+    "unknown_parent": {
+        "zh": "上级区域编码 {code} 不存在",
+        "en": "unknown parent area code {code}",
+    },
+    "wrong_parent_level": {
+        "zh": "上级区域 {code} 的层级是 {found}，{level}的上级应为 {expected}",
+        "en": "parent {code} is a {found}; the parent of a {level} must be a {expected}",
+    },
+    "parent_required": {
+        "zh": "{level}必须指定上级区域（--parent-code 或 --parent-field）",
+        "en": "a {level} needs a parent (--parent-code or --parent-field)",
+    },
+    "city_has_no_parent": {"zh": "市级区域没有上级", "en": "a city has no parent"},
+    "outside_parent": {
+        "zh": "有 {percent}% 的面积在上级区域 {code} 之外",
+        "en": "{percent}% of its area lies outside its parent {code}",
+    },
+    "import_rejected": {
+        "zh": "导入中止：{count} 个要素被拒绝，未写入任何数据",
+        "en": "Import aborted: {count} features rejected, nothing was written",
+    },
+    "demo_exists": {
+        "zh": "数据库中已有区域数据；如需重新生成演示城市请加 --reset（将清空全部数据）",
+        "en": "The database already has areas; add --reset to regenerate the demo city "
+        "(this empties the database)",
+    },
+    # accounts
+    "unknown_role": {
+        "zh": "未知角色“{role}”，可选：{allowed}",
+        "en": "Unknown role '{role}', expected one of: {allowed}",
+    },
+    "user_exists": {"zh": "用户名 {name} 已存在", "en": "The username {name} is taken"},
+    "user_not_found": {"zh": "用户 {name} 不存在", "en": "No user named {name}"},
+    "password_too_short": {
+        "zh": "密码至少需要 {min} 个字符",
+        "en": "The password needs at least {min} characters",
+    },
+    "role_needs_area": {
+        "zh": "角色“{role}”必须指定管辖区域（--area）",
+        "en": "The role '{role}' needs an area (--area)",
+    },
+    "grid_worker_needs_grid": {
+        "zh": "网格员的管辖区域必须是网格，{code} 是{level}",
+        "en": "A grid worker's area must be a grid; {code} is a {level}",
+    },
+    "handler_needs_department": {
+        "zh": "部门办理人员必须指定部门（--department）",
+        "en": "A department handler needs a department (--department)",
+    },
+    # pages
+    "ui.product": {"zh": "CivicGrid 城市基层治理平台", "en": "CivicGrid urban governance"},
+    "ui.map_title": {"zh": "网格地图", "en": "Grid map"},
+    "ui.login": {"zh": "登录", "en": "Log in"},
+    "ui.logout": {"zh": "退出", "en": "Log out"},
+    "ui.username": {"zh": "用户名", "en": "Username"},
+    "ui.password": {"zh": "密码", "en": "Password"},
+    "ui.login_title": {"zh": "登录 CivicGrid", "en": "Log in to CivicGrid"},
+    "ui.login_hint": {
+        "zh": "演示账号在运行 civicgrid demo 时打印在控制台上。",
+        "en": "Demo accounts are printed on the console by civicgrid demo.",
+    },
+    "ui.back_to_map": {"zh": "返回地图", "en": "Back to the map"},
+    "ui.public_view": {
+        "zh": "公开视图：登录后可查看管辖范围内的详细信息",
+        "en": "Public view: log in to see details of your area",
+    },
+    "ui.scope": {"zh": "管辖范围", "en": "Area of responsibility"},
+    "ui.whole_city": {"zh": "全市", "en": "Whole city"},
+    "ui.click_grid": {
+        "zh": "点击地图上的网格查看编码、名称、网格员和统计。",
+        "en": "Tap a grid on the map to see its code, name, worker and counts.",
+    },
+    "ui.code": {"zh": "编码", "en": "Code"},
+    "ui.name": {"zh": "名称", "en": "Name"},
+    "ui.level": {"zh": "层级", "en": "Level"},
+    "ui.area": {"zh": "面积", "en": "Area"},
+    "ui.grid_workers": {"zh": "网格员", "en": "Grid workers"},
+    "ui.no_worker": {"zh": "尚未配备网格员", "en": "No grid worker assigned"},
+    "ui.counts": {"zh": "统计", "en": "Counts"},
+    "ui.departments": {"zh": "处置单位", "en": "Handling units"},
+    "ui.children": {"zh": "下级区域", "en": "Areas below"},
+    "ui.masked_note": {
+        "zh": "个人信息已脱敏；登录并在管辖范围内可查看。",
+        "en": "Personal data is masked; log in within your area to see it.",
+    },
+    "ui.count.districts": {"zh": "区", "en": "Districts"},
+    "ui.count.streets": {"zh": "街道", "en": "Streets"},
+    "ui.count.communitys": {"zh": "社区", "en": "Communities"},
+    "ui.count.grids": {"zh": "网格", "en": "Grids"},
+    "ui.count.departments": {"zh": "处置单位", "en": "Handling units"},
+    "ui.count.grid_workers": {"zh": "网格员", "en": "Grid workers"},
+    "ui.search": {"zh": "搜索区域名称或编码", "en": "Search areas by name or code"},
+    "ui.search_none": {"zh": "没有匹配的区域", "en": "No matching area"},
+    "ui.loading": {"zh": "加载中…", "en": "Loading…"},
+    "ui.map_failed": {"zh": "地图数据加载失败：{reason}", "en": "Could not load the map: {reason}"},
+    "ui.locate_me": {"zh": "定位到我的位置", "en": "Find my grid"},
+    "ui.language": {"zh": "English", "en": "中文"},
+    "ui.signed_in_as": {"zh": "当前用户", "en": "Signed in as"},
+    "ui.km2": {"zh": "平方公里", "en": "km²"},
+    "ui.no_areas": {
+        "zh": "数据库中还没有区域。运行 civicgrid demo 生成演示城市，"
+        "或用 civicgrid areas import 导入边界。",
+        "en": "There are no areas yet. Run civicgrid demo for a demo city, or civicgrid areas "
+        "import to load boundaries.",
+    },
+}
+
+
+def translate(key: str, locale: Locale = "zh", params: Mapping[str, Any] | None = None) -> str:
+    """The message for KEY in LOCALE, with PARAMS filled in; the key itself when unknown."""
+    forms = MESSAGES.get(key)
+    if forms is None:
+        return key
+    text = forms[locale]
+    return text.format(**params) if params else text
+
+
+def pick_locale(*candidates: str | None, default: Locale = "zh") -> Locale:
+    """The first supported locale among CANDIDATES ('en', 'en-US,en;q=0.9', 'zh-CN', …)."""
+    for candidate in candidates:
+        if not candidate:
+            continue
+        for part in candidate.split(","):
+            tag = part.split(";")[0].strip().lower()
+            if tag.startswith("zh"):
+                return "zh"
+            if tag.startswith("en"):
+                return "en"
+    return default

@@ -1,0 +1,46 @@
+"""One typed settings object, read from CIVICGRID_* environment variables.
+
+Every setting is documented in the README's "Configuration" table.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The development secret is public (it is in this file); production refuses it.
+DEVELOPMENT_SECRET = "civicgrid-development-secret-change-me-0000"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIVICGRID_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///var/civicgrid.db"
+    secret_key: str = DEVELOPMENT_SECRET
+    token_ttl_minutes: int = 8 * 60
+    default_locale: Literal["zh", "en"] = "zh"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        unsafe_secret = self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32
+        if self.environment == "production" and unsafe_secret:
+            raise ValueError(
+                "CIVICGRID_SECRET_KEY must be set to a private value of at least 32 "
+                "characters in production (生产环境必须设置至少 32 个字符的私有密钥)"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,110 @@
+"""`civicgrid demo`: generate a demo city (synthetic, or inside real district boundaries)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from shapely.geometry.base import BaseGeometry
+
+from civicgrid.areas.domain import LEVEL_LABELS
+from civicgrid.areas.importing import Rejection, check_feature, read_geojson
+from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.permissions import ROLE_LABELS, SYSTEM
+from civicgrid.demo.domain import DemoCityBuilder, Shape
+from civicgrid.demo.services import install_demo_city
+
+# Property names tried, in order, when --code-field/--name-field are not given.
+CODE_FIELDS = ("code", "adcode", "BoroCD", "boro_cd", "Precinct", "precinct", "id", "ID")
+NAME_FIELDS = ("name", "NAME", "Name", "name_zh")
+
+
+def demo_command(
+    db: DbOption = None,
+    reset: Annotated[
+        bool, typer.Option(help="empty the database first (all data is deleted)")
+    ] = False,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option(help="GeoJSON of real districts; streets, communities, grids are generated"),
+    ] = None,
+    code_field: Annotated[str | None, typer.Option(help="district code property")] = None,
+    name_field: Annotated[str | None, typer.Option(help="district name property")] = None,
+    gcj02: Annotated[bool, typer.Option("--gcj02", help="boundaries are in GCJ-02")] = False,
+    city_name: Annotated[str | None, typer.Option(help="name of the city")] = None,
+    seed: Annotated[int, typer.Option(help="same seed, same city")] = 2024,
+) -> None:
+    """Generate a demo city with departments, grid workers and one account per role.
+
+    The demo accounts' passwords are random and printed once, below."""
+    started = time.perf_counter()
+    lang = locale()
+    builder = DemoCityBuilder(seed=seed)
+    with friendly_errors():
+        if boundaries is None:
+            city = builder.synthetic(Shape())
+        else:
+            districts = _read_districts(boundaries, code_field, name_field, gcj02)
+            shape = Shape(streets_per_district=3, communities_per_street=3, grids_per_community=4)
+            city = builder.from_boundaries(districts, shape, city_name or boundaries.stem)
+        if city_name and boundaries is None:
+            city.name = city_name
+            city.areas[0].name = city_name
+    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        summary = install_demo_city(
+            uow, SYSTEM, city, reset=reset, progress=lambda step: err.print(f"… {step}")
+        )
+        url = built.engine.url.render_as_string(hide_password=True)
+
+    elapsed = time.perf_counter() - started
+    parts = ", ".join(f"{n} {LEVEL_LABELS[level][lang]}" for level, n in summary.counts.items())
+    out.print(f"[bold]{summary.city_name}[/bold]: {parts}, {summary.departments} units")
+    out.print(f"database: {url} ({elapsed:.1f} s)")
+    table = Table("role", "username", "password", "area / department", title="Demo accounts")
+    for credential in summary.credentials:
+        table.add_row(
+            f"{ROLE_LABELS[credential.role][lang]} ({credential.role.value})",
+            credential.username,
+            credential.password,
+            credential.scope,
+        )
+    out.print(table)
+    out.print(
+        f"All {summary.grid_workers} grid workers log in as gw<grid code> with the grid "
+        "worker's password above.\nThese passwords are shown only now; reset one with: "
+        "civicgrid user passwd NAME --password NEW"
+    )
+
+
+def _read_districts(
+    path: Path, code_field: str | None, name_field: str | None, gcj02: bool
+) -> list[tuple[str, str, BaseGeometry]]:
+    features = read_geojson(path)
+    if not features:
+        raise typer.BadParameter(f"{path} has no features")
+    keys = set().union(*(f.properties.keys() for f in features))
+    code_field = code_field or next((k for k in CODE_FIELDS if k in keys), None)
+    if code_field is None:
+        raise typer.BadParameter(f"no code property found in {sorted(keys)}; use --code-field")
+    name_field = name_field or next((k for k in NAME_FIELDS if k in keys), code_field)
+    districts = []
+    for raw in features:
+        checked = check_feature(
+            raw,
+            code_field=code_field,
+            name_field=name_field,
+            parent_field=None,
+            parent_code=None,
+            gcj02=gcj02,
+            repair=True,
+        )
+        if isinstance(checked, Rejection):
+            err.print(f"[yellow]skipped {checked.describe(locale())}[/yellow]")
+            continue
+        name = checked.name if name_field != code_field else f"District {checked.code}"
+        districts.append((checked.code, name, checked.geometry))
+    return districts

@@ -1,0 +1,129 @@
+"""Writing a demo city into the database, with demo accounts for every role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from civicgrid.accounts.services import NewUser, add_user
+from civicgrid.areas.domain import Level
+from civicgrid.areas.repository import AreaRepository, DepartmentRepository
+from civicgrid.areas.services import add_areas
+from civicgrid.core.db import UnitOfWork, delete_everything
+from civicgrid.core.errors import Conflict
+from civicgrid.core.permissions import ADMIN_ROLES, Actor, Role, permission
+from civicgrid.core.security import generate_password, hash_password
+from civicgrid.demo.domain import DemoCity
+
+
+@dataclass(frozen=True)
+class Credential:
+    role: Role
+    username: str
+    password: str
+    scope: str  # the area (and department) the account is bound to, for the console
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    city_name: str
+    counts: dict[Level, int]
+    departments: int
+    credentials: list[Credential]
+    grid_workers: int
+
+
+@permission(ADMIN_ROLES, "Generate the demo city")
+def install_demo_city(
+    uow: UnitOfWork,
+    actor: Actor,
+    city: DemoCity,
+    *,
+    reset: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> DemoSummary:
+    """Write CITY (areas, handling units, grid workers) and one demo account per role.
+
+    Refuses to touch a database that already has areas unless RESET, which empties it first.
+    Passwords are random and returned once; only their hashes are stored."""
+    note = progress or (lambda _message: None)
+    if AreaRepository(uow.session).count() and not reset:
+        raise Conflict("demo_exists")
+    if reset:
+        delete_everything(uow.session)
+        uow.commit()
+    note("areas")
+    add_areas(uow, actor, city.areas)
+    note("departments")
+    DepartmentRepository(uow.session).add_all(city.departments)
+    uow.commit()
+
+    note("accounts")
+    # One password for all grid workers (hashed once): argon2 is deliberately slow, and
+    # hundreds of separate hashes would take most of a minute.
+    worker_password = generate_password()
+    worker_hash = hash_password(worker_password)
+    for worker in city.workers:
+        add_user(
+            uow,
+            actor,
+            NewUser(
+                username=worker.username,
+                role=Role.GRID_WORKER.value,
+                password=worker_password,
+                display_name=worker.display_name,
+                area_code=worker.grid_code,
+                phone=worker.phone,
+            ),
+            password_hash=worker_hash,
+        )
+    credentials = _role_accounts(uow, actor, city)
+    first_worker = city.workers[0]
+    credentials.insert(
+        1,
+        Credential(
+            Role.GRID_WORKER,
+            first_worker.username,
+            worker_password,
+            first_worker.grid_code,
+        ),
+    )
+    counts = {level: len(city.of_level(level)) for level in Level}
+    return DemoSummary(city.name, counts, len(city.departments), credentials, len(city.workers))
+
+
+def _role_accounts(uow: UnitOfWork, actor: Actor, city: DemoCity) -> list[Credential]:
+    city_area = city.of_level(Level.CITY)[0]
+    district = city.of_level(Level.DISTRICT)[0]
+    street = next(a for a in city.areas if a.parent_code == district.code)
+    handler_unit = next(
+        d for d in city.departments if d.area_code == district.code and d.code.endswith("-CGJ")
+    )
+    data_unit = next(d for d in city.departments if d.code.endswith("-SJGLJ"))
+    plan: list[tuple[Role, str, str | None, str | None, str]] = [
+        (Role.RESIDENT, "resident", None, None, "居民 Resident"),
+        (Role.DISPATCHER, "dispatcher", city_area.code, None, "12345 分拨中心坐席"),
+        (Role.HANDLER, "handler", None, handler_unit.code, handler_unit.name),
+        (Role.CADRE, "cadre", street.code, None, street.name + "干部"),
+        (Role.DATA_ADMIN, "data_admin", None, data_unit.code, "数据管理员"),
+        (Role.LEADER, "leader", city_area.code, None, city.name + "领导"),
+        (Role.ADMIN, "admin", None, None, "系统管理员"),
+    ]
+    credentials = []
+    for role, username, area_code, department_code, display in plan:
+        password = generate_password()
+        user = add_user(
+            uow,
+            actor,
+            NewUser(
+                username=username,
+                role=role.value,
+                password=password,
+                display_name=display,
+                area_code=area_code,
+                department_code=department_code,
+            ),
+        )
+        scope = " / ".join(filter(None, [user.area_code, user.department_code])) or "-"
+        credentials.append(Credential(role, username, password, scope))
+    return credentials

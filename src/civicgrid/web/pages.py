@@ -1,0 +1,182 @@
+"""Server-rendered pages: the grid map, area details (HTMX partials), login and language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from civicgrid.accounts import services as accounts
+from civicgrid.areas import services as areas
+from civicgrid.areas.domain import LEVEL_LABELS, UNIT_KIND_LABELS, Level
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.errors import CivicGridError
+from civicgrid.core.http import (
+    LOCALE_COOKIE,
+    TOKEN_COOKIE,
+    allow,
+    get_uow,
+    platform_of,
+    request_locale,
+)
+from civicgrid.core.i18n import LOCALES, Locale, translate
+from civicgrid.core.permissions import PUBLIC, ROLE_LABELS, Actor
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+def render(
+    request: Request, actor: Actor, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    locale = request_locale(request)
+
+    def t(key: str, **params: Any) -> str:
+        return translate(key, locale, params)
+
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "t": t,
+            "lang": locale,
+            "other_lang": "en" if locale == "zh" else "zh",
+            "actor": actor,
+            "role_label": ROLE_LABELS[actor.role][locale] if actor.role else "",
+            "level_label": lambda level: LEVEL_LABELS[Level(level)][locale],
+            "kind_label": lambda kind: UNIT_KIND_LABELS[kind][locale],
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(PUBLIC),
+) -> HTMLResponse:
+    """The grid map: the caller's areas drawn as the base map, details beside it."""
+    scope_name = None
+    if actor.is_staff and actor.area_code:
+        scope_name = areas.area_detail(uow, actor, actor.area_code).area.name
+    counts = {
+        level: areas.count_areas(uow, actor, level=level)
+        for level in (Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID)
+    }
+    cities = areas.list_areas(uow, actor, level=Level.CITY, limit=1)
+    return render(
+        request,
+        actor,
+        "index.html",
+        city_name=cities[0].name if cities else "",
+        scope_name=scope_name,
+        counts=counts,
+    )
+
+
+@router.get("/partials/area/{code}", response_class=HTMLResponse)
+def area_panel(
+    code: str,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(PUBLIC),
+) -> HTMLResponse:
+    """The detail panel of one area (loaded by HTMX when a grid is tapped)."""
+    try:
+        detail = areas.area_detail(uow, actor, code)
+    except CivicGridError as error:
+        return render(
+            request,
+            actor,
+            "partials/error.html",
+            status_code=error.status,
+            message=error.message(request_locale(request)),
+        )
+    return render(request, actor, "partials/area_detail.html", detail=detail)
+
+
+@router.get("/partials/search", response_class=HTMLResponse)
+def search_panel(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    q: str = "",
+    actor: Actor = allow(PUBLIC),
+) -> HTMLResponse:
+    """Areas whose name or code contains Q, for the search box."""
+    found = areas.list_areas(uow, actor, q=q.strip(), limit=20) if q.strip() else []
+    return render(request, actor, "partials/search.html", found=found, q=q)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/", actor: Actor = allow(PUBLIC)) -> HTMLResponse:
+    """The login form."""
+    return render(request, actor, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse, response_model=None)
+def login(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+    actor: Actor = allow(PUBLIC),
+) -> Response:
+    """Check the credentials and keep the access token in an HttpOnly cookie."""
+    settings = platform_of(request).settings
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    try:
+        issued = accounts.log_in(uow, actor, username, password, settings.secret_key, ttl)
+    except CivicGridError as error:
+        return render(
+            request,
+            actor,
+            "login.html",
+            status_code=error.status,
+            next=_safe_next(next),
+            error=error.message(request_locale(request)),
+            username=username,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        TOKEN_COOKIE,
+        issued.access_token,
+        max_age=int(ttl.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=settings.environment == "production",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(actor: Actor = allow(PUBLIC)) -> RedirectResponse:
+    """Forget the access token cookie."""
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
+
+
+@router.get("/lang/{locale}")
+def switch_language(locale: str, next: str = "/", actor: Actor = allow(PUBLIC)) -> Response:
+    """Remember the chosen page language (zh or en) in a cookie."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    chosen: Locale = "en" if locale == "en" else "zh"
+    if locale in LOCALES:
+        response.set_cookie(LOCALE_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths, so the login form cannot be used to redirect elsewhere."""
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
