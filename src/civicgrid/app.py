@@ -21,6 +21,7 @@ from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.web import pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+ROUTERS = [accounts_api.router, areas_api.router, pages.router]
 
 
 class AccountsAuthenticator:
@@ -55,8 +56,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
             "database": platform.engine.url.get_backend_name(),
         }
 
-    app.include_router(accounts_api.router)
-    app.include_router(areas_api.router)
-    app.include_router(pages.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     Boolean,
     Column,
@@ -130,12 +131,12 @@ class AreaRepository:
         ).all()
         return {Level(level): int(n) for level, n in rows}
 
-    def grid_entries(self) -> list[tuple[str, str, object]]:
+    def grid_entries(self) -> Sequence[tuple[str, str, BaseGeometry]]:
         """(code, path, geometry) of every grid, for the in-memory locator."""
         rows = self.session.execute(
             select(areas.c.code, areas.c.path, areas.c.geometry).where(areas.c.level == Level.GRID)
         ).all()
-        return [(code, path, geometry) for code, path, geometry in rows]
+        return [(str(code), str(path), geometry) for code, path, geometry in rows]
 
     def revision(self) -> int:
         return read_revision(self.session, AREAS_REVISION)

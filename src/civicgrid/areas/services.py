@@ -271,10 +271,7 @@ class LocatorCache:
             return self._locator
         with self._lock:
             if self._locator is None or revision != self._revision:
-                entries = [
-                    GridEntry(code, path, geometry)  # type: ignore[arg-type]
-                    for code, path, geometry in repo.grid_entries()
-                ]
+                entries = [GridEntry(*row) for row in repo.grid_entries()]
                 self._locator = Locator(entries)
                 self._revision = revision
             return self._locator

@@ -27,7 +27,7 @@ def blob(center: tuple[float, float], radius: float, rng: np.random.Generator) -
     stretch = 1 / math.cos(math.radians(center[1]))
     xs = center[0] + radii * np.cos(angles) * stretch
     ys = center[1] + radii * np.sin(angles)
-    return shapely.make_valid(Polygon(np.column_stack([xs, ys])))  # type: ignore[return-value]
+    return Polygon(np.column_stack([xs, ys]))
 
 
 def random_points_inside(polygon: BaseGeometry, n: int, rng: np.random.Generator) -> np.ndarray:

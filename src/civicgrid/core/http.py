@@ -48,14 +48,21 @@ def get_uow(request: Request) -> Iterator[UnitOfWork]:
 
 
 def request_locale(request: Request) -> Locale:
-    """?lang= first, then the language cookie, then Accept-Language; Chinese by default."""
+    """?lang= first, then the language cookie set by the pages' switch. Pages then fall back
+    to the platform's language (Chinese first, whatever the browser says); API clients
+    are answered in their Accept-Language."""
     default: Locale = platform_of(request).settings.default_locale
+    header = None if is_page(request) else request.headers.get("accept-language")
     return pick_locale(
         request.query_params.get("lang"),
         request.cookies.get(LOCALE_COOKIE),
-        request.headers.get("accept-language"),
+        header,
         default=default,
     )
+
+
+def is_page(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/open311/", "/health", "/openapi"))
 
 
 class Caller:
@@ -102,10 +109,7 @@ def authenticate(request: Request, uow: UnitOfWork) -> Actor:
 
 
 def wants_html(request: Request) -> bool:
-    path = request.url.path
-    if path.startswith(("/api/", "/open311/", "/health", "/openapi")):
-        return False
-    return "text/html" in request.headers.get("accept", "")
+    return is_page(request) and "text/html" in request.headers.get("accept", "")
 
 
 def error_response(request: Request, status: int, code: str, message: str) -> Response:

@@ -178,7 +178,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "公开视图：登录后可查看管辖范围内的详细信息",
         "en": "Public view: log in to see details of your area",
     },
-    "ui.scope": {"zh": "管辖范围", "en": "Area of responsibility"},
+    "ui.scope": {"zh": "管辖范围：{name}", "en": "Area of responsibility: {name}"},
     "ui.whole_city": {"zh": "全市", "en": "Whole city"},
     "ui.click_grid": {
         "zh": "点击地图上的网格查看编码、名称、网格员和统计。",

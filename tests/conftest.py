@@ -1,0 +1,188 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when
+CIVICGRID_TEST_POSTGRES_URL is set), a small demo city, and our personas.
+
+Two databases per backend: `city` holds a demo city installed once per session and is only
+read by tests; `scratch` starts empty (but migrated) for every test that writes.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from civicgrid.app import create_app
+from civicgrid.bootstrap import Platform, build_platform
+from civicgrid.core.db import UnitOfWork, delete_everything
+from civicgrid.core.migrate import upgrade
+from civicgrid.core.permissions import SYSTEM, Role
+from civicgrid.core.settings import Settings
+from civicgrid.demo.domain import DemoCity, DemoCityBuilder, Shape
+from civicgrid.demo.services import DemoSummary, install_demo_city
+
+POSTGRES_URL = os.environ.get("CIVICGRID_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SMALL_CITY = Shape(
+    districts=2, streets_per_district=2, communities_per_street=2, grids_per_community=3
+)
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def settings_for(database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        default_locale="zh",
+    )
+
+
+class DatabaseMaker:
+    """Fresh databases for one backend, dropped at the end of the session."""
+
+    def __init__(self, backend: str, tmp: Path) -> None:
+        self.backend = backend
+        self.tmp = tmp
+        self.created: list[str] = []
+
+    def new(self, label: str) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.tmp / f'{label}.db'}"
+        assert POSTGRES_URL is not None
+        name = f"civicgrid_test_{label}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.created.append(name)
+        url = make_url(POSTGRES_URL).set(database=name)
+        return url.render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        assert POSTGRES_URL is not None
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseMaker]:
+    maker = DatabaseMaker(request.param, tmp_path_factory.mktemp(request.param))
+    yield maker
+    maker.drop_all()
+
+
+def open_platform(url: str) -> Platform:
+    platform = build_platform(settings_for(url))
+    upgrade(platform.engine)
+    return platform
+
+
+# ------------------------------------------------------------------ the read-only demo city
+
+
+@dataclass
+class City:
+    platform: Platform
+    plan: DemoCity
+    summary: DemoSummary
+
+    def password(self, username: str) -> str:
+        return next(c.password for c in self.summary.credentials if c.username == username)
+
+    def username_of(self, role: Role) -> str:
+        return next(c.username for c in self.summary.credentials if c.role is role)
+
+    def grids(self) -> list[str]:
+        return [a.code for a in self.plan.areas if a.level.value == "grid"]
+
+
+@pytest.fixture(scope="session")
+def city(databases: DatabaseMaker) -> Iterator[City]:
+    platform = open_platform(databases.new("city"))
+    plan = DemoCityBuilder(seed=7).synthetic(SMALL_CITY)
+    with UnitOfWork(platform.session_factory) as uow:
+        summary = install_demo_city(uow, SYSTEM, plan)
+    yield City(platform, plan, summary)
+    platform.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def city_client(city: City) -> Iterator[TestClient]:
+    with TestClient(create_app(city.platform)) as client:
+        yield client
+
+
+@pytest.fixture
+def browser(city: City) -> Iterator[TestClient]:
+    """A client of its own, for tests that keep cookies (login, language)."""
+    with TestClient(create_app(city.platform)) as client:
+        yield client
+
+
+_tokens: dict[tuple[int, str], str] = {}
+
+
+@pytest.fixture
+def auth(city: City, city_client: TestClient):  # type: ignore[no-untyped-def]
+    """auth("cadre") → headers with a bearer token for that persona of the demo city."""
+
+    def headers(username: str) -> dict[str, str]:
+        key = (id(city), username)
+        if key not in _tokens:
+            response = city_client.post(
+                "/api/v1/auth/token",
+                data={"username": username, "password": city.password(username)},
+            )
+            assert response.status_code == 200, response.text
+            _tokens[key] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {_tokens[key]}"}
+
+    return headers
+
+
+# ------------------------------------------------------------------ an empty database per test
+
+
+@pytest.fixture(scope="session")
+def scratch_url(databases: DatabaseMaker) -> str:
+    url = databases.new("scratch")
+    open_platform(url).engine.dispose()
+    return url
+
+
+@pytest.fixture
+def scratch(scratch_url: str) -> Iterator[Platform]:
+    platform = build_platform(settings_for(scratch_url))
+    yield platform
+    with UnitOfWork(platform.session_factory) as uow:
+        delete_everything(uow.session)
+        uow.commit()
+    platform.engine.dispose()
+
+
+@pytest.fixture
+def scratch_client(scratch: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(scratch)) as client:
+        yield client
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"needs the shared data folder at {SHARED_DATA} (not in this checkout)")
+    return SHARED_DATA

@@ -1,0 +1,164 @@
+"""The real pages in headless Chromium: the map loads, a grid opens, a user logs in, and no
+JavaScript error happens on the way. Needs Debian's chromium (/usr/bin/chromium); CI sets
+CIVICGRID_REQUIRE_BROWSER=1 so a missing browser fails instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("CIVICGRID_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_browser() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    message = f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CIVICGRID_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+def civicgrid(*args: str) -> list[str]:
+    return [sys.executable, "-m", "civicgrid", *args]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_browser()
+    db = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'city.db'}"
+    env = {**os.environ, "CIVICGRID_DATABASE_URL": db, "CIVICGRID_ENVIRONMENT": "test"}
+    demo = subprocess.run(
+        civicgrid("demo"), env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    passwords = {}
+    for line in demo.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) >= 5 and cells[2] and cells[3] and cells[2] != "username":
+            passwords[cells[2]] = cells[3]
+    port = free_port()
+    process = subprocess.Popen(
+        civicgrid("serve", "--port", str(port)),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("server did not start: " + (process.stdout.read() or b"").decode())
+    yield Server(url, passwords)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def page(server: Server):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(locale="zh-CN")
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+        tab.on(
+            "console",
+            lambda message: (
+                errors.append(f"console: {message.text}") if message.type == "error" else None
+            ),
+        )
+        tab.errors = errors  # type: ignore[attr-defined]
+        yield tab
+        context.close()
+        browser.close()
+        assert errors == [], "JavaScript errors on the page"
+
+
+def open_a_grid(page) -> str:  # type: ignore[no-untyped-def]
+    page.wait_for_selector("#map[data-ready='true']", timeout=20_000)
+    grid = page.locator("path.area-grid").nth(5)
+    box = grid.bounding_box()
+    assert box is not None
+    # Tap the middle of the grid's bounding box, then read which grid answered.
+    grid.click(position={"x": box["width"] / 2, "y": box["height"] / 2}, force=True)
+    page.wait_for_selector("#detail article.area", timeout=10_000)
+    return str(page.locator("#detail article.area").get_attribute("data-code"))
+
+
+def test_the_home_page_shows_the_map_and_a_grid_opens(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url + "/")
+    page.wait_for_selector("#map[data-ready='true']", timeout=20_000)
+    assert page.locator("path.area-district").count() == 3
+    assert page.locator("path.area-grid").count() == 600
+    code = open_a_grid(page)
+    assert len(code) == 15
+    detail = page.locator("#detail").inner_text()
+    assert code in detail and "网格员" in detail
+
+
+def test_a_cadre_logs_in_and_sees_only_her_street(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url + "/")
+    page.click("#login-link")
+    page.fill("input[name=username]", "cadre")
+    page.fill("input[name=password]", server.passwords["cadre"])
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    page.wait_for_selector("#map[data-ready='true']", timeout=20_000)
+    assert page.locator("path.area-grid").count() == 50  # 5 communities × 10 grids
+    code = open_a_grid(page)
+    assert code.startswith("990101001")
+    assert "· " in page.locator("#detail .workers").inner_text()  # a phone number is shown
+
+
+def test_the_language_switch_and_a_phone_screen(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/")
+    page.click("#lang-switch")
+    page.wait_for_selector("text=Whole city")
+    open_a_grid(page)
+    assert "Grid workers" in page.locator("#detail").inner_text()
+    panel = page.locator(".panel").bounding_box()
+    assert panel is not None and panel["width"] <= 390
