@@ -66,6 +66,21 @@ def check_command(db: DbOption = None) -> None:
     out.print("models and migrations agree")
 
 
+@db_cli.command("revision")
+def revision_command(
+    message: Annotated[str, typer.Option("-m", "--message", help="what the change is")],
+    db: DbOption = None,
+) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    from civicgrid.core.migrate import alembic_config
+
+    with platform(db, migrate=True) as built:
+        url = built.engine.url.render_as_string(hide_password=False)
+        command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
 @app.callback(invoke_without_command=True)
 def version(
     show: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
