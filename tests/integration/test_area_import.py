@@ -31,6 +31,23 @@ def run(platform: Platform, *args: str) -> Any:
     return CliRunner().invoke(cli, [*args, "--db", platform.settings.database_url])
 
 
+def import_file(platform: Platform, path: Path, level: str, *options: str) -> Any:
+    """`civicgrid areas import PATH --level LEVEL` with the code and name in `code`/`name`."""
+    return run(
+        platform,
+        "areas",
+        "import",
+        str(path),
+        "--level",
+        level,
+        "--code-field",
+        "code",
+        "--name-field",
+        "name",
+        *options,
+    )
+
+
 def area_codes(platform: Platform) -> set[str]:
     with UnitOfWork(platform.session_factory) as uow:
         return {a.code for a in AreaRepository(uow.session).list()}
@@ -38,23 +55,13 @@ def area_codes(platform: Platform) -> set[str]:
 
 def import_city(platform: Platform, tmp_path: Path) -> None:
     city = write(tmp_path, "city.geojson", ({"code": "C1", "name": "示范市"}, square(104, 30, 0.1)))
-    result = run(
-        platform,
-        "areas",
-        "import",
-        str(city),
-        "--level",
-        "city",
-        "--code-field",
-        "code",
-        "--name-field",
-        "name",
-    )
+    result = import_file(platform, city, "city")
     assert result.exit_code == 0, result.output
 
 
 def test_a_hierarchy_is_imported_level_by_level(scratch: Platform, tmp_path: Path) -> None:
     import_city(scratch, tmp_path)
+    # Department files name their fields their own way: the code here is `adcode`.
     districts = write(
         tmp_path,
         "districts.geojson",
@@ -96,20 +103,7 @@ def test_any_rejected_feature_means_nothing_is_written(scratch: Platform, tmp_pa
         ({"code": "C1", "name": "与市重名", "parent": "C1"}, square(104.04, 30)),
     )
     # Streets must hang under districts, so first show the level rule, then the others.
-    result = run(
-        scratch,
-        "areas",
-        "import",
-        str(path),
-        "--level",
-        "district",
-        "--code-field",
-        "code",
-        "--name-field",
-        "name",
-        "--parent-field",
-        "parent",
-    )
+    result = import_file(scratch, path, "district", "--parent-field", "parent")
     assert result.exit_code == 1
     output = result.output
     assert "#2 S2 自相交街道" in output and "Self-intersection" in output
@@ -133,21 +127,7 @@ def test_partial_imports_the_good_features_and_keeps_the_bad(
         ({"code": "D1", "name": "东区"}, square(104, 30)),
         ({"code": "D2"}, square(104.02, 30)),
     )
-    result = run(
-        scratch,
-        "areas",
-        "import",
-        str(path),
-        "--level",
-        "district",
-        "--code-field",
-        "code",
-        "--name-field",
-        "name",
-        "--parent-code",
-        "C1",
-        "--partial",
-    )
+    result = import_file(scratch, path, "district", "--parent-code", "C1", "--partial")
     assert result.exit_code == 0, result.output
     assert "缺少属性“name”" in result.output
     assert area_codes(scratch) == {"C1", "D1"}
@@ -156,20 +136,7 @@ def test_partial_imports_the_good_features_and_keeps_the_bad(
 def test_a_child_must_sit_one_level_below_its_parent(scratch: Platform, tmp_path: Path) -> None:
     import_city(scratch, tmp_path)
     path = write(tmp_path, "g.geojson", ({"code": "G1", "name": "网格"}, square(104, 30)))
-    result = run(
-        scratch,
-        "areas",
-        "import",
-        str(path),
-        "--level",
-        "grid",
-        "--code-field",
-        "code",
-        "--name-field",
-        "name",
-        "--parent-code",
-        "C1",
-    )
+    result = import_file(scratch, path, "grid", "--parent-code", "C1")
     assert result.exit_code == 1
     assert "上级区域 C1 的层级是 city" in result.output
 
@@ -177,18 +144,7 @@ def test_a_child_must_sit_one_level_below_its_parent(scratch: Platform, tmp_path
 def test_malformed_geojson_is_reported_with_its_position(scratch: Platform, tmp_path: Path) -> None:
     path = tmp_path / "broken.geojson"
     path.write_text('{"type": "FeatureCollection", "features": [\n  {"type": }\n]}')
-    result = run(
-        scratch,
-        "areas",
-        "import",
-        str(path),
-        "--level",
-        "city",
-        "--code-field",
-        "c",
-        "--name-field",
-        "n",
-    )
+    result = import_file(scratch, path, "city")
     assert result.exit_code == 1
     assert "GeoJSON 格式错误（第 2 行" in result.output
 
@@ -198,19 +154,7 @@ def test_update_replaces_an_existing_area(scratch: Platform, tmp_path: Path) -> 
     path = write(
         tmp_path, "city2.geojson", ({"code": "C1", "name": "新名字市"}, square(104, 30, 0.2))
     )
-    result = run(
-        scratch,
-        "areas",
-        "import",
-        str(path),
-        "--level",
-        "city",
-        "--code-field",
-        "code",
-        "--name-field",
-        "name",
-        "--update",
-    )
+    result = import_file(scratch, path, "city", "--update")
     assert result.exit_code == 0, result.output
     with UnitOfWork(scratch.session_factory) as uow:
         city = AreaRepository(uow.session).get("C1")
@@ -222,19 +166,7 @@ def test_gcj02_boundaries_are_stored_in_wgs84(scratch: Platform, tmp_path: Path)
     path = write(
         tmp_path, "bj.geojson", ({"code": "110000", "name": "北京市"}, square(116.3, 39.8, 0.2))
     )
-    result = run(
-        scratch,
-        "areas",
-        "import",
-        str(path),
-        "--level",
-        "city",
-        "--code-field",
-        "code",
-        "--name-field",
-        "name",
-        "--gcj02",
-    )
+    result = import_file(scratch, path, "city", "--gcj02")
     assert result.exit_code == 0, result.output
     with UnitOfWork(scratch.session_factory) as uow:
         city = AreaRepository(uow.session).get("110000")
@@ -254,20 +186,7 @@ def test_the_locator_sees_areas_imported_by_another_process(
     ]
     for level, code, parent in levels:
         path = write(tmp_path, f"{code}.geojson", ({"code": code, "name": code}, square(104, 30)))
-        result = run(
-            scratch,
-            "areas",
-            "import",
-            str(path),
-            "--level",
-            level,
-            "--code-field",
-            "code",
-            "--name-field",
-            "name",
-            "--parent-code",
-            parent,
-        )
+        result = import_file(scratch, path, level, "--parent-code", parent)
         assert result.exit_code == 0, result.output
     located = scratch_client.get("/api/v1/areas/locate?lat=30.005&lon=104.005").json()
     assert located["grid"]["code"] == "G1"
