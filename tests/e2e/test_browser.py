@@ -4,6 +4,7 @@ CIVICGRID_REQUIRE_BROWSER=1 so a missing browser fails instead of skipping."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -94,6 +95,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     process.wait(timeout=10)
 
 
+# Somewhere inside the demo city (its centre), where the phone says it is.
+PHONE_POSITION = {"latitude": 30.66, "longitude": 104.06}
+
+
 @pytest.fixture
 def page(server: Server):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
@@ -102,7 +107,9 @@ def page(server: Server):  # type: ignore[no-untyped-def]
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        context = browser.new_context(locale="zh-CN")
+        context = browser.new_context(
+            locale="zh-CN", geolocation=PHONE_POSITION, permissions=["geolocation"]
+        )
         tab = context.new_page()
         errors: list[str] = []
         tab.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
@@ -164,3 +171,16 @@ def test_the_language_switch_and_a_phone_screen(server: Server, page) -> None:  
     assert "Grid workers" in page.locator("#detail").inner_text()
     panel = page.locator(".panel").bounding_box()
     assert panel is not None and panel["width"] <= 390
+
+
+def test_find_my_grid_opens_the_grid_the_phone_is_in(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/")
+    page.wait_for_selector("#map[data-ready='true']", timeout=20_000)
+    page.click("button.locate-me")
+    page.wait_for_selector("#detail article.area", timeout=10_000)
+    code = page.locator("#detail article.area").get_attribute("data-code")
+    query = f"lat={PHONE_POSITION['latitude']}&lon={PHONE_POSITION['longitude']}"
+    with urllib.request.urlopen(f"{server.url}/api/v1/areas/locate?{query}") as response:
+        located = json.load(response)
+    assert code == located["grid"]["code"]

@@ -190,3 +190,58 @@ def test_the_locator_sees_areas_imported_by_another_process(
         assert result.exit_code == 0, result.output
     located = scratch_client.get("/api/v1/areas/locate?lat=30.005&lon=104.005").json()
     assert located["grid"]["code"] == "G1"
+
+
+def write_shapefile(tmp_path: Path, encoding: str, prj: str | None = None) -> Path:
+    import shapefile
+
+    base = tmp_path / "districts"
+    with shapefile.Writer(str(base), shapeType=shapefile.POLYGON, encoding=encoding) as shp:
+        shp.field("CODE", "C", size=12)
+        shp.field("NAME", "C", size=40)
+        shp.poly([square(104, 30)["coordinates"][0]])
+        shp.record("D1", "锦江区")
+    if prj is not None:
+        base.with_suffix(".prj").write_text(prj)
+    return base.with_suffix(".shp")
+
+
+def test_a_gbk_shapefile_from_a_department_imports(scratch: Platform, tmp_path: Path) -> None:
+    import_city(scratch, tmp_path)
+    path = write_shapefile(tmp_path, "gbk")
+    result = run(
+        scratch,
+        "areas",
+        "import",
+        str(path),
+        "--level",
+        "district",
+        "--code-field",
+        "CODE",
+        "--name-field",
+        "NAME",
+        "--parent-code",
+        "C1",
+    )
+    assert result.exit_code == 0, result.output
+    with UnitOfWork(scratch.session_factory) as uow:
+        district = AreaRepository(uow.session).get("D1")
+        assert district is not None and district.name == "锦江区"
+
+
+def test_a_projected_shapefile_is_refused_by_name(scratch: Platform, tmp_path: Path) -> None:
+    path = write_shapefile(tmp_path, "utf-8", prj='PROJCS["CGCS2000_3_Degree_GK_CM_117E",GEOGCS[]]')
+    result = run(
+        scratch,
+        "areas",
+        "import",
+        str(path),
+        "--level",
+        "city",
+        "--code-field",
+        "CODE",
+        "--name-field",
+        "NAME",
+    )
+    assert result.exit_code == 1
+    assert "CGCS2000_3_Degree_GK_CM_117E" in result.output

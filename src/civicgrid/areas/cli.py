@@ -11,7 +11,7 @@ from rich.table import Table
 
 from civicgrid.areas import services
 from civicgrid.areas.domain import LEVEL_LABELS, Level, UnitKind
-from civicgrid.areas.importing import read_geojson, rejects_document
+from civicgrid.areas.importing import read_boundaries, rejects_document
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import translate
@@ -23,7 +23,7 @@ departments_cli = typer.Typer(help="Handling units (departments and non-governme
 
 @areas_cli.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="GeoJSON file (FeatureCollection)")],
+    file: Annotated[Path, typer.Argument(help="GeoJSON, Shapefile (.shp) or zipped Shapefile")],
     level: Annotated[str, typer.Option(help="city, district, street, community or grid")],
     code_field: Annotated[str, typer.Option(help="property holding the area code")],
     name_field: Annotated[str, typer.Option(help="property holding the area name")],
@@ -59,7 +59,7 @@ def import_command(
             update=update,
             partial=partial,
         )
-        features = read_geojson(file)
+        features = read_boundaries(file)
     with platform(db) as built, UnitOfWork(built.session_factory) as uow, progress_bar() as bar:
         task = bar.add_task(f"{file.name}", total=len(features))
         report = services.import_areas(

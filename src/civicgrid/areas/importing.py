@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import shapefile
 import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -65,6 +66,66 @@ class Rejection:
         if self.name:
             label += f" {self.name}"
         return f"{label}: " + "; ".join(p.message(locale) for p in self.problems)
+
+
+def read_boundaries(path: Path) -> list[RawFeature]:
+    """Features of a boundary file: GeoJSON (.geojson, .json) or Shapefile (.shp, or a .zip
+    holding one)."""
+    if path.suffix.lower() in (".shp", ".zip"):
+        return read_shapefile(path)
+    return read_geojson(path)
+
+
+def read_shapefile(path: Path) -> list[RawFeature]:
+    """Features of a Shapefile. The attribute encoding comes from the .cpg file when there is
+    one; otherwise UTF-8 is tried, then GBK (what Chinese GIS software writes by default).
+    Projected coordinates are not converted: they are rejected with the projection's name."""
+    if not path.exists():
+        raise InvalidInput("file_not_found", path=str(path))
+    encoding = _shapefile_encoding(path)
+    try:
+        with shapefile.Reader(str(path), encoding=encoding) as reader:
+            fields = [f[0] for f in reader.fields[1:]]
+            features = []
+            for position, shape_record in enumerate(reader.iterShapeRecords(), start=1):
+                properties = dict(zip(fields, shape_record.record, strict=False))
+                geometry = shape_record.shape.__geo_interface__
+                if not geometry.get("coordinates"):
+                    geometry = None
+                source = {"type": "Feature", "properties": properties, "geometry": geometry}
+                features.append(RawFeature(position, properties, geometry, source))
+    except shapefile.ShapefileException as exc:
+        raise InvalidInput("shapefile_unreadable", path=str(path), reason=str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("file_encoding", path=str(path)) from exc
+    projection = _projection_name(path)
+    if projection is not None:
+        raise InvalidInput("shapefile_projected", path=str(path), projection=projection)
+    return features
+
+
+def _shapefile_encoding(path: Path) -> str:
+    cpg = path.with_suffix(".cpg")
+    if cpg.exists():
+        return cpg.read_text(encoding="ascii", errors="ignore").strip() or "utf-8"
+    dbf = path.with_suffix(".dbf")
+    if dbf.exists():
+        try:
+            dbf.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            return "gbk"
+    return "utf-8"
+
+
+def _projection_name(path: Path) -> str | None:
+    """The name of a projected coordinate system in the .prj file; None for lon/lat."""
+    prj = path.with_suffix(".prj")
+    if not prj.exists():
+        return None
+    text = prj.read_text(encoding="utf-8", errors="ignore").strip()
+    if not text.upper().startswith("PROJCS"):
+        return None
+    return text.split('"')[1] if '"' in text else text[:60]
 
 
 def read_geojson(path: Path) -> list[RawFeature]:

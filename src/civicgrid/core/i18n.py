@@ -85,6 +85,16 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "文件 {path} 不是 UTF-8 编码",
         "en": "File {path} is not UTF-8 encoded",
     },
+    "shapefile_unreadable": {
+        "zh": "无法读取 Shapefile {path}：{reason}",
+        "en": "Cannot read the Shapefile {path}: {reason}",
+    },
+    "shapefile_projected": {
+        "zh": "Shapefile {path} 使用投影坐标系“{projection}”，"
+        "请先转换为经纬度（WGS84 或 CGCS2000）",
+        "en": "The Shapefile {path} uses the projected system '{projection}'; convert it to "
+        "longitude/latitude (WGS84 or CGCS2000) first",
+    },
     "missing_property": {
         "zh": "缺少属性“{field}”",
         "en": "missing property '{field}'",

@@ -11,7 +11,7 @@ from rich.table import Table
 from shapely.geometry.base import BaseGeometry
 
 from civicgrid.areas.domain import LEVEL_LABELS
-from civicgrid.areas.importing import Rejection, check_feature, read_geojson
+from civicgrid.areas.importing import Rejection, check_feature, read_boundaries
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import ROLE_LABELS, SYSTEM
@@ -83,7 +83,7 @@ def demo_command(
 def _read_districts(
     path: Path, code_field: str | None, name_field: str | None, gcj02: bool
 ) -> list[tuple[str, str, BaseGeometry]]:
-    features = read_geojson(path)
+    features = read_boundaries(path)
     if not features:
         raise typer.BadParameter(f"{path} has no features")
     keys = set().union(*(f.properties.keys() for f in features))

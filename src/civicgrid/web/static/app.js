@@ -97,6 +97,48 @@
     })
     .catch(function (error) { fail(error.message); map.setView([30.66, 104.06], 10); });
 
+  // "Find my grid": the phone's position → the grid it lies in (for grid workers on patrol).
+  var LocateControl = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd: function () {
+      var button = L.DomUtil.create("button", "locate-me");
+      button.type = "button";
+      button.title = mapEl.dataset.locateLabel || "";
+      button.setAttribute("aria-label", button.title);
+      button.textContent = "◎";
+      L.DomEvent.disableClickPropagation(button);
+      L.DomEvent.on(button, "click", locateMe);
+      return button;
+    },
+  });
+  if (navigator.geolocation) new LocateControl().addTo(map);
+
+  function locateMe() {
+    navigator.geolocation.getCurrentPosition(
+      function (position) {
+        var lat = position.coords.latitude, lon = position.coords.longitude;
+        L.circleMarker([lat, lon], { radius: 6, color: "#e8590c", interactive: false }).addTo(map);
+        fetch("/api/v1/areas/locate?lat=" + lat + "&lon=" + lon, { credentials: "same-origin" })
+          .then(function (response) { return response.json(); })
+          .then(function (body) {
+            if (body.grid) { select(body.grid.code); showDetail(body.grid.code); }
+            else showMessage(body.error ? body.error.message : "");
+          });
+      },
+      function (error) { showMessage(error.message); },
+      { enableHighAccuracy: true, timeout: 15000 }
+    );
+  }
+
+  function showMessage(text) {
+    var detail = document.getElementById("detail");
+    var box = document.createElement("p");
+    box.className = "error";
+    box.setAttribute("role", "alert");
+    box.textContent = text;
+    detail.replaceChildren(box);
+  }
+
   // Details opened from the search list, breadcrumbs or children also highlight the map.
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "detail") {
