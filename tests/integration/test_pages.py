@@ -85,3 +85,21 @@ def test_a_stale_cookie_falls_back_to_the_public_view(browser: TestClient) -> No
     browser.cookies.set("civicgrid_token", "stale")
     page = browser.get("/")
     assert page.status_code == 200
+
+
+def test_a_grid_worker_sees_the_city_name_and_no_counts_above_her_grid(
+    city: City, browser: TestClient
+) -> None:
+    worker = city.plan.workers[0]
+    browser.post(
+        "/login", data={"username": worker.username, "password": city.password(worker.username)}
+    )
+    page = browser.get("/")
+    assert city.plan.name in page.text
+    assert 'class="counts"' in page.text
+    assert '<span class="label">区</span>' not in page.text
+
+
+def test_an_empty_platform_explains_how_to_get_areas(scratch_client: TestClient) -> None:
+    page = scratch_client.get("/")
+    assert "civicgrid demo" in page.text

@@ -25,7 +25,7 @@ from civicgrid.core.http import (
     request_locale,
 )
 from civicgrid.core.i18n import LOCALES, Locale, translate
-from civicgrid.core.permissions import PUBLIC, ROLE_LABELS, Actor
+from civicgrid.core.permissions import ANONYMOUS, PUBLIC, ROLE_LABELS, Actor
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -64,13 +64,14 @@ def index(
 ) -> HTMLResponse:
     """The grid map: the caller's areas drawn as the base map, details beside it."""
     scope_name = None
+    shown_levels = [Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID]
     if actor.is_staff and actor.area_code:
-        scope_name = areas.area_detail(uow, actor, actor.area_code).area.name
-    counts = {
-        level: areas.count_areas(uow, actor, level=level)
-        for level in (Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID)
-    }
-    cities = areas.list_areas(uow, actor, level=Level.CITY, limit=1)
+        own = areas.area_detail(uow, actor, actor.area_code).area
+        scope_name = own.name
+        shown_levels = [level for level in shown_levels if level.rank > own.level.rank]
+    counts = {level: areas.count_areas(uow, actor, level=level) for level in shown_levels}
+    # The city's name is public, whatever part of it the caller is responsible for.
+    cities = areas.list_areas(uow, ANONYMOUS, level=Level.CITY, limit=1)
     return render(
         request,
         actor,
