@@ -74,11 +74,15 @@ def revision_command(
     """Write a new migration from the difference between the models and the database."""
     from alembic import command
 
-    from civicgrid.core.migrate import alembic_config
+    from civicgrid.core.migrate import MIGRATIONS_DIR, alembic_config
 
+    # Revisions are numbered 0001, 0002, … so their order reads off the file names.
+    number = len(list((MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))) + 1
     with platform(db, migrate=True) as built:
         url = built.engine.url.render_as_string(hide_password=False)
-        command.revision(alembic_config(url), message=message, autogenerate=True)
+        command.revision(
+            alembic_config(url), message=message, autogenerate=True, rev_id=f"{number:04d}"
+        )
 
 
 @app.callback(invoke_without_command=True)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from civicgrid.areas import services
-from civicgrid.areas.domain import LEVEL_LABELS, Level, UnitKind
+from civicgrid.areas.domain import LEVEL_LABELS, Function, Level, UnitKind
 from civicgrid.areas.importing import read_boundaries, rejects_document
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.db import UnitOfWork
@@ -137,15 +137,23 @@ def add_department_command(
     kind: Annotated[
         str, typer.Option(help=", ".join(k.value for k in UnitKind))
     ] = UnitKind.GOVERNMENT.value,
+    function: Annotated[
+        str, typer.Option(help=", ".join(f.value for f in Function))
+    ] = Function.GENERAL.value,
     phone: Annotated[str, typer.Option(help="duty phone")] = "",
     db: DbOption = None,
 ) -> None:
-    """Register a handling unit."""
+    """Register a handling unit; the authority list routes cases to it by its function."""
     with platform(db) as built, UnitOfWork(built.session_factory) as uow:
         try:
             unit_kind = UnitKind(kind)
         except ValueError as exc:
             raise typer.BadParameter(f"kind must be one of {[k.value for k in UnitKind]}") from exc
+        try:
+            unit_function = Function(function)
+        except ValueError as exc:
+            allowed = [f.value for f in Function]
+            raise typer.BadParameter(f"function must be one of {allowed}") from exc
         department = services.add_department(
             uow,
             SYSTEM,
@@ -154,6 +162,7 @@ def add_department_command(
             level=Level.parse(level),
             area_code=area,
             kind=unit_kind,
+            function=unit_function,
             phone=phone,
         )
     out.print(f"{department.code}\t{department.name}")
@@ -164,7 +173,9 @@ def list_departments_command(db: DbOption = None) -> None:
     """List handling units."""
     with platform(db) as built, UnitOfWork(built.session_factory) as uow:
         found = services.list_departments(uow, SYSTEM)
-        table = Table("code", "name", "level", "area", "kind")
+        table = Table("code", "name", "level", "area", "kind", "function")
         for d in found:
-            table.add_row(d.code, d.name, d.level.value, d.area_code, d.kind.value)
+            table.add_row(
+                d.code, d.name, d.level.value, d.area_code, d.kind.value, d.function.value
+            )
     out.print(table)

@@ -117,6 +117,53 @@ UNIT_KIND_LABELS: dict[UnitKind, dict[str, str]] = {
 }
 
 
+class Function(StrEnum):
+    """What a handling unit is responsible for. The authority list (事权清单) routes a case
+    to "the unit with this function at this level in the case's area", so one rule serves
+    every street or district."""
+
+    URBAN_MANAGEMENT = "urban_management"
+    HOUSING = "housing"
+    ENVIRONMENT = "environment"
+    MARKET_SUPERVISION = "market_supervision"
+    PUBLIC_SECURITY = "public_security"
+    HEALTH = "health"
+    CIVIL_AFFAIRS = "civil_affairs"
+    LABOUR = "labour"
+    EDUCATION = "education"
+    TRANSPORT = "transport"
+    WATER = "water"
+    EMERGENCY = "emergency"
+    DATA = "data"
+    STREET_OFFICE = "street_office"
+    COMMUNITY_AFFAIRS = "community_affairs"
+    PROPERTY_MANAGEMENT = "property_management"
+    VOLUNTEERING = "volunteering"
+    GENERAL = "general"
+
+
+FUNCTION_LABELS: dict[Function, dict[str, str]] = {
+    Function.URBAN_MANAGEMENT: {"zh": "城市管理", "en": "Urban management"},
+    Function.HOUSING: {"zh": "住房建设", "en": "Housing and construction"},
+    Function.ENVIRONMENT: {"zh": "生态环境", "en": "Environment"},
+    Function.MARKET_SUPERVISION: {"zh": "市场监管", "en": "Market supervision"},
+    Function.PUBLIC_SECURITY: {"zh": "公安", "en": "Public security"},
+    Function.HEALTH: {"zh": "卫生健康", "en": "Health"},
+    Function.CIVIL_AFFAIRS: {"zh": "民政", "en": "Civil affairs"},
+    Function.LABOUR: {"zh": "人力社保", "en": "Labour and social security"},
+    Function.EDUCATION: {"zh": "教育", "en": "Education"},
+    Function.TRANSPORT: {"zh": "交通运输", "en": "Transport"},
+    Function.WATER: {"zh": "水务", "en": "Water"},
+    Function.EMERGENCY: {"zh": "应急管理", "en": "Emergency management"},
+    Function.DATA: {"zh": "数据管理", "en": "Data management"},
+    Function.STREET_OFFICE: {"zh": "街道办事处", "en": "Street office"},
+    Function.COMMUNITY_AFFAIRS: {"zh": "社区事务", "en": "Community affairs"},
+    Function.PROPERTY_MANAGEMENT: {"zh": "物业服务", "en": "Property management"},
+    Function.VOLUNTEERING: {"zh": "志愿服务", "en": "Volunteering"},
+    Function.GENERAL: {"zh": "综合", "en": "General"},
+}
+
+
 @dataclass(eq=False)
 class Department:
     """A handling unit (职能部门 or other) at one level, responsible for one area."""
@@ -126,6 +173,7 @@ class Department:
     level: Level
     area_code: str
     kind: UnitKind = UnitKind.GOVERNMENT
+    function: Function = Function.GENERAL
     phone: str = ""
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)

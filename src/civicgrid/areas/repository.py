@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from civicgrid.areas.domain import Area, Department, Level, UnitKind
+from civicgrid.areas.domain import Area, Department, Function, Level, UnitKind
 from civicgrid.core.db import (
     GeoJSONGeometry,
     UtcDateTime,
@@ -63,11 +63,18 @@ departments = Table(
     Column("level", enum_column_type(Level, 16), nullable=False),
     Column("area_code", String(32), ForeignKey("areas.code"), nullable=False, index=True),
     Column("kind", enum_column_type(UnitKind, 32), nullable=False),
+    Column(
+        "function",
+        enum_column_type(Function, 32),
+        nullable=False,
+        server_default=Function.GENERAL.value,
+    ),
     Column("phone", String(40), nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime(), nullable=False),
 )
 Index("ix_departments_level_area", departments.c.level, departments.c.area_code)
+Index("ix_departments_area_function", departments.c.area_code, departments.c.function)
 
 mapper_registry.map_imperatively(Area, areas)
 mapper_registry.map_imperatively(Department, departments)

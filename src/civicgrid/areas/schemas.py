@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from civicgrid.areas.domain import Area, Department, Level, UnitKind
+from civicgrid.areas.domain import Area, Department, Function, Level, UnitKind
 from civicgrid.areas.services import AreaDetail, AreaRef, Located
 
 
@@ -53,6 +53,7 @@ class DepartmentOut(BaseModel):
     level: Level
     area_code: str
     kind: UnitKind
+    function: Function
     phone: str
 
     @classmethod
@@ -63,6 +64,7 @@ class DepartmentOut(BaseModel):
             level=department.level,
             area_code=department.area_code,
             kind=department.kind,
+            function=department.function,
             phone=department.phone,
         )
 
@@ -73,6 +75,7 @@ class DepartmentIn(BaseModel):
     level: Level
     area_code: str
     kind: UnitKind = UnitKind.GOVERNMENT
+    function: Function = Function.GENERAL
     phone: str = ""
 
 

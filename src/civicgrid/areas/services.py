@@ -10,7 +10,7 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from civicgrid.areas.domain import Area, Department, Level, UnitKind
+from civicgrid.areas.domain import Area, Department, Function, Level, UnitKind
 from civicgrid.areas.geo import area_km2
 from civicgrid.areas.importing import Candidate, Problem, RawFeature, Rejection, check_feature
 from civicgrid.areas.locator import GridEntry, Locator
@@ -428,9 +428,11 @@ def add_department(
     level: Level,
     area_code: str,
     kind: UnitKind = UnitKind.GOVERNMENT,
+    function: Function = Function.GENERAL,
     phone: str = "",
 ) -> Department:
-    """A department (or other handling unit) at LEVEL, responsible for AREA_CODE."""
+    """A department (or other handling unit) at LEVEL, responsible for AREA_CODE, with the
+    FUNCTION the authority list routes by."""
     departments = DepartmentRepository(uow.session)
     if departments.get(code) is not None:
         raise Conflict("department_exists", code=code)
@@ -439,7 +441,13 @@ def add_department(
         raise NotFound("area_not_found", code=area_code)
     actor.require_covers(area.code, area.path)
     department = Department(
-        code=code, name=name, level=level, area_code=area_code, kind=kind, phone=phone
+        code=code,
+        name=name,
+        level=level,
+        area_code=area_code,
+        kind=kind,
+        function=function,
+        phone=phone,
     )
     departments.add(department)
     uow.commit()

@@ -15,40 +15,47 @@ import shapely
 from faker import Faker
 from shapely.geometry.base import BaseGeometry
 
-from civicgrid.areas.domain import Area, Department, Level, UnitKind
+from civicgrid.areas.domain import Area, Department, Function, Level, UnitKind
 from civicgrid.areas.tiling import blob, polygonal, tile
 
-# Units per level: (code suffix, name, kind). District and street names are prefixed.
+# Units per level: (code suffix, name, kind, function). District and street names prefix them.
+G = UnitKind.GOVERNMENT
 CITY_UNITS = [
-    ("CGJ", "城市管理局", UnitKind.GOVERNMENT),
-    ("ZJJ", "住房和城乡建设局", UnitKind.GOVERNMENT),
-    ("STJ", "生态环境局", UnitKind.GOVERNMENT),
-    ("SJJ", "市场监督管理局", UnitKind.GOVERNMENT),
-    ("GAJ", "公安局", UnitKind.GOVERNMENT),
-    ("WJW", "卫生健康委员会", UnitKind.GOVERNMENT),
-    ("MZJ", "民政局", UnitKind.GOVERNMENT),
-    ("JTJ", "交通运输局", UnitKind.GOVERNMENT),
-    ("SWJ", "水务局", UnitKind.GOVERNMENT),
-    ("YJJ", "应急管理局", UnitKind.GOVERNMENT),
-    ("SJGLJ", "政务服务和数据管理局", UnitKind.GOVERNMENT),
+    ("CGJ", "城市管理局", G, Function.URBAN_MANAGEMENT),
+    ("ZJJ", "住房和城乡建设局", G, Function.HOUSING),
+    ("STJ", "生态环境局", G, Function.ENVIRONMENT),
+    ("SJJ", "市场监督管理局", G, Function.MARKET_SUPERVISION),
+    ("GAJ", "公安局", G, Function.PUBLIC_SECURITY),
+    ("WJW", "卫生健康委员会", G, Function.HEALTH),
+    ("MZJ", "民政局", G, Function.CIVIL_AFFAIRS),
+    ("RSJ", "人力资源和社会保障局", G, Function.LABOUR),
+    ("JYJ", "教育局", G, Function.EDUCATION),
+    ("JTJ", "交通运输局", G, Function.TRANSPORT),
+    ("SWJ", "水务局", G, Function.WATER),
+    ("YJJ", "应急管理局", G, Function.EMERGENCY),
+    ("SJGLJ", "政务服务和数据管理局", G, Function.DATA),
 ]
 DISTRICT_UNITS = [
-    ("CGJ", "城市管理局", UnitKind.GOVERNMENT),
-    ("ZJJ", "住房和城乡建设局", UnitKind.GOVERNMENT),
-    ("STJ", "生态环境局", UnitKind.GOVERNMENT),
-    ("SJJ", "市场监督管理局", UnitKind.GOVERNMENT),
-    ("GAFJ", "公安分局", UnitKind.GOVERNMENT),
-    ("WJJ", "卫生健康局", UnitKind.GOVERNMENT),
-    ("MZJ", "民政局", UnitKind.GOVERNMENT),
-    ("SWJ", "水务局", UnitKind.GOVERNMENT),
+    ("CGJ", "城市管理局", G, Function.URBAN_MANAGEMENT),
+    ("ZJJ", "住房和城乡建设局", G, Function.HOUSING),
+    ("STJ", "生态环境局", G, Function.ENVIRONMENT),
+    ("SJJ", "市场监督管理局", G, Function.MARKET_SUPERVISION),
+    ("GAFJ", "公安分局", G, Function.PUBLIC_SECURITY),
+    ("WJJ", "卫生健康局", G, Function.HEALTH),
+    ("MZJ", "民政局", G, Function.CIVIL_AFFAIRS),
+    ("RSJ", "人力资源和社会保障局", G, Function.LABOUR),
+    ("JYJ", "教育局", G, Function.EDUCATION),
+    ("JTJ", "交通运输局", G, Function.TRANSPORT),
+    ("SWJ", "水务局", G, Function.WATER),
+    ("YJJ", "应急管理局", G, Function.EMERGENCY),
 ]
 STREET_UNITS = [
-    ("BSC", "办事处", UnitKind.GOVERNMENT),
-    ("ZFD", "综合行政执法队", UnitKind.GOVERNMENT),
-    ("PCS", "派出所", UnitKind.GOVERNMENT),
-    ("WSZX", "社区卫生服务中心", UnitKind.GOVERNMENT),
+    ("BSC", "办事处", G, Function.STREET_OFFICE),
+    ("ZFD", "综合行政执法队", G, Function.URBAN_MANAGEMENT),
+    ("PCS", "派出所", G, Function.PUBLIC_SECURITY),
+    ("WSZX", "社区卫生服务中心", G, Function.HEALTH),
 ]
-COMMUNITY_UNITS = [("JWH", "居民委员会", UnitKind.GOVERNMENT)]
+COMMUNITY_UNITS = [("JWH", "居民委员会", G, Function.COMMUNITY_AFFAIRS)]
 
 CITY_SYLLABLES_1 = list("青云明安清宁临兴长平丰华泰嘉永瑞")
 CITY_SYLLABLES_2 = list("州川阳江山城原溪浦津")
@@ -282,15 +289,29 @@ class DemoCityBuilder:
         # The papers' "多元主体": property companies and volunteers handle cases too.
         if position % 2 == 1:
             company = self.faker.company_prefix() + "物业服务有限公司"
-            self._unit(community, "WY", company, UnitKind.PROPERTY_MANAGEMENT)
+            self._unit(
+                community,
+                "WY",
+                company,
+                UnitKind.PROPERTY_MANAGEMENT,
+                Function.PROPERTY_MANAGEMENT,
+            )
         if position % 4 == 1:
-            self._unit(community, "ZYD", community.name + "志愿服务队", UnitKind.VOLUNTEER_TEAM)
+            self._unit(
+                community,
+                "ZYD",
+                community.name + "志愿服务队",
+                UnitKind.VOLUNTEER_TEAM,
+                Function.VOLUNTEERING,
+            )
 
-    def _units(self, area: Area, templates: list[tuple[str, str, UnitKind]], prefix: str) -> None:
-        for suffix, name, kind in templates:
-            self._unit(area, suffix, prefix + name, kind)
+    def _units(
+        self, area: Area, templates: list[tuple[str, str, UnitKind, Function]], prefix: str
+    ) -> None:
+        for suffix, name, kind, function in templates:
+            self._unit(area, suffix, prefix + name, kind, function)
 
-    def _unit(self, area: Area, suffix: str, name: str, kind: UnitKind) -> None:
+    def _unit(self, area: Area, suffix: str, name: str, kind: UnitKind, function: Function) -> None:
         self.city.departments.append(
             Department(
                 code=f"{area.code}-{suffix}",
@@ -298,6 +319,7 @@ class DemoCityBuilder:
                 level=area.level,
                 area_code=area.code,
                 kind=kind,
+                function=function,
                 phone=self.faker.phone_number(),
             )
         )
