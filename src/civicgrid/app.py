@@ -3,6 +3,8 @@ Platform (settings, database, locator)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,15 @@ from civicgrid.accounts import api as accounts_api
 from civicgrid.accounts import services as accounts_services
 from civicgrid.areas import api as areas_api
 from civicgrid.bootstrap import Platform, build_platform
+from civicgrid.cases import api as cases_api
+from civicgrid.cases.services import Scheduler
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, install_error_handlers
 from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.web import pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
-ROUTERS = [accounts_api.router, areas_api.router, pages.router]
+ROUTERS = [accounts_api.router, areas_api.router, cases_api.router, pages.router]
 
 
 class AccountsAuthenticator:
@@ -32,9 +36,22 @@ class AccountsAuthenticator:
         return accounts_services.actor_from_api_key(uow, key)
 
 
-def create_app(platform: Platform | None = None) -> FastAPI:
+def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> FastAPI:
+    """The web application. With SCHEDULER, a background thread marks overdue cases,
+    escalates them and sends answers (what `civicgrid serve` runs)."""
     platform = platform or build_platform()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runner = Scheduler(platform.session_factory, platform.cases) if scheduler else None
+        if runner is not None:
+            runner.start()
+        yield
+        if runner is not None:
+            runner.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="CivicGrid",
         version=__version__,
         description="城市基层社会治理平台 — urban grassroots governance platform. "

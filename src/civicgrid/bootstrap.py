@@ -14,10 +14,14 @@ from civicgrid.accounts.services import grid_worker_facts
 from civicgrid.areas import repository as _areas_tables  # noqa: F401
 from civicgrid.areas.ports import register_fact_source
 from civicgrid.areas.services import LocatorCache
+from civicgrid.cases import repository as _cases_tables  # noqa: F401
+from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, LoggingNotifier
+from civicgrid.cases.services import CasePorts, RoutingCache, case_facts
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.settings import Settings, get_settings
 
 register_fact_source(grid_worker_facts)
+register_fact_source(case_facts)
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Platform:
     engine: Engine
     session_factory: sessionmaker[Session]
     locator_cache: LocatorCache
+    cases: CasePorts
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -33,4 +38,13 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
     engine = make_engine(settings.database_url)
-    return Platform(settings, engine, make_session_factory(engine), LocatorCache())
+    locator_cache = LocatorCache()
+    cases = CasePorts(
+        settings=settings,
+        locator_cache=locator_cache,
+        routing=RoutingCache(),
+        suggester=KeywordSuggester(),
+        address_resolver=AreaNameResolver(),
+        notifier=LoggingNotifier(),
+    )
+    return Platform(settings, engine, make_session_factory(engine), locator_cache, cases)

@@ -9,6 +9,7 @@ import typer
 from civicgrid import __version__
 from civicgrid.accounts.cli import apikey_cli, user_cli
 from civicgrid.areas.cli import areas_cli, departments_cli
+from civicgrid.cases.cli import cases_cli, categories_cli, rules_cli
 from civicgrid.console import DbOption, err, load_settings, out, platform
 from civicgrid.core.migrate import schema_differences
 from civicgrid.demo.cli import demo_command
@@ -24,6 +25,9 @@ app.add_typer(areas_cli, name="areas")
 app.add_typer(departments_cli, name="departments")
 app.add_typer(user_cli, name="user")
 app.add_typer(apikey_cli, name="apikey")
+app.add_typer(categories_cli, name="categories")
+app.add_typer(rules_cli, name="rules")
+app.add_typer(cases_cli, name="cases")
 app.add_typer(db_cli, name="db")
 app.command("demo")(demo_command)
 
@@ -44,7 +48,9 @@ def serve(
     with platform(db, migrate=True) as built:
         url = built.engine.url.render_as_string(hide_password=True)
         out.print(f"CivicGrid {__version__} on http://{bind_host}:{bind_port}  (database: {url})")
-        uvicorn.run(create_app(built), host=bind_host, port=bind_port, log_level="info")
+        uvicorn.run(
+            create_app(built, scheduler=True), host=bind_host, port=bind_port, log_level="info"
+        )
 
 
 @db_cli.command("upgrade")

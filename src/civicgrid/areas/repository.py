@@ -145,6 +145,11 @@ class AreaRepository:
         ).all()
         return [(str(code), str(path), geometry) for code, path, geometry in rows]
 
+    def names(self) -> dict[str, tuple[str, int, str]]:
+        """code → (name, level rank, path) of every area, for matching names in text."""
+        rows = self.session.execute(select(areas.c.code, areas.c.name, areas.c.level, areas.c.path))
+        return {code: (name, Level(level).rank, path) for code, name, level, path in rows}
+
     def revision(self) -> int:
         return read_revision(self.session, AREAS_REVISION)
 

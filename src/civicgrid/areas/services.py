@@ -450,6 +450,7 @@ def add_department(
         phone=phone,
     )
     departments.add(department)
+    AreaRepository(uow.session).mark_changed()  # routing caches hold the units
     uow.commit()
     return department
 

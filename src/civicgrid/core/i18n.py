@@ -171,6 +171,237 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "部门办理人员必须指定部门（--department）",
         "en": "A department handler needs a department (--department)",
     },
+    # cases
+    "case_not_found": {"zh": "案件 {id} 不存在", "en": "Case {id} does not exist"},
+    "case_wrong_state": {
+        "zh": "案件 {id} 当前状态为“{status}”，不能执行“{action}”；可执行的操作：{allowed}",
+        "en": "Case {id} is '{status}', so '{action}' is not possible; allowed: {allowed}",
+    },
+    "case_unknown_action": {
+        "zh": "未知操作“{action}”，可选：{allowed}",
+        "en": "Unknown action '{action}', expected one of: {allowed}",
+    },
+    "case_field_required": {
+        "zh": "操作“{action}”需要填写“{field}”",
+        "en": "The action '{action}' needs the field '{field}'",
+    },
+    "case_not_yours": {
+        "zh": "案件 {id} 不是您上报的",
+        "en": "Case {id} was not reported by you",
+    },
+    "case_reopen_window": {
+        "zh": "结案超过 {days} 天后不能再由居民重新办理，请联系服务热线",
+        "en": "Residents may reopen a case only within {days} days of closing; call the hotline",
+    },
+    "case_not_your_department": {
+        "zh": "案件 {id} 未派给您的部门",
+        "en": "Case {id} is not assigned to your department",
+    },
+    "case_lead_only": {
+        "zh": "只有牵头部门 {lead} 能执行此操作（案件 {id}）",
+        "en": "Only the lead department {lead} may do this (case {id})",
+    },
+    "case_lead_checks_in": {
+        "zh": "牵头部门无需报到（案件 {id}）",
+        "en": "The lead department does not check in (case {id})",
+    },
+    "case_already_checked_in": {
+        "zh": "部门 {department} 已在案件 {id} 报到",
+        "en": "{department} has already checked in on case {id}",
+    },
+    "case_whistle_needs_two": {
+        "zh": "吹哨至少需要两个部门（departments）",
+        "en": "A whistle summons at least two departments (departments)",
+    },
+    "case_lead_not_summoned": {
+        "zh": "牵头部门 {lead} 必须在被召集的部门（departments）之中",
+        "en": "The lead {lead} must be one of the summoned departments",
+    },
+    "case_hours_positive": {
+        "zh": "延期小时数（hours）必须大于 0",
+        "en": "The extension (hours) must be more than 0",
+    },
+    "case_extension_pending": {
+        "zh": "案件 {id} 已有待审批的延期申请",
+        "en": "Case {id} already has an extension request waiting",
+    },
+    "case_no_extension_pending": {
+        "zh": "案件 {id} 没有待审批的延期申请",
+        "en": "Case {id} has no extension request waiting",
+    },
+    "case_satisfaction_range": {
+        "zh": "满意度（satisfaction）必须是 1 到 5 的整数",
+        "en": "Satisfaction must be a whole number from 1 to 5",
+    },
+    "case_already_rated": {"zh": "案件 {id} 已评价过", "en": "Case {id} has already been rated"},
+    "case_at_top_level": {
+        "zh": "案件 {id} 已在市级办理，无法再上报",
+        "en": "Case {id} is handled at city level; there is no level above",
+    },
+    "case_merge_into_itself": {
+        "zh": "案件不能合并到自身（into）",
+        "en": "A case cannot be merged into itself (into)",
+    },
+    "case_merge_target_closed": {
+        "zh": "目标案件 {id} 已办结，不能合并进去",
+        "en": "Case {id} is finished; nothing can be merged into it",
+    },
+    "case_nothing_to_amend": {
+        "zh": "没有需要修改的内容（category、priority 或位置）",
+        "en": "Nothing to amend (category, priority or location)",
+    },
+    "unknown_category": {
+        "zh": "未知的事件分类“{code}”（category）",
+        "en": "Unknown category '{code}' (category)",
+    },
+    "unknown_department": {
+        "zh": "未知的处置部门“{code}”（{field}）",
+        "en": "Unknown department '{code}' ({field})",
+    },
+    "case_needs_place": {
+        "zh": "请提供位置：经纬度（lat、lon）或地址（address）",
+        "en": "Give a place: coordinates (lat, lon) or an address",
+    },
+    "case_address_unknown": {
+        "zh": "无法识别地址“{address}”，请在地图上选点（lat、lon）",
+        "en": "The address '{address}' is not known; put a pin on the map (lat, lon)",
+    },
+    "case_description_too_long": {
+        "zh": "问题描述（description）最多 {max} 个字，当前 {length} 个字",
+        "en": "The description may have at most {max} characters; it has {length}",
+    },
+    "attachment_not_image": {
+        "zh": "附件“{name}”不是图片（仅支持 JPEG、PNG、WebP、GIF）",
+        "en": "The attachment '{name}' is not an image (JPEG, PNG, WebP or GIF)",
+    },
+    "attachment_too_large": {
+        "zh": "附件“{name}”大小 {size} MB，超过上限 {max} MB",
+        "en": "The attachment '{name}' is {size} MB, over the limit of {max} MB",
+    },
+    "attachment_bad_data": {
+        "zh": "附件“{name}”的内容不是有效的 Base64 数据",
+        "en": "The attachment '{name}' is not valid base64 data",
+    },
+    "attachment_not_found": {"zh": "附件 {id} 不存在", "en": "Attachment {id} does not exist"},
+    "channel_not_allowed": {
+        "zh": "角色“{role}”不能以渠道“{channel}”上报",
+        "en": "The role '{role}' may not report through the channel '{channel}'",
+    },
+    "case_changed": {
+        "zh": "案件 {id} 刚被其他人处理过，请刷新后重试",
+        "en": "Case {id} was changed by someone else just now; reload and try again",
+    },
+    "case_hidden": {
+        "zh": "案件 {id} 不在您的管辖范围或部门内",
+        "en": "Case {id} is outside your area or department",
+    },
+    "unknown_status": {
+        "zh": "未知状态“{value}”，可选：{allowed}",
+        "en": "Unknown status '{value}', expected: {allowed}",
+    },
+    "csv_rows_rejected": {
+        "zh": "{count} 行有误，未写入任何数据；第一处：{first}",
+        "en": "{count} rows are wrong, nothing was written; first: {first}",
+    },
+    # answers to reporters (事事有回应)
+    "msg.received": {
+        "zh": "【CivicGrid】您反映的{category}问题已收到，案件编号 {id}。我们会尽快受理。",
+        "en": "[CivicGrid] We received your report about {category}, case number {id}.",
+    },
+    "msg.accepted": {
+        "zh": "【CivicGrid】案件 {id} 已受理，正在分派处理部门。",
+        "en": "[CivicGrid] Case {id} has been accepted and is being assigned.",
+    },
+    "msg.rejected": {
+        "zh": "【CivicGrid】很抱歉，案件 {id} 不予受理，原因：{reason}",
+        "en": "[CivicGrid] Sorry, case {id} cannot be taken up: {reason}",
+    },
+    "msg.dispatched": {
+        "zh": "【CivicGrid】案件 {id} 已交由{department}办理。",
+        "en": "[CivicGrid] Case {id} has been passed to {department}.",
+    },
+    "msg.resolved": {
+        "zh": "【CivicGrid】案件 {id} 已处置完毕，正在核查：{answer}",
+        "en": "[CivicGrid] Case {id} has been dealt with and is being checked: {answer}",
+    },
+    "msg.rework": {
+        "zh": "【CivicGrid】案件 {id} 核查未通过，已要求重新处置。",
+        "en": "[CivicGrid] Case {id} failed the check and is being handled again.",
+    },
+    "msg.suspended": {
+        "zh": "【CivicGrid】案件 {id} 暂时挂账：{reason}",
+        "en": "[CivicGrid] Case {id} is on hold: {reason}",
+    },
+    "msg.resumed": {
+        "zh": "【CivicGrid】案件 {id} 已恢复办理。",
+        "en": "[CivicGrid] Work on case {id} has resumed.",
+    },
+    "msg.closed": {
+        "zh": "【CivicGrid】案件 {id} 已办结：{answer} 欢迎对办理结果进行评价。",
+        "en": "[CivicGrid] Case {id} is closed: {answer} Please rate the result.",
+    },
+    "msg.reopened": {
+        "zh": "【CivicGrid】案件 {id} 已重新办理：{reason}",
+        "en": "[CivicGrid] Case {id} has been reopened: {reason}",
+    },
+    "msg.escalated": {
+        "zh": "【CivicGrid】案件 {id} 已提交上级部门协调办理。",
+        "en": "[CivicGrid] Case {id} has been passed to the level above.",
+    },
+    "msg.merged": {
+        "zh": "【CivicGrid】您反映的问题已有人上报，案件 {id} 并入案件 {into} 一并办理，"
+        "后续进展将同步告知您。",
+        "en": "[CivicGrid] Someone reported the same problem: case {id} is handled together "
+        "with case {into}, and you will hear its progress.",
+    },
+    "msg.voided": {
+        "zh": "【CivicGrid】案件 {id} 已作废：{reason}",
+        "en": "[CivicGrid] Case {id} has been voided: {reason}",
+    },
+    "msg.auto_escalation": {
+        "zh": "超过办理时限，系统自动上报上级",
+        "en": "Past its time limit; escalated automatically",
+    },
+    # CSV imports (taxonomy, authority list)
+    "row_problem": {"zh": "第 {row} 行“{field}”：{reason}", "en": "row {row}, '{field}': {reason}"},
+    "csv_missing_columns": {
+        "zh": "CSV 缺少列：{columns}",
+        "en": "The CSV lacks the columns: {columns}",
+    },
+    "csv_required": {"zh": "不能为空", "en": "must not be empty"},
+    "csv_duplicate": {
+        "zh": "“{value}”重复（首次出现于第 {first} 行）",
+        "en": "'{value}' repeats (first in row {first})",
+    },
+    "csv_not_a_flag": {
+        "zh": "“{value}”不是 是/否（yes/no）",
+        "en": "'{value}' is not yes/no",
+    },
+    "csv_unknown_parent": {"zh": "上级分类“{value}”不存在", "en": "no parent category '{value}'"},
+    "csv_two_levels": {
+        "zh": "分类最多两级，“{value}”本身已是二级分类",
+        "en": "categories have two levels; '{value}' is already a level-2 category",
+    },
+    "csv_bad_level": {
+        "zh": "“{value}”不是办理层级（community、street、district、city）",
+        "en": "'{value}' is not a handling level (community, street, district, city)",
+    },
+    "csv_bad_function": {"zh": "未知职能“{value}”", "en": "unknown function '{value}'"},
+    "csv_function_or_department": {
+        "zh": "需填写职能（function）或部门编码（department）",
+        "en": "give a function or a department code",
+    },
+    "csv_bad_hours": {
+        "zh": "“{value}”不是正数小时",
+        "en": "'{value}' is not a positive number of hours",
+    },
+    "csv_unknown_category": {"zh": "分类“{value}”不存在", "en": "no category '{value}'"},
+    "csv_unknown_department": {"zh": "部门“{value}”不存在", "en": "no department '{value}'"},
+    "csv_unknown_area": {"zh": "区域“{value}”不存在", "en": "no area '{value}'"},
+    "csv_rejected": {
+        "zh": "导入中止：{count} 行有误，未写入任何数据；错误行已保存到 {path}",
+        "en": "Import aborted: {count} rows are wrong, nothing was written; they are in {path}",
+    },
     # pages
     "ui.product": {"zh": "CivicGrid 城市基层治理平台", "en": "CivicGrid urban governance"},
     "ui.map_title": {"zh": "网格地图", "en": "Grid map"},
@@ -213,6 +444,8 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "ui.count.grids": {"zh": "网格", "en": "Grids"},
     "ui.count.departments": {"zh": "处置单位", "en": "Handling units"},
     "ui.count.grid_workers": {"zh": "网格员", "en": "Grid workers"},
+    "ui.count.open_cases": {"zh": "在办案件", "en": "Open cases"},
+    "ui.count.overdue_cases": {"zh": "超期案件", "en": "Overdue cases"},
     "ui.search": {"zh": "搜索区域名称或编码", "en": "Search areas by name or code"},
     "ui.search_none": {"zh": "没有匹配的区域", "en": "No matching area"},
     "ui.loading": {"zh": "加载中…", "en": "Loading…"},

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     default_locale: Literal["zh", "en"] = "zh"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Cases
+    duplicate_radius_m: float = 50.0
+    duplicate_window_hours: float = 72.0
+    max_attachment_mb: float = 10.0
+    max_description_chars: int = 4000
+    fallback_category: str = "OT01"
+    scheduler_interval_seconds: int = 60
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -37,6 +37,9 @@ def demo_command(
     gcj02: Annotated[bool, typer.Option("--gcj02", help="boundaries are in GCJ-02")] = False,
     city_name: Annotated[str | None, typer.Option(help="name of the city")] = None,
     seed: Annotated[int, typer.Option(help="same seed, same city")] = 2024,
+    cases: Annotated[
+        int, typer.Option(help="how many demo cases to play (a month's worth)")
+    ] = 3000,
 ) -> None:
     """Generate a demo city with departments, grid workers and one account per role.
 
@@ -56,13 +59,22 @@ def demo_command(
             city.areas[0].name = city_name
     with platform(db) as built, UnitOfWork(built.session_factory) as uow:
         summary = install_demo_city(
-            uow, SYSTEM, city, reset=reset, progress=lambda step: err.print(f"… {step}")
+            uow,
+            SYSTEM,
+            city,
+            ports=built.cases,
+            cases=cases,
+            reset=reset,
+            progress=lambda step: err.print(f"… {step}"),
         )
         url = built.engine.url.render_as_string(hide_password=True)
 
     elapsed = time.perf_counter() - started
     parts = ", ".join(f"{n} {LEVEL_LABELS[level][lang]}" for level, n in summary.counts.items())
     out.print(f"[bold]{summary.city_name}[/bold]: {parts}, {summary.departments} units")
+    if summary.case_states:
+        states = ", ".join(f"{n} {s.value}" for s, n in sorted(summary.case_states.items()))
+        out.print(f"cases: {states}")
     out.print(f"database: {url} ({elapsed:.1f} s)")
     table = Table("role", "username", "password", "area / department", title="Demo accounts")
     for credential in summary.credentials:

@@ -9,10 +9,20 @@ from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.areas.domain import Level
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.areas.services import add_areas
+from civicgrid.cases.domain import Status
+from civicgrid.cases.services import CasePorts, replace_categories, replace_rules
+from civicgrid.cases.taxonomy import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_RULES,
+    parse_categories,
+    parse_rules,
+    read_csv_text,
+)
 from civicgrid.core.db import UnitOfWork, delete_everything
 from civicgrid.core.errors import Conflict
 from civicgrid.core.permissions import ADMIN_ROLES, Actor, Role, permission
 from civicgrid.core.security import generate_password, hash_password
+from civicgrid.demo.cases import play_demo_cases
 from civicgrid.demo.domain import DemoCity
 
 
@@ -31,6 +41,7 @@ class DemoSummary:
     departments: int
     credentials: list[Credential]
     grid_workers: int
+    case_states: dict[Status, int]
 
 
 @permission(ADMIN_ROLES, "Generate the demo city")
@@ -39,10 +50,13 @@ def install_demo_city(
     actor: Actor,
     city: DemoCity,
     *,
+    ports: CasePorts | None = None,
+    cases: int = 0,
     reset: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> DemoSummary:
-    """Write CITY (areas, handling units, grid workers) and one demo account per role.
+    """Write CITY (areas, handling units, grid workers), one demo account per role, the
+    default taxonomy and authority list, and (with PORTS) CASES demo cases.
 
     Refuses to touch a database that already has areas unless RESET, which empties it first.
     Passwords are random and returned once; only their hashes are stored."""
@@ -56,6 +70,7 @@ def install_demo_city(
     add_areas(uow, actor, city.areas)
     note("departments")
     DepartmentRepository(uow.session).add_all(city.departments)
+    AreaRepository(uow.session).mark_changed()
     uow.commit()
 
     note("accounts")
@@ -88,8 +103,19 @@ def install_demo_city(
             first_worker.grid_code,
         ),
     )
+    note("taxonomy")
+    replace_categories(uow, actor, parse_categories(read_csv_text(DEFAULT_CATEGORIES)))
+    replace_rules(uow, actor, parse_rules(read_csv_text(DEFAULT_RULES)))
+    case_states: dict[Status, int] = {}
+    if ports is not None and cases:
+        note(f"{cases} cases")
+        grids = list(AreaRepository(uow.session).list(level=Level.GRID))
+        workers = {w.grid_code: w.username for w in city.workers}
+        case_states = play_demo_cases(uow, ports, grids, workers, cases)
     counts = {level: len(city.of_level(level)) for level in Level}
-    return DemoSummary(city.name, counts, len(city.departments), credentials, len(city.workers))
+    return DemoSummary(
+        city.name, counts, len(city.departments), credentials, len(city.workers), case_states
+    )
 
 
 def _role_accounts(uow: UnitOfWork, actor: Actor, city: DemoCity) -> list[Credential]:

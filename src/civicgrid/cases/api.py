@@ -1,0 +1,238 @@
+"""/api/v1/cases, /api/v1/categories, /api/v1/authority-rules, /api/v1/attachments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from civicgrid.cases import services
+from civicgrid.cases.domain import Status
+from civicgrid.cases.repository import CaseFilter
+from civicgrid.cases.schemas import (
+    ActionIn,
+    CaseDetailOut,
+    CaseIn,
+    CaseOut,
+    CasePageOut,
+    CategoryOut,
+    ReportedOut,
+    RuleOut,
+)
+from civicgrid.cases.services import CASE_READERS, INTAKE_ROLES, CasePorts
+from civicgrid.cases.taxonomy import Parsed, RowProblem
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.errors import InvalidInput
+from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+
+def ports_of(request: Request) -> CasePorts:
+    ports: CasePorts = platform_of(request).cases
+    return ports
+
+
+@router.post("/cases", response_model=ReportedOut, status_code=201)
+def report_case(
+    body: CaseIn,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(INTAKE_ROLES),
+) -> ReportedOut:
+    """Report a problem. The case is placed in its grid, categorised, routed by the
+    authority list and acknowledged only once stored. Residents, dispatch agents, grid
+    workers, cadres and department systems (API keys) may report."""
+    ports = ports_of(request)
+    reported = services.report_case(uow, actor, body.to_new_case(), ports)
+    return ReportedOut(
+        **CaseOut.of(reported.case, ports.clock()).model_dump(),
+        possible_duplicates=reported.possible_duplicates,
+        suggested_categories=[
+            {"category": s.category_code, "confidence": round(s.confidence, 3)}
+            for s in reported.suggestions
+        ],
+    )
+
+
+@router.get("/cases", response_model=CasePageOut)
+def list_cases(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(CASE_READERS),
+    status: str | None = Query(None, description="comma-separated states, or 'open'"),
+    category: str | None = Query(None, description="a category or a level-1 group"),
+    grid: str | None = None,
+    department: str | None = None,
+    overdue: bool | None = None,
+    q: str | None = Query(None, description="words in the title or description"),
+    order: str = Query("deadline", pattern="^(deadline|newest)$"),
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=500),
+) -> CasePageOut:
+    """Cases the caller may see — by area (dispatch centre, cadres, grid workers, leaders),
+    by department (handlers, API keys) or own reports (residents) — soonest deadline first."""
+    ports = ports_of(request)
+    found = services.list_cases(
+        uow,
+        actor,
+        CaseFilter(
+            statuses=_statuses(status),
+            category=category,
+            grid=grid,
+            department=department,
+            overdue=overdue,
+            q=q,
+        ),
+        ports,
+        page=page,
+        page_size=page_size,
+        order=order,
+    )
+    now = ports.clock()
+    return CasePageOut(
+        items=[CaseOut.of(c, now) for c in found.items],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+    )
+
+
+def _statuses(value: str | None) -> list[Status] | None:
+    if not value:
+        return None
+    if value == "open":
+        return sorted(services.OPEN_STATUSES)
+    try:
+        return [Status(part.strip()) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise InvalidInput(
+            "unknown_status", value=value, allowed=", ".join(s.value for s in Status)
+        ) from exc
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetailOut)
+def get_case(
+    case_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(CASE_READERS),
+) -> CaseDetailOut:
+    """The case with its full timeline, the answers sent to its reporters, and the actions
+    the caller may take now."""
+    ports = ports_of(request)
+    return CaseDetailOut.of_view(services.get_case(uow, actor, case_id, ports), ports.clock())
+
+
+@router.post("/cases/{case_id}/actions", response_model=CaseDetailOut)
+def act_on_case(
+    case_id: int,
+    body: ActionIn,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(CASE_READERS),
+) -> CaseDetailOut:
+    """Take one action (accept, dispatch, whistle, resolve, verify, close, rate, escalate,
+    …). A wrong action for the case's state is a 409 naming the state and the allowed
+    actions; a missing field is a 422 naming the field."""
+    ports = ports_of(request)
+    services.act_on_case(uow, actor, case_id, body.to_request(), ports)
+    return CaseDetailOut.of_view(services.get_case(uow, actor, case_id, ports), ports.clock())
+
+
+@router.get("/cases/{case_id}/duplicates", response_model=list[CaseOut])
+def duplicates(
+    case_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(CASE_READERS),
+) -> list[CaseOut]:
+    """Open cases of the same category close by, reported shortly before: merge candidates."""
+    ports = ports_of(request)
+    now = ports.clock()
+    return [CaseOut.of(c, now) for c in services.duplicates_of(uow, actor, case_id, ports)]
+
+
+@router.get("/cases/{case_id}/track", response_model=CaseDetailOut)
+def track(
+    case_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    phone: str = Query(..., min_length=4, description="the phone number given when reporting"),
+    actor: Actor = allow(PUBLIC),
+) -> CaseDetailOut:
+    """Follow a case without an account: its number and the reporter's phone."""
+    return CaseDetailOut.of_view(
+        services.track_case(uow, actor, case_id, phone), ports_of(request).clock()
+    )
+
+
+@router.get("/attachments/{attachment_id}")
+def attachment(
+    attachment_id: str,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(CASE_READERS),
+) -> Response:
+    """A photo attached to a case the caller may see."""
+    found = services.get_attachment(uow, actor, attachment_id)
+    return Response(
+        found.data,
+        media_type=found.content_type,
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+@router.get("/categories", response_model=list[CategoryOut])
+def categories(
+    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(PUBLIC)
+) -> list[CategoryOut]:
+    """The two-level category taxonomy."""
+    return [CategoryOut.of(c) for c in services.list_categories(uow, actor)]
+
+
+@router.put("/categories", response_model=list[CategoryOut])
+def replace_categories(
+    body: list[CategoryOut],
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(ADMIN_ROLES),
+) -> list[CategoryOut]:
+    """Replace the taxonomy (administrators). Categories left out are deactivated."""
+    parsed: Parsed = Parsed(items=[(i, c.to_category()) for i, c in enumerate(body, start=1)])
+    seen: dict[str, int] = {}
+    for row, category in parsed.items:
+        if category.code in seen:
+            parsed.problems.append(
+                RowProblem(
+                    row,
+                    "code",
+                    "csv_duplicate",
+                    {"value": category.code, "first": seen[category.code]},
+                )
+            )
+        seen.setdefault(category.code, row)
+    services.replace_categories(uow, actor, parsed)
+    return [CategoryOut.of(c) for c in services.list_categories(uow, actor)]
+
+
+@router.get("/authority-rules", response_model=list[RuleOut])
+def rules(
+    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(PUBLIC)
+) -> list[RuleOut]:
+    """The published authority list (事权清单): category × level → unit, time limits."""
+    return [RuleOut.of(r) for r in services.list_rules(uow, actor)]
+
+
+@router.put("/authority-rules", response_model=list[RuleOut])
+def replace_rules(
+    body: list[RuleOut],
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(ADMIN_ROLES),
+) -> list[RuleOut]:
+    """Replace the authority list (administrators); every rule is checked, all or none."""
+    parsed: Parsed = Parsed(items=[(i, r.to_rule()) for i, r in enumerate(body, start=1)])
+    for row, rule in parsed.items:
+        if rule.department_function is None and rule.department_code is None:
+            parsed.problems.append(RowProblem(row, "function", "csv_function_or_department"))
+    services.replace_rules(uow, actor, parsed)
+    return [RuleOut.of(r) for r in services.list_rules(uow, actor)]

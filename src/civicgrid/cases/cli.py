@@ -1,0 +1,105 @@
+"""`civicgrid rules …`, `civicgrid categories …` and `civicgrid cases …`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from civicgrid.cases import services
+from civicgrid.cases.services import SCHEDULER, RowsRejected
+from civicgrid.cases.taxonomy import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_RULES,
+    Parsed,
+    parse_categories,
+    parse_rules,
+    read_csv_text,
+    rules_csv,
+    write_rejected_rows,
+)
+from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.i18n import translate
+from civicgrid.core.permissions import SYSTEM
+
+rules_cli = typer.Typer(help="The authority list (事权清单): who handles which category, how fast.")
+categories_cli = typer.Typer(help="The two-level category taxonomy of cases.")
+cases_cli = typer.Typer(help="Cases: the scheduler's tick.")
+
+FileArgument = Annotated[
+    Path | None, typer.Argument(help="CSV file (UTF-8 or GBK); the built-in default when left out")
+]
+
+
+@rules_cli.command("import")
+def import_rules(file: FileArgument = None, db: DbOption = None) -> None:
+    """Replace the authority list. Columns: category, level, function, department, area,
+    accept_h, register_h, dispatch_h, start_h, handle_h, verify_h, close_h, auto_escalate.
+    All rows or none: bad rows are listed and saved beside the file for correction."""
+    path = file or DEFAULT_RULES
+    with friendly_errors():
+        parsed = parse_rules(read_csv_text(path))
+    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        count = _install(path, parsed, lambda: services.replace_rules(uow, SYSTEM, parsed))
+    out.print(f"{count} rules installed from {path}")
+
+
+@rules_cli.command("export")
+def export_rules(db: DbOption = None) -> None:
+    """Print the authority list as CSV (the columns `rules import` reads)."""
+    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        print(rules_csv(services.list_rules(uow, SYSTEM)), end="")
+
+
+@categories_cli.command("import")
+def import_categories(file: FileArgument = None, db: DbOption = None) -> None:
+    """Replace the taxonomy. Columns: code, name, name_en, parent_code, keywords, urgent,
+    description. Categories left out are deactivated (old cases keep theirs)."""
+    path = file or DEFAULT_CATEGORIES
+    with friendly_errors():
+        parsed = parse_categories(read_csv_text(path))
+    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        count = _install(path, parsed, lambda: services.replace_categories(uow, SYSTEM, parsed))
+    out.print(f"{count} categories installed from {path}")
+
+
+@categories_cli.command("list")
+def list_categories(db: DbOption = None) -> None:
+    """List the active categories."""
+    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        table = Table("code", "name", "name (en)", "group", "urgent")
+        for c in services.list_categories(uow, SYSTEM):
+            table.add_row(c.code, c.name, c.name_en, c.parent_code or "", "yes" if c.urgent else "")
+    out.print(table)
+
+
+def _install(path: Path, parsed: Parsed[Any], install: Callable[[], int]) -> int:
+    """Run INSTALL; when rows are rejected, name each and save them beside PATH."""
+    try:
+        return install()
+    except RowsRejected as rejected:
+        lang = locale()
+        for problem in rejected.problems:
+            err.print(f"[red]✗ {problem.message(lang)}[/red]")
+        saved = write_rejected_rows(path, parsed.bad_rows())
+        rows = len({p.row for p in rejected.problems})
+        message = translate("csv_rejected", lang, {"count": rows, "path": saved})
+        err.print(f"[red]{message}[/red]")
+        raise typer.Exit(1) from rejected
+
+
+@cases_cli.command("tick")
+def tick_command(db: DbOption = None) -> None:
+    """Mark overdue cases, escalate them per the authority list, send stored answers.
+    The web server does this every CIVICGRID_SCHEDULER_INTERVAL_SECONDS; run this from
+    cron when the scheduler is switched off."""
+    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        report = services.tick(uow, SCHEDULER, built.cases)
+    out.print(
+        f"overdue marked: {report.marked_overdue}, escalated: {report.escalated}, "
+        f"messages sent: {report.messages_sent}"
+    )

@@ -1,0 +1,832 @@
+"""Cases (事件/工单): the 12345 / 数字城管 workflow as plain Python.
+
+One transition table says which action leads from which state to which; one method checks
+it. Every change produces a CaseEvent (a timeline row) and history is never rewritten.
+Deadlines are stored on the case (deadline_at, warn_at) so "what is overdue" is one indexed
+query, as Healthchecks does with `going_down_after`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from civicgrid.areas.domain import Function, Level
+from civicgrid.core.errors import Conflict, Forbidden, InvalidInput
+from civicgrid.core.permissions import Actor, Role
+
+
+class Channel(StrEnum):
+    RESIDENT_WEB = "resident_web"
+    OPEN311 = "open311"
+    HOTLINE = "hotline"
+    GRID_WORKER = "grid_worker"
+    SENSOR = "sensor"
+    WECHAT_GROUP = "wechat_group"
+
+
+class Status(StrEnum):
+    REPORTED = "reported"  # 上报
+    ACCEPTED = "accepted"  # 受理
+    REJECTED = "rejected"  # 不予受理
+    REGISTERED = "registered"  # 立案
+    DISPATCHED = "dispatched"  # 派遣
+    IN_PROGRESS = "in_progress"  # 处置中
+    SUSPENDED = "suspended"  # 挂账
+    RESOLVED = "resolved"  # 处置完成
+    VERIFIED = "verified"  # 核查通过
+    CLOSED = "closed"  # 结案
+    VOIDED = "voided"  # 作废
+    MERGED = "merged"  # 合并到另一案件
+
+
+OPEN_STATUSES: frozenset[Status] = frozenset(
+    {
+        Status.REPORTED,
+        Status.ACCEPTED,
+        Status.REGISTERED,
+        Status.DISPATCHED,
+        Status.IN_PROGRESS,
+        Status.SUSPENDED,
+        Status.RESOLVED,
+        Status.VERIFIED,
+    }
+)
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"  # every time limit is halved
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"  # 受理
+    REJECT = "reject"  # 不予受理
+    REGISTER = "register"  # 立案
+    DISPATCH = "dispatch"  # 派遣
+    WHISTLE = "whistle"  # 吹哨: several departments, one lead
+    RETURN = "return"  # 退回
+    START = "start"  # 开始处置
+    CHECK_IN = "check_in"  # 部门报到 (a co-handler of a whistled case)
+    RESOLVE = "resolve"  # 处置完成
+    REQUEST_EXTENSION = "request_extension"  # 申请延期
+    APPROVE_EXTENSION = "approve_extension"  # 批准延期
+    DENY_EXTENSION = "deny_extension"  # 驳回延期
+    SUSPEND = "suspend"  # 挂账
+    RESUME = "resume"  # 恢复办理
+    VERIFY = "verify"  # 核查通过
+    REWORK = "rework"  # 核查不通过，返工
+    CLOSE = "close"  # 结案
+    RATE = "rate"  # 回访评价
+    REOPEN = "reopen"  # 重新办理
+    VOID = "void"  # 作废
+    ESCALATE = "escalate"  # 上报上级
+    MERGE = "merge"  # 合并重复件
+    AMEND = "amend"  # 修改分类、位置或紧急程度 (overrides, recorded)
+    RESOLVE_ON_SPOT = "resolve_on_spot"  # 就地解决 (a grid worker's own report)
+
+
+class SystemEvent(StrEnum):
+    """Timeline rows written by the platform, not by a person's action."""
+
+    REPORT = "report"  # the case came in
+    OVERDUE = "overdue"  # a step's deadline passed
+    ABSORB = "absorb"  # a duplicate was merged into this case
+
+
+_BEFORE_DISPATCH = (Status.REPORTED, Status.ACCEPTED, Status.REGISTERED)
+
+TRANSITIONS: dict[Action, dict[Status, Status]] = {
+    Action.ACCEPT: {Status.REPORTED: Status.ACCEPTED},
+    Action.REJECT: {Status.REPORTED: Status.REJECTED},
+    Action.REGISTER: {Status.ACCEPTED: Status.REGISTERED},
+    Action.DISPATCH: {Status.REGISTERED: Status.DISPATCHED},
+    Action.WHISTLE: {Status.REGISTERED: Status.DISPATCHED},
+    Action.RETURN: {Status.DISPATCHED: Status.REGISTERED},
+    Action.START: {Status.DISPATCHED: Status.IN_PROGRESS},
+    Action.CHECK_IN: {
+        Status.DISPATCHED: Status.DISPATCHED,
+        Status.IN_PROGRESS: Status.IN_PROGRESS,
+    },
+    Action.RESOLVE: {Status.IN_PROGRESS: Status.RESOLVED},
+    Action.REQUEST_EXTENSION: {Status.IN_PROGRESS: Status.IN_PROGRESS},
+    Action.APPROVE_EXTENSION: {Status.IN_PROGRESS: Status.IN_PROGRESS},
+    Action.DENY_EXTENSION: {Status.IN_PROGRESS: Status.IN_PROGRESS},
+    Action.SUSPEND: {Status.IN_PROGRESS: Status.SUSPENDED},
+    Action.RESUME: {Status.SUSPENDED: Status.IN_PROGRESS},
+    Action.VERIFY: {Status.RESOLVED: Status.VERIFIED},
+    Action.REWORK: {Status.RESOLVED: Status.IN_PROGRESS},
+    Action.CLOSE: {Status.VERIFIED: Status.CLOSED},
+    Action.RATE: {Status.CLOSED: Status.CLOSED},
+    Action.REOPEN: {Status.CLOSED: Status.REGISTERED},
+    Action.VOID: {status: Status.VOIDED for status in OPEN_STATUSES},
+    Action.ESCALATE: {status: Status.REGISTERED for status in OPEN_STATUSES},
+    Action.MERGE: {status: Status.MERGED for status in _BEFORE_DISPATCH},
+    Action.AMEND: {status: status for status in _BEFORE_DISPATCH},
+    Action.RESOLVE_ON_SPOT: {Status.REPORTED: Status.CLOSED},
+}
+
+# Who may take each action, by role; the case itself then decides (see Case.authorize):
+# the dispatch centre acts inside its area, handlers on their department's cases, a grid
+# worker in her grid, a resident on her own report.
+CENTRE = frozenset({Role.DISPATCHER, Role.CADRE, Role.ADMIN})
+HANDLING = frozenset({Role.HANDLER, Role.API_CLIENT, Role.ADMIN})
+CHECKERS = frozenset({Role.GRID_WORKER, Role.RESIDENT, Role.DISPATCHER, Role.CADRE, Role.ADMIN})
+ACTION_ROLES: dict[Action, frozenset[Role]] = {
+    Action.ACCEPT: CENTRE,
+    Action.REJECT: CENTRE,
+    Action.REGISTER: CENTRE,
+    Action.DISPATCH: CENTRE,
+    Action.WHISTLE: CENTRE,
+    Action.RETURN: HANDLING,
+    Action.START: HANDLING,
+    Action.CHECK_IN: HANDLING,
+    Action.RESOLVE: HANDLING,
+    Action.REQUEST_EXTENSION: HANDLING,
+    Action.APPROVE_EXTENSION: CENTRE,
+    Action.DENY_EXTENSION: CENTRE,
+    Action.SUSPEND: CENTRE,
+    Action.RESUME: CENTRE,
+    Action.VERIFY: CHECKERS,
+    Action.REWORK: CHECKERS,
+    Action.CLOSE: CENTRE,
+    Action.RATE: frozenset({Role.RESIDENT, Role.DISPATCHER, Role.ADMIN}),
+    Action.REOPEN: frozenset({Role.RESIDENT, Role.DISPATCHER, Role.CADRE, Role.ADMIN}),
+    Action.VOID: frozenset({Role.ADMIN}),
+    Action.ESCALATE: CENTRE | HANDLING,
+    Action.MERGE: CENTRE,
+    Action.AMEND: CENTRE,
+    Action.RESOLVE_ON_SPOT: frozenset({Role.GRID_WORKER}),
+}
+
+# Residents may reopen a closed case of theirs for this long.
+REOPEN_WINDOW = timedelta(days=7)
+
+# ------------------------------------------------------------------ time limits
+
+# The step each state waits for, and so which time limit applies while in it.
+STEP_OF_STATUS: dict[Status, str] = {
+    Status.REPORTED: "accept",
+    Status.ACCEPTED: "register",
+    Status.REGISTERED: "dispatch",
+    Status.DISPATCHED: "start",
+    Status.IN_PROGRESS: "handle",
+    Status.RESOLVED: "verify",
+    Status.VERIFIED: "close",
+}
+STEPS = ("accept", "register", "dispatch", "start", "handle", "verify", "close")
+WARNING_SHARE = 0.75  # 黄灯 at 75% of a step's time, 红灯 at 100%
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """Hours allowed for each step (from the authority list)."""
+
+    accept: float = 2
+    register: float = 4
+    dispatch: float = 4
+    start: float = 24
+    handle: float = 72
+    verify: float = 24
+    close: float = 24
+
+    def hours(self, step: str) -> float:
+        return float(getattr(self, step))
+
+    def as_dict(self) -> dict[str, float]:
+        return {step: self.hours(step) for step in STEPS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TimeLimits:
+        if not data:
+            return cls()
+        return cls(**{step: float(data[step]) for step in STEPS if step in data})
+
+
+class Light(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"  # 黄灯: past 75% of the step's time
+    RED = "red"  # 红灯: past the deadline
+    NONE = "none"  # no running clock (suspended, finished)
+
+
+# ------------------------------------------------------------------ taxonomy and authority list
+
+
+@dataclass(eq=False)
+class Category:
+    """A two-level taxonomy: level-1 groups (parent_code None) and level-2 categories."""
+
+    code: str
+    name: str
+    name_en: str = ""
+    parent_code: str | None = None
+    description: str = ""
+    keywords: str = ""  # space-separated words that suggest this category
+    urgent: bool = False  # cases in this category start as urgent
+    active: bool = True
+
+
+@dataclass(eq=False)
+class AuthorityRule:
+    """One line of the authority list (事权清单): cases of CATEGORY handled at LEVEL (within
+    AREA, when given) go to the unit with FUNCTION there, or to DEPARTMENT_CODE, with
+    these time limits. AUTO_ESCALATE lets the scheduler lift overdue cases a level up."""
+
+    category_code: str
+    level: Level
+    department_function: Function | None = None
+    department_code: str | None = None
+    area_code: str | None = None
+    limits: dict[str, float] = field(default_factory=dict)
+    auto_escalate: bool = True
+    id: int | None = None
+
+    @property
+    def time_limits(self) -> TimeLimits:
+        return TimeLimits.from_dict(self.limits)
+
+
+HANDLING_LEVELS: tuple[Level, ...] = (Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a case goes: the handling level, its area there, and the responsible unit
+    (None when the authority list names none: the dispatch centre chooses by hand)."""
+
+    level: Level
+    area_code: str
+    department_code: str | None
+    rule_id: int | None
+    limits: TimeLimits
+
+
+def route_case(
+    category: Category,
+    chain: dict[Level, str],
+    rules: list[AuthorityRule],
+    unit_for: dict[tuple[str, Function], str],
+) -> Route:
+    """Route a new case by the authority list to the lowest level that has authority over
+    its category (小事不出村); with no rule at any level, to the city's dispatch centre.
+
+    CHAIN maps each level to the case's area at that level (from its grid); UNIT_FOR maps
+    (area code, function) to the unit serving that area."""
+    for level in HANDLING_LEVELS:
+        if level in chain and _best_rule(rules, category, level, chain) is not None:
+            return route_at(level, category, chain, rules, unit_for)
+    return route_at(Level.CITY, category, chain, rules, unit_for)
+
+
+def route_at(
+    level: Level,
+    category: Category,
+    chain: dict[Level, str],
+    rules: list[AuthorityRule],
+    unit_for: dict[tuple[str, Function], str],
+) -> Route:
+    """The route at exactly LEVEL (used when escalating one level up). Without a rule there,
+    the level's dispatch centre chooses the unit by hand (department None)."""
+    area_code = chain.get(level, "")
+    rule = _best_rule(rules, category, level, chain)
+    if rule is None:
+        return Route(level, area_code, None, None, TimeLimits())
+    department = rule.department_code
+    if department is None and rule.department_function is not None:
+        department = unit_for.get((area_code, rule.department_function))
+    return Route(level, area_code, department, rule.id, rule.time_limits)
+
+
+def _best_rule(
+    rules: list[AuthorityRule], category: Category, level: Level, chain: dict[Level, str]
+) -> AuthorityRule | None:
+    """Rules for the category itself win over rules for its level-1 group; rules for a
+    specific area win over general ones."""
+    codes = [category.code] + ([category.parent_code] if category.parent_code else [])
+    areas = set(chain.values())
+    best: tuple[int, int] | None = None
+    chosen = None
+    for rule in rules:
+        if rule.level is not level or rule.category_code not in codes:
+            continue
+        if rule.area_code is not None and rule.area_code not in areas:
+            continue
+        score = (codes.index(rule.category_code), 0 if rule.area_code else 1)
+        if best is None or score < best:
+            best, chosen = score, rule
+    return chosen
+
+
+def next_level_up(level: Level) -> Level | None:
+    """community → street → district → city → None."""
+    if level not in HANDLING_LEVELS or level is Level.CITY:
+        return None
+    return HANDLING_LEVELS[HANDLING_LEVELS.index(level) + 1]
+
+
+# ------------------------------------------------------------------ the case
+
+
+@dataclass(eq=False)
+class CaseHandler:
+    """A unit working on a case: the lead, or a co-handler summoned by a whistle (吹哨) who
+    reports in (报到)."""
+
+    department_code: str
+    lead: bool
+    assigned_at: datetime
+    checked_in_at: datetime | None = None
+    note: str = ""
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class Reporter:
+    """Someone who reported the problem. A merged duplicate's reporters join the surviving
+    case, so every one of them hears its answers."""
+
+    channel: Channel
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    username: str | None = None
+    created_at: datetime | None = None
+    case_id: int | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class CaseEvent:
+    """One row of a case's timeline. Written once, never changed."""
+
+    action: str
+    actor_name: str
+    actor_role: str
+    from_status: Status | None
+    to_status: Status
+    at: datetime
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    attachments: list[str] = field(default_factory=list)
+    case_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
+class Command:
+    """What a person asks to do to a case (the body of POST /cases/{id}/actions)."""
+
+    action: Action
+    note: str = ""
+    reason: str = ""
+    department: str | None = None
+    departments: list[str] = field(default_factory=list)
+    lead: str | None = None
+    satisfaction: int | None = None
+    into: int | None = None
+    hours: float | None = None
+    attachments: list[str] = field(default_factory=list)
+    # Worked out by the service for escalate and amend (they need the authority list).
+    route: Route | None = None
+    category_code: str | None = None
+    priority: Priority | None = None
+    location: dict[str, Any] | None = None
+
+
+@dataclass(eq=False)
+class Case:
+    description: str
+    channel: Channel
+    category_code: str
+    grid_code: str
+    area_path: str
+    handling_level: Level
+    handling_area_code: str
+    created_at: datetime
+    title: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    address: str = ""
+    status: Status = Status.REPORTED
+    priority: Priority = Priority.NORMAL
+    department_code: str | None = None
+    suggested_department_code: str | None = None
+    rule_id: int | None = None
+    time_limits: dict[str, float] = field(default_factory=dict)
+    reporter_username: str | None = None
+    updated_at: datetime | None = None
+    step_started_at: datetime | None = None
+    deadline_at: datetime | None = None
+    warn_at: datetime | None = None
+    overdue: bool = False
+    rework_count: int = 0
+    escalation_count: int = 0
+    pending_extension_hours: float | None = None
+    paused_remaining_seconds: float | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    satisfaction: int | None = None
+    rating_comment: str = ""
+    resolution: str = ""
+    resolved_on_spot: bool = False
+    merged_into_id: int | None = None
+    handlers: list[CaseHandler] = field(default_factory=list)
+    id: int | None = None
+
+    # -- reading
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def allowed_actions(self) -> list[Action]:
+        return [action for action, moves in TRANSITIONS.items() if self.status in moves]
+
+    def light(self, now: datetime) -> Light:
+        if self.deadline_at is None or not self.is_open:
+            return Light.NONE
+        if now >= self.deadline_at:
+            return Light.RED
+        if self.warn_at is not None and now >= self.warn_at:
+            return Light.YELLOW
+        return Light.GREEN
+
+    @property
+    def lead_department(self) -> str | None:
+        return next((h.department_code for h in self.handlers if h.lead), None)
+
+    def handler_codes(self) -> set[str]:
+        return {h.department_code for h in self.handlers}
+
+    # -- the one place where transitions are checked
+
+    def apply(self, command: Command, actor: Actor, now: datetime) -> CaseEvent:
+        """Carry out COMMAND for ACTOR at NOW, or raise: 409 when the state does not allow
+        the action (naming the state and what it does allow), 403 when the actor may not,
+        422 when a field the action needs is missing or wrong."""
+        action = command.action
+        moves = TRANSITIONS[action]
+        if self.status not in moves:
+            raise Conflict(
+                "case_wrong_state",
+                id=self.id,
+                status=self.status.value,
+                action=action.value,
+                allowed=", ".join(a.value for a in self.allowed_actions()) or "-",
+            )
+        self.authorize(actor, action, now)
+        before = self.status
+        data = _HANDLERS[action](self, command, actor, now)
+        self.status = moves[before]
+        if self.status is not before:
+            self._restart_clock(now, resume=action is Action.RESUME)
+        self.updated_at = now
+        return CaseEvent(
+            action=action.value,
+            actor_name=actor.name,
+            actor_role=actor.role.value if actor.role else "",
+            from_status=before,
+            to_status=self.status,
+            at=now,
+            note=command.note or command.reason,
+            data=data,
+            attachments=list(command.attachments),
+        )
+
+    def authorize(self, actor: Actor, action: Action, now: datetime) -> None:
+        role = actor.role
+        if role is None or role not in ACTION_ROLES[action]:
+            raise Forbidden("forbidden_role", role=role.value if role else "-")
+        if role is Role.ADMIN:
+            return
+        if role in (Role.HANDLER, Role.API_CLIENT):
+            self._authorize_handler(actor, action)
+        elif role is Role.RESIDENT:
+            if self.reporter_username != actor.name:
+                raise Forbidden("case_not_yours", id=self.id)
+            if action is Action.REOPEN and self.closed_at and now - self.closed_at > REOPEN_WINDOW:
+                raise Forbidden("case_reopen_window", days=REOPEN_WINDOW.days)
+        else:
+            if not actor.covers(self.area_path):
+                raise Forbidden("forbidden_area", code=self.grid_code)
+            if action is Action.RESOLVE_ON_SPOT and self.reporter_username != actor.name:
+                raise Forbidden("case_not_yours", id=self.id)
+
+    def _authorize_handler(self, actor: Actor, action: Action) -> None:
+        mine = actor.department_code
+        if mine is None or mine not in self.handler_codes():
+            raise Forbidden("case_not_your_department", id=self.id)
+        is_lead = mine == self.lead_department
+        if action is Action.CHECK_IN and is_lead:
+            raise Conflict("case_lead_checks_in", id=self.id)
+        if action is not Action.CHECK_IN and not is_lead:
+            raise Forbidden("case_lead_only", id=self.id, lead=self.lead_department or "-")
+
+    # -- clocks
+
+    def start_clock(self, now: datetime) -> None:
+        """Set the deadline of the current step (called when the case is created)."""
+        self._restart_clock(now)
+
+    def _step_hours(self, step: str) -> float:
+        hours = TimeLimits.from_dict(self.time_limits).hours(step)
+        return hours / 2 if self.priority is Priority.URGENT else hours
+
+    def _restart_clock(self, now: datetime, resume: bool = False) -> None:
+        """A new step starts its clock; a suspended case resumes with the time it had left."""
+        self.step_started_at = now
+        self.overdue = False
+        step = STEP_OF_STATUS.get(self.status)
+        remaining = self.paused_remaining_seconds
+        if step is None:
+            self.deadline_at = self.warn_at = None
+            return
+        self.paused_remaining_seconds = None
+        if resume and remaining is not None:
+            self._set_deadline(now, now + timedelta(seconds=max(remaining, 0)))
+        else:
+            self._set_deadline(now, now + timedelta(hours=self._step_hours(step)))
+
+    def _recompute_deadline(self) -> None:
+        """The current step keeps its start; its length follows new limits or priority."""
+        step = STEP_OF_STATUS.get(self.status)
+        if step is not None and self.step_started_at is not None:
+            started = self.step_started_at
+            self._set_deadline(started, started + timedelta(hours=self._step_hours(step)))
+
+    def _set_deadline(self, started: datetime, deadline: datetime) -> None:
+        self.deadline_at = deadline
+        self.warn_at = started + (deadline - started) * WARNING_SHARE
+
+    def mark_overdue(self, now: datetime) -> CaseEvent:
+        """The scheduler's mark (红灯) when a step's deadline has passed."""
+        self.overdue = True
+        self.updated_at = now
+        return CaseEvent(
+            action=SystemEvent.OVERDUE.value,
+            actor_name="system",
+            actor_role="",
+            from_status=self.status,
+            to_status=self.status,
+            at=now,
+            data={"deadline_at": self.deadline_at.isoformat() if self.deadline_at else None},
+        )
+
+    def route_to(self, route: Route, now: datetime) -> None:
+        """Adopt a route (at intake, amend or escalation): level, area, suggested unit, limits."""
+        self.handling_level = route.level
+        self.handling_area_code = route.area_code
+        self.suggested_department_code = route.department_code
+        self.rule_id = route.rule_id
+        self.time_limits = route.limits.as_dict()
+
+
+# ------------------------------------------------------------------ what each action does
+
+
+def _require(value: object, field_name: str, action: Action) -> None:
+    if value is None or value == "" or value == []:
+        raise InvalidInput("case_field_required", field=field_name, action=action.value)
+
+
+def _accept(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    return {}
+
+
+def _reject(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason, "reason", command.action)
+    case.resolution = command.reason
+    case.closed_at = now
+    return {}
+
+
+def _dispatch(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    department = command.department or case.suggested_department_code
+    _require(department, "department", command.action)
+    assert department is not None
+    case.department_code = department
+    case.handlers = [CaseHandler(department, lead=True, assigned_at=now)]
+    data: dict[str, Any] = {"department": department}
+    if case.suggested_department_code and department != case.suggested_department_code:
+        data["overrides"] = {"department": case.suggested_department_code}
+    return data
+
+
+def _whistle(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    departments = list(dict.fromkeys(command.departments))
+    if len(departments) < 2:
+        raise InvalidInput("case_whistle_needs_two", field="departments")
+    lead = command.lead or departments[0]
+    if lead not in departments:
+        raise InvalidInput("case_lead_not_summoned", field="lead", lead=lead)
+    case.department_code = lead
+    case.handlers = [CaseHandler(code, lead=code == lead, assigned_at=now) for code in departments]
+    return {"departments": departments, "lead": lead}
+
+
+def _return(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason, "reason", command.action)
+    returned_by = case.department_code
+    case.department_code = None
+    case.handlers = []
+    return {"department": returned_by}
+
+
+def _start(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    return {}
+
+
+def _check_in(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    handler = next(h for h in case.handlers if h.department_code == actor.department_code)
+    if handler.checked_in_at is not None:
+        raise Conflict("case_already_checked_in", id=case.id, department=handler.department_code)
+    handler.checked_in_at = now
+    handler.note = command.note
+    return {"department": handler.department_code}
+
+
+def _resolve(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.note, "note", command.action)
+    case.resolution = command.note
+    case.resolved_at = now
+    return {}
+
+
+def _request_extension(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason, "reason", command.action)
+    if command.hours is None or command.hours <= 0:
+        raise InvalidInput("case_hours_positive", field="hours")
+    if case.pending_extension_hours is not None:
+        raise Conflict("case_extension_pending", id=case.id)
+    case.pending_extension_hours = command.hours
+    return {"hours": command.hours}
+
+
+def _approve_extension(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    hours = case.pending_extension_hours
+    if hours is None:
+        raise Conflict("case_no_extension_pending", id=case.id)
+    case.pending_extension_hours = None
+    if case.deadline_at is not None and case.step_started_at is not None:
+        case._set_deadline(case.step_started_at, case.deadline_at + timedelta(hours=hours))
+    case.overdue = False
+    return {
+        "hours": hours,
+        "deadline_at": case.deadline_at.isoformat() if case.deadline_at else None,
+    }
+
+
+def _deny_extension(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    hours = case.pending_extension_hours
+    if hours is None:
+        raise Conflict("case_no_extension_pending", id=case.id)
+    case.pending_extension_hours = None
+    return {"hours": hours}
+
+
+def _suspend(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason, "reason", command.action)
+    if case.deadline_at is not None:
+        case.paused_remaining_seconds = (case.deadline_at - now).total_seconds()
+    return {}
+
+
+def _resume(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    return {}
+
+
+def _verify(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    return {"passed": True}
+
+
+def _rework(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason or command.note, "reason", command.action)
+    case.rework_count += 1
+    case.resolved_at = None
+    return {"passed": False, "rework_count": case.rework_count}
+
+
+def _close(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    if command.note:
+        case.resolution = command.note
+    case.closed_at = now
+    return {}
+
+
+def _rate(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    score = command.satisfaction
+    if score is None or not 1 <= score <= 5:
+        raise InvalidInput("case_satisfaction_range", field="satisfaction")
+    if case.satisfaction is not None:
+        raise Conflict("case_already_rated", id=case.id)
+    case.satisfaction = score
+    case.rating_comment = command.note
+    return {"satisfaction": score}
+
+
+def _reopen(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason, "reason", command.action)
+    case.closed_at = case.resolved_at = None
+    case.satisfaction = None
+    case.department_code = None
+    case.handlers = []
+    return {}
+
+
+def _void(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason, "reason", command.action)
+    case.closed_at = now
+    return {}
+
+
+def _escalate(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.reason, "reason", command.action)
+    route = command.route
+    if route is None:
+        raise Conflict("case_at_top_level", id=case.id)
+    before = {"level": case.handling_level.value, "department": case.department_code}
+    case.route_to(route, now)
+    case.department_code = None
+    case.handlers = []
+    case.escalation_count += 1
+    case.pending_extension_hours = None
+    return {
+        "from": before,
+        "level": route.level.value,
+        "area": route.area_code,
+        "suggested_department": route.department_code,
+    }
+
+
+def _merge(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    if command.into is None:
+        raise InvalidInput("case_field_required", field="into", action=command.action.value)
+    if command.into == case.id:
+        raise InvalidInput("case_merge_into_itself", field="into")
+    case.merged_into_id = command.into
+    case.closed_at = now
+    return {"into": command.into}
+
+
+def _amend(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if command.category_code and command.category_code != case.category_code:
+        changes["category"] = [case.category_code, command.category_code]
+        case.category_code = command.category_code
+    if command.priority and command.priority is not case.priority:
+        changes["priority"] = [case.priority.value, command.priority.value]
+        case.priority = command.priority
+    if command.location:
+        changes["grid"] = [case.grid_code, command.location["grid_code"]]
+        for name, value in command.location.items():
+            setattr(case, name, value)
+    if not changes:
+        raise InvalidInput("case_nothing_to_amend", field="category")
+    if command.route is not None:
+        changes["suggested_department"] = [
+            case.suggested_department_code,
+            command.route.department_code,
+        ]
+        case.route_to(command.route, now)
+    case._recompute_deadline()
+    return {"overrides": changes}
+
+
+def _resolve_on_spot(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
+    _require(command.note, "note", command.action)
+    _require(command.attachments, "attachments", command.action)
+    case.resolution = command.note
+    case.resolved_at = case.closed_at = now
+    case.resolved_on_spot = True
+    return {}
+
+
+_HANDLERS = {
+    Action.ACCEPT: _accept,
+    Action.REJECT: _reject,
+    Action.REGISTER: _accept,
+    Action.DISPATCH: _dispatch,
+    Action.WHISTLE: _whistle,
+    Action.RETURN: _return,
+    Action.START: _start,
+    Action.CHECK_IN: _check_in,
+    Action.RESOLVE: _resolve,
+    Action.REQUEST_EXTENSION: _request_extension,
+    Action.APPROVE_EXTENSION: _approve_extension,
+    Action.DENY_EXTENSION: _deny_extension,
+    Action.SUSPEND: _suspend,
+    Action.RESUME: _resume,
+    Action.VERIFY: _verify,
+    Action.REWORK: _rework,
+    Action.CLOSE: _close,
+    Action.RATE: _rate,
+    Action.REOPEN: _reopen,
+    Action.VOID: _void,
+    Action.ESCALATE: _escalate,
+    Action.MERGE: _merge,
+    Action.AMEND: _amend,
+    Action.RESOLVE_ON_SPOT: _resolve_on_spot,
+}

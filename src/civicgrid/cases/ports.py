@@ -1,0 +1,109 @@
+"""What cases needs from elsewhere, declared here and implemented outside:
+
+- Notifier: hands answers to reporters to an SMS or e-mail gateway. The platform ships a
+  logging implementation; a city plugs in its gateway.
+- CategorySuggester: guesses a category from the report's text. `insight` implements a
+  trained one; the default here matches category names and keywords.
+- AddressResolver: turns a free-text address into a point. The registry's standard
+  addresses implement it; the default matches area names (community, street, grid).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from civicgrid.cases.domain import Category
+from civicgrid.cases.repository import Message
+
+log = logging.getLogger("civicgrid.notify")
+
+
+class Notifier(Protocol):
+    def send(self, message: Message) -> None:
+        """Deliver one message or raise; unsent messages stay in the outbox for a retry."""
+
+
+class LoggingNotifier:
+    """Writes each message to the log (the `civicgrid.notify` logger)."""
+
+    def send(self, message: Message) -> None:
+        log.info(
+            "to %s via %s (case %s): %s",
+            message.recipient,
+            message.channel,
+            message.case_id,
+            message.body,
+        )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    category_code: str
+    confidence: float
+
+
+class CategorySuggester(Protocol):
+    def suggest(self, text: str, categories: Sequence[Category]) -> list[Suggestion]:
+        """Candidate categories for TEXT, best first."""
+
+
+class KeywordSuggester:
+    """Scores each level-2 category by how many of its name's and keywords' terms appear in
+    the text. A floor that works on day one; a trained model replaces it."""
+
+    def suggest(self, text: str, categories: Sequence[Category]) -> list[Suggestion]:
+        scored = []
+        for category in categories:
+            if category.parent_code is None or not category.active:
+                continue
+            terms = [category.name, *category.keywords.split()]
+            hits = sum(1 for term in terms if term and term in text)
+            if hits:
+                scored.append((hits, category.code))
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        total = sum(hits for hits, _ in scored) or 1
+        return [Suggestion(code, hits / total) for hits, code in scored[:5]]
+
+
+@dataclass(frozen=True)
+class ResolvedAddress:
+    lat: float
+    lon: float
+    matched: str  # what in the address was recognised, for the timeline
+
+
+class AddressResolver(Protocol):
+    def resolve(self, session: Session, address: str) -> ResolvedAddress | None: ...
+
+
+class AreaNameResolver:
+    """Finds the most specific area named in the address (a grid, else a community, a
+    street, a district) and answers a point inside it. Where two areas share a name, the
+    one whose parents are also named wins."""
+
+    def resolve(self, session: Session, address: str) -> ResolvedAddress | None:
+        from civicgrid.areas.repository import AreaRepository
+
+        repo = AreaRepository(session)
+        best: tuple[int, int, str] | None = None
+        names = repo.names()
+        for code, (name, level_rank, path) in names.items():
+            if level_rank == 0 or name not in address:
+                continue
+            ancestors = path.strip("/").split("/")[:-1]
+            support = sum(1 for a in ancestors if a in names and names[a][0] in address)
+            score = (level_rank, support, code)
+            if best is None or score[:2] > best[:2]:
+                best = score
+        if best is None:
+            return None
+        area = repo.get(best[2])
+        if area is None:
+            return None
+        point = area.geometry.representative_point()
+        return ResolvedAddress(lat=point.y, lon=point.x, matched=area.name)

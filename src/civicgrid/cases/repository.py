@@ -1,0 +1,549 @@
+"""Tables for the taxonomy, the authority list, cases, their timeline, reporters, messages
+and attachments.
+
+The timeline (case_events) is append-only: this module offers no way to change or delete an
+event. "Overdue now" and the dispatch queue are index scans on deadline_at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, relationship
+
+from civicgrid.areas.domain import Function, Level
+from civicgrid.cases.domain import (
+    OPEN_STATUSES,
+    AuthorityRule,
+    Case,
+    CaseEvent,
+    CaseHandler,
+    Category,
+    Channel,
+    Priority,
+    Reporter,
+    Status,
+)
+from civicgrid.core.db import (
+    UtcDateTime,
+    bump_revision,
+    enum_column_type,
+    mapper_registry,
+    metadata,
+    read_revision,
+)
+
+TAXONOMY_REVISION = "taxonomy"
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("name_en", String(100), nullable=False, default=""),
+    Column("parent_code", String(32), ForeignKey("categories.code"), nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("keywords", Text, nullable=False, default=""),
+    Column("urgent", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+authority_rules = Table(
+    "authority_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("category_code", String(32), ForeignKey("categories.code"), nullable=False),
+    Column("level", enum_column_type(Level, 16), nullable=False),
+    Column("area_code", String(32), ForeignKey("areas.code"), nullable=True),
+    Column("department_function", enum_column_type(Function, 32), nullable=True),
+    Column("department_code", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("limits", JSON, nullable=False),
+    Column("auto_escalate", Boolean, nullable=False, default=True),
+)
+Index("ix_authority_rules_category_level", authority_rules.c.category_code, authority_rules.c.level)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("description", Text, nullable=False),
+    Column("channel", enum_column_type(Channel, 24), nullable=False),
+    Column("category_code", String(32), ForeignKey("categories.code"), nullable=False),
+    Column("status", enum_column_type(Status, 24), nullable=False),
+    Column("priority", enum_column_type(Priority, 16), nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("address", String(300), nullable=False, default=""),
+    Column("grid_code", String(32), ForeignKey("areas.code"), nullable=False),
+    Column("area_path", String(400), nullable=False),
+    Column("handling_level", enum_column_type(Level, 16), nullable=False),
+    Column("handling_area_code", String(32), nullable=False),
+    Column("department_code", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("suggested_department_code", String(64), nullable=True),
+    Column("rule_id", Integer, nullable=True),
+    Column("time_limits", JSON, nullable=False),
+    Column("reporter_username", String(80), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=True),
+    Column("step_started_at", UtcDateTime(), nullable=True),
+    Column("deadline_at", UtcDateTime(), nullable=True),
+    Column("warn_at", UtcDateTime(), nullable=True),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("rework_count", Integer, nullable=False, default=0),
+    Column("escalation_count", Integer, nullable=False, default=0),
+    Column("pending_extension_hours", Float, nullable=True),
+    Column("paused_remaining_seconds", Float, nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("satisfaction", Integer, nullable=True),
+    Column("rating_comment", Text, nullable=False, default=""),
+    Column("resolution", Text, nullable=False, default=""),
+    Column("resolved_on_spot", Boolean, nullable=False, default=False),
+    Column("merged_into_id", Integer, ForeignKey("cases.id"), nullable=True),
+)
+# The dispatch queue and "overdue now": open cases by deadline (see bench/queries.py).
+Index("ix_cases_status_deadline", cases.c.status, cases.c.deadline_at)
+Index("ix_cases_deadline", cases.c.deadline_at)
+Index(
+    "ix_cases_area_path",
+    cases.c.area_path,
+    postgresql_ops={"area_path": "varchar_pattern_ops"},  # prefix LIKE under any collation
+)
+Index("ix_cases_department_status", cases.c.department_code, cases.c.status)
+Index("ix_cases_category_lat", cases.c.category_code, cases.c.lat)  # duplicate search
+Index("ix_cases_created", cases.c.created_at)
+Index("ix_cases_reporter", cases.c.reporter_username)
+
+case_handlers = Table(
+    "case_handlers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("department_code", String(64), ForeignKey("departments.code"), nullable=False),
+    Column("lead", Boolean, nullable=False),
+    Column("assigned_at", UtcDateTime(), nullable=False),
+    Column("checked_in_at", UtcDateTime(), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+)
+Index("ix_case_handlers_department", case_handlers.c.department_code, case_handlers.c.case_id)
+
+case_reporters = Table(
+    "case_reporters",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("channel", enum_column_type(Channel, 24), nullable=False),
+    Column("name", String(100), nullable=False, default=""),
+    Column("phone", String(40), nullable=False, default=""),
+    Column("email", String(200), nullable=False, default=""),
+    Column("username", String(80), nullable=True, index=True),
+    Column("created_at", UtcDateTime(), nullable=True),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("action", String(32), nullable=False),
+    Column("actor_name", String(120), nullable=False),
+    Column("actor_role", String(24), nullable=False),
+    Column("from_status", enum_column_type(Status, 24), nullable=True),
+    Column("to_status", enum_column_type(Status, 24), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("data", JSON, nullable=False),
+    Column("attachments", JSON, nullable=False),
+)
+
+case_messages = Table(
+    "case_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("reporter_id", Integer, ForeignKey("case_reporters.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+)
+# Outbox: messages not yet handed to the SMS/e-mail gateway.
+Index("ix_case_messages_unsent", case_messages.c.sent_at, case_messages.c.id)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # Set when the upload is attached to a case (its report or an action on it).
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=True, index=True),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("uploaded_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+
+class Message:
+    """An answer to a reporter, stored before it is sent (outbox)."""
+
+    def __init__(
+        self,
+        case_id: int,
+        reporter_id: int,
+        channel: str,
+        recipient: str,
+        body: str,
+        created_at: datetime,
+        sent_at: datetime | None = None,
+    ) -> None:
+        self.case_id = case_id
+        self.reporter_id = reporter_id
+        self.channel = channel
+        self.recipient = recipient
+        self.body = body
+        self.created_at = created_at
+        self.sent_at = sent_at
+
+
+class Attachment:
+    def __init__(
+        self,
+        id: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        data: bytes,
+        uploaded_by: str,
+        created_at: datetime,
+        case_id: int | None = None,
+    ) -> None:
+        self.id = id
+        self.case_id = case_id
+        self.filename = filename
+        self.content_type = content_type
+        self.size = size
+        self.sha256 = sha256
+        self.data = data
+        self.uploaded_by = uploaded_by
+        self.created_at = created_at
+
+
+mapper_registry.map_imperatively(Category, categories)
+mapper_registry.map_imperatively(AuthorityRule, authority_rules)
+mapper_registry.map_imperatively(CaseHandler, case_handlers)
+mapper_registry.map_imperatively(Reporter, case_reporters)
+mapper_registry.map_imperatively(CaseEvent, case_events)
+mapper_registry.map_imperatively(Message, case_messages)
+mapper_registry.map_imperatively(Attachment, attachments)
+mapper_registry.map_imperatively(
+    Case,
+    cases,
+    version_id_col=cases.c.version,  # two people acting at once: the second gets a 409
+    properties={
+        "handlers": relationship(
+            CaseHandler,
+            cascade="all, delete-orphan",
+            order_by=case_handlers.c.id,
+            lazy="selectin",
+        )
+    },
+)
+
+
+class TaxonomyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def categories(self, *, active_only: bool = False) -> Sequence[Category]:
+        stmt = select(Category).order_by(categories.c.code)
+        if active_only:
+            stmt = stmt.where(categories.c.active.is_(True))
+        return self.session.execute(stmt).scalars().all()
+
+    def category(self, code: str) -> Category | None:
+        return self.session.execute(select(Category).where(categories.c.code == code)).scalar()
+
+    def rules(self) -> Sequence[AuthorityRule]:
+        stmt = select(AuthorityRule).order_by(
+            authority_rules.c.category_code, authority_rules.c.level, authority_rules.c.id
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def replace_categories(self, items: Iterable[Category]) -> None:
+        """Upsert by code; categories are never deleted (old cases refer to them), only
+        deactivated when missing from the new list."""
+        existing = {c.code: c for c in self.categories()}
+        seen = set()
+        for item in items:
+            seen.add(item.code)
+            current = existing.get(item.code)
+            if current is None:
+                self.session.add(item)
+                continue
+            for name in ("name", "name_en", "parent_code", "description", "keywords", "urgent"):
+                setattr(current, name, getattr(item, name))
+            current.active = item.active
+        for code, current in existing.items():
+            if code not in seen:
+                current.active = False
+        self.session.flush()
+        self.mark_changed()
+
+    def replace_rules(self, items: Iterable[AuthorityRule]) -> None:
+        self.session.execute(authority_rules.delete())
+        self.session.add_all(list(items))
+        self.session.flush()
+        self.mark_changed()
+
+    def revision(self) -> int:
+        return read_revision(self.session, TAXONOMY_REVISION)
+
+    def mark_changed(self) -> None:
+        bump_revision(self.session, TAXONOMY_REVISION)
+
+
+class CaseFilter:
+    """What the case list may be narrowed by (all optional)."""
+
+    def __init__(
+        self,
+        *,
+        statuses: Sequence[Status] | None = None,
+        category: str | None = None,
+        grid: str | None = None,
+        department: str | None = None,
+        overdue: bool | None = None,
+        q: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.statuses = statuses
+        self.category = category
+        self.grid = grid
+        self.department = department
+        self.overdue = overdue
+        self.q = q
+        self.now = now
+
+
+class CaseScope:
+    """Which cases a caller may see, as SQL: an area path prefix, a department, a reporter
+    account, or everything."""
+
+    def __init__(
+        self,
+        *,
+        area_path: str | None = None,
+        department: str | None = None,
+        reporter: str | None = None,
+        everything: bool = False,
+    ) -> None:
+        self.area_path = area_path
+        self.department = department
+        self.reporter = reporter
+        self.everything = everything
+
+
+class CaseRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, case_id: int, *, for_update: bool = False) -> Case | None:
+        stmt = select(Case).where(cases.c.id == case_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar()
+
+    def add(self, case: Case) -> None:
+        self.session.add(case)
+
+    def add_event(self, case: Case, event: CaseEvent) -> None:
+        """Append to the timeline (the only write the timeline knows)."""
+        event.case_id = case.id
+        self.session.add(event)
+
+    def timeline(self, case_id: int) -> Sequence[CaseEvent]:
+        stmt = select(CaseEvent).where(case_events.c.case_id == case_id).order_by(case_events.c.id)
+        return self.session.execute(stmt).scalars().all()
+
+    def reporters(self, case_id: int) -> Sequence[Reporter]:
+        stmt = (
+            select(Reporter)
+            .where(case_reporters.c.case_id == case_id)
+            .order_by(case_reporters.c.id)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def add_reporter(self, reporter: Reporter) -> None:
+        self.session.add(reporter)
+
+    def messages(self, case_id: int) -> Sequence[Message]:
+        stmt = (
+            select(Message).where(case_messages.c.case_id == case_id).order_by(case_messages.c.id)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def add_message(self, message: Message) -> None:
+        self.session.add(message)
+
+    def unsent_messages(self, limit: int = 500) -> Sequence[Message]:
+        stmt = (
+            select(Message)
+            .where(case_messages.c.sent_at.is_(None))
+            .order_by(case_messages.c.id)
+            .limit(limit)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    # -- lists
+
+    def _scoped(self, stmt: Select[Any], scope: CaseScope) -> Select[Any]:
+        if scope.everything:
+            return stmt
+        conditions = []
+        if scope.area_path is not None:
+            conditions.append(cases.c.area_path.startswith(scope.area_path, autoescape=True))
+        if scope.department is not None:
+            co_handled = exists().where(
+                and_(
+                    case_handlers.c.case_id == cases.c.id,
+                    case_handlers.c.department_code == scope.department,
+                )
+            )
+            conditions.append(or_(cases.c.department_code == scope.department, co_handled))
+        if scope.reporter is not None:
+            joined = exists().where(
+                and_(
+                    case_reporters.c.case_id == cases.c.id,
+                    case_reporters.c.username == scope.reporter,
+                )
+            )
+            conditions.append(or_(cases.c.reporter_username == scope.reporter, joined))
+        if not conditions:
+            return stmt.where(False)  # type: ignore[arg-type]
+        return stmt.where(or_(*conditions))
+
+    def _filtered(self, stmt: Select[Any], f: CaseFilter) -> Select[Any]:
+        if f.statuses:
+            stmt = stmt.where(cases.c.status.in_(list(f.statuses)))
+        if f.category:
+            group = select(categories.c.code).where(categories.c.parent_code == f.category)
+            stmt = stmt.where(
+                or_(cases.c.category_code == f.category, cases.c.category_code.in_(group))
+            )
+        if f.grid:
+            stmt = stmt.where(cases.c.grid_code == f.grid)
+        if f.department:
+            stmt = stmt.where(cases.c.department_code == f.department)
+        if f.overdue is not None and f.now is not None:
+            late = and_(
+                cases.c.status.in_(list(OPEN_STATUSES)),
+                cases.c.deadline_at < f.now,
+            )
+            stmt = stmt.where(late if f.overdue else ~late)
+        if f.q:
+            pattern = f"%{f.q}%"
+            stmt = stmt.where(cases.c.title.like(pattern) | cases.c.description.like(pattern))
+        return stmt
+
+    def list(
+        self,
+        scope: CaseScope,
+        f: CaseFilter,
+        *,
+        order: str = "deadline",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Sequence[Case]:
+        stmt = self._filtered(self._scoped(select(Case), scope), f)
+        if order == "deadline":
+            stmt = stmt.order_by(cases.c.deadline_at.is_(None), cases.c.deadline_at, cases.c.id)
+        else:
+            stmt = stmt.order_by(cases.c.id.desc())
+        return self.session.execute(stmt.limit(limit).offset(offset)).scalars().all()
+
+    def count(self, scope: CaseScope, f: CaseFilter) -> int:
+        stmt = self._filtered(self._scoped(select(func.count()).select_from(cases), scope), f)
+        return int(self.session.execute(stmt).scalar_one())
+
+    def overdue_unmarked(self, now: datetime, limit: int = 500) -> Sequence[Case]:
+        """Open cases whose step deadline has passed and that the scheduler has not marked."""
+        stmt = (
+            select(Case)
+            .where(
+                cases.c.deadline_at < now,
+                cases.c.overdue.is_(False),
+                cases.c.status.in_(list(OPEN_STATUSES)),
+            )
+            .order_by(cases.c.deadline_at)
+            .limit(limit)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def open_near(
+        self,
+        category_code: str,
+        min_lat: float,
+        max_lat: float,
+        min_lon: float,
+        max_lon: float,
+        since: datetime,
+    ) -> Sequence[Case]:
+        """Open cases of a category inside a box, reported since SINCE (duplicate search)."""
+        stmt = select(Case).where(
+            cases.c.category_code == category_code,
+            cases.c.lat.between(min_lat, max_lat),
+            cases.c.lon.between(min_lon, max_lon),
+            cases.c.created_at >= since,
+            cases.c.status.in_(list(OPEN_STATUSES)),
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def counts_by_status(self, scope: CaseScope) -> dict[Status, int]:
+        stmt = self._scoped(select(cases.c.status, func.count()).group_by(cases.c.status), scope)
+        return {Status(s): int(n) for s, n in self.session.execute(stmt).all()}
+
+
+class AttachmentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, attachment: Attachment) -> None:
+        self.session.add(attachment)
+
+    def get(self, attachment_id: str) -> Attachment | None:
+        return self.session.get(Attachment, attachment_id)
+
+    def attach(self, attachment_ids: Sequence[str], case_id: int) -> None:
+        for attachment_id in attachment_ids:
+            attachment = self.get(attachment_id)
+            if attachment is not None and attachment.case_id is None:
+                attachment.case_id = case_id

@@ -1,0 +1,352 @@
+"""API shapes for cases, the taxonomy and the authority list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from civicgrid.areas.domain import Function, Level
+from civicgrid.cases.attachments import Upload
+from civicgrid.cases.domain import (
+    STEPS,
+    Action,
+    AuthorityRule,
+    Case,
+    CaseEvent,
+    Category,
+    Channel,
+    Light,
+    Priority,
+    Status,
+)
+from civicgrid.cases.repository import Message
+from civicgrid.cases.services import ActionRequest, CaseView, NewCase
+from civicgrid.core.security import mask_name, mask_phone
+
+
+class AttachmentIn(BaseModel):
+    filename: str = Field(min_length=1, max_length=200)
+    data: str = Field(description="the image, base64-encoded (a data: URL prefix is allowed)")
+
+    def upload(self) -> Upload:
+        return Upload.from_base64(self.filename, self.data)
+
+
+class ReporterIn(BaseModel):
+    name: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=200)
+
+
+class CaseIn(BaseModel):
+    description: str = Field(min_length=1, description="what is wrong (at most 4,000 characters)")
+    title: str = Field(default="", max_length=200)
+    category: str | None = Field(
+        None, description="category code; suggested from the text when left out"
+    )
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    address: str = Field(default="", max_length=300)
+    channel: Channel
+    reporter: ReporterIn | None = None
+    priority: Priority | None = Field(
+        default=None, description="staff only; else from the category"
+    )
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=9)
+
+    def to_new_case(self) -> NewCase:
+        reporter = self.reporter or ReporterIn()
+        return NewCase(
+            description=self.description,
+            channel=self.channel,
+            title=self.title,
+            category=self.category,
+            lat=self.lat,
+            lon=self.lon,
+            address=self.address,
+            reporter_name=reporter.name,
+            reporter_phone=reporter.phone,
+            reporter_email=reporter.email,
+            priority=self.priority,
+            attachments=[a.upload() for a in self.attachments],
+        )
+
+
+class ActionIn(BaseModel):
+    action: str = Field(description=", ".join(a.value for a in Action))
+    note: str = Field(default="", max_length=4000)
+    reason: str = Field(default="", max_length=2000)
+    department: str | None = None
+    departments: list[str] = Field(default_factory=list, description="whistle: summoned units")
+    lead: str | None = Field(default=None, description="whistle: the lead unit")
+    satisfaction: int | None = Field(default=None, description="rate: 1 (bad) to 5 (good)")
+    into: int | None = Field(default=None, description="merge: the case that survives")
+    hours: float | None = Field(default=None, description="request_extension: hours asked for")
+    passed: bool | None = Field(
+        default=None, description="verify: false sends the case back (rework)"
+    )
+    category: str | None = Field(default=None, description="amend: new category")
+    priority: Priority | None = Field(default=None, description="amend: new priority")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="amend: new location")
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=9)
+
+    def to_request(self) -> ActionRequest:
+        return ActionRequest(
+            action=self.action,
+            note=self.note,
+            reason=self.reason,
+            department=self.department,
+            departments=self.departments,
+            lead=self.lead,
+            satisfaction=self.satisfaction,
+            into=self.into,
+            hours=self.hours,
+            passed=self.passed,
+            category=self.category,
+            priority=self.priority,
+            lat=self.lat,
+            lon=self.lon,
+            attachments=[a.upload() for a in self.attachments],
+        )
+
+
+class HandlerOut(BaseModel):
+    department: str
+    lead: bool
+    assigned_at: datetime
+    checked_in_at: datetime | None
+
+
+class CaseOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    category: str
+    channel: Channel
+    status: Status
+    priority: Priority
+    lat: float | None
+    lon: float | None
+    address: str
+    grid_code: str
+    handling_level: Level
+    handling_area_code: str
+    department: str | None
+    suggested_department: str | None
+    handlers: list[HandlerOut]
+    created_at: datetime
+    updated_at: datetime | None
+    deadline: datetime | None = Field(description="deadline of the current step")
+    warn_at: datetime | None = Field(description="75% of the step's time (黄灯)")
+    light: Light
+    overdue: bool
+    rework_count: int
+    escalation_count: int
+    pending_extension_hours: float | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    resolution: str
+    satisfaction: int | None
+    merged_into: int | None
+    resolved_on_spot: bool
+
+    @classmethod
+    def of(cls, case: Case, now: datetime) -> CaseOut:
+        return cls(
+            id=case.id or 0,
+            title=case.title,
+            description=case.description,
+            category=case.category_code,
+            channel=case.channel,
+            status=case.status,
+            priority=case.priority,
+            lat=case.lat,
+            lon=case.lon,
+            address=case.address,
+            grid_code=case.grid_code,
+            handling_level=case.handling_level,
+            handling_area_code=case.handling_area_code,
+            department=case.department_code,
+            suggested_department=case.suggested_department_code,
+            handlers=[
+                HandlerOut(
+                    department=h.department_code,
+                    lead=h.lead,
+                    assigned_at=h.assigned_at,
+                    checked_in_at=h.checked_in_at,
+                )
+                for h in case.handlers
+            ],
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+            deadline=case.deadline_at,
+            warn_at=case.warn_at,
+            light=case.light(now),
+            overdue=case.overdue or case.light(now) is Light.RED,
+            rework_count=case.rework_count,
+            escalation_count=case.escalation_count,
+            pending_extension_hours=case.pending_extension_hours,
+            resolved_at=case.resolved_at,
+            closed_at=case.closed_at,
+            resolution=case.resolution,
+            satisfaction=case.satisfaction,
+            merged_into=case.merged_into_id,
+            resolved_on_spot=case.resolved_on_spot,
+        )
+
+
+class ReportedOut(CaseOut):
+    possible_duplicates: list[int] = Field(description="open cases of the same problem nearby")
+    suggested_categories: list[dict[str, Any]]
+
+
+class EventOut(BaseModel):
+    action: str
+    actor: str
+    actor_role: str
+    from_status: Status | None
+    to_status: Status
+    at: datetime
+    note: str
+    data: dict[str, Any]
+    attachments: list[str]
+
+    @classmethod
+    def of(cls, event: CaseEvent) -> EventOut:
+        return cls(
+            action=event.action,
+            actor=event.actor_name,
+            actor_role=event.actor_role,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            at=event.at,
+            note=event.note,
+            data=event.data,
+            attachments=event.attachments,
+        )
+
+
+class MessageOut(BaseModel):
+    channel: str
+    recipient: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, message: Message, show_contacts: bool) -> MessageOut:
+        recipient = message.recipient
+        if not show_contacts and message.channel == "sms":
+            recipient = mask_phone(recipient)
+        return cls(
+            channel=message.channel,
+            recipient=recipient,
+            body=message.body,
+            created_at=message.created_at,
+            sent_at=message.sent_at,
+        )
+
+
+class ReporterOut(BaseModel):
+    channel: Channel
+    name: str
+    phone: str
+    email: str
+
+
+class CaseDetailOut(CaseOut):
+    timeline: list[EventOut]
+    messages: list[MessageOut]
+    reporters: list[ReporterOut]
+    allowed_actions: list[Action] = Field(description="what the caller may do now")
+
+    @classmethod
+    def of_view(cls, view: CaseView, now: datetime) -> CaseDetailOut:
+        shown = view.show_contacts
+        return cls(
+            **CaseOut.of(view.case, now).model_dump(),
+            timeline=[EventOut.of(e) for e in view.timeline],
+            messages=[MessageOut.of(m, shown) for m in view.messages],
+            reporters=[
+                ReporterOut(
+                    channel=r.channel,
+                    name=r.name if shown else mask_name(r.name),
+                    phone=r.phone if shown else mask_phone(r.phone),
+                    email=r.email if shown else ("***" if r.email else ""),
+                )
+                for r in view.reporters
+            ],
+            allowed_actions=view.allowed_actions,
+        )
+
+
+class CasePageOut(BaseModel):
+    items: list[CaseOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class CategoryOut(BaseModel):
+    code: str
+    name: str
+    name_en: str = ""
+    parent_code: str | None = None
+    keywords: str = ""
+    urgent: bool = False
+    description: str = ""
+
+    @classmethod
+    def of(cls, category: Category) -> CategoryOut:
+        return cls(
+            code=category.code,
+            name=category.name,
+            name_en=category.name_en,
+            parent_code=category.parent_code,
+            keywords=category.keywords,
+            urgent=category.urgent,
+            description=category.description,
+        )
+
+    def to_category(self) -> Category:
+        return Category(**self.model_dump())
+
+
+class RuleOut(BaseModel):
+    category: str
+    level: Level
+    function: Function | None = None
+    department: str | None = None
+    area: str | None = None
+    limits: dict[str, float] = Field(
+        default_factory=dict, description="hours per step: " + ", ".join(STEPS)
+    )
+    auto_escalate: bool = True
+
+    @classmethod
+    def of(cls, rule: AuthorityRule) -> RuleOut:
+        return cls(
+            category=rule.category_code,
+            level=rule.level,
+            function=rule.department_function,
+            department=rule.department_code,
+            area=rule.area_code,
+            limits=rule.time_limits.as_dict(),
+            auto_escalate=rule.auto_escalate,
+        )
+
+    def to_rule(self) -> AuthorityRule:
+        from civicgrid.cases.domain import TimeLimits
+
+        return AuthorityRule(
+            category_code=self.category,
+            level=self.level,
+            department_function=self.function,
+            department_code=self.department,
+            area_code=self.area,
+            limits={**TimeLimits().as_dict(), **self.limits},
+            auto_escalate=self.auto_escalate,
+        )

@@ -1,0 +1,945 @@
+"""Case services: intake, actions, reading, the scheduler's tick, the taxonomy and the
+authority list. Each takes a unit of work and the calling actor and declares who may call it.
+A case is acknowledged only after it is committed, so nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from civicgrid.areas.domain import LEVELS, Area, Function, Level
+from civicgrid.areas.ports import AreaFacts
+from civicgrid.areas.repository import AreaRepository, DepartmentRepository
+from civicgrid.areas.services import LocatorCache, locate_point
+from civicgrid.cases.attachments import Upload, check_upload
+from civicgrid.cases.domain import (
+    ACTION_ROLES,
+    OPEN_STATUSES,
+    Action,
+    AuthorityRule,
+    Case,
+    CaseEvent,
+    Category,
+    Channel,
+    Command,
+    Light,
+    Priority,
+    Reporter,
+    Route,
+    Status,
+    SystemEvent,
+    next_level_up,
+    route_at,
+    route_case,
+)
+from civicgrid.cases.ports import (
+    AddressResolver,
+    CategorySuggester,
+    Notifier,
+    Suggestion,
+)
+from civicgrid.cases.repository import (
+    Attachment,
+    AttachmentRepository,
+    CaseFilter,
+    CaseRepository,
+    CaseScope,
+    Message,
+    TaxonomyRepository,
+)
+from civicgrid.cases.taxonomy import Parsed, RowProblem
+from civicgrid.core.db import UnitOfWork, read_revision, utcnow
+from civicgrid.core.errors import CivicGridError, Conflict, Forbidden, InvalidInput, NotFound
+from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.permissions import (
+    ADMIN_ROLES,
+    PUBLIC,
+    STAFF,
+    Actor,
+    Role,
+    permission,
+)
+from civicgrid.core.settings import Settings
+
+log = logging.getLogger("civicgrid.cases")
+
+SCHEDULER = Actor(name="scheduler", role=Role.ADMIN, display_name="自动升级 Scheduler")
+
+# Which channels each role reports through.
+CHANNELS_BY_ROLE: dict[Role, frozenset[Channel]] = {
+    Role.RESIDENT: frozenset({Channel.RESIDENT_WEB}),
+    Role.GRID_WORKER: frozenset({Channel.GRID_WORKER}),
+    Role.DISPATCHER: frozenset({Channel.HOTLINE, Channel.RESIDENT_WEB, Channel.WECHAT_GROUP}),
+    Role.CADRE: frozenset({Channel.WECHAT_GROUP, Channel.HOTLINE}),
+    Role.API_CLIENT: frozenset(set(Channel) - {Channel.GRID_WORKER}),
+    Role.ADMIN: frozenset(Channel),
+}
+INTAKE_ROLES = frozenset(CHANNELS_BY_ROLE)
+CASE_READERS = STAFF | {Role.RESIDENT, Role.API_CLIENT}
+# Roles that see every case inside their area (others: their department's or their own).
+AREA_READERS = frozenset(
+    {Role.DISPATCHER, Role.CADRE, Role.LEADER, Role.GRID_WORKER, Role.DATA_ADMIN, Role.ADMIN}
+)
+
+# Actions after which the reporters hear from us (事事有回应), and what they hear.
+REPORTER_MESSAGES: dict[str, str] = {
+    SystemEvent.REPORT.value: "msg.received",
+    Action.ACCEPT.value: "msg.accepted",
+    Action.REJECT.value: "msg.rejected",
+    Action.DISPATCH.value: "msg.dispatched",
+    Action.WHISTLE.value: "msg.dispatched",
+    Action.RESOLVE.value: "msg.resolved",
+    Action.REWORK.value: "msg.rework",
+    Action.SUSPEND.value: "msg.suspended",
+    Action.RESUME.value: "msg.resumed",
+    Action.CLOSE.value: "msg.closed",
+    Action.RESOLVE_ON_SPOT.value: "msg.closed",
+    Action.REOPEN.value: "msg.reopened",
+    Action.ESCALATE.value: "msg.escalated",
+    Action.MERGE.value: "msg.merged",
+    Action.VOID.value: "msg.voided",
+}
+
+
+# ------------------------------------------------------------------ wiring
+
+
+class RoutingCache:
+    """Categories, the authority list and the unit serving each (area, function), kept in
+    memory and reloaded when an import bumps the taxonomy or areas revision."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self.categories: dict[str, Category] = {}
+        self.rules: list[AuthorityRule] = []
+        self.rules_by_id: dict[int, AuthorityRule] = {}
+        self.unit_for: dict[tuple[str, Function], str] = {}
+        self.units: set[str] = set()
+
+    def fresh(self, uow: UnitOfWork) -> RoutingCache:
+        key = (
+            read_revision(uow.session, "taxonomy"),
+            read_revision(uow.session, "areas"),
+        )
+        if key == self._key:
+            return self
+        with self._lock:
+            if key != self._key:
+                taxonomy = TaxonomyRepository(uow.session)
+                self.categories = {c.code: c for c in taxonomy.categories()}
+                self.rules = list(taxonomy.rules())
+                self.rules_by_id = {r.id: r for r in self.rules if r.id is not None}
+                unit_for: dict[tuple[str, Function], str] = {}
+                units = set()
+                for unit in DepartmentRepository(uow.session).list():
+                    units.add(unit.code)
+                    if unit.active:
+                        unit_for.setdefault((unit.area_code, unit.function), unit.code)
+                self.unit_for, self.units = unit_for, units
+                uow.session.expunge_all()
+                self._key = key
+        return self
+
+
+@dataclass
+class CasePorts:
+    settings: Settings
+    locator_cache: LocatorCache
+    routing: RoutingCache
+    suggester: CategorySuggester
+    address_resolver: AddressResolver
+    notifier: Notifier
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def locale(self) -> Locale:
+        return self.settings.default_locale
+
+
+# ------------------------------------------------------------------ intake
+
+
+@dataclass
+class NewCase:
+    description: str
+    channel: Channel
+    title: str = ""
+    category: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str = ""
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    reporter_email: str = ""
+    priority: Priority | None = None
+    attachments: list[Upload] = field(default_factory=list)
+
+
+@dataclass
+class Reported:
+    case: Case
+    possible_duplicates: list[int]
+    suggestions: list[Suggestion]
+
+
+@permission(INTAKE_ROLES, "Report a case")
+def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> Reported:
+    """Take in a report: place it in a grid, categorise it (suggesting a category when none
+    is given), route it by the authority list, start the clock, tell the reporter, and look
+    for open reports of the same problem nearby."""
+    now = ports.clock()
+    settings = ports.settings
+    if actor.role is None or new.channel not in CHANNELS_BY_ROLE.get(actor.role, frozenset()):
+        raise Forbidden(
+            "channel_not_allowed",
+            role=actor.role.value if actor.role else "-",
+            channel=new.channel.value,
+        )
+    if len(new.description) > settings.max_description_chars:
+        raise InvalidInput(
+            "case_description_too_long",
+            max=settings.max_description_chars,
+            length=len(new.description),
+        )
+    routing = ports.routing.fresh(uow)
+    lat, lon, located_by = _place(uow, actor, new, ports)
+    located = locate_point(uow, actor, ports.locator_cache, lat, lon)
+    suggestions = ports.suggester.suggest(
+        f"{new.title} {new.description}", list(routing.categories.values())
+    )
+    category = _category(routing, new.category, suggestions, settings.fallback_category)
+    grid_path = "/" + "/".join([*(a.code for a in located.ancestors), located.grid.code]) + "/"
+    route = route_case(category, _chain(grid_path), routing.rules, routing.unit_for)
+    staff_priority = new.priority if actor.is_staff else None
+    urgent = category.urgent or (
+        category.parent_code and routing.categories[category.parent_code].urgent
+    )
+    case = Case(
+        title=(new.title or new.description[:40]).strip(),
+        description=new.description,
+        channel=new.channel,
+        category_code=category.code,
+        grid_code=located.grid.code,
+        area_path=grid_path,
+        handling_level=route.level,
+        handling_area_code=route.area_code,
+        created_at=now,
+        lat=lat,
+        lon=lon,
+        address=new.address,
+        priority=staff_priority or (Priority.URGENT if urgent else Priority.NORMAL),
+        reporter_username=actor.name if actor.role in (Role.RESIDENT, Role.GRID_WORKER) else None,
+        updated_at=now,
+    )
+    case.route_to(route, now)
+    case.start_clock(now)
+    cases = CaseRepository(uow.session)
+    uploads = _store_uploads(uow, actor, new.attachments, ports)
+    cases.add(case)
+    uow.session.flush()  # the case number
+    reporter = Reporter(
+        channel=new.channel,
+        name=new.reporter_name or (actor.display_name if actor.role is Role.RESIDENT else ""),
+        phone=new.reporter_phone,
+        email=new.reporter_email,
+        username=case.reporter_username,
+        created_at=now,
+        case_id=case.id,
+    )
+    cases.add_reporter(reporter)
+    event = CaseEvent(
+        action=SystemEvent.REPORT.value,
+        actor_name=actor.name,
+        actor_role=actor.role.value,
+        from_status=None,
+        to_status=case.status,
+        at=now,
+        note="",
+        data={
+            "channel": new.channel.value,
+            "located_by": located_by,
+            "category": category.code,
+            "category_given": new.category is not None,
+            "suggestions": [[s.category_code, round(s.confidence, 3)] for s in suggestions[:3]],
+            "route": _route_data(route),
+        },
+        attachments=[a.id for a in uploads],
+    )
+    cases.add_event(case, event)
+    AttachmentRepository(uow.session).attach([a.id for a in uploads], case.id)  # type: ignore[arg-type]
+    uow.session.flush()
+    notify_reporters(cases, case, event, ports, [reporter])
+    duplicates = _duplicates_of(cases, case, settings)
+    uow.commit()
+    return Reported(case, [d.id for d in duplicates if d.id is not None], suggestions)
+
+
+def _place(
+    uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
+) -> tuple[float, float, str]:
+    if new.lat is not None and new.lon is not None:
+        return new.lat, new.lon, "point"
+    if new.address.strip():
+        found = ports.address_resolver.resolve(uow.session, new.address)
+        if found is None:
+            raise InvalidInput("case_address_unknown", address=new.address)
+        return found.lat, found.lon, f"address:{found.matched}"
+    raise InvalidInput("case_needs_place")
+
+
+def _category(
+    routing: RoutingCache, code: str | None, suggestions: list[Suggestion], fallback: str
+) -> Category:
+    if code is not None:
+        category = routing.categories.get(code)
+        if category is None or not category.active:
+            raise InvalidInput("unknown_category", code=code)
+        return category
+    for suggestion in suggestions:
+        category = routing.categories.get(suggestion.category_code)
+        if category is not None and category.active:
+            return category
+    category = routing.categories.get(fallback)
+    if category is None:
+        raise InvalidInput("unknown_category", code=fallback)
+    return category
+
+
+def _chain(grid_path: str) -> dict[Level, str]:
+    """Level → area code, read off a grid's path (city/district/street/community/grid)."""
+    return dict(zip(LEVELS, grid_path.strip("/").split("/"), strict=False))
+
+
+def _route_data(route: Route) -> dict[str, object]:
+    return {
+        "level": route.level.value,
+        "area": route.area_code,
+        "department": route.department_code,
+        "rule": route.rule_id,
+    }
+
+
+def _store_uploads(
+    uow: UnitOfWork, actor: Actor, uploads: Sequence[Upload], ports: CasePorts
+) -> list[Attachment]:
+    stored = []
+    repo = AttachmentRepository(uow.session)
+    for upload in uploads:
+        attachment = check_upload(
+            upload, ports.settings.max_attachment_mb, actor.name, ports.clock()
+        )
+        repo.add(attachment)
+        stored.append(attachment)
+    return stored
+
+
+def _duplicates_of(cases: CaseRepository, case: Case, settings: Settings) -> list[Case]:
+    """Open cases of the same category within the duplicate radius, reported within the
+    window before this one."""
+    if case.lat is None or case.lon is None:
+        return []
+    radius = settings.duplicate_radius_m
+    dlat = radius / 111_320
+    dlon = radius / (111_320 * max(math.cos(math.radians(case.lat)), 0.01))
+    since = case.created_at - timedelta(hours=settings.duplicate_window_hours)
+    near = cases.open_near(
+        case.category_code,
+        case.lat - dlat,
+        case.lat + dlat,
+        case.lon - dlon,
+        case.lon + dlon,
+        since,
+    )
+    return [
+        other
+        for other in near
+        if other.id != case.id
+        and other.lat is not None
+        and other.lon is not None
+        and distance_m(case.lat, case.lon, other.lat, other.lon) <= radius
+    ]
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(a))
+
+
+# ------------------------------------------------------------------ messages
+
+
+def notify_reporters(
+    cases: CaseRepository,
+    case: Case,
+    event: CaseEvent,
+    ports: CasePorts,
+    reporters: Sequence[Reporter] | None = None,
+    key: str | None = None,
+) -> None:
+    """Store an answer to each reporter for an event that matters to them (outbox)."""
+    key = key or REPORTER_MESSAGES.get(event.action)
+    if key is None:
+        return
+    routing = ports.routing
+    department = event.data.get("lead") or event.data.get("department") or case.department_code
+    category = routing.categories.get(case.category_code)
+    params = {
+        "id": case.id,
+        "category": category.name if category else case.category_code,
+        "department": _unit_name(cases, department),
+        "reason": event.note,
+        "answer": case.resolution,
+        "into": event.data.get("into", ""),
+    }
+    body = translate(key, ports.locale, params)
+    for reporter in reporters if reporters is not None else cases.reporters(case.id):  # type: ignore[arg-type]
+        channel, recipient = _contact(reporter)
+        cases.add_message(
+            Message(
+                case_id=case.id,  # type: ignore[arg-type]
+                reporter_id=reporter.id,  # type: ignore[arg-type]
+                channel=channel,
+                recipient=recipient,
+                body=body,
+                created_at=event.at,
+            )
+        )
+
+
+def _unit_name(cases: CaseRepository, code: object) -> str:
+    if not isinstance(code, str):
+        return ""
+    unit = DepartmentRepository(cases.session).get(code)
+    return unit.name if unit else code
+
+
+def _contact(reporter: Reporter) -> tuple[str, str]:
+    if reporter.phone:
+        return "sms", reporter.phone
+    if reporter.email:
+        return "email", reporter.email
+    return "web", reporter.username or "-"
+
+
+# ------------------------------------------------------------------ actions
+
+
+@dataclass
+class ActionRequest:
+    """The body of POST /cases/{id}/actions, before it becomes a domain Command."""
+
+    action: str
+    note: str = ""
+    reason: str = ""
+    department: str | None = None
+    departments: list[str] = field(default_factory=list)
+    lead: str | None = None
+    satisfaction: int | None = None
+    into: int | None = None
+    hours: float | None = None
+    passed: bool | None = None
+    category: str | None = None
+    priority: Priority | None = None
+    lat: float | None = None
+    lon: float | None = None
+    attachments: list[Upload] = field(default_factory=list)
+
+
+@permission(CASE_READERS, "Act on a case")
+def act_on_case(
+    uow: UnitOfWork, actor: Actor, case_id: int, request: ActionRequest, ports: CasePorts
+) -> Case:
+    """Carry out one action on a case (see cases.domain.TRANSITIONS), append it to the
+    timeline and answer the reporters. Two people acting at once: the second gets a 409."""
+    now = ports.clock()
+    action = _parse_action(request)
+    cases = CaseRepository(uow.session)
+    case = cases.get(case_id)
+    if case is None:
+        raise NotFound("case_not_found", id=case_id)
+    routing = ports.routing.fresh(uow)
+    command = Command(
+        action=action,
+        note=request.note,
+        reason=request.reason,
+        department=request.department,
+        departments=list(request.departments),
+        lead=request.lead,
+        satisfaction=request.satisfaction,
+        into=request.into,
+        hours=request.hours,
+        priority=request.priority,
+    )
+    _check_units(routing, request)
+    target = None
+    if action is Action.MERGE and request.into is not None:
+        target = _merge_target(cases, actor, request.into, case)
+    if action is Action.ESCALATE:
+        command.route = _escalation_route(case, routing)
+    if action is Action.AMEND:
+        _prepare_amend(uow, actor, case, request, command, routing, ports)
+    uploads = _store_uploads(uow, actor, request.attachments, ports)
+    command.attachments = [a.id for a in uploads]
+    event = case.apply(command, actor, now)
+    cases.add_event(case, event)
+    AttachmentRepository(uow.session).attach(command.attachments, case_id)
+    if target is not None:
+        _absorb(cases, case, target, actor, now, ports)
+    uow.session.flush()
+    notify_reporters(cases, case, event, ports)
+    try:
+        uow.commit()
+    except StaleDataError as exc:
+        raise Conflict("case_changed", id=case_id) from exc
+    return case
+
+
+def _parse_action(request: ActionRequest) -> Action:
+    try:
+        action = Action(request.action)
+    except ValueError as exc:
+        raise InvalidInput(
+            "case_unknown_action",
+            action=request.action,
+            allowed=", ".join(a.value for a in Action),
+        ) from exc
+    if action is Action.VERIFY and request.passed is False:
+        return Action.REWORK
+    return action
+
+
+def _check_units(routing: RoutingCache, request: ActionRequest) -> None:
+    if request.department and request.department not in routing.units:
+        raise InvalidInput("unknown_department", code=request.department, field="department")
+    for code in request.departments:
+        if code not in routing.units:
+            raise InvalidInput("unknown_department", code=code, field="departments")
+    if request.lead and request.lead not in routing.units:
+        raise InvalidInput("unknown_department", code=request.lead, field="lead")
+
+
+def _merge_target(cases: CaseRepository, actor: Actor, into: int, case: Case) -> Case | None:
+    if into == case.id:
+        return None  # the domain explains why this is refused
+    target = cases.get(into)
+    if target is None:
+        raise NotFound("case_not_found", id=into)
+    if not target.is_open:
+        raise Conflict("case_merge_target_closed", id=into)
+    if not can_see(actor, target):
+        raise Forbidden("forbidden_area", code=target.grid_code)
+    return target
+
+
+def _absorb(
+    cases: CaseRepository, merged: Case, target: Case, actor: Actor, now: datetime, ports: CasePorts
+) -> None:
+    """The surviving case takes over the duplicate's reporters, so they hear its answers."""
+    moved = []
+    for reporter in cases.reporters(merged.id):  # type: ignore[arg-type]
+        copy = Reporter(
+            channel=reporter.channel,
+            name=reporter.name,
+            phone=reporter.phone,
+            email=reporter.email,
+            username=reporter.username,
+            created_at=now,
+            case_id=target.id,
+        )
+        cases.add_reporter(copy)
+        moved.append(copy)
+    cases.add_event(
+        target,
+        CaseEvent(
+            action=SystemEvent.ABSORB.value,
+            actor_name=actor.name,
+            actor_role=actor.role.value if actor.role else "",
+            from_status=target.status,
+            to_status=target.status,
+            at=now,
+            data={"from": merged.id, "reporters": len(moved)},
+        ),
+    )
+    target.updated_at = now
+
+
+def _escalation_route(case: Case, routing: RoutingCache) -> Route | None:
+    level = next_level_up(case.handling_level)
+    if level is None:
+        return None
+    category = routing.categories[case.category_code]
+    return route_at(level, category, _chain(case.area_path), routing.rules, routing.unit_for)
+
+
+def _prepare_amend(
+    uow: UnitOfWork,
+    actor: Actor,
+    case: Case,
+    request: ActionRequest,
+    command: Command,
+    routing: RoutingCache,
+    ports: CasePorts,
+) -> None:
+    category = routing.categories.get(request.category or case.category_code)
+    if category is None or not category.active:
+        raise InvalidInput("unknown_category", code=request.category)
+    command.category_code = request.category
+    grid_path = case.area_path
+    if request.lat is not None and request.lon is not None:
+        located = locate_point(uow, actor, ports.locator_cache, request.lat, request.lon)
+        grid_path = "/" + "/".join([*(a.code for a in located.ancestors), located.grid.code]) + "/"
+        command.location = {
+            "lat": request.lat,
+            "lon": request.lon,
+            "grid_code": located.grid.code,
+            "area_path": grid_path,
+        }
+    if command.category_code or command.location:
+        command.route = route_case(category, _chain(grid_path), routing.rules, routing.unit_for)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def can_see(actor: Actor, case: Case, reporters: Sequence[Reporter] = ()) -> bool:
+    role = actor.role
+    if role is None:
+        return False
+    if role in AREA_READERS:
+        return actor.covers(case.area_path)
+    if role in (Role.HANDLER, Role.API_CLIENT):
+        mine = actor.department_code
+        return mine is not None and (mine == case.department_code or mine in case.handler_codes())
+    if role is Role.RESIDENT:
+        return case.reporter_username == actor.name or any(
+            r.username == actor.name for r in reporters
+        )
+    return False
+
+
+def scope_of(actor: Actor) -> CaseScope:
+    role = actor.role
+    if role in AREA_READERS:
+        if actor.scope_path is None:
+            return CaseScope(everything=True)
+        return CaseScope(area_path=actor.scope_path)
+    if role in (Role.HANDLER, Role.API_CLIENT):
+        return CaseScope(department=actor.department_code or "-")
+    return CaseScope(reporter=actor.name)
+
+
+@dataclass
+class CaseView:
+    case: Case
+    timeline: list[CaseEvent]
+    messages: list[Message]
+    reporters: list[Reporter]
+    light: Light
+    allowed_actions: list[Action]
+    show_contacts: bool
+
+
+@permission(CASE_READERS, "Read one case with its timeline and messages")
+def get_case(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts) -> CaseView:
+    """The case, its timeline and the answers sent to its reporters, if the caller may see
+    it; the actions the caller may take now."""
+    cases = CaseRepository(uow.session)
+    case = cases.get(case_id)
+    if case is None:
+        raise NotFound("case_not_found", id=case_id)
+    reporters = list(cases.reporters(case_id))
+    if not can_see(actor, case, reporters):
+        raise Forbidden("case_hidden", id=case_id)
+    now = ports.clock()
+    messages = list(cases.messages(case_id))
+    if actor.role is Role.RESIDENT:
+        mine = {r.id for r in reporters if r.username == actor.name}
+        messages = [m for m in messages if m.reporter_id in mine]
+    return CaseView(
+        case=case,
+        timeline=list(cases.timeline(case_id)),
+        messages=messages,
+        reporters=reporters,
+        light=case.light(now),
+        allowed_actions=actions_for(actor, case, now),
+        show_contacts=actor.role in (Role.DISPATCHER, Role.CADRE, Role.ADMIN),
+    )
+
+
+def actions_for(actor: Actor, case: Case, now: datetime) -> list[Action]:
+    """The actions ACTOR could take on CASE right now (for one-click buttons)."""
+    allowed = []
+    for action in case.allowed_actions():
+        if actor.role not in ACTION_ROLES[action]:
+            continue
+        try:
+            case.authorize(actor, action, now)
+        except CivicGridError:
+            continue
+        allowed.append(action)
+    return allowed
+
+
+@dataclass
+class CasePage:
+    items: list[Case]
+    total: int
+    page: int
+    page_size: int
+
+
+@permission(CASE_READERS, "List cases in the caller's scope")
+def list_cases(
+    uow: UnitOfWork,
+    actor: Actor,
+    f: CaseFilter,
+    ports: CasePorts,
+    *,
+    page: int = 1,
+    page_size: int = 50,
+    order: str = "deadline",
+) -> CasePage:
+    """Cases the caller may see (area, department or own reports), filtered and paged; the
+    dispatch queue orders by deadline, soonest first."""
+    f.now = f.now or ports.clock()
+    cases = CaseRepository(uow.session)
+    scope = scope_of(actor)
+    items = cases.list(scope, f, order=order, limit=page_size, offset=(page - 1) * page_size)
+    return CasePage(list(items), cases.count(scope, f), page, page_size)
+
+
+@permission(CASE_READERS, "Open reports of the same problem near a case")
+def duplicates_of(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts) -> list[Case]:
+    """Open cases of the same category within the duplicate radius and time window."""
+    cases = CaseRepository(uow.session)
+    case = cases.get(case_id)
+    if case is None:
+        raise NotFound("case_not_found", id=case_id)
+    if not can_see(actor, case):
+        raise Forbidden("case_hidden", id=case_id)
+    return [c for c in _duplicates_of(cases, case, ports.settings) if can_see(actor, c)]
+
+
+@permission(CASE_READERS, "Read an attachment")
+def get_attachment(uow: UnitOfWork, actor: Actor, attachment_id: str) -> Attachment:
+    """A photo of a case the caller may see (or one the caller uploaded)."""
+    repo = AttachmentRepository(uow.session)
+    attachment = repo.get(attachment_id)
+    if attachment is None:
+        raise NotFound("attachment_not_found", id=attachment_id)
+    if attachment.uploaded_by == actor.name:
+        return attachment
+    case = CaseRepository(uow.session).get(attachment.case_id) if attachment.case_id else None
+    if case is None or not can_see(actor, case, CaseRepository(uow.session).reporters(case.id)):  # type: ignore[arg-type]
+        raise NotFound("attachment_not_found", id=attachment_id)
+    return attachment
+
+
+@permission(PUBLIC, "Track a case by its number and the reporter's phone")
+def track_case(uow: UnitOfWork, actor: Actor, case_id: int, phone: str) -> CaseView:
+    """For residents without an account (hotline callers): the case, if PHONE is one of its
+    reporters' phones. Timeline notes of staff are left out; the answers are shown."""
+    cases = CaseRepository(uow.session)
+    case = cases.get(case_id)
+    reporters = list(cases.reporters(case_id)) if case else []
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    mine = [
+        r for r in reporters if r.phone and "".join(ch for ch in r.phone if ch.isdigit()) == digits
+    ]
+    if case is None or not digits or not mine:
+        raise NotFound("case_not_found", id=case_id)
+    ids = {r.id for r in mine}
+    messages = [m for m in cases.messages(case_id) if m.reporter_id in ids]
+    return CaseView(
+        case=case,
+        timeline=list(cases.timeline(case_id)),
+        messages=messages,
+        reporters=mine,
+        light=case.light(utcnow()),
+        allowed_actions=[],
+        show_contacts=False,
+    )
+
+
+# ------------------------------------------------------------------ the scheduler
+
+
+@dataclass
+class TickReport:
+    marked_overdue: int = 0
+    escalated: int = 0
+    messages_sent: int = 0
+
+
+@permission(ADMIN_ROLES, "Mark overdue cases, escalate them per rule, send messages")
+def tick(uow: UnitOfWork, actor: Actor, ports: CasePorts, batch: int = 500) -> TickReport:
+    """What the scheduler does every minute: mark each case whose step deadline passed
+    (红灯), escalate dispatched or in-progress ones whose rule says so, and hand unsent
+    answers to the notifier."""
+    now = ports.clock()
+    report = TickReport()
+    routing = ports.routing.fresh(uow)
+    cases = CaseRepository(uow.session)
+    while True:
+        late = cases.overdue_unmarked(now, limit=batch)
+        if not late:
+            break
+        for case in late:
+            cases.add_event(case, case.mark_overdue(now))
+            report.marked_overdue += 1
+            rule = routing.rules_by_id.get(case.rule_id) if case.rule_id else None
+            if (
+                case.status in (Status.DISPATCHED, Status.IN_PROGRESS)
+                and rule is not None
+                and rule.auto_escalate
+                and next_level_up(case.handling_level) is not None
+            ):
+                command = Command(
+                    Action.ESCALATE,
+                    reason=translate("msg.auto_escalation", ports.locale),
+                    route=_escalation_route(case, routing),
+                )
+                event = case.apply(command, actor, now)
+                cases.add_event(case, event)
+                uow.session.flush()
+                notify_reporters(cases, case, event, ports)
+                report.escalated += 1
+        uow.commit()
+    report.messages_sent = deliver_messages(uow, ports.notifier, now)
+    return report
+
+
+def deliver_messages(uow: UnitOfWork, notifier: Notifier, now: datetime, limit: int = 1000) -> int:
+    """Send stored answers; a failure leaves the rest in the outbox for the next tick."""
+    sent = 0
+    for message in CaseRepository(uow.session).unsent_messages(limit):
+        try:
+            notifier.send(message)
+        except Exception:  # a gateway error must not stop the scheduler
+            log.exception("could not send message %s", getattr(message, "id", "?"))
+            break
+        message.sent_at = now
+        sent += 1
+    uow.commit()
+    return sent
+
+
+class Scheduler:
+    """Runs `tick` every few seconds in a background thread of the web server."""
+
+    def __init__(self, session_factory: Callable[[], object], ports: CasePorts) -> None:
+        self._session_factory = session_factory
+        self._ports = ports
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        interval = self._ports.settings.scheduler_interval_seconds
+        if interval <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self, interval: int) -> None:
+        while not self._stop.wait(interval):
+            try:
+                with UnitOfWork(self._session_factory) as uow:  # type: ignore[arg-type]
+                    tick(uow, SCHEDULER, self._ports)
+            except Exception:
+                log.exception("scheduler tick failed")
+
+
+def case_facts(session: Session, area: Area, actor: Actor, facts: AreaFacts) -> None:
+    """Area fact source: open and overdue cases in the area (public counts)."""
+    cases = CaseRepository(session)
+    scope = CaseScope(area_path=area.path)
+    now = utcnow()
+    facts.counts["open_cases"] = cases.count(scope, CaseFilter(statuses=sorted(OPEN_STATUSES)))
+    facts.counts["overdue_cases"] = cases.count(scope, CaseFilter(overdue=True, now=now))
+
+
+# ------------------------------------------------------------------ taxonomy and authority list
+
+
+@permission(PUBLIC, "The category taxonomy")
+def list_categories(uow: UnitOfWork, actor: Actor) -> list[Category]:
+    """Every active category, level-1 groups and their level-2 categories."""
+    return list(TaxonomyRepository(uow.session).categories(active_only=True))
+
+
+@permission(ADMIN_ROLES, "Replace the category taxonomy")
+def replace_categories(uow: UnitOfWork, actor: Actor, parsed: Parsed[Category]) -> int:
+    """Install a taxonomy read by cases.taxonomy.parse_categories; nothing is written when
+    any row is wrong. Categories left out are deactivated, never deleted."""
+    if parsed.problems:
+        raise RowsRejected(parsed.problems)
+    items = [c for _, c in parsed.items]
+    ordered = sorted(items, key=lambda c: c.parent_code is not None)  # groups first
+    TaxonomyRepository(uow.session).replace_categories(ordered)
+    uow.commit()
+    return len(items)
+
+
+@permission(PUBLIC, "The authority list")
+def list_rules(uow: UnitOfWork, actor: Actor) -> list[AuthorityRule]:
+    """The published authority list (事权清单): who handles what, at which level, how fast."""
+    return list(TaxonomyRepository(uow.session).rules())
+
+
+@permission(ADMIN_ROLES, "Replace the authority list")
+def replace_rules(uow: UnitOfWork, actor: Actor, parsed: Parsed[AuthorityRule]) -> int:
+    """Install an authority list read by cases.taxonomy.parse_rules, after checking every
+    row against the categories, departments and areas; all rows or none."""
+    taxonomy = TaxonomyRepository(uow.session)
+    known_categories = {c.code for c in taxonomy.categories()}
+    departments = DepartmentRepository(uow.session)
+    areas = AreaRepository(uow.session)
+    problems = list(parsed.problems)
+    for row, rule in parsed.items:
+        if rule.category_code not in known_categories:
+            problems.append(
+                RowProblem(row, "category", "csv_unknown_category", {"value": rule.category_code})
+            )
+        if rule.department_code and departments.get(rule.department_code) is None:
+            problems.append(
+                RowProblem(
+                    row, "department", "csv_unknown_department", {"value": rule.department_code}
+                )
+            )
+        if rule.area_code and areas.get(rule.area_code) is None:
+            problems.append(RowProblem(row, "area", "csv_unknown_area", {"value": rule.area_code}))
+    if problems:
+        parsed.problems = sorted(problems, key=lambda p: p.row)
+        raise RowsRejected(parsed.problems)
+    taxonomy.replace_rules([rule for _, rule in parsed.items])
+    uow.commit()
+    return len(parsed.items)
+
+
+class RowsRejected(InvalidInput):
+    """Some rows of an import are wrong; `problems` names each (row, field, reason)."""
+
+    def __init__(self, problems: list[RowProblem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__("csv_rows_rejected", count=len(problems), first=first.message("en"))
+
+    def message(self, locale: Locale) -> str:
+        return "; ".join(p.message(locale) for p in self.problems[:20])

@@ -1,0 +1,444 @@
+"""Demo cases: a month of a city's reports in every state, played through the real case
+rules (cases.domain) with a simulated clock, so timelines, deadlines, overdue marks,
+whistles, reworks, escalations, ratings and answers are all genuine."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import shapely
+from faker import Faker
+
+from civicgrid.areas.domain import Area, Level
+from civicgrid.cases.attachments import Upload, check_upload
+from civicgrid.cases.domain import (
+    Action,
+    Case,
+    CaseEvent,
+    Category,
+    Channel,
+    Command,
+    Priority,
+    Reporter,
+    Status,
+    SystemEvent,
+    next_level_up,
+    route_at,
+    route_case,
+)
+from civicgrid.cases.repository import AttachmentRepository, CaseRepository
+from civicgrid.cases.services import CasePorts, RoutingCache, notify_reporters
+from civicgrid.core.db import UnitOfWork, utcnow
+from civicgrid.core.permissions import Actor, Role
+
+CHANNELS = [
+    (Channel.HOTLINE, 35),
+    (Channel.RESIDENT_WEB, 22),
+    (Channel.GRID_WORKER, 25),
+    (Channel.WECHAT_GROUP, 8),
+    (Channel.OPEN311, 7),
+    (Channel.SENSOR, 3),
+]
+# Where each case's story stops (weights); the rest of the story is played up to there.
+ENDINGS = [
+    (Status.CLOSED, 52),
+    (Status.VERIFIED, 3),
+    (Status.RESOLVED, 5),
+    (Status.IN_PROGRESS, 10),
+    (Status.SUSPENDED, 1),
+    (Status.DISPATCHED, 8),
+    (Status.REGISTERED, 4),
+    (Status.ACCEPTED, 3),
+    (Status.REPORTED, 6),
+    (Status.REJECTED, 3),
+    (Status.VOIDED, 1),
+    (Status.MERGED, 4),
+]
+PATH = [
+    Status.REPORTED,
+    Status.ACCEPTED,
+    Status.REGISTERED,
+    Status.DISPATCHED,
+    Status.IN_PROGRESS,
+    Status.RESOLVED,
+    Status.VERIFIED,
+    Status.CLOSED,
+]
+PLACES = [
+    "号楼楼下",
+    "号楼门口",
+    "栋旁边",
+    "号院",
+    "路口",
+    "公交站旁",
+    "菜市场门口",
+    "小区东门",
+    "幼儿园附近",
+]
+TEMPLATES = [
+    "{place}{what}，已经{days}天了，{plea}",
+    "反映：{place}有{what}的情况，{impact}，{plea}",
+    "{place}{what}问题比较严重，{impact}，希望相关部门管一管。",
+    "我是附近居民，{place}{what}，{impact}。{plea}",
+]
+IMPACTS = [
+    "影响居民出行",
+    "老人孩子经过很不安全",
+    "晚上休息受影响",
+    "气味很大",
+    "多次反映没有解决",
+    "存在安全隐患",
+]
+PLEAS = ["请尽快处理。", "麻烦派人来看看。", "希望尽快解决！", "谢谢！", "请相关部门核实处理。"]
+RESOLUTIONS = [
+    "已安排人员现场处置，问题已解决。",
+    "经现场核实，已责令整改完毕。",
+    "已协调相关单位完成维修。",
+    "已清理完毕，并加强日常巡查。",
+    "已约谈责任单位，落实整改措施。",
+]
+REJECT_REASONS = ["不属于本平台受理范围，请咨询相关法院。", "诉求内容不明确，无法核实。"]
+
+
+@dataclass
+class Cast:
+    """Who acts in the demo: the city's dispatch centre, and the handler of any unit."""
+
+    dispatcher: Actor
+    admin: Actor
+    photo_id: str  # a stored photo that on-the-spot resolutions show as proof
+
+    def handler(self, department: str) -> Actor:
+        return Actor(
+            name=f"handler@{department}",
+            role=Role.HANDLER,
+            department_code=department,
+            display_name=department,
+        )
+
+    def grid_worker(self, username: str, grid: Area) -> Actor:
+        return Actor(name=username, role=Role.GRID_WORKER, area_code=grid.code, area_path=grid.path)
+
+
+def play_demo_cases(
+    uow: UnitOfWork,
+    ports: CasePorts,
+    grids: list[Area],
+    workers: dict[str, str],
+    count: int,
+    seed: int = 2024,
+    days: int = 30,
+    progress: Callable[[int], None] | None = None,
+) -> dict[Status, int]:
+    """COUNT cases reported over the last DAYS days, each played to a chosen ending."""
+    rng = random.Random(seed)
+    faker = Faker("zh_CN")
+    faker.seed_instance(seed)
+    routing = ports.routing.fresh(uow)
+    leaves = [c for c in routing.categories.values() if c.parent_code and c.active]
+    weights = [3 if c.parent_code in ("CR", "SO", "HS", "EP") else 1 for c in leaves]
+    cases = CaseRepository(uow.session)
+    photo = check_upload(Upload("现场照片.png", demo_photo()), 1, "demo", utcnow())
+    AttachmentRepository(uow.session).add(photo)
+    cast = Cast(
+        dispatcher=Actor(name="dispatcher", role=Role.DISPATCHER, display_name="12345 分拨中心"),
+        admin=Actor(name="admin", role=Role.ADMIN),
+        photo_id=photo.id,
+    )
+    now = utcnow()
+    start = now - timedelta(days=days)
+    open_recent: list[Case] = []
+    tally: dict[Status, int] = {}
+    for number in range(count):
+        category = rng.choices(leaves, weights)[0]
+        grid = rng.choice(grids)
+        # Spread over the period in order, so case numbers grow with time.
+        created = start + (now - start) * ((number + rng.random()) / count)
+        channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
+        ending = rng.choices([s for s, _ in ENDINGS], [w for _, w in ENDINGS])[0]
+        case, reporter_actor = _new_case(
+            cases, ports, routing, category, grid, channel, created, rng, faker, workers, cast
+        )
+        _play(cases, ports, routing, case, ending, rng, cast, reporter_actor, now, open_recent)
+        tally[case.status] = tally.get(case.status, 0) + 1
+        if case.is_open:
+            open_recent.append(case)
+            del open_recent[:-200]
+        if progress:
+            progress(1)
+        if number % 250 == 249:
+            uow.commit()
+    uow.commit()
+    return tally
+
+
+def _new_case(
+    cases: CaseRepository,
+    ports: CasePorts,
+    routing: RoutingCache,
+    category: Category,
+    grid: Area,
+    channel: Channel,
+    at: datetime,
+    rng: random.Random,
+    faker: Faker,
+    workers: dict[str, str],
+    cast: Cast,
+) -> tuple[Case, Actor]:
+    point = _point_in(grid, rng)
+    chain = dict(zip(list(Level), grid.path.strip("/").split("/"), strict=False))
+    route = route_case(category, chain, routing.rules, routing.unit_for)
+    what = rng.choice(category.keywords.split() or [category.name])
+    description = rng.choice(TEMPLATES).format(
+        place=f"{grid.name.split('第')[0]}{rng.randint(1, 40)}{rng.choice(PLACES)}",
+        what=what if what.endswith(category.name[-1]) else f"{what}{category.name}",
+        days=rng.randint(2, 10),
+        impact=rng.choice(IMPACTS),
+        plea=rng.choice(PLEAS),
+    )
+    worker = workers.get(grid.code)
+    reporter_actor = cast.dispatcher
+    username = None
+    if channel is Channel.GRID_WORKER and worker:
+        reporter_actor = cast.grid_worker(worker, grid)
+        username = worker
+    parent = routing.categories.get(category.parent_code or "")
+    urgent = category.urgent or bool(parent and parent.urgent)
+    case = Case(
+        title=f"{category.name}：{description[:18]}",
+        description=description,
+        channel=channel,
+        category_code=category.code,
+        grid_code=grid.code,
+        area_path=grid.path,
+        handling_level=route.level,
+        handling_area_code=route.area_code,
+        created_at=at,
+        lat=point.y,
+        lon=point.x,
+        priority=Priority.URGENT if urgent else Priority.NORMAL,
+        reporter_username=username,
+        updated_at=at,
+    )
+    case.route_to(route, at)
+    case.start_clock(at)
+    cases.add(case)
+    cases.session.flush()
+    reporter = Reporter(
+        channel=channel,
+        name="" if username else faker.name(),
+        phone="" if username else faker.phone_number(),
+        username=username,
+        created_at=at,
+        case_id=case.id,
+    )
+    cases.add_reporter(reporter)
+    event = CaseEvent(
+        action=SystemEvent.REPORT.value,
+        actor_name=reporter_actor.name,
+        actor_role=reporter_actor.role.value if reporter_actor.role else "",
+        from_status=None,
+        to_status=case.status,
+        at=at,
+        data={"channel": channel.value, "located_by": "point", "category": category.code},
+    )
+    cases.add_event(case, event)
+    cases.session.flush()
+    notify_reporters(cases, case, event, ports, [reporter])
+    return case, reporter_actor
+
+
+def _point_in(grid: Area, rng: random.Random) -> shapely.Point:
+    min_x, min_y, max_x, max_y = grid.geometry.bounds
+    for _ in range(50):
+        x, y = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
+        if grid.geometry.contains(shapely.Point(x, y)):
+            return shapely.Point(x, y)
+    return grid.geometry.representative_point()
+
+
+def _play(
+    cases: CaseRepository,
+    ports: CasePorts,
+    routing: RoutingCache,
+    case: Case,
+    ending: Status,
+    rng: random.Random,
+    cast: Cast,
+    reporter: Actor,
+    now: datetime,
+    open_recent: list[Case],
+) -> None:
+    """Take the case through its lifecycle up to ENDING, never past the present."""
+    clock = case.created_at
+
+    def step(command: Command, actor: Actor, share: float | None = None) -> bool:
+        nonlocal clock
+        hours = 0.5
+        if case.deadline_at is not None and case.step_started_at is not None:
+            allowed = (case.deadline_at - case.step_started_at).total_seconds() / 3600
+            # Most steps finish in time; about one in eight runs late.
+            hours = allowed * (
+                share
+                if share is not None
+                else rng.choice([0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 1.3, 0.4])
+            )
+        moment = clock + timedelta(hours=max(hours, 0.05))
+        if moment >= now:
+            return False
+        if case.deadline_at is not None and moment > case.deadline_at and not case.overdue:
+            cases.add_event(case, case.mark_overdue(case.deadline_at))
+        clock = moment
+        event = case.apply(command, actor, clock)
+        cases.add_event(case, event)
+        notify_reporters(cases, case, event, ports)
+        return True
+
+    if (
+        case.channel is Channel.GRID_WORKER
+        and reporter.role is Role.GRID_WORKER
+        and rng.random() < 0.3
+    ) and ending in (Status.CLOSED, Status.VERIFIED, Status.RESOLVED):
+        step(
+            Command(
+                Action.RESOLVE_ON_SPOT,
+                note=rng.choice(RESOLUTIONS),
+                attachments=[cast.photo_id],
+            ),
+            reporter,
+            0.2,
+        )
+        return
+    target = PATH.index(ending) if ending in PATH else len(PATH)
+    if ending is Status.REJECTED:
+        step(Command(Action.REJECT, reason=rng.choice(REJECT_REASONS)), cast.dispatcher)
+        return
+    if ending is Status.MERGED and open_recent:
+        same = [
+            c
+            for c in open_recent[-50:]
+            if c.category_code == case.category_code and c.id != case.id
+        ]
+        if same:
+            step(Command(Action.MERGE, into=rng.choice(same).id), cast.dispatcher, 0.2)
+            return
+    if ending is Status.VOIDED:
+        step(Command(Action.VOID, reason="重复录入，作废"), cast.admin, 0.2)
+        return
+    if target >= 1 and not step(Command(Action.ACCEPT), cast.dispatcher):
+        return
+    if target >= 2 and not step(Command(Action.REGISTER), cast.dispatcher):
+        return
+    if target < 3 and ending not in (Status.SUSPENDED,):
+        return
+    department = case.suggested_department_code or _any_unit(routing, case)
+    if department is None:
+        return
+    units = [u for u in _units_near(routing, case) if u != department]
+    if len(units) >= 1 and rng.random() < 0.07:
+        summoned = [department, *rng.sample(units, min(2, len(units)))]
+        if not step(
+            Command(Action.WHISTLE, departments=summoned, lead=department), cast.dispatcher
+        ):
+            return
+        for co in summoned[1:]:
+            if not step(Command(Action.CHECK_IN, note="已到场"), cast.handler(co), 0.2):
+                return
+    elif not step(Command(Action.DISPATCH, department=department), cast.dispatcher):
+        return
+    handler = cast.handler(department)
+    if target < 4 and ending is not Status.SUSPENDED:
+        return
+    if rng.random() < 0.04 and next_level_up(case.handling_level) is not None:
+        # The unit lacks authority: the case goes a level up and is dispatched again there.
+        category = routing.categories[case.category_code]
+        chain = dict(zip(list(Level), case.area_path.strip("/").split("/"), strict=False))
+        level = next_level_up(case.handling_level)
+        assert level is not None
+        route = route_at(level, category, chain, routing.rules, routing.unit_for)
+        if not step(
+            Command(Action.ESCALATE, reason="超出本级职权，申请上级协调", route=route), handler, 0.3
+        ):
+            return
+        department = case.suggested_department_code or _any_unit(routing, case)
+        if department is None or not step(
+            Command(Action.DISPATCH, department=department), cast.dispatcher
+        ):
+            return
+        handler = cast.handler(department)
+    if not step(Command(Action.START), handler):
+        return
+    if ending is Status.SUSPENDED:
+        step(
+            Command(Action.SUSPEND, reason="涉及历史遗留问题，需纳入明年改造计划"), cast.dispatcher
+        )
+        return
+    if rng.random() < 0.05:
+        if not step(Command(Action.REQUEST_EXTENSION, reason="需采购配件", hours=48), handler, 0.5):
+            return
+        if not step(Command(Action.APPROVE_EXTENSION), cast.dispatcher, 0.05):
+            return
+    if target < 5:
+        return
+    if not step(Command(Action.RESOLVE, note=rng.choice(RESOLUTIONS)), handler):
+        return
+    if rng.random() < 0.08:
+        if not step(Command(Action.REWORK, reason="现场核查问题仍存在"), cast.dispatcher):
+            return
+        if not step(
+            Command(Action.RESOLVE, note="已返工处理完毕。" + rng.choice(RESOLUTIONS)), handler
+        ):
+            return
+    if target < 6 or not step(Command(Action.VERIFY), cast.dispatcher):
+        return
+    if target < 7 or not step(Command(Action.CLOSE), cast.dispatcher):
+        return
+    if rng.random() < 0.7:
+        score = rng.choices([5, 4, 3, 2, 1], [55, 25, 10, 6, 4])[0]
+        step(Command(Action.RATE, satisfaction=score, note="回访"), cast.dispatcher, 0.1)
+
+
+def _any_unit(routing: RoutingCache, case: Case) -> str | None:
+    for (area, _function), code in routing.unit_for.items():
+        if area == case.handling_area_code:
+            return code
+    return None
+
+
+def _units_near(routing: RoutingCache, case: Case) -> list[str]:
+    return sorted(
+        {code for (area, _), code in routing.unit_for.items() if area == case.handling_area_code}
+    )
+
+
+def demo_photo(width: int = 96, height: int = 64) -> bytes:
+    """A small PNG (a green-and-grey street scene in blocks), made here so the demo
+    needs no image files."""
+    import struct
+    import zlib
+
+    rows = []
+    for y in range(height):
+        row = bytearray([0])
+        for x in range(width):
+            sky = y < height // 3
+            road = y > 2 * height // 3
+            color = (170, 200, 230) if sky else (90, 90, 95) if road else (70 + x % 40, 140, 80)
+            row.extend(color)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
