@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.app import create_app
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.core.db import UnitOfWork, delete_everything
@@ -101,7 +103,11 @@ class City:
     plan: DemoCity
     summary: DemoSummary
 
+    passwords: dict[str, str] = field(default_factory=dict)
+
     def password(self, username: str) -> str:
+        if username in self.passwords:
+            return self.passwords[username]
         return next(c.password for c in self.summary.credentials if c.username == username)
 
     def username_of(self, role: Role) -> str:
@@ -110,13 +116,16 @@ class City:
     def grids(self) -> list[str]:
         return [a.code for a in self.plan.areas if a.level.value == "grid"]
 
+    def area(self, code: str) -> Any:
+        return next(a for a in self.plan.areas if a.code == code)
+
 
 @pytest.fixture(scope="session")
 def city(databases: DatabaseMaker) -> Iterator[City]:
     platform = open_platform(databases.new("city"))
     plan = DemoCityBuilder(seed=7).synthetic(SMALL_CITY)
     with UnitOfWork(platform.session_factory) as uow:
-        summary = install_demo_city(uow, SYSTEM, plan)
+        summary = install_demo_city(uow, SYSTEM, plan, ports=platform.cases, cases=30)
     yield City(platform, plan, summary)
     platform.engine.dispose()
 
@@ -137,9 +146,26 @@ def browser(city: City) -> Iterator[TestClient]:
 _tokens: dict[tuple[int, str], str] = {}
 
 
+_unit_users: set[tuple[int, str]] = set()
+
+
 @pytest.fixture
 def auth(city: City, city_client: TestClient):  # type: ignore[no-untyped-def]
-    """auth("cadre") → headers with a bearer token for that persona of the demo city."""
+    """auth("cadre") → headers with a bearer token for that persona of the demo city;
+    auth.unit("990101001-ZFD") → headers of a handler of that unit (created on first use)."""
+
+    def unit(department: str) -> dict[str, str]:
+        username = f"h.{department}"
+        if (id(city), username) not in _unit_users:
+            with UnitOfWork(city.platform.session_factory) as uow:
+                add_user(
+                    uow,
+                    SYSTEM,
+                    NewUser(username, "handler", "handler-password", department_code=department),
+                )
+            _unit_users.add((id(city), username))
+            city.passwords[username] = "handler-password"
+        return headers(username)
 
     def headers(username: str) -> dict[str, str]:
         key = (id(city), username)
@@ -152,6 +178,7 @@ def auth(city: City, city_client: TestClient):  # type: ignore[no-untyped-def]
             _tokens[key] = response.json()["access_token"]
         return {"Authorization": f"Bearer {_tokens[key]}"}
 
+    headers.unit = unit  # type: ignore[attr-defined]
     return headers
 
 

@@ -16,8 +16,9 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import USER_ROLES
 
 
-def run(platform: Platform, *args: str) -> Any:
-    return CliRunner().invoke(cli, ["demo", "--db", platform.settings.database_url, *args])
+def run(platform: Platform, *args: str, cases: int = 0) -> Any:
+    command = ["demo", "--db", platform.settings.database_url, "--cases", str(cases), *args]
+    return CliRunner().invoke(cli, command)
 
 
 def test_the_demo_city_has_the_promised_shape(scratch: Platform) -> None:
@@ -87,3 +88,36 @@ def test_real_boundaries_in_gcj02_are_converted(scratch: Platform, shared_data: 
         assert areas.count(level=Level.DISTRICT) == 16
         dongcheng = areas.get("110101")
         assert dongcheng is not None and dongcheng.name == "东城区"
+
+
+def test_the_demo_city_comes_with_cases_in_every_state(
+    scratch: Platform, scratch_client: Any
+) -> None:
+    result = run(scratch, cases=400)
+    assert result.exit_code == 0, result.output
+    line = result.output.split("cases:")[1].split("database:")[0].replace("\n", " ")
+    for state in (
+        "reported",
+        "accepted",
+        "registered",
+        "dispatched",
+        "in_progress",
+        "resolved",
+        "verified",
+        "closed",
+        "rejected",
+        "merged",
+    ):
+        assert f" {state}" in line, state
+    password = next(
+        row.split("│")[3].strip() for row in result.output.splitlines() if "│ leader" in row
+    )
+    token = scratch_client.post(
+        "/api/v1/auth/token", data={"username": "leader", "password": password}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = scratch_client.get("/api/v1/cases?page_size=5", headers=headers).json()
+    assert listed["total"] == 400
+    detail = scratch_client.get(f"/api/v1/cases/{listed['items'][0]['id']}", headers=headers).json()
+    assert detail["timeline"][0]["action"] == "report"
+    assert detail["messages"]

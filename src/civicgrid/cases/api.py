@@ -137,8 +137,8 @@ def act_on_case(
     …). A wrong action for the case's state is a 409 naming the state and the allowed
     actions; a missing field is a 422 naming the field."""
     ports = ports_of(request)
-    services.act_on_case(uow, actor, case_id, body.to_request(), ports)
-    return CaseDetailOut.of_view(services.get_case(uow, actor, case_id, ports), ports.clock())
+    view = services.act_on_case(uow, actor, case_id, body.to_request(), ports)
+    return CaseDetailOut.of_view(view, ports.clock())
 
 
 @router.get("/cases/{case_id}/duplicates", response_model=list[CaseOut])

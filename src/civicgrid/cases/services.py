@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from civicgrid.areas.domain import LEVELS, Area, Function, Level
 from civicgrid.areas.ports import AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
-from civicgrid.areas.services import LocatorCache, locate_point
+from civicgrid.areas.services import Located, LocatorCache, locate_point
 from civicgrid.cases.attachments import Upload, check_upload
 from civicgrid.cases.domain import (
     ACTION_ROLES,
@@ -211,7 +211,7 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
         )
     routing = ports.routing.fresh(uow)
     lat, lon, located_by = _place(uow, actor, new, ports)
-    located = locate_point(uow, actor, ports.locator_cache, lat, lon)
+    located = _locate(uow, actor, ports, lat, lon)
     suggestions = ports.suggester.suggest(
         f"{new.title} {new.description}", list(routing.categories.values())
     )
@@ -293,6 +293,14 @@ def _place(
             raise InvalidInput("case_address_unknown", address=new.address)
         return found.lat, found.lon, f"address:{found.matched}"
     raise InvalidInput("case_needs_place")
+
+
+def _locate(uow: UnitOfWork, actor: Actor, ports: CasePorts, lat: float, lon: float) -> Located:
+    """The grid of a case's point; a point outside every grid is a wrong field (422)."""
+    try:
+        return locate_point(uow, actor, ports.locator_cache, lat, lon)
+    except NotFound as exc:
+        raise InvalidInput(exc.message_key, **exc.params) from exc
 
 
 def _category(
@@ -459,7 +467,7 @@ class ActionRequest:
 @permission(CASE_READERS, "Act on a case")
 def act_on_case(
     uow: UnitOfWork, actor: Actor, case_id: int, request: ActionRequest, ports: CasePorts
-) -> Case:
+) -> CaseView:
     """Carry out one action on a case (see cases.domain.TRANSITIONS), append it to the
     timeline and answer the reporters. Two people acting at once: the second gets a 409."""
     now = ports.clock()
@@ -502,7 +510,9 @@ def act_on_case(
         uow.commit()
     except StaleDataError as exc:
         raise Conflict("case_changed", id=case_id) from exc
-    return case
+    # The caller sees the outcome of their own action, even when it took the case out of
+    # their hands (a unit returning it, a resident's case merged away).
+    return _view(cases, actor, case, list(cases.reporters(case_id)), now)
 
 
 def _parse_action(request: ActionRequest) -> Action:
@@ -597,7 +607,7 @@ def _prepare_amend(
     command.category_code = request.category
     grid_path = case.area_path
     if request.lat is not None and request.lon is not None:
-        located = locate_point(uow, actor, ports.locator_cache, request.lat, request.lon)
+        located = _locate(uow, actor, ports, request.lat, request.lon)
         grid_path = "/" + "/".join([*(a.code for a in located.ancestors), located.grid.code]) + "/"
         command.location = {
             "lat": request.lat,
@@ -661,14 +671,19 @@ def get_case(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts) -> C
     reporters = list(cases.reporters(case_id))
     if not can_see(actor, case, reporters):
         raise Forbidden("case_hidden", id=case_id)
-    now = ports.clock()
-    messages = list(cases.messages(case_id))
+    return _view(cases, actor, case, reporters, ports.clock())
+
+
+def _view(
+    cases: CaseRepository, actor: Actor, case: Case, reporters: list[Reporter], now: datetime
+) -> CaseView:
+    messages = list(cases.messages(case.id))  # type: ignore[arg-type]
     if actor.role is Role.RESIDENT:
         mine = {r.id for r in reporters if r.username == actor.name}
         messages = [m for m in messages if m.reporter_id in mine]
     return CaseView(
         case=case,
-        timeline=list(cases.timeline(case_id)),
+        timeline=list(cases.timeline(case.id)),  # type: ignore[arg-type]
         messages=messages,
         reporters=reporters,
         light=case.light(now),
