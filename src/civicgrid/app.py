@@ -22,10 +22,16 @@ from civicgrid.cases.services import Scheduler
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, install_error_handlers
 from civicgrid.core.permissions import PUBLIC, Actor
-from civicgrid.web import pages
+from civicgrid.web import case_pages, pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
-ROUTERS = [accounts_api.router, areas_api.router, cases_api.router, pages.router]
+ROUTERS = [
+    accounts_api.router,
+    areas_api.router,
+    cases_api.router,
+    pages.router,
+    case_pages.router,
+]
 
 
 class AccountsAuthenticator:

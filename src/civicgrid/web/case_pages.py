@@ -1,0 +1,939 @@
+"""Case pages: the dispatch centre, a unit's inbox, the grid worker's phone page, the case
+detail, and the residents' report and tracking pages.
+
+Like the API, every page only builds a request and calls the case services with the actor
+of the login cookie; what a person may see and do is decided there, not here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from civicgrid.areas import services as areas
+from civicgrid.areas.domain import LEVEL_LABELS, Department, Level
+from civicgrid.cases import services as cases
+from civicgrid.cases.attachments import Upload
+from civicgrid.cases.domain import (
+    CENTRE,
+    OPEN_STATUSES,
+    Action,
+    Case,
+    CaseEvent,
+    Category,
+    Channel,
+    Priority,
+    Status,
+)
+from civicgrid.cases.repository import CaseFilter
+from civicgrid.cases.services import CASE_READERS, ActionRequest, CasePorts, NewCase
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.errors import CivicGridError, Forbidden, InvalidInput
+from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.permissions import PUBLIC, ROLE_LABELS, STAFF, Actor, Role
+from civicgrid.core.security import mask_name, mask_phone
+from civicgrid.web.pages import TEMPLATES, _safe_next, render
+
+router = APIRouter(include_in_schema=False)
+
+# The leader watches the dispatch centre's queue; only the centre acts on it.
+DISPATCH_VIEWERS = CENTRE | {Role.LEADER}
+HANDLERS = frozenset({Role.HANDLER})
+GRID_WORKERS = frozenset({Role.GRID_WORKER})
+RESIDENTS = frozenset({Role.RESIDENT})
+
+QUICK_ACTIONS = (Action.ACCEPT, Action.REGISTER, Action.DISPATCH)
+QUEUE_PAGE_SIZE = 50
+MAX_PHOTOS = 9  # as many as the API takes
+# Timeline rows that name the unit they concern.
+UNIT_EVENTS = frozenset({Action.DISPATCH.value, Action.RETURN.value, Action.CHECK_IN.value})
+
+
+def section_links(actor: Actor) -> list[tuple[str, str]]:
+    """(path, label key) of the case pages the actor's role works in, for the top bar."""
+    role = actor.role
+    links = []
+    if role in DISPATCH_VIEWERS:
+        links.append(("/dispatch", "ui.nav.dispatch"))
+    if role in HANDLERS:
+        links.append(("/inbox", "ui.nav.inbox"))
+    if role in GRID_WORKERS:
+        links.append(("/grid", "ui.nav.grid"))
+    if role is None or role in RESIDENTS:
+        links.append(("/report", "ui.nav.report"))
+        links.append(("/track", "ui.nav.track"))
+    return links
+
+
+TEMPLATES.env.globals["section_links"] = section_links
+
+
+def ports_of(request: Request) -> CasePorts:
+    ports: CasePorts = platform_of(request).cases
+    return ports
+
+
+# ------------------------------------------------------------------ names and times
+
+
+class Labels:
+    """What the case pages show for codes and clocks, in the reader's language: states,
+    actions, categories, units, grids and deadlines."""
+
+    def __init__(
+        self,
+        locale: Locale,
+        now: datetime,
+        categories: Sequence[Category],
+        units: Sequence[Department] = (),
+        grids: dict[str, str] | None = None,
+    ) -> None:
+        self.locale = locale
+        self.now = now
+        self.categories = {c.code: c for c in categories}
+        self.units = {d.code: d for d in units}
+        self.grids = grids or {}
+
+    def t(self, key: str, **params: Any) -> str:
+        return translate(key, self.locale, params)
+
+    def status(self, status: str | None) -> str:
+        return self.t(f"status.{status}") if status else ""
+
+    def action(self, action: str) -> str:
+        return self.t(f"action.{action}")
+
+    def channel(self, channel: str) -> str:
+        return self.t(f"channel.{channel}")
+
+    def priority(self, priority: str) -> str:
+        return self.t(f"priority.{priority}")
+
+    def light(self, light: str) -> str:
+        return self.t(f"light.{light}")
+
+    def role(self, role: str) -> str:
+        return ROLE_LABELS[Role(role)][self.locale] if role else self.t("ui.case.system")
+
+    def level(self, level: str) -> str:
+        return LEVEL_LABELS[Level(level)][self.locale]
+
+    def category(self, code: str | None) -> str:
+        category = self.categories.get(code or "")
+        if category is None:
+            return code or ""
+        return category.name_en if self.locale == "en" and category.name_en else category.name
+
+    def category_groups(self) -> list[tuple[Category, list[Category]]]:
+        """Level-1 groups, each with its level-2 categories (for selects)."""
+        groups = [c for c in self.categories.values() if c.parent_code is None]
+        return [
+            (g, [c for c in self.categories.values() if c.parent_code == g.code]) for g in groups
+        ]
+
+    def unit(self, code: str | None) -> str:
+        unit = self.units.get(code or "")
+        return unit.name if unit else (code or "")
+
+    def grid(self, code: str) -> str:
+        return self.grids.get(code, code)
+
+    def duration(self, delta: timedelta) -> str:
+        minutes = int(delta.total_seconds() // 60)
+        days, rest = divmod(minutes, 24 * 60)
+        if days:
+            return self.t("ui.dur.days", days=days, hours=rest // 60)
+        if minutes >= 60:
+            return self.t("ui.dur.hours", hours=minutes // 60, minutes=minutes % 60)
+        return self.t("ui.dur.minutes", minutes=minutes)
+
+    def due(self, case: Case) -> str:
+        """'3 h 10 min left' or '2 d 4 h overdue' for the current step's deadline."""
+        if case.deadline_at is None or not case.is_open:
+            return ""
+        left = case.deadline_at - self.now
+        if left >= timedelta(0):
+            return self.t("ui.due_in", time=self.duration(left))
+        return self.t("ui.overdue_by", time=self.duration(-left))
+
+    def utc(self, moment: datetime | None) -> str:
+        """ISO time for <time datetime>, which the page script shows in local time."""
+        if moment is None:
+            return ""
+        return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    def event_details(self, event: CaseEvent) -> list[str]:
+        """The facts of a timeline row beyond its note: units, hours, merges, levels."""
+        data = event.data
+        details = []
+        if event.action == Action.WHISTLE.value:
+            names = "、".join(self.unit(code) for code in data.get("departments", []))
+            details.append(
+                self.t("ui.event.whistle", names=names, lead=self.unit(data.get("lead")))
+            )
+        elif event.action in UNIT_EVENTS and data.get("department"):
+            details.append(self.t("ui.event.unit", name=self.unit(data["department"])))
+        if event.action == Action.REQUEST_EXTENSION.value and data.get("hours"):
+            details.append(self.t("ui.event.hours", hours=_number_text(data["hours"])))
+        if event.action == Action.MERGE.value and data.get("into"):
+            details.append(self.t("ui.event.into", id=data["into"]))
+        if event.action == "absorb" and data.get("from"):
+            details.append(
+                self.t("ui.event.absorbed", id=data["from"], reporters=data.get("reporters", 0))
+            )
+        if event.action == Action.ESCALATE.value and data.get("level"):
+            details.append(self.t("ui.event.level", level=self.level(data["level"])))
+        if event.action == Action.RATE.value and data.get("satisfaction"):
+            details.append(self.t("ui.event.satisfaction", score=data["satisfaction"]))
+        return details
+
+    def masked(self, text: str, phone: bool, show: bool) -> str:
+        if show:
+            return text
+        return mask_phone(text) if phone else mask_name(text)
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
+def labels_for(
+    request: Request,
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    grid_codes: Iterable[str] = (),
+    all_grids: bool = False,
+) -> Labels:
+    """Names for what the page shows. Unit names are for staff (the units list is); grid
+    names come from the areas the caller may list."""
+    ports = ports_of(request)
+    units = areas.list_departments(uow, actor) if actor.role in STAFF else []
+    wanted = set(grid_codes)
+    grids: dict[str, str] = {}
+    if all_grids or len(wanted) > 3:
+        grids = {a.code: a.name for a in areas.list_areas(uow, actor, level=Level.GRID)}
+    else:
+        for code in wanted:
+            found = areas.list_areas(uow, actor, level=Level.GRID, q=code, limit=5)
+            grids.update({a.code: a.name for a in found if a.code == code})
+    return Labels(
+        request_locale(request),
+        ports.clock(),
+        cases.list_categories(uow, actor),
+        units,
+        grids,
+    )
+
+
+def case_page(
+    request: Request,
+    actor: Actor,
+    template: str,
+    labels: Labels,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return render(
+        request, actor, template, status_code=status_code, L=labels, now=labels.now, **context
+    )
+
+
+def error_page(request: Request, actor: Actor, error: CivicGridError) -> HTMLResponse:
+    return render(
+        request,
+        actor,
+        "cases/error.html",
+        status_code=error.status,
+        message=error.message(request_locale(request)),
+    )
+
+
+# ------------------------------------------------------------------ forms
+
+
+def _number(value: str, name: str) -> float | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidInput("ui.form.not_a_number", field=name, value=text) from None
+    if not math.isfinite(number):
+        raise InvalidInput("ui.form.not_a_number", field=name, value=text)
+    return number
+
+
+def _whole(value: str, name: str) -> int | None:
+    number = _number(value, name)
+    if number is None:
+        return None
+    if number != int(number):
+        raise InvalidInput("ui.form.not_a_number", field=name, value=value.strip())
+    return int(number)
+
+
+async def form_photos(request: Request) -> list[Upload]:
+    """The photos of a multipart form. A browser sends an empty file input as a part without
+    a file, which FastAPI's File() would refuse with a JSON error: it is simply no photo."""
+    form = await request.form()
+    photos = []
+    for item in form.getlist("photos"):
+        if isinstance(item, StarletteUpload):
+            content = await item.read()
+            if item.filename or content:
+                photos.append(Upload(item.filename or "photo", content))
+    return photos
+
+
+def _checked(photos: list[Upload]) -> list[Upload]:
+    if len(photos) > MAX_PHOTOS:
+        raise InvalidInput("ui.form.too_many_photos", max=MAX_PHOTOS)
+    return photos
+
+
+class ActionForm:
+    """The fields of every action form on the pages (the pages' ActionIn)."""
+
+    def __init__(
+        self,
+        photos: Annotated[list[Upload], Depends(form_photos)],
+        action: Annotated[str, Form()] = "",
+        note: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "",
+        department: Annotated[str, Form()] = "",
+        departments: Annotated[list[str] | None, Form()] = None,
+        lead: Annotated[str, Form()] = "",
+        satisfaction: Annotated[str, Form()] = "",
+        into: Annotated[str, Form()] = "",
+        hours: Annotated[str, Form()] = "",
+        passed: Annotated[str, Form()] = "",
+        category: Annotated[str, Form()] = "",
+        priority: Annotated[str, Form()] = "",
+        lat: Annotated[str, Form()] = "",
+        lon: Annotated[str, Form()] = "",
+        next: Annotated[str, Form()] = "",
+    ) -> None:
+        self.action = action.strip()
+        self.note = note.strip()
+        self.reason = reason.strip()
+        self.department = department.strip()
+        self.departments = [d.strip() for d in departments or [] if d.strip()]
+        self.lead = lead.strip()
+        self.satisfaction = satisfaction
+        self.into = into
+        self.hours = hours
+        self.passed = passed.strip().lower()
+        self.category = category.strip()
+        self.priority = priority.strip()
+        self.lat = lat
+        self.lon = lon
+        self.photos = photos
+        self.next = next
+
+    def to_request(self) -> ActionRequest:
+        priority = None
+        if self.priority:
+            if self.priority not in {p.value for p in Priority}:
+                raise InvalidInput("ui.form.bad_choice", field="priority", value=self.priority)
+            priority = Priority(self.priority)
+        return ActionRequest(
+            action=self.action,
+            note=self.note,
+            reason=self.reason,
+            department=self.department or None,
+            departments=self.departments,
+            lead=self.lead or None,
+            satisfaction=_whole(self.satisfaction, "satisfaction"),
+            into=_whole(self.into, "into"),
+            hours=_number(self.hours, "hours"),
+            passed={"true": True, "false": False}.get(self.passed),
+            category=self.category or None,
+            priority=priority,
+            lat=_number(self.lat, "lat"),
+            lon=_number(self.lon, "lon"),
+            attachments=_checked(self.photos),
+        )
+
+    def values(self) -> dict[str, str]:
+        """What the person typed, to put back into the form after an error."""
+        return {"note": self.note, "reason": self.reason, "hours": self.hours, "into": self.into}
+
+
+class ReportForm:
+    """A report from the grid worker's page or the residents' report page."""
+
+    def __init__(
+        self,
+        photos: Annotated[list[Upload], Depends(form_photos)],
+        category: Annotated[str, Form()] = "",
+        description: Annotated[str, Form()] = "",
+        address: Annotated[str, Form()] = "",
+        lat: Annotated[str, Form()] = "",
+        lon: Annotated[str, Form()] = "",
+        name: Annotated[str, Form()] = "",
+        phone: Annotated[str, Form()] = "",
+    ) -> None:
+        self.category = category.strip()
+        self.description = description.strip()
+        self.address = address.strip()
+        self.lat = lat.strip()
+        self.lon = lon.strip()
+        self.name = name.strip()
+        self.phone = phone.strip()
+        self.photos = photos
+
+    def to_new_case(self, channel: Channel) -> NewCase:
+        return NewCase(
+            description=self.description,
+            channel=channel,
+            category=self.category or None,
+            lat=_number(self.lat, "lat"),
+            lon=_number(self.lon, "lon"),
+            address=self.address,
+            reporter_name=self.name,
+            reporter_phone=self.phone,
+            attachments=_checked(self.photos),
+        )
+
+
+# The step of the residents' report form where each kind of mistake is put right.
+PLACE_ERRORS = frozenset(
+    {
+        "case_needs_place",
+        "case_address_unknown",
+        "outside_city",
+        "no_grids",
+        "lat_out_of_range",
+        "lon_out_of_range",
+        "lat_lon_swapped",
+    }
+)
+
+
+def _report_step(error: CivicGridError) -> int:
+    if error.message_key == "unknown_category":
+        return 1
+    if error.message_key in PLACE_ERRORS or error.params.get("field") in ("lat", "lon"):
+        return 2
+    return 3
+
+
+# ------------------------------------------------------------------ the dispatch centre
+
+
+@dataclass
+class QueueQuery:
+    """The dispatch queue's filters, read leniently from the query string."""
+
+    status: str = ""
+    category: str = ""
+    grid: str = ""
+    department: str = ""
+    overdue: bool = False
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def of(cls, request: Request) -> QueueQuery:
+        params = request.query_params
+        try:
+            page = max(1, int(params.get("page", "1")))
+        except ValueError:
+            page = 1
+        return cls(
+            status=params.get("status", "").strip(),
+            category=params.get("category", "").strip(),
+            grid=params.get("grid", "").strip(),
+            department=params.get("department", "").strip(),
+            overdue=params.get("overdue", "") not in ("", "0", "false"),
+            q=params.get("q", "").strip(),
+            page=page,
+        )
+
+    def case_filter(self) -> CaseFilter:
+        statuses = sorted(OPEN_STATUSES)
+        if self.status:
+            if self.status not in {s.value for s in Status}:
+                raise InvalidInput(
+                    "unknown_status",
+                    value=self.status,
+                    allowed=", ".join(s.value for s in OPEN_STATUSES),
+                )
+            statuses = [Status(self.status)]
+        return CaseFilter(
+            statuses=statuses,
+            category=self.category or None,
+            grid=self.grid or None,
+            department=self.department or None,
+            overdue=True if self.overdue else None,
+            q=self.q or None,
+        )
+
+    def query_string(self, page: int | None = None) -> str:
+        params: dict[str, str | int] = {
+            name: value
+            for name, value in (
+                ("status", self.status),
+                ("category", self.category),
+                ("grid", self.grid),
+                ("department", self.department),
+                ("q", self.q),
+            )
+            if value
+        }
+        if self.overdue:
+            params["overdue"] = 1
+        chosen = page or self.page
+        if chosen > 1:
+            params["page"] = chosen
+        return urlencode(params)
+
+
+@dataclass
+class QueueRow:
+    case: Case
+    quick: list[Action] = field(default_factory=list)
+    done: Action | None = None
+    error: str = ""
+
+
+def queue_row(actor: Actor, case: Case, now: datetime) -> QueueRow:
+    """A row of the queue with its one-click actions: accept, register, and dispatch when
+    the authority list names a unit."""
+    allowed = cases.actions_for(actor, case, now)
+    quick = [
+        action
+        for action in QUICK_ACTIONS
+        if action in allowed
+        and (action is not Action.DISPATCH or case.suggested_department_code is not None)
+    ]
+    return QueueRow(case, quick)
+
+
+def _queue_context(
+    request: Request, uow: UnitOfWork, actor: Actor, query: QueueQuery
+) -> dict[str, Any]:
+    ports = ports_of(request)
+    try:
+        found = cases.list_cases(
+            uow, actor, query.case_filter(), ports, page=query.page, page_size=QUEUE_PAGE_SIZE
+        )
+    except CivicGridError as error:
+        return {"rows": [], "total": 0, "pages": 1, "error": error.message(request_locale(request))}
+    now = ports.clock()
+    return {
+        "rows": [queue_row(actor, c, now) for c in found.items],
+        "total": found.total,
+        "pages": max(1, math.ceil(found.total / QUEUE_PAGE_SIZE)),
+        "error": None,
+    }
+
+
+@router.get("/dispatch", response_class=HTMLResponse)
+def dispatch_centre(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(DISPATCH_VIEWERS),
+) -> HTMLResponse:
+    """The dispatch centre: open cases of the caller's area by deadline, filters, a map
+    coloured by deadline light, and one-click accept / register / dispatch."""
+    query = QueueQuery.of(request)
+    labels = labels_for(request, uow, actor, all_grids=True)
+    return case_page(
+        request,
+        actor,
+        "cases/dispatch.html",
+        labels,
+        query=query,
+        read_only=actor.role not in CENTRE,
+        open_statuses=[s for s in Status if s in OPEN_STATUSES],
+        **_queue_context(request, uow, actor, query),
+    )
+
+
+@router.get("/dispatch/queue", response_class=HTMLResponse)
+def dispatch_queue(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(DISPATCH_VIEWERS),
+) -> HTMLResponse:
+    """The queue alone (HTMX reloads it when a filter changes)."""
+    query = QueueQuery.of(request)
+    labels = labels_for(request, uow, actor, all_grids=True)
+    response = case_page(
+        request,
+        actor,
+        "cases/_queue.html",
+        labels,
+        query=query,
+        read_only=actor.role not in CENTRE,
+        **_queue_context(request, uow, actor, query),
+    )
+    # The address bar keeps the filters, so a reload or a shared link shows the same queue.
+    response.headers["HX-Replace-Url"] = "/dispatch?" + query.query_string()
+    return response
+
+
+@router.post("/dispatch/cases/{case_id}/act", response_class=HTMLResponse)
+def dispatch_quick_action(
+    case_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    action: Annotated[str, Form()] = "",
+    department: Annotated[str, Form()] = "",
+    actor: Actor = allow(CENTRE),
+) -> HTMLResponse:
+    """One click in the queue (accept, register, dispatch to the suggested unit); answers
+    with the case's row as it is now, showing the error there if the action failed."""
+    ports = ports_of(request)
+    error = ""
+    done = None
+    try:
+        if action not in {a.value for a in QUICK_ACTIONS}:
+            raise InvalidInput("ui.form.bad_choice", field="action", value=action)
+        wanted = ActionRequest(action=action, department=department.strip() or None)
+        case = cases.act_on_case(uow, actor, case_id, wanted, ports).case
+        done = Action(action)
+    except CivicGridError as failed:
+        uow.rollback()
+        error = failed.message(request_locale(request))
+        try:
+            case = cases.get_case(uow, actor, case_id, ports).case
+        except CivicGridError as hidden:
+            return error_page(request, actor, hidden)
+    labels = labels_for(request, uow, actor, grid_codes=[case.grid_code])
+    row = queue_row(actor, case, ports.clock())
+    row.done, row.error = done, error
+    # HTMX swaps only 2xx answers, and the row carries its own error message.
+    return case_page(request, actor, "cases/_queue_row.html", labels, row=row, read_only=False)
+
+
+# ------------------------------------------------------------------ the case detail
+
+
+def unit_groups(labels: Labels, case: Case) -> list[tuple[str, list[Department]]]:
+    """The units a dispatcher can choose, those of the case's own areas first."""
+    chain = set(case.area_path.strip("/").split("/"))
+    here = [d for d in labels.units.values() if d.area_code in chain and d.active]
+    other = [d for d in labels.units.values() if d.area_code not in chain and d.active]
+    groups = [(labels.t("ui.form.units_here"), here), (labels.t("ui.form.units_other"), other)]
+    return [(name, units) for name, units in groups if units]
+
+
+def _detail(
+    request: Request,
+    uow: UnitOfWork,
+    actor: Actor,
+    case_id: int,
+    *,
+    error: CivicGridError | None = None,
+    failed: str = "",
+    values: dict[str, str] | None = None,
+    back: str = "",
+) -> HTMLResponse:
+    ports = ports_of(request)
+    try:
+        view = cases.get_case(uow, actor, case_id, ports)
+        duplicates = cases.duplicates_of(uow, actor, case_id, ports) if actor.is_staff else []
+    except CivicGridError as hidden:
+        return error_page(request, actor, hidden)
+    labels = labels_for(
+        request, uow, actor, grid_codes=[view.case.grid_code, *(d.grid_code for d in duplicates)]
+    )
+    return case_page(
+        request,
+        actor,
+        "cases/detail.html",
+        labels,
+        status_code=error.status if error else 200,
+        view=view,
+        case=view.case,
+        duplicates=[d for d in duplicates if d.id != case_id],
+        unit_groups=unit_groups(labels, view.case),
+        error=error.message(labels.locale) if error else None,
+        failed=failed,
+        values=values or {},
+        back=back,
+    )
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_detail(
+    case_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(CASE_READERS),
+) -> HTMLResponse:
+    """One case: its fields, timeline, answers to reporters, possible duplicates and a form
+    for each action the caller may take now."""
+    return _detail(request, uow, actor, case_id)
+
+
+@router.post("/cases/{case_id}/act", response_class=HTMLResponse, response_model=None)
+def case_action(
+    case_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    form: Annotated[ActionForm, Depends()],
+    actor: Actor = allow(CASE_READERS),
+) -> Response:
+    """Take one action from any case page; back to where the form was (or the case) when
+    it is done, or the case with the reason it was not."""
+    ports = ports_of(request)
+    back = _safe_next(form.next) if form.next else ""
+    try:
+        cases.act_on_case(uow, actor, case_id, form.to_request(), ports)
+    except CivicGridError as error:
+        uow.rollback()
+        return _detail(
+            request,
+            uow,
+            actor,
+            case_id,
+            error=error,
+            failed=form.action,
+            values=form.values(),
+            back=back,
+        )
+    return RedirectResponse(back or f"/cases/{case_id}", status_code=303)
+
+
+# ------------------------------------------------------------------ a unit's inbox
+
+
+@dataclass
+class Card:
+    """A case with the actions the caller may take on it, for the inbox and grid pages."""
+
+    case: Case
+    actions: list[Action]
+
+
+def cards_of(actor: Actor, found: Iterable[Case], now: datetime) -> list[Card]:
+    return [Card(c, cases.actions_for(actor, c, now)) for c in found]
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(HANDLERS),
+) -> HTMLResponse:
+    """The open cases of the handler's unit, soonest deadline first, each with its forms:
+    start, resolve with photos, return, ask for more time, check in."""
+    ports = ports_of(request)
+    found = cases.list_cases(
+        uow, actor, CaseFilter(statuses=sorted(OPEN_STATUSES)), ports, page_size=200
+    )
+    cards = cards_of(actor, found.items, ports.clock())
+    labels = labels_for(request, uow, actor, grid_codes=[c.case.grid_code for c in cards])
+    return case_page(
+        request,
+        actor,
+        "cases/inbox.html",
+        labels,
+        cards=cards,
+        total=found.total,
+        unit_name=labels.unit(actor.department_code),
+    )
+
+
+# ------------------------------------------------------------------ the grid worker's page
+
+
+@router.get("/grid", response_class=HTMLResponse)
+def grid_page(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(GRID_WORKERS),
+) -> HTMLResponse:
+    """The grid worker's phone page: report what she finds, check what units resolved in
+    her grid, resolve her own small finds on the spot."""
+    reported = request.query_params.get("reported", "")
+    return _grid(request, uow, actor, reported=int(reported) if reported.isdigit() else None)
+
+
+@router.post("/grid/report", response_class=HTMLResponse, response_model=None)
+def grid_report(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    form: Annotated[ReportForm, Depends()],
+    actor: Actor = allow(GRID_WORKERS),
+) -> Response:
+    """A grid worker's report from the field (channel grid_worker)."""
+    try:
+        reported = cases.report_case(
+            uow, actor, form.to_new_case(Channel.GRID_WORKER), ports_of(request)
+        )
+    except CivicGridError as error:
+        uow.rollback()
+        return _grid(request, uow, actor, error=error, form=form)
+    return RedirectResponse(f"/grid?reported={reported.case.id}", status_code=303)
+
+
+def _grid(
+    request: Request,
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    reported: int | None = None,
+    error: CivicGridError | None = None,
+    form: ReportForm | None = None,
+) -> HTMLResponse:
+    ports = ports_of(request)
+    now = ports.clock()
+    found = cases.list_cases(
+        uow, actor, CaseFilter(statuses=sorted(OPEN_STATUSES)), ports, page_size=200
+    )
+    cards = cards_of(actor, found.items, now)
+    to_verify = [c for c in cards if Action.VERIFY in c.actions]
+    mine = [c for c in cards if Action.RESOLVE_ON_SPOT in c.actions]
+    others = [c for c in cards if c not in to_verify and c not in mine]
+    just_reported = None
+    duplicates: list[Case] = []
+    outside = False
+    if reported is not None:
+        try:
+            just_reported = cases.get_case(uow, actor, reported, ports).case
+            duplicates = cases.duplicates_of(uow, actor, reported, ports)
+        except Forbidden:
+            # Reported outside her grid: the case belongs to the grid it lies in.
+            outside = True
+        except CivicGridError:
+            reported = None
+    labels = labels_for(
+        request,
+        uow,
+        actor,
+        grid_codes=[actor.area_code or "", *(c.case.grid_code for c in cards)],
+    )
+    return case_page(
+        request,
+        actor,
+        "cases/grid.html",
+        labels,
+        status_code=error.status if error else 200,
+        grid_name=labels.grid(actor.area_code or ""),
+        to_verify=to_verify,
+        mine=mine,
+        others=others,
+        reported=reported,
+        just_reported=just_reported,
+        duplicates=duplicates,
+        outside=outside,
+        error=error.message(labels.locale) if error else None,
+        form=form,
+    )
+
+
+# ------------------------------------------------------------------ residents
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report_page(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(RESIDENTS),
+) -> HTMLResponse:
+    """A resident reports a problem in three steps: what, where, description and photos."""
+    done = request.query_params.get("done", "")
+    return _report(request, uow, actor, done=int(done) if done.isdigit() else None)
+
+
+@router.post("/report", response_class=HTMLResponse, response_model=None)
+def report_submit(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    form: Annotated[ReportForm, Depends()],
+    actor: Actor = allow(RESIDENTS),
+) -> Response:
+    """Send a resident's report (channel resident_web)."""
+    try:
+        reported = cases.report_case(
+            uow, actor, form.to_new_case(Channel.RESIDENT_WEB), ports_of(request)
+        )
+    except CivicGridError as error:
+        uow.rollback()
+        return _report(request, uow, actor, error=error, form=form)
+    return RedirectResponse(f"/report?done={reported.case.id}", status_code=303)
+
+
+def _report(
+    request: Request,
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    done: int | None = None,
+    error: CivicGridError | None = None,
+    form: ReportForm | None = None,
+) -> HTMLResponse:
+    ports = ports_of(request)
+    mine = cases.list_cases(uow, actor, CaseFilter(), ports, page_size=20, order="newest")
+    labels = labels_for(request, uow, actor)
+    just_reported = None
+    if done is not None:
+        try:
+            just_reported = cases.get_case(uow, actor, done, ports).case
+        except CivicGridError:
+            just_reported = None
+    return case_page(
+        request,
+        actor,
+        "cases/report.html",
+        labels,
+        status_code=error.status if error else 200,
+        mine=mine.items,
+        just_reported=just_reported,
+        error=error.message(labels.locale) if error else None,
+        start_step=_report_step(error) if error else 1,
+        form=form,
+    )
+
+
+@router.get("/track", response_class=HTMLResponse)
+def track_page(request: Request, actor: Actor = allow(PUBLIC)) -> HTMLResponse:
+    """Follow a case without an account: its number and the phone given when reporting."""
+    return render(request, actor, "cases/track.html", view=None, error=None, number="")
+
+
+@router.post("/track", response_class=HTMLResponse)
+def track_lookup(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    number: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    actor: Actor = allow(PUBLIC),
+) -> HTMLResponse:
+    """The case's state in plain words and the answers sent to this phone. Posted, so the
+    phone number stays out of addresses and browser history."""
+    locale = request_locale(request)
+    try:
+        case_id = _whole(number, "number")
+        if case_id is None:
+            raise InvalidInput("ui.form.not_a_number", field="number", value="")
+        view = cases.track_case(uow, actor, case_id, phone)
+    except CivicGridError as error:
+        return render(
+            request,
+            actor,
+            "cases/track.html",
+            status_code=error.status,
+            view=None,
+            error=error.message(locale),
+            number=number,
+        )
+    labels = Labels(locale, ports_of(request).clock(), cases.list_categories(uow, actor))
+    return case_page(
+        request, actor, "cases/track.html", labels, view=view, error=None, number=number
+    )

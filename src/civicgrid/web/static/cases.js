@@ -1,0 +1,250 @@
+// The case pages: times in the reader's own zone, the dispatch map of open cases coloured by
+// deadline light, the pin-or-GPS place picker of the report forms, and the residents'
+// three-step report. The pages work without it; this makes them quicker to use.
+(function () {
+  "use strict";
+
+  // ---------------------------------------------------------------- times
+  // The server writes UTC; the reader wants the clock on their wall.
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
+      var moment = new Date(el.getAttribute("datetime"));
+      if (isNaN(moment.getTime())) return;
+      el.title = el.textContent;
+      el.dataset.local = "true";
+      el.textContent = moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" +
+        pad(moment.getDate()) + " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes());
+    });
+  }
+  localTimes(document);
+
+  // ---------------------------------------------------------------- base maps
+  // No tile server: the area outlines are the base map, as on the grid map.
+
+  var AREA_STYLES = {
+    district: { color: "#0b2f7a", weight: 2, opacity: 0.7, fill: false },
+    street: { color: "#5b8def", weight: 1, opacity: 0.8, fillColor: "#eef3ff", fillOpacity: 0.6 },
+    community: { color: "#8aa9e6", weight: 0.8, fillColor: "#f3f6fd", fillOpacity: 0.5 },
+    grid: { color: "#3b6fd8", weight: 1.4, fillColor: "#dbe7ff", fillOpacity: 0.45 },
+  };
+  var CONTEXT_STYLE = { color: "#98a2b3", weight: 1.2, dashArray: "4 4", fill: false };
+
+  function newMap(el) {
+    return L.map(el, { zoomSnap: 0.25, attributionControl: false });
+  }
+
+  // Draw the caller's areas under everything else; resolves to the extent of their own areas.
+  function drawAreas(map, url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error((body.error && body.error.message) || response.statusText);
+          return body;
+        });
+      })
+      .then(function (collection) {
+        var own = [];
+        L.geoJSON(collection, {
+          interactive: false,
+          style: function (f) {
+            if (f.properties.context) return CONTEXT_STYLE;
+            return AREA_STYLES[f.properties.level] || AREA_STYLES.street;
+          },
+          onEachFeature: function (f) { if (!f.properties.context) own.push(f); },
+        }).addTo(map);
+        var extent = L.geoJSON(own.length ? own : collection.features).getBounds();
+        return extent.isValid() ? extent : null;
+      });
+  }
+
+  function showMapError(el, template, reason) {
+    var box = document.createElement("p");
+    box.className = "error map-error";
+    box.setAttribute("role", "alert");
+    box.textContent = (template || "").replace("__REASON__", reason);
+    el.appendChild(box);
+  }
+
+  // ---------------------------------------------------------------- the dispatch map
+
+  var LIGHT_COLORS = { green: "#2f9e44", yellow: "#f59f00", red: "#e03131", none: "#98a2b3" };
+
+  function dispatchMap(el) {
+    var map = newMap(el);
+    var markers = L.layerGroup().addTo(map);
+    var byId = {};
+    var fallback = [30.66, 104.06];
+
+    function plot() {
+      markers.clearLayers();
+      byId = {};
+      document.querySelectorAll(el.dataset.rows).forEach(function (row) {
+        var lat = parseFloat(row.dataset.lat), lon = parseFloat(row.dataset.lon);
+        if (isNaN(lat) || isNaN(lon)) return;
+        var marker = L.circleMarker([lat, lon], {
+          radius: 7, weight: 1.5, color: "#ffffff",
+          fillColor: LIGHT_COLORS[row.dataset.light] || LIGHT_COLORS.none, fillOpacity: 0.95,
+        });
+        marker.bindTooltip(row.dataset.id + " · " + row.dataset.title, { direction: "top" });
+        marker.on("click", function () {
+          row.scrollIntoView({ block: "center", behavior: "smooth" });
+          flash(row);
+        });
+        markers.addLayer(marker);
+        byId[row.dataset.id] = marker;
+      });
+      el.dataset.cases = String(Object.keys(byId).length);
+    }
+
+    function flash(row) {
+      row.classList.remove("flash");
+      void row.offsetWidth; // restart the animation
+      row.classList.add("flash");
+    }
+
+    // Pointing at a row shows its case on the map.
+    document.addEventListener("mouseover", function (event) {
+      var row = event.target.closest && event.target.closest("tr[data-id]");
+      if (!row || !byId[row.dataset.id]) return;
+      byId[row.dataset.id].openTooltip();
+    });
+
+    plot();
+    drawAreas(map, el.dataset.geojson)
+      .then(function (extent) {
+        if (extent) map.fitBounds(extent, { padding: [8, 8] });
+        else map.setView(fallback, 10);
+        markers.eachLayer(function (m) { m.bringToFront(); });
+        el.dataset.ready = "true";
+      })
+      .catch(function (error) {
+        map.setView(fallback, 10);
+        showMapError(el, el.dataset.failed, error.message);
+      });
+
+    // The queue is reloaded (filters, paging) or one row replaced (a one-click action).
+    document.body.addEventListener("htmx:afterSettle", function () { plot(); });
+  }
+
+  // ---------------------------------------------------------------- the place picker
+
+  var pickers = [];
+
+  function placePicker(box) {
+    var mapEl = box.querySelector(".mini-map");
+    var latInput = box.querySelector("input[name=lat]");
+    var lonInput = box.querySelector("input[name=lon]");
+    var status = box.querySelector(".place-status");
+    var map = newMap(mapEl);
+    var pin = null;
+    var extent = null;
+    var lookup = 0;
+
+    function say(text, isError) {
+      status.textContent = text;
+      status.classList.toggle("error", !!isError);
+    }
+
+    function put(lat, lon, zoomTo) {
+      latInput.value = lat.toFixed(6);
+      lonInput.value = lon.toFixed(6);
+      if (pin) pin.setLatLng([lat, lon]);
+      else pin = L.marker([lat, lon]).addTo(map);
+      if (zoomTo) map.setView([lat, lon], Math.max(map.getZoom() || 0, 16));
+      box.dataset.placed = "true";
+      name(lat, lon);
+    }
+
+    // Say which grid the pin is in, so a wrong tap shows before the report is sent.
+    function name(lat, lon) {
+      var mine = ++lookup;
+      fetch("/api/v1/areas/locate?lat=" + lat + "&lon=" + lon, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (body) {
+          if (mine !== lookup) return;
+          if (!body.grid) { say(body.error ? body.error.message : "", true); return; }
+          var text = box.dataset.located.replace("__NAME__", body.grid.name);
+          var outside = box.dataset.ownGrid && body.grid.code !== box.dataset.ownGrid;
+          say(outside ? text + " — " + box.dataset.outside : text, outside);
+          box.dataset.grid = body.grid.code;
+        })
+        .catch(function (error) { say(box.dataset.failed.replace("__REASON__", error.message), true); });
+    }
+
+    map.on("click", function (event) { put(event.latlng.lat, event.latlng.lng, false); });
+
+    var gps = box.querySelector(".gps");
+    if (!navigator.geolocation) gps.hidden = true;
+    gps.addEventListener("click", function () {
+      say(box.dataset.locating, false);
+      navigator.geolocation.getCurrentPosition(
+        function (position) { put(position.coords.latitude, position.coords.longitude, true); },
+        function (error) { say(box.dataset.failed.replace("__REASON__", error.message), true); },
+        { enableHighAccuracy: true, timeout: 15000 }
+      );
+    });
+
+    function refresh() {
+      map.invalidateSize();
+      if (pin) map.setView(pin.getLatLng(), Math.max(map.getZoom() || 0, 15));
+      else if (extent) map.fitBounds(extent, { padding: [6, 6] });
+    }
+
+    map.setView([30.66, 104.06], 11);
+    drawAreas(map, mapEl.dataset.geojson)
+      .then(function (found) {
+        extent = found;
+        refresh();
+        mapEl.dataset.ready = "true";
+      })
+      .catch(function (error) { showMapError(mapEl, box.dataset.failed, error.message); });
+
+    // A form sent back with an error keeps its pin.
+    var lat = parseFloat(latInput.value), lon = parseFloat(lonInput.value);
+    if (!isNaN(lat) && !isNaN(lon)) put(lat, lon, false);
+
+    pickers.push({ box: box, refresh: refresh });
+  }
+
+  // A map inside something hidden has no size; measure it again once it shows.
+  function refreshPickersIn(root) {
+    pickers.forEach(function (p) { if (root.contains(p.box)) p.refresh(); });
+  }
+
+  // ---------------------------------------------------------------- the three-step report
+
+  function steppedForm(form) {
+    var steps = Array.prototype.slice.call(form.querySelectorAll("[data-step]"));
+    form.querySelectorAll(".step-buttons").forEach(function (p) { p.hidden = false; });
+
+    function show(number) {
+      steps.forEach(function (step) { step.hidden = step.dataset.step !== String(number); });
+      form.dataset.current = String(number);
+      refreshPickersIn(form);
+    }
+    form.addEventListener("click", function (event) {
+      var current = parseInt(form.dataset.current, 10);
+      if (event.target.closest(".step-next")) show(Math.min(current + 1, steps.length));
+      else if (event.target.closest(".step-back")) show(Math.max(current - 1, 1));
+    });
+    show(parseInt(form.dataset.startStep, 10) || 1);
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  var caseMap = document.getElementById("case-map");
+  if (caseMap && window.L) dispatchMap(caseMap);
+
+  if (window.L) document.querySelectorAll("[data-place-picker]").forEach(placePicker);
+
+  document.querySelectorAll("form[data-start-step]").forEach(steppedForm);
+
+  document.addEventListener("toggle", function (event) {
+    if (event.target.open) refreshPickersIn(event.target);
+  }, true);
+
+  document.body.addEventListener("htmx:afterSettle", function () { localTimes(document); });
+})();
