@@ -22,6 +22,7 @@ from civicgrid.cases.services import Scheduler
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, install_error_handlers
 from civicgrid.core.permissions import PUBLIC, Actor
+from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.web import case_pages, pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -35,11 +36,25 @@ ROUTERS = [
 
 
 class AccountsAuthenticator:
+    """Credentials → Actor, through the accounts services and a cache of known callers."""
+
+    def __init__(self) -> None:
+        self.callers = accounts_services.CallerCache()
+
     def from_token(self, uow: UnitOfWork, token: str, secret: str) -> Actor:
-        return accounts_services.actor_from_token(uow, token, secret)
+        claims = read_token(token, secret)  # signature and expiry, every time
+        return self.callers.resolve(
+            uow,
+            f"user:{claims.username}",
+            lambda: accounts_services.actor_for_username(uow, claims.username),
+        )
 
     def from_api_key(self, uow: UnitOfWork, key: str) -> Actor:
-        return accounts_services.actor_from_api_key(uow, key)
+        return self.callers.resolve(
+            uow,
+            f"key:{hash_api_key(key)}",
+            lambda: accounts_services.actor_from_api_key(uow, key),
+        )
 
 
 def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> FastAPI:
@@ -83,3 +98,9 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of one `civicgrid serve --workers N` process (settings from the environment).
+    Every worker runs the scheduler; a database lock lets one tick at a time."""
+    return create_app(build_platform(), scheduler=True)

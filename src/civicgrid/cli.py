@@ -37,8 +37,12 @@ def serve(
     db: DbOption = None,
     port: Annotated[int | None, typer.Option(help="port (default $CIVICGRID_PORT or 8000)")] = None,
     host: Annotated[str | None, typer.Option(help="address (default 127.0.0.1)")] = None,
+    workers: Annotated[int, typer.Option(help="server processes (one per core)")] = 1,
+    access_log: Annotated[bool, typer.Option(help="log every request")] = True,
 ) -> None:
     """Serve the web pages and the API, after bringing the database schema up to date."""
+    import os
+
     import uvicorn
 
     from civicgrid.app import create_app
@@ -48,9 +52,26 @@ def serve(
     with platform(db, migrate=True) as built:
         url = built.engine.url.render_as_string(hide_password=True)
         out.print(f"CivicGrid {__version__} on http://{bind_host}:{bind_port}  (database: {url})")
-        uvicorn.run(
-            create_app(built, scheduler=True), host=bind_host, port=bind_port, log_level="info"
-        )
+        if workers <= 1:
+            uvicorn.run(
+                create_app(built, scheduler=True),
+                host=bind_host,
+                port=bind_port,
+                access_log=access_log,
+                log_level="info",
+            )
+            return
+        # Worker processes build their own platform from the environment.
+        os.environ["CIVICGRID_DATABASE_URL"] = built.settings.database_url
+    uvicorn.run(
+        "civicgrid.app:create_served_app",
+        factory=True,
+        workers=workers,
+        host=bind_host,
+        port=bind_port,
+        access_log=access_log,
+        log_level="warning",
+    )
 
 
 @db_cli.command("upgrade")

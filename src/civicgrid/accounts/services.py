@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +15,7 @@ from civicgrid.accounts.repository import ApiKeyRepository, UserRepository
 from civicgrid.areas.domain import Area, Level
 from civicgrid.areas.ports import AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
-from civicgrid.core.db import UnitOfWork, utcnow
+from civicgrid.core.db import UnitOfWork, bump_revision, read_revision, utcnow
 from civicgrid.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
@@ -84,6 +86,7 @@ def add_user(
         phone=new.phone,
     )
     users.add(user)
+    bump_revision(uow.session, ACCOUNTS_REVISION)
     uow.commit()
     return user
 
@@ -96,6 +99,7 @@ def set_password(uow: UnitOfWork, actor: Actor, username: str, password: str) ->
     if user is None:
         raise NotFound("user_not_found", name=username)
     user.password_hash = hash_password(password)
+    bump_revision(uow.session, ACCOUNTS_REVISION)
     uow.commit()
 
 
@@ -132,8 +136,12 @@ def _dummy_hash() -> str:
 def actor_from_token(uow: UnitOfWork, token: str, secret: str) -> Actor:
     """The Actor behind a bearer token; the account is re-read so a disabled user is shut out
     at once, and a changed area takes effect without a new login."""
-    claims = read_token(token, secret)
-    user = UserRepository(uow.session).get(claims.username)
+    return actor_for_username(uow, read_token(token, secret).username)
+
+
+def actor_for_username(uow: UnitOfWork, username: str) -> Actor:
+    """The Actor of an account named in a valid token."""
+    user = UserRepository(uow.session).get(username)
     if user is None:
         raise NotAuthenticated("token_invalid")
     if not user.active:
@@ -144,8 +152,7 @@ def actor_from_token(uow: UnitOfWork, token: str, secret: str) -> Actor:
 def actor_for_user(session: Session, user: User) -> Actor:
     area_path = None
     if user.area_code is not None:
-        area = AreaRepository(session).get(user.area_code)
-        area_path = area.path if area else f"/{user.area_code}/"
+        area_path = AreaRepository(session).path_of(user.area_code) or f"/{user.area_code}/"
     return Actor(
         name=user.username,
         role=user.role,
@@ -156,20 +163,56 @@ def actor_for_user(session: Session, user: User) -> Actor:
     )
 
 
+API_KEY_USE_RESOLUTION = timedelta(minutes=5)
+ACCOUNTS_REVISION = "accounts"
+
+
+class CallerCache:
+    """Callers already resolved (by API key or username), so a busy department system or
+    dispatcher does not cost three queries per request. Dropped whenever an account, a key
+    or an area changes (revision counters), and re-read every few minutes regardless."""
+
+    def __init__(self, lifetime: timedelta = API_KEY_USE_RESOLUTION) -> None:
+        self._lock = threading.Lock()
+        self._revisions: tuple[int, int] | None = None
+        self._actors: dict[str, tuple[Actor, datetime]] = {}
+        self._lifetime = lifetime
+
+    def resolve(self, uow: UnitOfWork, key: str, load: Callable[[], Actor]) -> Actor:
+        revisions = (
+            read_revision(uow.session, ACCOUNTS_REVISION),
+            read_revision(uow.session, "areas"),
+        )
+        now = utcnow()
+        with self._lock:
+            if revisions != self._revisions:
+                self._actors.clear()
+                self._revisions = revisions
+            found = self._actors.get(key)
+        if found is not None and now - found[1] < self._lifetime:
+            return found[0]
+        actor = load()
+        with self._lock:
+            self._actors[key] = (actor, now)
+        return actor
+
+
 def actor_from_api_key(uow: UnitOfWork, key: str) -> Actor:
     """The Actor for a department system calling with an API key."""
     api_key = ApiKeyRepository(uow.session).by_hash(hash_api_key(key))
     if api_key is None or not api_key.active:
         raise NotAuthenticated("api_key_invalid")
-    api_key.last_used_at = utcnow()
+    now = utcnow()
+    # Recorded at most every few minutes: a busy system must not pay a write per request.
+    if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_USE_RESOLUTION:
+        api_key.last_used_at = now
+        uow.commit()
     area_code = area_path = None
     if api_key.department_code:
         department = DepartmentRepository(uow.session).get(api_key.department_code)
         if department is not None:
-            area = AreaRepository(uow.session).get(department.area_code)
             area_code = department.area_code
-            area_path = area.path if area else None
-    uow.commit()
+            area_path = AreaRepository(uow.session).path_of(department.area_code)
     return Actor(
         name=f"apikey:{api_key.name}",
         role=Role.API_CLIENT,

@@ -87,6 +87,10 @@ class AreaRepository:
     def get(self, code: str) -> Area | None:
         return self.session.execute(select(Area).where(areas.c.code == code)).scalar()
 
+    def path_of(self, code: str) -> str | None:
+        """An area's path without loading its boundary (cheap, for resolving callers)."""
+        return self.session.execute(select(areas.c.path).where(areas.c.code == code)).scalar()
+
     def get_many(self, codes: Iterable[str]) -> dict[str, Area]:
         wanted = list(set(codes))
         found: dict[str, Area] = {}

@@ -10,7 +10,7 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from civicgrid.areas.domain import Area, Department, Function, Level, UnitKind
+from civicgrid.areas.domain import LEVELS, Area, Department, Function, Level, UnitKind
 from civicgrid.areas.geo import area_km2
 from civicgrid.areas.importing import Candidate, Problem, RawFeature, Rejection, check_feature
 from civicgrid.areas.locator import GridEntry, Locator
@@ -262,19 +262,34 @@ class LocatorCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._locator: Locator | None = None
+        self._names: dict[str, tuple[str, int, str]] = {}
         self._revision = -1
 
     def get(self, uow: UnitOfWork) -> Locator:
+        self._refresh(uow)
+        assert self._locator is not None
+        return self._locator
+
+    def refs(self, uow: UnitOfWork, path: str) -> list[AreaRef]:
+        """The areas along PATH (city first), by name, without touching their boundaries."""
+        self._refresh(uow)
+        chain = path.strip("/").split("/")
+        return [
+            AreaRef(code, self._names[code][0], LEVELS[self._names[code][1]])
+            for code in chain
+            if code in self._names
+        ]
+
+    def _refresh(self, uow: UnitOfWork) -> None:
         repo = AreaRepository(uow.session)
         revision = repo.revision()
         if self._locator is not None and revision == self._revision:
-            return self._locator
+            return
         with self._lock:
             if self._locator is None or revision != self._revision:
-                entries = [GridEntry(*row) for row in repo.grid_entries()]
-                self._locator = Locator(entries)
+                self._locator = Locator([GridEntry(*row) for row in repo.grid_entries()])
+                self._names = repo.names()
                 self._revision = revision
-            return self._locator
 
 
 @permission(PUBLIC, "Find the grid of a point")
@@ -298,9 +313,7 @@ def locate_point(
             raise InvalidInput("lat_lon_swapped", lat=lat, lon=lon)
         raise NotFound("outside_city", lat=lat, lon=lon)
     _grid_code, path = found
-    chain = path.strip("/").split("/")
-    by_code = AreaRepository(uow.session).get_many(chain)
-    refs = [AreaRef(c, by_code[c].name, by_code[c].level) for c in chain if c in by_code]
+    refs = cache.refs(uow, path)
     return Located(lat=lat, lon=lon, grid=refs[-1], ancestors=refs[:-1])
 
 

@@ -516,15 +516,28 @@ class CaseRepository:
         min_lon: float,
         max_lon: float,
         since: datetime,
-    ) -> Sequence[Case]:
-        """Open cases of a category inside a box, reported since SINCE (duplicate search)."""
-        stmt = select(Case).where(
-            cases.c.category_code == category_code,
-            cases.c.lat.between(min_lat, max_lat),
-            cases.c.lon.between(min_lon, max_lon),
-            cases.c.created_at >= since,
-            cases.c.status.in_(list(OPEN_STATUSES)),
+        limit: int = 200,
+    ) -> Sequence[tuple[int, float, float]]:
+        """(id, lat, lon) of open cases of a category inside a box, reported since SINCE
+        (the duplicate search; only positions, so a busy spot costs little)."""
+        stmt = (
+            select(cases.c.id, cases.c.lat, cases.c.lon)
+            .where(
+                cases.c.category_code == category_code,
+                cases.c.lat.between(min_lat, max_lat),
+                cases.c.lon.between(min_lon, max_lon),
+                cases.c.created_at >= since,
+                cases.c.status.in_(list(OPEN_STATUSES)),
+            )
+            .order_by(cases.c.id.desc())
+            .limit(limit)
         )
+        return [(int(i), float(la), float(lo)) for i, la, lo in self.session.execute(stmt)]
+
+    def get_many(self, ids: Sequence[int]) -> Sequence[Case]:
+        if not ids:
+            return []
+        stmt = select(Case).where(cases.c.id.in_(ids)).order_by(cases.c.id)
         return self.session.execute(stmt).scalars().all()
 
     def counts_by_status(self, scope: CaseScope) -> dict[Status, int]:
@@ -538,6 +551,9 @@ class AttachmentRepository:
 
     def add(self, attachment: Attachment) -> None:
         self.session.add(attachment)
+
+    def add_all(self, items: Sequence[Attachment]) -> None:
+        self.session.add_all(list(items))
 
     def get(self, attachment_id: str) -> Attachment | None:
         return self.session.get(Attachment, attachment_id)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -242,7 +243,13 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
     case.route_to(route, now)
     case.start_clock(now)
     cases = CaseRepository(uow.session)
-    uploads = _store_uploads(uow, actor, new.attachments, ports)
+    # Every read comes before the first write: on SQLite the writes of concurrent reports
+    # take turns, and a turn should last only as long as the inserts themselves.
+    duplicates = _duplicates_of(cases, case, settings)
+    attachments = [
+        check_upload(u, settings.max_attachment_mb, actor.name, now) for u in new.attachments
+    ]
+    AttachmentRepository(uow.session).add_all(attachments)
     cases.add(case)
     uow.session.flush()  # the case number
     reporter = Reporter(
@@ -271,15 +278,15 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
             "suggestions": [[s.category_code, round(s.confidence, 3)] for s in suggestions[:3]],
             "route": _route_data(route),
         },
-        attachments=[a.id for a in uploads],
+        attachments=[a.id for a in attachments],
     )
     cases.add_event(case, event)
-    AttachmentRepository(uow.session).attach([a.id for a in uploads], case.id)  # type: ignore[arg-type]
-    uow.session.flush()
+    for attachment in attachments:
+        attachment.case_id = case.id
+    uow.session.flush()  # the reporter's number, for the answer
     notify_reporters(cases, case, event, ports, [reporter])
-    duplicates = _duplicates_of(cases, case, settings)
     uow.commit()
-    return Reported(case, [d.id for d in duplicates if d.id is not None], suggestions)
+    return Reported(case, duplicates, suggestions)
 
 
 def _place(
@@ -349,9 +356,9 @@ def _store_uploads(
     return stored
 
 
-def _duplicates_of(cases: CaseRepository, case: Case, settings: Settings) -> list[Case]:
-    """Open cases of the same category within the duplicate radius, reported within the
-    window before this one."""
+def _duplicates_of(cases: CaseRepository, case: Case, settings: Settings) -> list[int]:
+    """Numbers of the open cases of the same category within the duplicate radius, reported
+    within the window before this one (which may not be stored yet)."""
     if case.lat is None or case.lon is None:
         return []
     radius = settings.duplicate_radius_m
@@ -367,12 +374,9 @@ def _duplicates_of(cases: CaseRepository, case: Case, settings: Settings) -> lis
         since,
     )
     return [
-        other
-        for other in near
-        if other.id != case.id
-        and other.lat is not None
-        and other.lon is not None
-        and distance_m(case.lat, case.lon, other.lat, other.lon) <= radius
+        other_id
+        for other_id, lat, lon in near
+        if other_id != case.id and distance_m(case.lat, case.lon, lat, lon) <= radius
     ]
 
 
@@ -743,7 +747,8 @@ def duplicates_of(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts)
         raise NotFound("case_not_found", id=case_id)
     if not can_see(actor, case):
         raise Forbidden("case_hidden", id=case_id)
-    return [c for c in _duplicates_of(cases, case, ports.settings) if can_see(actor, c)]
+    found = cases.get_many(_duplicates_of(cases, case, ports.settings))
+    return [c for c in found if can_see(actor, c)]
 
 
 @permission(CASE_READERS, "Read an attachment")
@@ -804,6 +809,8 @@ def tick(uow: UnitOfWork, actor: Actor, ports: CasePorts, batch: int = 500) -> T
     answers to the notifier."""
     now = ports.clock()
     report = TickReport()
+    if not claim_scheduler(uow):
+        return report  # another server process is ticking right now
     routing = ports.routing.fresh(uow)
     cases = CaseRepository(uow.session)
     while True:
@@ -833,6 +840,20 @@ def tick(uow: UnitOfWork, actor: Actor, ports: CasePorts, batch: int = 500) -> T
         uow.commit()
     report.messages_sent = deliver_messages(uow, ports.notifier, now)
     return report
+
+
+SCHEDULER_LOCK_ID = 7_341_203  # arbitrary, CivicGrid's own
+
+
+def claim_scheduler(uow: UnitOfWork) -> bool:
+    """One scheduler tick at a time across server processes: a PostgreSQL advisory lock
+    (released at commit); SQLite serialises writers by itself."""
+    if uow.session.get_bind().dialect.name != "postgresql":
+        return True
+    claimed = uow.session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": SCHEDULER_LOCK_ID}
+    ).scalar()
+    return bool(claimed)
 
 
 def deliver_messages(uow: UnitOfWork, notifier: Notifier, now: datetime, limit: int = 1000) -> int:

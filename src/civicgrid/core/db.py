@@ -8,6 +8,7 @@ import SQLAlchemy.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,7 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, registry, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, registry, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -116,8 +117,15 @@ revisions = Table(
 
 
 def read_revision(session: Session, name: str) -> int:
-    value = session.execute(select(revisions.c.value).where(revisions.c.name == name)).scalar()
-    return int(value or 0)
+    """A change counter, read once per transaction (every cache checks its own counter, and
+    one request may consult several caches)."""
+    cached: dict[str, int] | None = session.info.get("revisions")
+    if cached is None:
+        cached = {
+            n: int(v) for n, v in session.execute(select(revisions.c.name, revisions.c.value))
+        }
+        session.info["revisions"] = cached
+    return cached.get(name, 0)
 
 
 def bump_revision(session: Session, name: str) -> None:
@@ -128,6 +136,7 @@ def bump_revision(session: Session, name: str) -> None:
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         session.execute(revisions.insert().values(name=name, value=1, changed_at=utcnow()))
+    session.info.pop("revisions", None)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -157,7 +166,39 @@ SessionFactory = Callable[[], Session]
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        _take_turns_writing(factory)
+    return factory
+
+
+# SQLite allows one writer at a time and makes the others sleep and retry, which turns a
+# burst of requests into seconds of latency. Sessions of one process take turns instead:
+# a session takes the turn at its first write and gives it back when its transaction ends.
+# (Reads need no turn: in WAL mode they never wait. Run one server process on SQLite.)
+_SQLITE_TURN = threading.Lock()
+
+
+def _take_turns_writing(factory: sessionmaker[Session]) -> None:
+    def take(session: Session) -> None:
+        if not session.info.get("sqlite_turn"):
+            _SQLITE_TURN.acquire()
+            session.info["sqlite_turn"] = True
+
+    def give_back(session: Session, *_args: Any) -> None:
+        if session.info.pop("sqlite_turn", False):
+            _SQLITE_TURN.release()
+
+    def on_execute(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            take(state.session)
+
+    event.listen(factory, "before_flush", lambda session, *_: take(session))
+    event.listen(factory, "do_orm_execute", on_execute)
+    # Only the end of the database transaction gives the turn back (not the end of the
+    # sub-transactions a flush opens, while SQLite still holds the write lock).
+    event.listen(factory, "after_commit", give_back)
+    event.listen(factory, "after_rollback", give_back)
 
 
 class UnitOfWork:
@@ -192,6 +233,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        self.session.info.pop("revisions", None)
 
     def rollback(self) -> None:
         self.session.rollback()
