@@ -662,6 +662,11 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "ui.dispatch.previous": {"zh": "上一页", "en": "Previous"},
     "ui.dispatch.next": {"zh": "下一页", "en": "Next"},
     "ui.dispatch.map": {"zh": "在办案件分布", "en": "Map of open cases"},
+    "ui.list.total": {"zh": "共 {total} 件", "en": "{total} cases"},
+    "ui.list.first": {
+        "zh": "共 {total} 件，以下是时限最近的 {shown} 件",
+        "en": "{total} cases; the {shown} with the nearest deadlines are shown",
+    },
     "ui.inbox.title": {"zh": "部门待办", "en": "Inbox"},
     "ui.inbox.empty": {"zh": "本单位暂无在办案件。", "en": "Your unit has no open case."},
     "ui.grid.title": {"zh": "我的网格", "en": "My grid"},

@@ -53,6 +53,7 @@ RESIDENTS = frozenset({Role.RESIDENT})
 
 QUICK_ACTIONS = (Action.ACCEPT, Action.REGISTER, Action.DISPATCH)
 QUEUE_PAGE_SIZE = 50
+LIST_SIZE = 200  # the inbox and the grid page show this many, soonest deadline first
 MAX_PHOTOS = 9  # as many as the API takes
 # Timeline rows that name the unit they concern.
 UNIT_EVENTS = frozenset({Action.DISPATCH.value, Action.RETURN.value, Action.CHECK_IN.value})
@@ -734,7 +735,7 @@ def inbox(
     start, resolve with photos, return, ask for more time, check in."""
     ports = ports_of(request)
     found = cases.list_cases(
-        uow, actor, CaseFilter(statuses=sorted(OPEN_STATUSES)), ports, page_size=200
+        uow, actor, CaseFilter(statuses=sorted(OPEN_STATUSES)), ports, page_size=LIST_SIZE
     )
     cards = cards_of(actor, found.items, ports.clock())
     labels = labels_for(request, uow, actor, grid_codes=[c.case.grid_code for c in cards])
@@ -794,7 +795,7 @@ def _grid(
     ports = ports_of(request)
     now = ports.clock()
     found = cases.list_cases(
-        uow, actor, CaseFilter(statuses=sorted(OPEN_STATUSES)), ports, page_size=200
+        uow, actor, CaseFilter(statuses=sorted(OPEN_STATUSES)), ports, page_size=LIST_SIZE
     )
     cards = cards_of(actor, found.items, now)
     to_verify = [c for c in cards if Action.VERIFY in c.actions]

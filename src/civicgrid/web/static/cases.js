@@ -187,7 +187,10 @@
       );
     });
 
+    // Fitting a map that is hidden (a closed form, another step) has no size to fit into;
+    // it is refreshed again when it shows.
     function refresh() {
+      if (!mapEl.offsetWidth || !mapEl.offsetHeight) return;
       map.invalidateSize();
       if (pin) map.setView(pin.getLatLng(), Math.max(map.getZoom() || 0, 15));
       else if (extent) map.fitBounds(extent, { padding: [6, 6] });
