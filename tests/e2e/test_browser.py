@@ -184,3 +184,73 @@ def test_find_my_grid_opens_the_grid_the_phone_is_in(server: Server, page) -> No
     with urllib.request.urlopen(f"{server.url}/api/v1/areas/locate?{query}") as response:
         located = json.load(response)
     assert code == located["grid"]["code"]
+
+
+def log_in(page, server: Server, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+
+
+def test_a_dispatcher_accepts_a_case_with_one_click(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, server, "dispatcher", server.passwords["dispatcher"])
+    page.click("#nav-dispatch")
+    page.wait_for_selector("#case-map[data-ready='true']", timeout=20_000)
+    assert int(page.locator("#case-map").get_attribute("data-cases") or 0) > 0
+    page.select_option("select[name=status]", "reported")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#queue tr[data-id] .status')]"
+        ".every(s => s.classList.contains('status-reported'))"
+    )
+    row = page.locator("#queue tr[data-id]").filter(has=page.locator(".quick-accept")).first
+    case_id = row.get_attribute("data-id")
+    row.locator(".quick-accept").click()
+    accepted = page.locator(f"tr#case-{case_id}")
+    accepted.locator(".status-accepted").wait_for(timeout=10_000)
+    assert "已完成" in accepted.inner_text()
+    assert accepted.locator(".quick-register").count() == 1  # the next step, one click away
+    assert page.url.startswith(server.url + "/dispatch?status=reported")  # HTMX, no reload
+    page.goto(f"{server.url}/cases/{case_id}")
+    timeline = page.locator(".timeline").inner_text()
+    assert "受理" in timeline and "dispatcher" in timeline
+
+
+def test_a_grid_worker_reports_with_a_photo_and_gps_on_a_phone(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    from civicgrid.demo.cases import demo_photo
+
+    # The worker of the grid the phone is in (all grid workers share the printed password).
+    query = f"lat={PHONE_POSITION['latitude']}&lon={PHONE_POSITION['longitude']}"
+    with urllib.request.urlopen(f"{server.url}/api/v1/areas/locate?{query}") as response:
+        grid = json.load(response)["grid"]
+    password = next(pw for name, pw in server.passwords.items() if name.startswith("gw"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, server, f"gw{grid['code']}", password)
+    page.click("#nav-grid")
+    page.click(".report-box summary")
+    form = page.locator("#grid-report")
+    form.locator("select[name=category]").select_option("SO04")
+    form.locator("textarea[name=description]").fill("路口电线杆上贴满小广告")
+    form.locator("input[name=photos]").set_input_files(
+        files=[{"name": "scene.png", "mimeType": "image/png", "buffer": demo_photo()}]
+    )
+    page.wait_for_selector(".mini-map[data-ready='true']", timeout=20_000)
+    form.locator("button.gps").click()
+    page.wait_for_selector("[data-place-picker][data-grid]", timeout=10_000)
+    assert form.locator("input[name=lat]").input_value().startswith("30.66")
+    status = form.locator(".place-status").inner_text()
+    assert grid["name"] in status and "不在您的网格内" not in status
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(server.url + "/grid?reported=*")
+    case_id = page.url.rsplit("=", 1)[1]
+    assert f"已上报，案件编号 {case_id}" in page.locator(".notice").inner_text()
+    mine = page.locator(f"#case-{case_id}")
+    assert mine.locator("form[data-action='resolve_on_spot']").count() == 1
+    page.goto(f"{server.url}/cases/{case_id}")
+    photo = page.locator(".timeline .photos img").first
+    photo.wait_for()
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(loaded, arg=photo.element_handle())
+    assert "网格员上报" in page.locator(".case-facts").inner_text()
