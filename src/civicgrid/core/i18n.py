@@ -620,6 +620,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "ui.form.category": {"zh": "问题类别", "en": "Category"},
     "ui.form.priority": {"zh": "紧急程度", "en": "Priority"},
     "ui.form.unchanged": {"zh": "不变", "en": "Unchanged"},
+    "ui.form.unchanged_value": {"zh": "不变（{value}）", "en": "Unchanged ({value})"},
     "ui.form.lat": {"zh": "纬度", "en": "Latitude"},
     "ui.form.lon": {"zh": "经度", "en": "Longitude"},
     "ui.form.auto_category": {

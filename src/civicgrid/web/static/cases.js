@@ -88,7 +88,11 @@
           radius: 7, weight: 1.5, color: "#ffffff",
           fillColor: LIGHT_COLORS[row.dataset.light] || LIGHT_COLORS.none, fillOpacity: 0.95,
         });
-        marker.bindTooltip(row.dataset.id + " · " + row.dataset.title, { direction: "top" });
+        // A title is what a reporter typed: text, never markup (Leaflet would insert a
+        // string tooltip as HTML).
+        var tip = document.createElement("span");
+        tip.textContent = row.dataset.id + " · " + row.dataset.title;
+        marker.bindTooltip(tip, { direction: "top" });
         marker.on("click", function () {
           row.scrollIntoView({ block: "center", behavior: "smooth" });
           flash(row);
