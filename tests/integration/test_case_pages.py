@@ -330,6 +330,34 @@ def test_duplicates_are_offered_on_the_detail_and_merged_with_one_button(
     assert f"案件 {second['id']} 并入本案" in survivor
 
 
+def test_amending_only_the_priority_leaves_the_category_and_route_alone(
+    city: City, city_client: TestClient, auth: Any, as_: Persona
+) -> None:
+    case_id = new_case(city, city_client, auth)["id"]
+    dispatcher = as_("dispatcher")
+    form = dispatcher.get(f"/cases/{case_id}").text
+    assert '<option value="">不变（暴露垃圾）</option>' in form
+    assert act(dispatcher, case_id, "amend", category="", priority="urgent").status_code == 303
+    amended = api_case(city_client, auth, case_id)
+    assert (amended["priority"], amended["category"]) == ("urgent", "CR01")
+    assert amended["timeline"][-1]["data"]["overrides"] == {"priority": ["normal", "urgent"]}
+    assert "紧急" in dispatcher.get(f"/cases/{case_id}").text
+
+
+def test_what_reporters_type_is_shown_as_text(
+    city: City, city_client: TestClient, auth: Any, as_: Persona
+) -> None:
+    case_id = new_case(city, city_client, auth, description='<img src=x onerror="alert(1)">垃圾')[
+        "id"
+    ]
+    dispatcher = as_("dispatcher")
+    for page in (
+        dispatcher.get("/dispatch/queue", params={"q": "onerror"}).text,
+        dispatcher.get(f"/cases/{case_id}").text,
+    ):
+        assert "<img src=x" not in page and "&lt;img src=x" in page
+
+
 def test_a_hidden_or_unknown_case_is_a_page_saying_so(
     city: City, city_client: TestClient, auth: Any, as_: Persona
 ) -> None:
