@@ -81,6 +81,7 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     )
     app.state.platform = platform
     app.state.authenticator = AccountsAuthenticator()
+    app.state.error_page = pages.error_page
     install_error_handlers(app)
 
     @app.get("/health", tags=["system"])

@@ -103,3 +103,13 @@ def test_a_grid_worker_sees_the_city_name_and_no_counts_above_her_grid(
 def test_an_empty_platform_explains_how_to_get_areas(scratch_client: TestClient) -> None:
     page = scratch_client.get("/")
     assert "civicgrid demo" in page.text
+
+
+def test_a_page_refused_to_a_role_is_a_page_not_json(city: City, browser: TestClient) -> None:
+    browser.post("/login", data={"username": "resident", "password": city.password("resident")})
+    page = browser.get("/dispatch", headers={"Accept": "text/html"})
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert "无法打开此页面" in page.text and "居民" in page.text
+    api = browser.get("/api/v1/departments")
+    assert api.headers["content-type"].startswith("application/json")

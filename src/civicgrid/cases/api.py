@@ -94,6 +94,7 @@ def list_cases(
     return CasePageOut(
         items=[CaseOut.of(c, now) for c in found.items],
         total=found.total,
+        total_exact=found.total_exact,
         page=found.page,
         page_size=found.page_size,
     )

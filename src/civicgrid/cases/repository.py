@@ -129,10 +129,20 @@ cases = Table(
 Index("ix_cases_status_deadline", cases.c.status, cases.c.deadline_at)
 Index("ix_cases_deadline", cases.c.deadline_at)
 Index(
-    "ix_cases_area_path",
+    "ix_cases_area_status",
     cases.c.area_path,
+    cases.c.status,
+    cases.c.deadline_at,
     postgresql_ops={"area_path": "varchar_pattern_ops"},  # prefix LIKE under any collation
 )
+# The scheduler's question, "past the deadline and not yet marked": only unmarked cases.
+Index(
+    "ix_cases_unmarked_deadline",
+    cases.c.deadline_at,
+    postgresql_where=cases.c.overdue.is_(False),
+    sqlite_where=cases.c.overdue.is_(False),
+)
+Index("ix_cases_category_status", cases.c.category_code, cases.c.status)
 Index("ix_cases_department_status", cases.c.department_code, cases.c.status)
 Index("ix_cases_category_lat", cases.c.category_code, cases.c.lat)  # duplicate search
 Index("ix_cases_created", cases.c.created_at)
@@ -149,7 +159,13 @@ case_handlers = Table(
     Column("checked_in_at", UtcDateTime(), nullable=True),
     Column("note", Text, nullable=False, default=""),
 )
-Index("ix_case_handlers_department", case_handlers.c.department_code, case_handlers.c.case_id)
+# A unit's whistled cases (lead false) without touching the table.
+Index(
+    "ix_case_handlers_department",
+    case_handlers.c.department_code,
+    case_handlers.c.lead,
+    case_handlers.c.case_id,
+)
 
 case_reporters = Table(
     "case_reporters",
@@ -425,20 +441,21 @@ class CaseRepository:
 
     # -- lists
 
-    def _scoped(self, stmt: Select[Any], scope: CaseScope) -> Select[Any]:
+    def _scoped(
+        self, stmt: Select[Any], scope: CaseScope, f: CaseFilter | None = None
+    ) -> Select[Any]:
         if scope.everything:
             return stmt
         conditions = []
         if scope.area_path is not None:
             conditions.append(cases.c.area_path.startswith(scope.area_path, autoescape=True))
         if scope.department is not None:
-            co_handled = exists().where(
-                and_(
-                    case_handlers.c.case_id == cases.c.id,
-                    case_handlers.c.department_code == scope.department,
-                )
-            )
-            conditions.append(or_(cases.c.department_code == scope.department, co_handled))
+            # A unit's cases: those it leads, and those it was summoned to by a whistle. The
+            # latter are few, so they are looked up first and spelled out, which lets the
+            # database combine two index scans instead of walking every case.
+            summoned = self._summoned(scope.department, f.statuses if f else None)
+            led = cases.c.department_code == scope.department
+            conditions.append(or_(led, cases.c.id.in_(summoned)) if summoned else led)
         if scope.reporter is not None:
             joined = exists().where(
                 and_(
@@ -451,14 +468,25 @@ class CaseRepository:
             return stmt.where(False)  # type: ignore[arg-type]
         return stmt.where(or_(*conditions))
 
+    def _summoned(self, department: str, statuses: Sequence[Status] | None) -> list[int]:
+        stmt = (
+            select(case_handlers.c.case_id)
+            .join(cases, cases.c.id == case_handlers.c.case_id)
+            .where(case_handlers.c.department_code == department, case_handlers.c.lead.is_(False))
+        )
+        if statuses:
+            stmt = stmt.where(cases.c.status.in_(list(statuses)))
+        return [int(i) for i in self.session.execute(stmt).scalars()]
+
     def _filtered(self, stmt: Select[Any], f: CaseFilter) -> Select[Any]:
         if f.statuses:
             stmt = stmt.where(cases.c.status.in_(list(f.statuses)))
         if f.category:
-            group = select(categories.c.code).where(categories.c.parent_code == f.category)
-            stmt = stmt.where(
-                or_(cases.c.category_code == f.category, cases.c.category_code.in_(group))
-            )
+            # A level-1 group stands for its categories: spelled out, so the index serves it.
+            group = self.session.execute(
+                select(categories.c.code).where(categories.c.parent_code == f.category)
+            ).scalars()
+            stmt = stmt.where(cases.c.category_code.in_([f.category, *group]))
         if f.grid:
             stmt = stmt.where(cases.c.grid_code == f.grid)
         if f.department:
@@ -483,15 +511,23 @@ class CaseRepository:
         limit: int = 50,
         offset: int = 0,
     ) -> Sequence[Case]:
-        stmt = self._filtered(self._scoped(select(Case), scope), f)
+        stmt = self._filtered(self._scoped(select(Case), scope, f), f)
         if order == "deadline":
-            stmt = stmt.order_by(cases.c.deadline_at.is_(None), cases.c.deadline_at, cases.c.id)
+            # NULLS LAST matches the index order, so the first page is an index scan.
+            stmt = stmt.order_by(cases.c.deadline_at.asc().nulls_last(), cases.c.id)
         else:
             stmt = stmt.order_by(cases.c.id.desc())
         return self.session.execute(stmt.limit(limit).offset(offset)).scalars().all()
 
-    def count(self, scope: CaseScope, f: CaseFilter) -> int:
-        stmt = self._filtered(self._scoped(select(func.count()).select_from(cases), scope), f)
+    def count(self, scope: CaseScope, f: CaseFilter, cap: int | None = None) -> int:
+        """How many cases match, counting no further than CAP (a queue of a million cases
+        needs "1,000+", not a full scan)."""
+        if cap is None:
+            counted = select(func.count()).select_from(cases)
+            stmt = self._filtered(self._scoped(counted, scope, f), f)
+            return int(self.session.execute(stmt).scalar_one())
+        matching = self._filtered(self._scoped(select(cases.c.id), scope, f), f).limit(cap + 1)
+        stmt = select(func.count()).select_from(matching.subquery())
         return int(self.session.execute(stmt).scalar_one())
 
     def overdue_unmarked(self, now: datetime, limit: int = 500) -> Sequence[Case]:

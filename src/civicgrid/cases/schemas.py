@@ -285,7 +285,8 @@ class CaseDetailOut(CaseOut):
 
 class CasePageOut(BaseModel):
     items: list[CaseOut]
-    total: int
+    total: int = Field(description="matching cases, counted up to 1,000 (see total_exact)")
+    total_exact: bool = Field(description="false when more than `total` cases match")
     page: int
     page_size: int
 

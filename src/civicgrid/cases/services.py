@@ -710,12 +710,21 @@ def actions_for(actor: Actor, case: Case, now: datetime) -> list[Action]:
     return allowed
 
 
+# Lists count matching cases up to this many; beyond it the total reads "1,000+".
+COUNT_CAP = 1000
+
+
 @dataclass
 class CasePage:
     items: list[Case]
-    total: int
+    total: int  # exact when total_exact, else a lower bound (COUNT_CAP)
     page: int
     page_size: int
+    total_exact: bool = True
+
+    @property
+    def total_label(self) -> str:
+        return str(self.total) if self.total_exact else f"{self.total}+"
 
 
 @permission(CASE_READERS, "List cases in the caller's scope")
@@ -735,7 +744,10 @@ def list_cases(
     cases = CaseRepository(uow.session)
     scope = scope_of(actor)
     items = cases.list(scope, f, order=order, limit=page_size, offset=(page - 1) * page_size)
-    return CasePage(list(items), cases.count(scope, f), page, page_size)
+    total = cases.count(scope, f, cap=COUNT_CAP)
+    return CasePage(
+        list(items), min(total, COUNT_CAP), page, page_size, total_exact=total <= COUNT_CAP
+    )
 
 
 @permission(CASE_READERS, "Open reports of the same problem near a case")

@@ -78,8 +78,8 @@ class Caller:
 
     def __call__(self, request: Request, uow: UnitOfWork = Depends(get_uow)) -> Actor:
         actor = authenticate(request, uow)
+        request.state.actor = actor  # also for the error page when the rule refuses
         self.rule.check(actor)
-        request.state.actor = actor
         return actor
 
 
@@ -119,6 +119,11 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 401 and wants_html(request):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    # People get a page in the site's frame; the web layer installs how it is drawn.
+    page = getattr(request.app.state, "error_page", None)
+    if page is not None and wants_html(request):
+        rendered: Response = page(request, status, message)
+        return rendered
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )

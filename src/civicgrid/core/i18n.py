@@ -415,6 +415,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "en": "Demo accounts are printed on the console by civicgrid demo.",
     },
     "ui.back_to_map": {"zh": "返回地图", "en": "Back to the map"},
+    "ui.error_title": {"zh": "无法打开此页面", "en": "This page cannot be shown"},
     "ui.public_view": {
         "zh": "公开视图：登录后可查看管辖范围内的详细信息",
         "en": "Public view: log in to see details of your area",

@@ -535,7 +535,7 @@ def _queue_context(
     now = ports.clock()
     return {
         "rows": [queue_row(actor, c, now) for c in found.items],
-        "total": found.total,
+        "total": found.total_label,
         "pages": max(1, math.ceil(found.total / QUEUE_PAGE_SIZE)),
         "error": None,
     }
@@ -746,6 +746,7 @@ def inbox(
         labels,
         cards=cards,
         total=found.total,
+        total_label=found.total_label,
         unit_name=labels.unit(actor.department_code),
     )
 

@@ -175,6 +175,13 @@ def switch_language(locale: str, next: str = "/", actor: Actor = allow(PUBLIC)) 
     return response
 
 
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """What a person sees when a page refuses them or is not there (installed as the
+    app's error page; API clients keep getting JSON)."""
+    actor = getattr(request.state, "actor", ANONYMOUS)
+    return render(request, actor, "error.html", status_code=status, status=status, message=message)
+
+
 def _safe_next(target: str) -> str:
     """Only same-site paths, so the login form cannot be used to redirect elsewhere."""
     parsed = urlparse(target)

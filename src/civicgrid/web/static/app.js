@@ -22,6 +22,13 @@
   var groups = {};
   var selected = null;
 
+  // Names come from imported files: put them in as text, never as markup.
+  function textLabel(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
   function showDetail(code) {
     htmx.ajax("GET", mapEl.dataset.detail + encodeURIComponent(code), { target: "#detail", swap: "innerHTML" });
   }
@@ -53,11 +60,15 @@
         if (!p.context) layersByCode[p.code] = layer;
         if (layer.options) layer.options.className = "area area-" + level + (p.context ? " context" : "");
         if (level === "grid") {
-          layer.bindTooltip(p.name + " · " + p.code, { sticky: true, direction: "top" });
+          layer.bindTooltip(textLabel(p.name + " · " + p.code), { sticky: true, direction: "top" });
           layer.on("click", function () { select(p.code); showDetail(p.code); });
         }
         if (level === "district" && !p.context) {
-          layer.bindTooltip(p.name, { permanent: true, direction: "center", className: "district-label" });
+          layer.bindTooltip(textLabel(p.name), {
+            permanent: true,
+            direction: "center",
+            className: "district-label",
+          });
         }
       },
     }).addTo(map);
