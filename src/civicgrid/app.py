@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -64,6 +65,7 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = platform.settings.threads
         runner = Scheduler(platform.session_factory, platform.cases) if scheduler else None
         if runner is not None:
             runner.start()

@@ -37,7 +37,8 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     settings = settings or get_settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
-    engine = make_engine(settings.database_url)
+    # A connection for every request thread, the scheduler and the odd page of the CLI.
+    engine = make_engine(settings.database_url, pool_size=settings.threads + 2)
     locator_cache = LocatorCache()
     cases = CasePorts(
         settings=settings,

@@ -139,10 +139,13 @@ def bump_revision(session: Session, name: str) -> None:
     session.info.pop("revisions", None)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
+    """An engine for URL. POOL_SIZE connections stay open: at least one per request thread,
+    or the pool closes and reopens connections under load (a new server process each)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
+            pool_size=pool_size,
             connect_args={"check_same_thread": False, "timeout": 30},
             json_serializer=lambda obj: json.dumps(obj, ensure_ascii=False),
             **kwargs,
@@ -151,7 +154,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

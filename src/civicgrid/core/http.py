@@ -77,7 +77,13 @@ class Caller:
         self.rule = rule
 
     def __call__(self, request: Request, uow: UnitOfWork = Depends(get_uow)) -> Actor:
-        actor = authenticate(request, uow)
+        try:
+            actor = authenticate(request, uow)
+        finally:
+            # Hand the connection back before the endpoint waits for a thread: a request
+            # that kept it would hold a pool slot while waiting, and enough such requests
+            # exhaust the pool while every thread waits for a connection (a deadlock).
+            uow.rollback()
         request.state.actor = actor  # also for the error page when the rule refuses
         self.rule.check(actor)
         return actor

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     default_locale: Literal["zh", "en"] = "zh"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Request threads per server process. Python runs one thread at a time; more threads
+    # than this mostly add lock hand-offs between them (see bench/intake.py).
+    threads: int = 4
     # Cases
     duplicate_radius_m: float = 50.0
     duplicate_window_hours: float = 72.0
