@@ -41,6 +41,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="log every request")] = True,
 ) -> None:
     """Serve the web pages and the API, after bringing the database schema up to date."""
+    import logging
     import os
 
     import uvicorn
@@ -49,6 +50,9 @@ def serve(
 
     settings = load_settings()
     bind_host, bind_port = host or settings.host, port or settings.port
+    # CivicGrid's own log (answers handed to the notifier, scheduler runs) on the console.
+    logging.basicConfig(format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("civicgrid").setLevel(logging.INFO)
     with platform(db, migrate=True) as built:
         url = built.engine.url.render_as_string(hide_password=True)
         out.print(f"CivicGrid {__version__} on http://{bind_host}:{bind_port}  (database: {url})")

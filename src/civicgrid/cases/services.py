@@ -909,7 +909,14 @@ class Scheduler:
         while not self._stop.wait(interval):
             try:
                 with UnitOfWork(self._session_factory) as uow:  # type: ignore[arg-type]
-                    tick(uow, SCHEDULER, self._ports)
+                    done = tick(uow, SCHEDULER, self._ports)
+                if done.marked_overdue or done.escalated or done.messages_sent:
+                    log.info(
+                        "scheduler: %d overdue marked, %d escalated, %d answers sent",
+                        done.marked_overdue,
+                        done.escalated,
+                        done.messages_sent,
+                    )
             except Exception:
                 log.exception("scheduler tick failed")
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import shapely
 from faker import Faker
+from sqlalchemy import update
 
 from civicgrid.areas.domain import Area, Level
 from civicgrid.cases.attachments import Upload, check_upload
@@ -29,7 +30,7 @@ from civicgrid.cases.domain import (
     route_at,
     route_case,
 )
-from civicgrid.cases.repository import AttachmentRepository, CaseRepository
+from civicgrid.cases.repository import AttachmentRepository, CaseRepository, case_messages
 from civicgrid.cases.services import CasePorts, RoutingCache, notify_reporters
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.permissions import Actor, Role
@@ -56,6 +57,16 @@ ENDINGS = [
     (Status.REJECTED, 3),
     (Status.VOIDED, 1),
     (Status.MERGED, 4),
+]
+# Cases older than this mostly finished; the open ones are mostly recent, as in a real city.
+SETTLED_AFTER = timedelta(days=7)
+SETTLED_ENDINGS = [
+    (Status.CLOSED, 85),
+    (Status.REJECTED, 4),
+    (Status.MERGED, 5),
+    (Status.VOIDED, 1),
+    (Status.SUSPENDED, 2),
+    (Status.IN_PROGRESS, 3),
 ]
 PATH = [
     Status.REPORTED,
@@ -158,7 +169,8 @@ def play_demo_cases(
         # Spread over the period in order, so case numbers grow with time.
         created = start + (now - start) * ((number + rng.random()) / count)
         channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
-        ending = rng.choices([s for s, _ in ENDINGS], [w for _, w in ENDINGS])[0]
+        endings = SETTLED_ENDINGS if now - created > SETTLED_AFTER else ENDINGS
+        ending = rng.choices([s for s, _ in endings], [w for _, w in endings])[0]
         case, reporter_actor = _new_case(
             cases, ports, routing, category, grid, channel, created, rng, faker, workers, cast
         )
@@ -171,6 +183,12 @@ def play_demo_cases(
             progress(1)
         if number % 250 == 249:
             uow.commit()
+    # The month already happened: its answers went out when they were written.
+    uow.session.execute(
+        update(case_messages)
+        .where(case_messages.c.sent_at.is_(None))
+        .values(sent_at=case_messages.c.created_at)
+    )
     uow.commit()
     return tally
 
