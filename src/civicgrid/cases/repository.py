@@ -8,6 +8,7 @@ event. "Overdue now" and the dispatch queue are index scans on deadline_at.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -227,50 +228,32 @@ attachments = Table(
 )
 
 
+@dataclass(eq=False)
 class Message:
     """An answer to a reporter, stored before it is sent (outbox)."""
 
-    def __init__(
-        self,
-        case_id: int,
-        reporter_id: int,
-        channel: str,
-        recipient: str,
-        body: str,
-        created_at: datetime,
-        sent_at: datetime | None = None,
-    ) -> None:
-        self.case_id = case_id
-        self.reporter_id = reporter_id
-        self.channel = channel
-        self.recipient = recipient
-        self.body = body
-        self.created_at = created_at
-        self.sent_at = sent_at
+    case_id: int
+    reporter_id: int
+    channel: str
+    recipient: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None = None
 
 
+@dataclass(eq=False)
 class Attachment:
-    def __init__(
-        self,
-        id: str,
-        filename: str,
-        content_type: str,
-        size: int,
-        sha256: str,
-        data: bytes,
-        uploaded_by: str,
-        created_at: datetime,
-        case_id: int | None = None,
-    ) -> None:
-        self.id = id
-        self.case_id = case_id
-        self.filename = filename
-        self.content_type = content_type
-        self.size = size
-        self.sha256 = sha256
-        self.data = data
-        self.uploaded_by = uploaded_by
-        self.created_at = created_at
+    """A photo, kept in the database with the case it belongs to (set once attached)."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    data: bytes
+    uploaded_by: str
+    created_at: datetime
+    case_id: int | None = None
 
 
 mapper_registry.map_imperatively(Category, categories)
