@@ -23,6 +23,7 @@ from civicgrid.cases.services import Scheduler
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, install_error_handlers
 from civicgrid.core.permissions import PUBLIC, Actor
+from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.web import case_pages, pages
 
@@ -84,6 +85,9 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     app.state.platform = platform
     app.state.authenticator = AccountsAuthenticator()
     app.state.error_page = pages.error_page
+    app.state.limiters = {
+        "track": RateLimiter(platform.settings.track_attempts_per_minute, window_seconds=60)
+    }
     install_error_handlers(app)
 
     @app.get("/health", tags=["system"])

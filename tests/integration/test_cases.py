@@ -545,3 +545,26 @@ def test_uploads_are_checked_in_the_service_too(city: City) -> None:
 
     with pytest.raises(InvalidInput):
         check_upload(Upload("x.gif", b"GIF89a" + bytes(2 * 1024 * 1024)), 1, SYSTEM.name, utcnow())
+
+
+def test_a_grid_worker_keeps_sight_of_her_report_that_landed_next_door(
+    city: City, city_client: TestClient, auth: Any
+) -> None:
+    worker = city.plan.workers[0]
+    neighbour = city.area(city.plan.workers[1].grid_code)
+    case = report(city_client, auth(worker.username), neighbour, channel="grid_worker")
+    assert case["grid_code"] != worker.grid_code
+    seen = city_client.get(f"/api/v1/cases/{case['id']}", headers=auth(worker.username))
+    assert seen.status_code == 200
+    listed = city_client.get("/api/v1/cases?page_size=500", headers=auth(worker.username)).json()
+    assert case["id"] in {c["id"] for c in listed["items"]}
+
+
+def test_guessing_phones_on_the_tracking_page_is_stopped(city: City, browser: TestClient) -> None:
+    statuses = [
+        browser.get(f"/api/v1/cases/1/track?phone=1380000{n:04d}").status_code for n in range(12)
+    ]
+    assert statuses[:10] == [404] * 10
+    assert statuses[10:] == [429, 429]
+    page = browser.post("/track", data={"number": "1", "phone": "13800000000"})
+    assert page.status_code == 429 and "尝试次数过多" in page.text

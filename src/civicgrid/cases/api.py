@@ -23,7 +23,7 @@ from civicgrid.cases.services import CASE_READERS, INTAKE_ROLES, CasePorts
 from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.http import allow, get_uow, limit_attempts, platform_of
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -162,8 +162,10 @@ def track(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     phone: str = Query(..., min_length=4, description="the phone number given when reporting"),
     actor: Actor = allow(PUBLIC),
+    _attempt: None = limit_attempts("track"),
 ) -> CaseDetailOut:
-    """Follow a case without an account: its number and the reporter's phone."""
+    """Follow a case without an account: its number and the reporter's phone (a few
+    attempts a minute per address, so phone numbers cannot be guessed)."""
     return CaseDetailOut.of_view(
         services.track_case(uow, actor, case_id, phone), ports_of(request).clock()
     )

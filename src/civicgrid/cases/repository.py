@@ -363,11 +363,13 @@ class CaseScope:
         area_path: str | None = None,
         department: str | None = None,
         reporter: str | None = None,
+        reported_by: str | None = None,
         everything: bool = False,
     ) -> None:
         self.area_path = area_path
         self.department = department
-        self.reporter = reporter
+        self.reporter = reporter  # an account among the reporters (residents, merged cases)
+        self.reported_by = reported_by  # the account that filed the report (grid workers)
         self.everything = everything
 
 
@@ -447,6 +449,8 @@ class CaseRepository:
                 )
             )
             conditions.append(or_(cases.c.reporter_username == scope.reporter, joined))
+        if scope.reported_by is not None:
+            conditions.append(cases.c.reporter_username == scope.reported_by)
         if not conditions:
             return stmt.where(False)  # type: ignore[arg-type]
         return stmt.where(or_(*conditions))

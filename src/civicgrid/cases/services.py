@@ -630,6 +630,8 @@ def can_see(actor: Actor, case: Case, reporters: Sequence[Reporter] = ()) -> boo
     role = actor.role
     if role is None:
         return False
+    if case.reporter_username == actor.name:
+        return True  # one's own report, wherever it landed (a grid worker near her border)
     if role in AREA_READERS:
         return actor.covers(case.area_path)
     if role in (Role.HANDLER, Role.API_CLIENT):
@@ -647,6 +649,9 @@ def scope_of(actor: Actor) -> CaseScope:
     if role in AREA_READERS:
         if actor.scope_path is None:
             return CaseScope(everything=True)
+        if role is Role.GRID_WORKER:
+            # Her own reports too, when a pin near her border landed in the next grid.
+            return CaseScope(area_path=actor.scope_path, reported_by=actor.name)
         return CaseScope(area_path=actor.scope_path)
     if role in (Role.HANDLER, Role.API_CLIENT):
         return CaseScope(department=actor.department_code or "-")

@@ -117,6 +117,21 @@ def authenticate(request: Request, uow: UnitOfWork) -> Actor:
     return ANONYMOUS
 
 
+def count_attempt(request: Request, name: str) -> None:
+    """One attempt by this client against the app's limiter NAME; 429 when over it."""
+    limiter = request.app.state.limiters[name]
+    limiter.check(request.client.host if request.client else "-")
+
+
+def limit_attempts(name: str) -> Any:
+    """The same, as a route dependency."""
+
+    def check(request: Request) -> None:
+        count_attempt(request, name)
+
+    return Depends(check)
+
+
 def wants_html(request: Request) -> bool:
     return is_page(request) and "text/html" in request.headers.get("accept", "")
 

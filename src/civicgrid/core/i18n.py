@@ -24,6 +24,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "internal_error": {"zh": "服务器内部错误", "en": "Internal server error"},
     # errors: authentication and permission
     "not_authenticated": {"zh": "请先登录", "en": "Please log in first"},
+    "too_many_attempts": {
+        "zh": "尝试次数过多，请 {seconds} 秒后再试",
+        "en": "Too many attempts; try again in {seconds} seconds",
+    },
     "wrong_credentials": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
     "account_disabled": {"zh": "该账号已停用", "en": "This account is disabled"},
     "token_expired": {

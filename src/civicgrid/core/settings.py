@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_description_chars: int = 4000
     fallback_category: str = "OT01"
     scheduler_interval_seconds: int = 60
+    # Tracking a case by number and phone: attempts per client address per minute.
+    track_attempts_per_minute: int = 10
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

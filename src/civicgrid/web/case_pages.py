@@ -37,7 +37,7 @@ from civicgrid.cases.repository import CaseFilter
 from civicgrid.cases.services import CASE_READERS, ActionRequest, CasePorts, NewCase
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidInput
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import allow, count_attempt, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import Locale, translate
 from civicgrid.core.permissions import PUBLIC, ROLE_LABELS, STAFF, Actor, Role
 from civicgrid.core.security import mask_name, mask_phone
@@ -921,6 +921,7 @@ def track_lookup(
     phone number stays out of addresses and browser history."""
     locale = request_locale(request)
     try:
+        count_attempt(request, "track")
         case_id = _whole(number, "number")
         if case_id is None:
             raise InvalidInput("ui.form.not_a_number", field="number", value="")
