@@ -213,8 +213,13 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
     routing = ports.routing.fresh(uow)
     lat, lon, located_by = _place(uow, actor, new, ports)
     located = _locate(uow, actor, ports, lat, lon)
-    suggestions = ports.suggester.suggest(
-        f"{new.title} {new.description}", list(routing.categories.values())
+    # A category the reporter chose needs no guess; a missing one is suggested from the words.
+    suggestions = (
+        []
+        if new.category is not None
+        else ports.suggester.suggest(
+            f"{new.title} {new.description}", list(routing.categories.values())
+        )
     )
     category = _category(routing, new.category, suggestions, settings.fallback_category)
     grid_path = "/" + "/".join([*(a.code for a in located.ancestors), located.grid.code]) + "/"

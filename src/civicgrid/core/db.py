@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -116,16 +117,42 @@ revisions = Table(
 )
 
 
+# Change counters as last read by this process, per database: (counters, when read).
+# A busy server reads them at most once a second instead of once per request, so a change
+# made by another process is seen within a second; changes made here are seen at once.
+REVISIONS_MAX_AGE = 1.0
+_process_revisions: dict[str, tuple[dict[str, int], float]] = {}
+_process_revisions_lock = threading.Lock()
+
+
+def _database_key(session: Session) -> str:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return engine.url.render_as_string(hide_password=True)
+
+
 def read_revision(session: Session, name: str) -> int:
-    """A change counter, read once per transaction (every cache checks its own counter, and
-    one request may consult several caches)."""
+    """A change counter (see `revisions`), for the caches that hold data in memory."""
     cached: dict[str, int] | None = session.info.get("revisions")
     if cached is None:
-        cached = {
-            n: int(v) for n, v in session.execute(select(revisions.c.name, revisions.c.value))
-        }
+        key = _database_key(session)
+        with _process_revisions_lock:
+            known = _process_revisions.get(key)
+        if known is not None and time.monotonic() - known[1] < REVISIONS_MAX_AGE:
+            cached = known[0]
+        else:
+            rows = session.execute(select(revisions.c.name, revisions.c.value))
+            cached = {n: int(v) for n, v in rows}
+            with _process_revisions_lock:
+                _process_revisions[key] = (cached, time.monotonic())
         session.info["revisions"] = cached
     return cached.get(name, 0)
+
+
+def forget_revisions(session: Session) -> None:
+    session.info.pop("revisions", None)
+    with _process_revisions_lock:
+        _process_revisions.pop(_database_key(session), None)
 
 
 def bump_revision(session: Session, name: str) -> None:
@@ -136,7 +163,8 @@ def bump_revision(session: Session, name: str) -> None:
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         session.execute(revisions.insert().values(name=name, value=1, changed_at=utcnow()))
-    session.info.pop("revisions", None)
+    forget_revisions(session)
+    session.info["bumped"] = True  # forget again at commit (others may have re-read)
 
 
 def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
@@ -236,6 +264,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self.session.info.pop("bumped", False):
+            forget_revisions(self.session)
         self.session.info.pop("revisions", None)
 
     def rollback(self) -> None:
