@@ -568,3 +568,24 @@ def test_guessing_phones_on_the_tracking_page_is_stopped(city: City, browser: Te
     assert statuses[10:] == [429, 429]
     page = browser.post("/track", data={"number": "1", "phone": "13800000000"})
     assert page.status_code == 429 and "尝试次数过多" in page.text
+
+
+def test_an_acknowledged_case_is_already_stored(
+    city: City, city_client: TestClient, auth: Any
+) -> None:
+    """The 201 goes out only after the commit: a server that died right after answering
+    would find the case when it starts again (here: a second engine on the same database)."""
+    from civicgrid.bootstrap import build_platform
+    from civicgrid.cases.repository import CaseRepository
+
+    case = report(city_client, auth("resident"), first_grid(city))
+    restarted = build_platform(city.platform.settings)
+    try:
+        with UnitOfWork(restarted.session_factory) as uow:
+            stored = CaseRepository(uow.session).get(case["id"])
+            assert stored is not None and stored.description == case["description"]
+            assert [e.action for e in CaseRepository(uow.session).timeline(case["id"])] == [
+                "report"
+            ]
+    finally:
+        restarted.engine.dispose()
