@@ -70,7 +70,9 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         runner = Scheduler(platform.session_factory, platform.cases) if scheduler else None
         if runner is not None:
             runner.start()
+        platform.intake.start()
         yield
+        platform.intake.stop()
         if runner is not None:
             runner.stop()
 

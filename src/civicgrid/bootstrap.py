@@ -15,6 +15,7 @@ from civicgrid.areas import repository as _areas_tables  # noqa: F401
 from civicgrid.areas.ports import register_fact_source
 from civicgrid.areas.services import LocatorCache
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
+from civicgrid.cases.intake import IntakeWriter
 from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, LoggingNotifier
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts
 from civicgrid.core.db import make_engine, make_session_factory
@@ -31,6 +32,7 @@ class Platform:
     session_factory: sessionmaker[Session]
     locator_cache: LocatorCache
     cases: CasePorts
+    intake: IntakeWriter
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -48,4 +50,6 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         address_resolver=AreaNameResolver(),
         notifier=LoggingNotifier(),
     )
-    return Platform(settings, engine, make_session_factory(engine), locator_cache, cases)
+    session_factory = make_session_factory(engine)
+    intake = IntakeWriter(session_factory, cases)
+    return Platform(settings, engine, session_factory, locator_cache, cases, intake)

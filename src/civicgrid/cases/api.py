@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from civicgrid.cases import services
 from civicgrid.cases.domain import Status
@@ -35,7 +37,7 @@ def ports_of(request: Request) -> CasePorts:
 
 
 @router.post("/cases", response_model=ReportedOut, status_code=201)
-def report_case(
+async def report_case(
     body: CaseIn,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
@@ -45,7 +47,11 @@ def report_case(
     authority list and acknowledged only once stored. Residents, dispatch agents, grid
     workers, cadres and department systems (API keys) may report."""
     ports = ports_of(request)
-    reported = services.report_case(uow, actor, body.to_new_case(), ports)
+    new = body.to_new_case()
+    reported = await run_in_threadpool(services.prepare_report, uow, actor, new, ports)
+    # Stored by the process's intake writer together with other reports arriving now; the
+    # answer waits for the commit (cases.intake).
+    await asyncio.wrap_future(platform_of(request).intake.submit(reported))
     return ReportedOut(
         **CaseOut.of(reported.case, ports.clock()).model_dump(),
         possible_duplicates=reported.possible_duplicates,

@@ -186,16 +186,31 @@ class NewCase:
 
 @dataclass
 class Reported:
+    """A checked report: the case and what goes with it, stored together by store_reports."""
+
     case: Case
     possible_duplicates: list[int]
     suggestions: list[Suggestion]
+    reporter: Reporter
+    event: CaseEvent
+    attachments: list[Attachment]
 
 
 @permission(INTAKE_ROLES, "Report a case")
 def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> Reported:
     """Take in a report: place it in a grid, categorise it (suggesting a category when none
     is given), route it by the authority list, start the clock, tell the reporter, and look
-    for open reports of the same problem nearby."""
+    for open reports of the same problem nearby. Stored before this returns."""
+    reported = prepare_report(uow, actor, new, ports)
+    store_reports(uow, [reported], ports)
+    return reported
+
+
+@permission(INTAKE_ROLES, "Check a report before it is stored")
+def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> Reported:
+    """Everything intake reads (the grid, the category, the route, nearby duplicates) and
+    checks, with nothing written: the web server stores prepared reports in batches (see
+    cases.intake), other callers through report_case."""
     now = ports.clock()
     settings = ports.settings
     if actor.role is None or new.channel not in CHANNELS_BY_ROLE.get(actor.role, frozenset()):
@@ -248,15 +263,10 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
     case.route_to(route, now)
     case.start_clock(now)
     cases = CaseRepository(uow.session)
-    # Every read comes before the first write: on SQLite the writes of concurrent reports
-    # take turns, and a turn should last only as long as the inserts themselves.
     duplicates = _duplicates_of(cases, case, settings)
     attachments = [
         check_upload(u, settings.max_attachment_mb, actor.name, now) for u in new.attachments
     ]
-    AttachmentRepository(uow.session).add_all(attachments)
-    cases.add(case)
-    uow.session.flush()  # the case number
     reporter = Reporter(
         channel=new.channel,
         name=new.reporter_name or (actor.display_name if actor.role is Role.RESIDENT else ""),
@@ -264,9 +274,7 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
         email=new.reporter_email,
         username=case.reporter_username,
         created_at=now,
-        case_id=case.id,
     )
-    cases.add_reporter(reporter)
     event = CaseEvent(
         action=SystemEvent.REPORT.value,
         actor_name=actor.name,
@@ -285,13 +293,29 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
         },
         attachments=[a.id for a in attachments],
     )
-    cases.add_event(case, event)
-    for attachment in attachments:
-        attachment.case_id = case.id
-    uow.session.flush()  # the reporter's number, for the answer
-    notify_reporters(cases, case, event, ports, [reporter])
+    # Reads are over: the transaction holds nothing while the report waits to be stored.
+    uow.rollback()
+    return Reported(case, duplicates, suggestions, reporter, event, attachments)
+
+
+def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) -> None:
+    """Store prepared reports in one transaction: the cases, then their reporters, first
+    timeline rows and photos, then the answer each reporter gets (all or none)."""
+    cases = CaseRepository(uow.session)
+    for item in batch:
+        cases.add(item.case)
+    uow.session.flush()  # case numbers
+    for item in batch:
+        item.reporter.case_id = item.case.id
+        cases.add_reporter(item.reporter)
+        cases.add_event(item.case, item.event)
+        for attachment in item.attachments:
+            attachment.case_id = item.case.id
+        AttachmentRepository(uow.session).add_all(item.attachments)
+    uow.session.flush()  # reporters' numbers, for the answers
+    for item in batch:
+        notify_reporters(cases, item.case, item.event, ports, [item.reporter])
     uow.commit()
-    return Reported(case, duplicates, suggestions)
 
 
 def _place(

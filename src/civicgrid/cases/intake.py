@@ -1,0 +1,119 @@
+"""Group commit for intake (the web server's hottest path).
+
+Requests check their reports themselves (cases.services.prepare_report: all the reads) and
+hand them to one writer thread per server process, which stores whatever has queued up in
+one transaction (cases.services.store_reports) and only then lets each request answer.
+A busy hour costs one commit per batch instead of one per report, and nothing is
+acknowledged before it is stored. If a batch fails, its reports are stored one by one so
+that one bad report cannot sink the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from civicgrid.cases.services import CasePorts, Reported, store_reports
+from civicgrid.core.db import SessionFactory, UnitOfWork
+
+log = logging.getLogger("civicgrid.intake")
+
+
+@dataclass
+class _Pending:
+    report: Reported
+    done: Future[Reported]
+
+
+class IntakeWriter:
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        ports: CasePorts,
+        max_batch: int = 200,
+        gather_seconds: float = 0.002,
+    ) -> None:
+        self._session_factory = session_factory
+        self._ports = ports
+        self._max_batch = max_batch
+        self._gather = gather_seconds
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._users = 0  # apps using this writer (one platform can serve several)
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self._users += 1
+            self._ensure_thread()
+
+    def stop(self) -> None:
+        """The last user to stop lets the thread finish what is queued, then end."""
+        with self._lock:
+            self._users = max(self._users - 1, 0)
+            thread = self._thread if self._users == 0 else None
+            if thread is not None:
+                self._thread = None
+                self._queue.put(None)
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+            self._thread.start()
+
+    def submit(self, report: Reported) -> Future[Reported]:
+        """Queue a prepared report; the future completes once it is stored."""
+        done: Future[Reported] = Future()
+        with self._lock:
+            self._ensure_thread()  # also when called outside a served app's lifetime
+            self._queue.put(_Pending(report, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            deadline = time.monotonic() + self._gather
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._store(batch)
+                    return
+                batch.append(item)
+            self._store(batch)
+
+    def _store(self, batch: list[_Pending]) -> None:
+        try:
+            self._write([p.report for p in batch])
+        except Exception:
+            if len(batch) == 1:
+                log.exception("could not store a report")
+                batch[0].done.set_exception(_current_error())
+                return
+            for pending in batch:  # one by one, so one bad report sinks only itself
+                self._store([pending])
+            return
+        for pending in batch:
+            pending.done.set_result(pending.report)
+
+    def _write(self, reports: list[Reported]) -> None:
+        with UnitOfWork(self._session_factory) as uow:
+            store_reports(uow, reports, self._ports)
+
+
+def _current_error() -> BaseException:
+    import sys
+
+    error = sys.exc_info()[1]
+    return error if error is not None else RuntimeError("report not stored")
