@@ -41,8 +41,9 @@ class IntakeWriter:
         self._ports = ports
         self._max_batch = max_batch
         self._gather = gather_seconds
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._queue: queue.Queue[_Pending] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._stopping: threading.Event | None = None
         self._users = 0  # apps using this writer (one platform can serve several)
         self._lock = threading.Lock()
 
@@ -55,16 +56,21 @@ class IntakeWriter:
         """The last user to stop lets the thread finish what is queued, then end."""
         with self._lock:
             self._users = max(self._users - 1, 0)
-            thread = self._thread if self._users == 0 else None
-            if thread is not None:
-                self._thread = None
-                self._queue.put(None)
+            thread, stopping = (self._thread, self._stopping) if self._users == 0 else (None, None)
+            if thread is not None and stopping is not None:
+                self._thread = self._stopping = None
+                stopping.set()
         if thread is not None:
             thread.join(timeout=30)
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+            # Each thread has its own stop signal, so a writer started while an old one
+            # is finishing never takes the old one's signal.
+            self._stopping = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stopping,), name="intake-writer", daemon=True
+            )
             self._thread.start()
 
     def submit(self, report: Reported) -> Future[Reported]:
@@ -75,22 +81,22 @@ class IntakeWriter:
             self._queue.put(_Pending(report, done))
         return done
 
-    def _run(self) -> None:
+    def _run(self, stopping: threading.Event) -> None:
+        """Store batches until told to stop; what is queued by then is still stored."""
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if stopping.is_set():
+                    return
+                continue
             batch = [first]
             deadline = time.monotonic() + self._gather
             while len(batch) < self._max_batch:
                 try:
-                    item = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+                    batch.append(self._queue.get(timeout=max(deadline - time.monotonic(), 0)))
                 except queue.Empty:
                     break
-                if item is None:
-                    self._store(batch)
-                    return
-                batch.append(item)
             self._store(batch)
 
     def _store(self, batch: list[_Pending]) -> None:
