@@ -31,7 +31,6 @@ from civicgrid.core.security import (
     hash_password,
     issue_token,
     mask_name,
-    read_token,
     verify_password,
 )
 
@@ -131,12 +130,6 @@ def log_in(
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password("timing-equaliser-not-a-password")
-
-
-def actor_from_token(uow: UnitOfWork, token: str, secret: str) -> Actor:
-    """The Actor behind a bearer token; the account is re-read so a disabled user is shut out
-    at once, and a changed area takes effect without a new login."""
-    return actor_for_username(uow, read_token(token, secret).username)
 
 
 def actor_for_username(uow: UnitOfWork, username: str) -> Actor:

@@ -28,10 +28,6 @@ class Level(StrEnum):
     def parent_level(self) -> Level | None:
         return None if self is Level.CITY else LEVELS[self.rank - 1]
 
-    @property
-    def child_level(self) -> Level | None:
-        return None if self is Level.GRID else LEVELS[self.rank + 1]
-
     @classmethod
     def parse(cls, value: str) -> Level:
         try:

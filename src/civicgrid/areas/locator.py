@@ -70,7 +70,3 @@ class Locator:
     @property
     def codes(self) -> list[str]:
         return self._codes
-
-    def contains_bounds(self, lon: float, lat: float) -> bool:
-        min_lon, min_lat, max_lon, max_lat = self.bounds
-        return min_lon <= lon <= max_lon and min_lat <= lat <= max_lat

@@ -16,7 +16,7 @@ from civicgrid.areas.importing import Candidate, Problem, RawFeature, Rejection,
 from civicgrid.areas.locator import GridEntry, Locator
 from civicgrid.areas.ports import FACT_SOURCES, AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
-from civicgrid.core.db import SessionFactory, UnitOfWork
+from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import Conflict, InvalidInput, NotFound
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, STAFF, Actor, permission
 
@@ -480,9 +480,3 @@ def list_departments(uow: UnitOfWork, actor: Actor) -> list[Department]:
     found = {d.code: d for d in repo.list(area_codes=above)}
     found.update({d.code: d for d in repo.list_within(scope)})
     return sorted(found.values(), key=lambda d: (d.level.rank, d.code))
-
-
-def session_locator(session_factory: SessionFactory, cache: LocatorCache) -> Locator:
-    """The current locator, for code outside a request (benchmarks, batch jobs)."""
-    with UnitOfWork(session_factory) as uow:
-        return cache.get(uow)

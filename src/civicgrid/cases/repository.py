@@ -288,9 +288,6 @@ class TaxonomyRepository:
             stmt = stmt.where(categories.c.active.is_(True))
         return self.session.execute(stmt).scalars().all()
 
-    def category(self, code: str) -> Category | None:
-        return self.session.execute(select(Category).where(categories.c.code == code)).scalar()
-
     def rules(self) -> Sequence[AuthorityRule]:
         stmt = select(AuthorityRule).order_by(
             authority_rules.c.category_code, authority_rules.c.level, authority_rules.c.id
@@ -562,10 +559,6 @@ class CaseRepository:
             return []
         stmt = select(Case).where(cases.c.id.in_(ids)).order_by(cases.c.id)
         return self.session.execute(stmt).scalars().all()
-
-    def counts_by_status(self, scope: CaseScope) -> dict[Status, int]:
-        stmt = self._scoped(select(cases.c.status, func.count()).group_by(cases.c.status), scope)
-        return {Status(s): int(n) for s, n in self.session.execute(stmt).all()}
 
 
 class AttachmentRepository:

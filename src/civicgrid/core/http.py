@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicgrid.core.db import UnitOfWork
@@ -21,7 +20,6 @@ from civicgrid.core.errors import CivicGridError, NotAuthenticated
 from civicgrid.core.i18n import Locale, pick_locale, translate
 from civicgrid.core.permissions import ANONYMOUS, Actor, Role, Rule
 from civicgrid.core.security import API_KEY_PREFIX
-from civicgrid.core.settings import Settings
 
 TOKEN_COOKIE = "civicgrid_token"
 LOCALE_COOKIE = "civicgrid_lang"
@@ -30,12 +28,6 @@ LOCALE_COOKIE = "civicgrid_lang"
 class Authenticator(Protocol):
     def from_token(self, uow: UnitOfWork, token: str, secret: str) -> Actor: ...
     def from_api_key(self, uow: UnitOfWork, key: str) -> Actor: ...
-
-
-class PlatformState(Protocol):
-    settings: Settings
-
-    def session_factory(self) -> Session: ...
 
 
 def platform_of(request: Request) -> Any:
