@@ -254,6 +254,11 @@ class Located:
     grid: AreaRef
     ancestors: list[AreaRef]  # city first
 
+    @property
+    def path(self) -> str:
+        """The grid's area path ("/city/district/…/grid/")."""
+        return "/" + "/".join([*(a.code for a in self.ancestors), self.grid.code]) + "/"
+
 
 class LocatorCache:
     """The in-memory locator, rebuilt when the areas' revision counter moves (an import in

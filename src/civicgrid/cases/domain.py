@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from civicgrid.areas.domain import Function, Level
+from civicgrid.areas.domain import LEVELS, Function, Level
 from civicgrid.core.errors import Conflict, Forbidden, InvalidInput
 from civicgrid.core.permissions import Actor, Role
 
@@ -262,6 +262,11 @@ class Route:
     department_code: str | None
     rule_id: int | None
     limits: TimeLimits
+
+
+def chain_of(area_path: str) -> dict[Level, str]:
+    """Level → area code along an area path (city/district/street/community/grid)."""
+    return dict(zip(LEVELS, area_path.strip("/").split("/"), strict=False))
 
 
 def route_case(

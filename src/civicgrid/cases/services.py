@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from civicgrid.areas.domain import LEVELS, Area, Function, Level
+from civicgrid.areas.domain import Area, Function
 from civicgrid.areas.ports import AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.areas.services import Located, LocatorCache, locate_point
@@ -36,6 +36,7 @@ from civicgrid.cases.domain import (
     Route,
     Status,
     SystemEvent,
+    chain_of,
     next_level_up,
     route_at,
     route_case,
@@ -237,8 +238,8 @@ def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
         )
     )
     category = _category(routing, new.category, suggestions, settings.fallback_category)
-    grid_path = "/" + "/".join([*(a.code for a in located.ancestors), located.grid.code]) + "/"
-    route = route_case(category, _chain(grid_path), routing.rules, routing.unit_for)
+    grid_path = located.path
+    route = route_case(category, chain_of(grid_path), routing.rules, routing.unit_for)
     staff_priority = new.priority if actor.is_staff else None
     urgent = category.urgent or (
         category.parent_code and routing.categories[category.parent_code].urgent
@@ -355,11 +356,6 @@ def _category(
     if category is None:
         raise InvalidInput("unknown_category", code=fallback)
     return category
-
-
-def _chain(grid_path: str) -> dict[Level, str]:
-    """Level → area code, read off a grid's path (city/district/street/community/grid)."""
-    return dict(zip(LEVELS, grid_path.strip("/").split("/"), strict=False))
 
 
 def _route_data(route: Route) -> dict[str, object]:
@@ -622,7 +618,7 @@ def _escalation_route(case: Case, routing: RoutingCache) -> Route | None:
     if level is None:
         return None
     category = routing.categories[case.category_code]
-    return route_at(level, category, _chain(case.area_path), routing.rules, routing.unit_for)
+    return route_at(level, category, chain_of(case.area_path), routing.rules, routing.unit_for)
 
 
 def _prepare_amend(
@@ -641,7 +637,7 @@ def _prepare_amend(
     grid_path = case.area_path
     if request.lat is not None and request.lon is not None:
         located = _locate(uow, actor, ports, request.lat, request.lon)
-        grid_path = "/" + "/".join([*(a.code for a in located.ancestors), located.grid.code]) + "/"
+        grid_path = located.path
         command.location = {
             "lat": request.lat,
             "lon": request.lon,
@@ -649,7 +645,7 @@ def _prepare_amend(
             "area_path": grid_path,
         }
     if command.category_code or command.location:
-        command.route = route_case(category, _chain(grid_path), routing.rules, routing.unit_for)
+        command.route = route_case(category, chain_of(grid_path), routing.rules, routing.unit_for)
 
 
 # ------------------------------------------------------------------ reading

@@ -13,7 +13,7 @@ import shapely
 from faker import Faker
 from sqlalchemy import update
 
-from civicgrid.areas.domain import Area, Level
+from civicgrid.areas.domain import Area
 from civicgrid.cases.attachments import Upload, check_upload
 from civicgrid.cases.domain import (
     Action,
@@ -26,6 +26,7 @@ from civicgrid.cases.domain import (
     Reporter,
     Status,
     SystemEvent,
+    chain_of,
     next_level_up,
     route_at,
     route_case,
@@ -207,8 +208,7 @@ def _new_case(
     cast: Cast,
 ) -> tuple[Case, Actor]:
     point = _point_in(grid, rng)
-    chain = dict(zip(list(Level), grid.path.strip("/").split("/"), strict=False))
-    route = route_case(category, chain, routing.rules, routing.unit_for)
+    route = route_case(category, chain_of(grid.path), routing.rules, routing.unit_for)
     what = rng.choice(category.keywords.split() or [category.name])
     description = rng.choice(TEMPLATES).format(
         place=f"{grid.name.split('第')[0]}{rng.randint(1, 40)}{rng.choice(PLACES)}",
@@ -373,10 +373,9 @@ def _play(
     if rng.random() < 0.04 and next_level_up(case.handling_level) is not None:
         # The unit lacks authority: the case goes a level up and is dispatched again there.
         category = routing.categories[case.category_code]
-        chain = dict(zip(list(Level), case.area_path.strip("/").split("/"), strict=False))
         level = next_level_up(case.handling_level)
         assert level is not None
-        route = route_at(level, category, chain, routing.rules, routing.unit_for)
+        route = route_at(level, category, chain_of(case.area_path), routing.rules, routing.unit_for)
         if not step(
             Command(Action.ESCALATE, reason="超出本级职权，申请上级协调", route=route), handler, 0.3
         ):
