@@ -76,6 +76,7 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         if runner is not None:
             runner.stop()
 
+    telemetry = platform.settings.telemetry
     app = FastAPI(
         lifespan=lifespan,
         title="CivicGrid",
@@ -83,6 +84,7 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         description="城市基层社会治理平台 — urban grassroots governance platform. "
         'Errors are JSON `{"error": {"code", "message"}}`; send `Accept-Language: en` '
         "for English messages.",
+        telemetry=None if telemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.platform = platform
     app.state.authenticator = AccountsAuthenticator()

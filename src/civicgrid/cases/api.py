@@ -6,7 +6,6 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from civicgrid.cases import services
 from civicgrid.cases.domain import Status
@@ -40,18 +39,16 @@ def ports_of(request: Request) -> CasePorts:
 async def report_case(
     body: CaseIn,
     request: Request,
-    uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(INTAKE_ROLES),
 ) -> ReportedOut:
     """Report a problem. The case is placed in its grid, categorised, routed by the
     authority list and acknowledged only once stored. Residents, dispatch agents, grid
     workers, cadres and department systems (API keys) may report."""
     ports = ports_of(request)
-    new = body.to_new_case()
-    reported = await run_in_threadpool(services.prepare_report, uow, actor, new, ports)
-    # Stored by the process's intake writer together with other reports arriving now; the
-    # answer waits for the commit (cases.intake).
-    await asyncio.wrap_future(platform_of(request).intake.submit(reported))
+    # Checked and stored by the process's intake writer together with other reports
+    # arriving now; the answer waits for the commit, or is the error (cases.intake).
+    intake = platform_of(request).intake
+    reported = await asyncio.wrap_future(intake.submit(actor, body.to_new_case()))
     return ReportedOut(
         **CaseOut.of(reported.case, ports.clock()).model_dump(),
         possible_duplicates=reported.possible_duplicates,

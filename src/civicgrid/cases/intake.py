@@ -1,11 +1,12 @@
 """Group commit for intake (the web server's hottest path).
 
-Requests check their reports themselves (cases.services.prepare_report: all the reads) and
-hand them to one writer thread per server process, which stores whatever has queued up in
-one transaction (cases.services.store_reports) and only then lets each request answer.
-A busy hour costs one commit per batch instead of one per report, and nothing is
-acknowledged before it is stored. If a batch fails, its reports are stored one by one so
-that one bad report cannot sink the others.
+Requests hand their reports to one writer thread per server process, which checks whatever
+has queued up (cases.services.prepare_report), stores the accepted ones in one transaction
+(cases.services.store_reports) and only then lets each request answer: the case, or the
+error that names what is wrong with it. A busy hour costs one session and one commit per
+batch instead of one per report, requests need no worker thread of their own, and nothing
+is acknowledged before it is stored. If a batch fails, its reports are taken again one by
+one, so that one bad report cannot sink the others.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from civicgrid.cases.services import CasePorts, Reported, store_reports
+from civicgrid.cases.services import CasePorts, NewCase, Reported, prepare_report, store_reports
 from civicgrid.core.db import SessionFactory, UnitOfWork
+from civicgrid.core.errors import CivicGridError
+from civicgrid.core.permissions import Actor
 
 log = logging.getLogger("civicgrid.intake")
 
 
 @dataclass
 class _Pending:
-    report: Reported
+    actor: Actor
+    new: NewCase
     done: Future[Reported]
 
 
@@ -73,12 +77,13 @@ class IntakeWriter:
             )
             self._thread.start()
 
-    def submit(self, report: Reported) -> Future[Reported]:
-        """Queue a prepared report; the future completes once it is stored."""
+    def submit(self, actor: Actor, new: NewCase) -> Future[Reported]:
+        """Queue ACTOR's report; the future completes once it is stored, or with the error
+        that refused it."""
         done: Future[Reported] = Future()
         with self._lock:
             self._ensure_thread()  # also when called outside a served app's lifetime
-            self._queue.put(_Pending(report, done))
+            self._queue.put(_Pending(actor, new, done))
         return done
 
     def _run(self, stopping: threading.Event) -> None:
@@ -101,7 +106,7 @@ class IntakeWriter:
 
     def _store(self, batch: list[_Pending]) -> None:
         try:
-            self._write([p.report for p in batch])
+            results = self._write([(p.actor, p.new) for p in batch])
         except Exception:
             if len(batch) == 1:
                 log.exception("could not store a report")
@@ -110,12 +115,24 @@ class IntakeWriter:
             for pending in batch:  # one by one, so one bad report sinks only itself
                 self._store([pending])
             return
-        for pending in batch:
-            pending.done.set_result(pending.report)
+        for pending, result in zip(batch, results, strict=True):
+            if isinstance(result, CivicGridError):
+                pending.done.set_exception(result)
+            else:
+                pending.done.set_result(result)
 
-    def _write(self, reports: list[Reported]) -> None:
+    def _write(self, reports: list[tuple[Actor, NewCase]]) -> list[Reported | CivicGridError]:
+        """Check each report and store the accepted ones together; a refused report's
+        result is the error that says why."""
+        results: list[Reported | CivicGridError] = []
         with UnitOfWork(self._session_factory) as uow:
-            store_reports(uow, reports, self._ports)
+            for actor, new in reports:
+                try:
+                    results.append(prepare_report(uow, actor, new, self._ports))
+                except CivicGridError as exc:
+                    results.append(exc)
+            store_reports(uow, [r for r in results if isinstance(r, Reported)], self._ports)
+        return results
 
 
 def _current_error() -> BaseException:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     exists,
     func,
     or_,
@@ -148,6 +149,18 @@ Index("ix_cases_department_status", cases.c.department_code, cases.c.status)
 Index("ix_cases_category_lat", cases.c.category_code, cases.c.lat)  # duplicate search
 Index("ix_cases_created", cases.c.created_at)
 Index("ix_cases_reporter", cases.c.reporter_username)
+
+_OPEN_NEAR = (
+    select(cases.c.id, cases.c.lat, cases.c.lon, cases.c.status)
+    .where(
+        cases.c.category_code == bindparam("category"),
+        cases.c.lat.between(bindparam("min_lat"), bindparam("max_lat")),
+        cases.c.lon.between(bindparam("min_lon"), bindparam("max_lon")),
+        cases.c.created_at >= bindparam("since"),
+    )
+    .order_by(cases.c.id.desc())
+    .limit(500)
+)
 
 case_handlers = Table(
     "case_handlers",
@@ -536,23 +549,24 @@ class CaseRepository:
         min_lon: float,
         max_lon: float,
         since: datetime,
-        limit: int = 200,
     ) -> Sequence[tuple[int, float, float]]:
         """(id, lat, lon) of open cases of a category inside a box, reported since SINCE
-        (the duplicate search; only positions, so a busy spot costs little)."""
-        stmt = (
-            select(cases.c.id, cases.c.lat, cases.c.lon)
-            .where(
-                cases.c.category_code == category_code,
-                cases.c.lat.between(min_lat, max_lat),
-                cases.c.lon.between(min_lon, max_lon),
-                cases.c.created_at >= since,
-                cases.c.status.in_(list(OPEN_STATUSES)),
-            )
-            .order_by(cases.c.id.desc())
-            .limit(limit)
+        (the duplicate search, run for every report: one prepared statement, positions
+        only, and the few closed cases in the box left out here rather than in SQL)."""
+        rows = self.session.execute(
+            _OPEN_NEAR,
+            {
+                "category": category_code,
+                "min_lat": min_lat,
+                "max_lat": max_lat,
+                "min_lon": min_lon,
+                "max_lon": max_lon,
+                "since": since,
+            },
         )
-        return [(int(i), float(la), float(lo)) for i, la, lo in self.session.execute(stmt)]
+        return [
+            (int(i), float(la), float(lo)) for i, la, lo, status in rows if status in OPEN_STATUSES
+        ]
 
     def get_many(self, ids: Sequence[int]) -> Sequence[Case]:
         if not ids:

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     # Request threads per server process. Python runs one thread at a time; more threads
     # than this mostly add lock hand-offs between them (see bench/intake.py).
     threads: int = 4
+    # OpenTelemetry spans, metrics and logs of every request, sent to the providers the
+    # deployment configures (FastAPI's telemetry). Off by default: when nobody collects
+    # them they cost each request a few per cent for nothing.
+    telemetry: bool = False
     # Cases
     duplicate_radius_m: float = 50.0
     duplicate_window_hours: float = 72.0
