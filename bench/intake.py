@@ -7,8 +7,14 @@
 Sets up a demo city in the database (PostgreSQL: the database is created and emptied),
 starts `civicgrid serve` in its own process(es), and drives POST /api/v1/cases from
 CLIENTS concurrent keep-alive connections with a department API key (a 12345 hotline
-system). Prints cases/s, p50/p99 latency and errors. Targets: 500 cases/s on PostgreSQL,
-300/s on SQLite, p99 under 100 ms.
+system). Prints cases/s, p50/p99 latency, the server's CPU time per case and errors.
+Targets: 500 cases/s on PostgreSQL, 300/s on SQLite, p99 under 100 ms.
+
+Two ways to load the server: by default every client sends its next report as soon as the
+last is answered, which finds the most the server takes (and, with 32 clients waiting on
+each other, latency is just 32 / throughput); with --rate the clients together offer that
+many reports per second, on a fixed schedule, which shows the latency a city sees at that
+load (`--rate 300` on SQLite, `--rate 500 --db postgresql://…` on PostgreSQL).
 
 The load generator is a small asyncio HTTP/1.1 client, so that it leaves the CPU to the
 server it measures.
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +90,24 @@ def wait_for(port: int, seconds: float = 60) -> None:
     raise SystemExit("the server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process PID and its children, from /proc:
+    what each case costs the server, whatever else the machine is doing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 async def request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
 ) -> tuple[int, bytes]:
@@ -110,63 +135,76 @@ def post(path: str, port: int, key: str, payload: dict[str, object]) -> tuple[by
     return head, body
 
 
-async def client(
-    port: int,
-    key: str,
-    points: list[tuple[float, float]],
-    categories: list[str],
-    stop_at: float,
-    measure_from: float,
-    latencies: list[float],
-    errors: list[str],
-    seed: int,
-) -> None:
+@dataclass
+class Load:
+    port: int
+    key: str
+    points: list[tuple[float, float]]
+    categories: list[str]
+    clients: int
+    seconds: float
+    warmup: float
+    rate: float | None  # cases/s offered by all clients together; None: as fast as answered
+
+
+@dataclass
+class Outcome:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    server_cpu: float = 0.0
+
+
+async def client(load: Load, seed: int, start: float, outcome: Outcome) -> None:
+    """One keep-alive connection posting reports. With a rate, report k is due at a fixed
+    time and its latency counts from then, so a slow answer also delays (and is charged
+    to) the reports queued behind it, as it would be for real callers."""
     rng = random.Random(seed)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    interval = load.clients / load.rate if load.rate else 0.0
+    due = start + rng.uniform(0, interval)
+    measure_from = start + load.warmup
+    stop_at = measure_from + load.seconds
+    reader, writer = await asyncio.open_connection("127.0.0.1", load.port)
     try:
         while time.perf_counter() < stop_at:
-            lon, lat = rng.choice(points)
+            lon, lat = rng.choice(load.points)
             payload = {
                 "description": rng.choice(DESCRIPTIONS),
-                "category": rng.choice(categories),
+                "category": rng.choice(load.categories),
                 "lat": lat,
                 "lon": lon,
                 "channel": "hotline",
                 "reporter": {"phone": f"138{rng.randint(0, 99_999_999):08d}"},
             }
-            head, body = post("/api/v1/cases", port, key, payload)
-            started = time.perf_counter()
+            head, body = post("/api/v1/cases", load.port, load.key, payload)
+            if interval:
+                await asyncio.sleep(max(due - time.perf_counter(), 0))
+                started, due = due, due + interval
+            else:
+                started = time.perf_counter()
             status, answer = await request(reader, writer, head, body)
-            if started >= measure_from:
+            if measure_from <= started < stop_at:
                 if status == 201:
-                    latencies.append(time.perf_counter() - started)
+                    outcome.latencies.append(time.perf_counter() - started)
                 else:
-                    errors.append(f"{status} {answer[:200]!r}")
+                    outcome.errors.append(f"{status} {answer[:200]!r}")
     finally:
         writer.close()
 
 
-async def drive(
-    port: int,
-    key: str,
-    points: list[tuple[float, float]],
-    categories: list[str],
-    clients: int,
-    seconds: float,
-    warmup: float,
-) -> tuple[list[float], list[str], float]:
-    latencies: list[float] = []
-    errors: list[str] = []
+async def drive(load: Load, server_pid: int) -> Outcome:
+    outcome = Outcome()
     start = time.perf_counter()
-    measure_from = start + warmup
-    stop_at = measure_from + seconds
-    await asyncio.gather(
-        *(
-            client(port, key, points, categories, stop_at, measure_from, latencies, errors, i)
-            for i in range(clients)
-        )
-    )
-    return latencies, errors, time.perf_counter() - measure_from
+
+    async def meter() -> None:
+        await asyncio.sleep(load.warmup)
+        cpu = cpu_seconds(server_pid)
+        await asyncio.sleep(load.seconds)
+        outcome.server_cpu = cpu_seconds(server_pid) - cpu
+
+    await asyncio.gather(meter(), *(client(load, i, start, outcome) for i in range(load.clients)))
+    outcome.elapsed = time.perf_counter() - start - load.warmup
+    return outcome
 
 
 def main() -> None:
@@ -176,6 +214,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offer this many cases/s in all (latency counted from when each was due); "
+        "default: every client sends again as soon as it is answered (the most it takes)",
+    )
     args = parser.parse_args()
 
     url = prepare_database(args.db)
@@ -225,22 +269,25 @@ def main() -> None:
     )
     try:
         wait_for(port)
-        latencies, errors, elapsed = asyncio.run(
-            drive(port, key, points, categories, args.clients, args.seconds, args.warmup)
+        load = Load(
+            port, key, points, categories, args.clients, args.seconds, args.warmup, args.rate
         )
+        outcome = asyncio.run(drive(load, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=30)
 
-    done = len(latencies)
-    ms = np.array(latencies) * 1000 if latencies else np.array([float("nan")])
+    done = len(outcome.latencies)
+    ms = np.array(outcome.latencies) * 1000 if done else np.array([float("nan")])
+    offered = f"{args.rate:,.0f} cases/s offered" if args.rate else "as fast as answered"
     print(
-        f"intake: {done / elapsed:,.0f} cases/s over {elapsed:.0f} s with {args.clients} clients, "
-        f"{args.workers} server process(es); latency p50 {np.percentile(ms, 50):.1f} ms, "
-        f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.0f} ms; "
-        f"{done:,} cases stored, {len(errors)} errors"
+        f"intake ({offered}, {args.clients} clients, {args.workers} server process(es)): "
+        f"{done / args.seconds:,.0f} cases/s over {args.seconds:.0f} s; "
+        f"latency p50 {np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
+        f"max {ms.max():.0f} ms; server CPU {outcome.server_cpu / max(done, 1) * 1000:.2f} ms "
+        f"per case; {done:,} cases stored, {len(outcome.errors)} errors"
     )
-    for error in errors[:5]:
+    for error in outcome.errors[:5]:
         print("  error:", error)
 
 
