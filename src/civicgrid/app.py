@@ -25,6 +25,7 @@ from civicgrid.core.http import allow, install_error_handlers
 from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
+from civicgrid.open311 import api as open311_api
 from civicgrid.web import case_pages, pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -32,6 +33,8 @@ ROUTERS = [
     accounts_api.router,
     areas_api.router,
     cases_api.router,
+    open311_api.router,
+    open311_api.attributes_router,
     pages.router,
     case_pages.router,
 ]

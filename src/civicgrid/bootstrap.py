@@ -20,6 +20,7 @@ from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, LoggingNot
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.settings import Settings, get_settings
+from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 
 register_fact_source(grid_worker_facts)
 register_fact_source(case_facts)

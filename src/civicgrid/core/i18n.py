@@ -307,6 +307,225 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "{count} 行有误，未写入任何数据；第一处：{first}",
         "en": "{count} rows are wrong, nothing was written; first: {first}",
     },
+    # Open311 GeoReport v2
+    "open311_api_key_missing": {
+        "zh": "缺少 API 密钥（api_key），无法提交请求",
+        "en": "An API key (api_key) is required to submit a request",
+    },
+    "open311_field_required": {
+        "zh": "缺少参数 {field}",
+        "en": "The parameter {field} is required",
+    },
+    "open311_field_too_long": {
+        "zh": "参数 {field} 最多 {max} 个字符",
+        "en": "The parameter {field} may have at most {max} characters",
+    },
+    "open311_description_too_long": {
+        "zh": "问题描述（description）最多 {max} 个字符，当前 {length} 个",
+        "en": "The description may have at most {max} characters; it has {length}",
+    },
+    "open311_location_required": {
+        "zh": "请提供位置：lat 和 long、address_string 或 address_id 之一",
+        "en": "Give a location: lat and long, address_string or address_id",
+    },
+    "open311_lat_long_pair": {
+        "zh": "lat 和 long 必须同时提供",
+        "en": "lat and long must be given together",
+    },
+    "open311_not_a_number": {
+        "zh": "参数 {field} 的值“{value}”不是数字",
+        "en": "The parameter {field} is not a number: '{value}'",
+    },
+    "open311_bad_media_url": {
+        "zh": "media_url 必须是 http 或 https 网址：“{value}”",
+        "en": "media_url must be an http or https URL: '{value}'",
+    },
+    "open311_bad_email": {
+        "zh": "email 不是有效的电子邮件地址：“{value}”",
+        "en": "email is not a valid e-mail address: '{value}'",
+    },
+    "open311_too_many_media": {
+        "zh": "照片（media）最多 {max} 张",
+        "en": "At most {max} photos (media) may be sent",
+    },
+    "open311_service_not_found": {
+        "zh": "没有服务代码为“{code}”的服务（service_code）",
+        "en": "There is no service with the code '{code}' (service_code)",
+    },
+    "open311_attribute_unknown": {
+        "zh": "该服务没有属性 attribute[{code}]，可用：{allowed}",
+        "en": "The service has no attribute attribute[{code}]; it has: {allowed}",
+    },
+    "open311_attribute_required": {
+        "zh": "属性 attribute[{code}] 为必填项",
+        "en": "The attribute attribute[{code}] is required",
+    },
+    "open311_attribute_one_value": {
+        "zh": "属性 attribute[{code}] 只能有一个值",
+        "en": "The attribute attribute[{code}] takes one value",
+    },
+    "open311_attribute_bad_value": {
+        "zh": "属性 attribute[{code}] 的值“{value}”不在可选项中：{allowed}",
+        "en": "The attribute attribute[{code}] does not offer '{value}'; it offers: {allowed}",
+    },
+    "open311_attribute_not_number": {
+        "zh": "属性 attribute[{code}] 须为数字，收到“{value}”",
+        "en": "The attribute attribute[{code}] must be a number, not '{value}'",
+    },
+    "open311_attribute_not_datetime": {
+        "zh": "属性 attribute[{code}] 须为 ISO 8601 时间，收到“{value}”",
+        "en": "The attribute attribute[{code}] must be an ISO 8601 time, not '{value}'",
+    },
+    "open311_attribute_too_long": {
+        "zh": "属性 attribute[{code}] 最多 {max} 个字符",
+        "en": "The attribute attribute[{code}] may have at most {max} characters",
+    },
+    "open311_attribute_line_break": {
+        "zh": "属性 attribute[{code}] 只能是一行文字",
+        "en": "The attribute attribute[{code}] must be a single line",
+    },
+    "open311_bad_datetime": {
+        "zh": "参数 {field} 不是 W3C 时间（如 2010-01-01T00:00:00Z）：“{value}”",
+        "en": "The parameter {field} is not a W3C datetime (e.g. 2010-01-01T00:00:00Z): '{value}'",
+    },
+    "open311_date_range_reversed": {
+        "zh": "end_date 早于 start_date",
+        "en": "end_date is before start_date",
+    },
+    "open311_date_range_too_long": {
+        "zh": "start_date 与 end_date 相隔不能超过 {days} 天",
+        "en": "start_date and end_date may be at most {days} days apart",
+    },
+    "open311_bad_status": {
+        "zh": "未知状态“{value}”（status），可选 open、closed",
+        "en": "Unknown status '{value}' (status); expected open or closed",
+    },
+    "open311_bad_request_id": {
+        "zh": "“{value}”不是请求编号（service_request_id）",
+        "en": "'{value}' is not a request number (service_request_id)",
+    },
+    "open311_request_not_found": {
+        "zh": "请求 {id} 不存在（service_request_id）",
+        "en": "There is no request {id} (service_request_id)",
+    },
+    "open311_token_not_found": {
+        "zh": "令牌“{token}”不存在（token）",
+        "en": "There is no token '{token}' (token)",
+    },
+    "open311_format_not_found": {
+        "zh": "不支持格式“{format}”，可用 json 或 xml",
+        "en": "The format '{format}' is not served; use json or xml",
+    },
+    "open311.contact": {
+        "zh": "如需帮助，请联系本平台管理员（分拨中心）",
+        "en": "For help, contact the administrators of this platform (the dispatch centre)",
+    },
+    "open311.key_service": {
+        "zh": "API 密钥由平台管理员发放（civicgrid apikey add）",
+        "en": "API keys are issued by the platform's administrators (civicgrid apikey add)",
+    },
+    "open311.notice": {
+        "zh": "由{department}负责办理，办理进度可随时查询",
+        "en": "{department} is responsible; follow the request for its progress",
+    },
+    "open311.notice_centre": {
+        "zh": "分拨中心将指派办理单位，办理进度可随时查询",
+        "en": "The dispatch centre assigns a unit; follow the request for its progress",
+    },
+    "open311.merged_into": {
+        "zh": "已合并到请求 {id}",
+        "en": "merged into request {id}",
+    },
+    # Open311: the attribute list and importing exports
+    "open311_csv_bad_datatype": {
+        "zh": "“{value}”不是数据类型，可选：{allowed}",
+        "en": "'{value}' is not a datatype; expected: {allowed}",
+    },
+    "open311_csv_bad_order": {
+        "zh": "“{value}”不是正整数",
+        "en": "'{value}' is not a positive whole number",
+    },
+    "open311_csv_order_taken": {
+        "zh": "顺序 {value} 已被同一服务的第 {first} 行使用",
+        "en": "the order {value} is taken by row {first} of the same service",
+    },
+    "open311_csv_bad_values": {
+        "zh": "选项“{value}”应写作 key=名称=Name",
+        "en": "the option '{value}' should read key=名称=Name",
+    },
+    "open311_csv_values_needed": {
+        "zh": "单选和多选类型需要选项（values）",
+        "en": "singlevaluelist and multivaluelist need options (values)",
+    },
+    "open311_csv_values_unexpected": {
+        "zh": "类型 {datatype} 不需要选项（values）",
+        "en": "the datatype {datatype} takes no options (values)",
+    },
+    "open311_csv_not_a_service": {
+        "zh": "“{value}”不是有效的二级分类，不能作为服务",
+        "en": "'{value}' is not an active level-2 category, so not a service",
+    },
+    "open311_mapping_unreadable": {
+        "zh": "无法读取映射文件 {path}：{reason}",
+        "en": "Cannot read the mapping file {path}: {reason}",
+    },
+    "open311_mapping_missing": {
+        "zh": "映射文件 {path} 缺少 {field}",
+        "en": "The mapping file {path} lacks {field}",
+    },
+    "open311_mapping_unknown_field": {
+        "zh": "映射文件 {path} 中有未知项 {field}",
+        "en": "The mapping file {path} has an unknown entry {field}",
+    },
+    "open311_mapping_bad_value": {
+        "zh": "映射文件 {path} 中 {field} 的值无效：{value}",
+        "en": "The mapping file {path} has an invalid {field}: {value}",
+    },
+    "open311_import_unknown_unit": {
+        "zh": "映射文件把机构 {agency} 对应到不存在的单位 {unit}",
+        "en": "The mapping sends the agency {agency} to the unit {unit}, which does not exist",
+    },
+    "open311_import_unknown_category": {
+        "zh": "映射文件把类型“{type}”对应到无效分类 {code}",
+        "en": "The mapping sends the type '{type}' to {code}, which is not an active category",
+    },
+    "open311_import_no_city": {
+        "zh": "尚未导入市级区域，无法为未对应的机构建立单位",
+        "en": "There is no city-level area to create units for unmapped agencies in",
+    },
+    "open311_import_unmapped_agency": {
+        "zh": "机构“{value}”没有对应的单位",
+        "en": "the agency '{value}' has no unit in the mapping",
+    },
+    "open311_import_duplicate_key": {
+        "zh": "编号“{value}”重复（首次出现于第 {first} 行）",
+        "en": "the key '{value}' repeats (first in row {first})",
+    },
+    "open311_import_bad_date": {
+        "zh": "“{value}”不符合时间格式 {format}",
+        "en": "'{value}' does not match the date format {format}",
+    },
+    "open311_import_bad_number": {
+        "zh": "“{value}”不是数字",
+        "en": "'{value}' is not a number",
+    },
+    "open311_import_half_point": {
+        "zh": "纬度和经度必须同时填写",
+        "en": "latitude and longitude must both be given",
+    },
+    "open311_import_no_location": {
+        "zh": "没有位置：既无经纬度，也无地址",
+        "en": "no location: neither coordinates nor an address",
+    },
+    "open311_import_closed_early": {
+        "zh": "结案时间早于创建时间",
+        "en": "closed before it was created",
+    },
+    "open311_import_aborted": {
+        "zh": "导入中止：{count} 行有误，未写入任何数据（加 --partial 可导入其余各行）",
+        "en": "Import aborted: {count} rows are wrong and nothing was written "
+        "(--partial imports the other rows)",
+    },
     # answers to reporters (事事有回应)
     "msg.received": {
         "zh": "【CivicGrid】您反映的{category}问题已收到，案件编号 {id}。我们会尽快受理。",
