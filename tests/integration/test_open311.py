@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,9 +17,15 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator, FormatChecker
+from typer.testing import CliRunner
 
-from civicgrid.accounts.services import add_api_key
+from civicgrid.accounts.services import NewUser, add_api_key, add_user
+from civicgrid.app import create_app
+from civicgrid.bootstrap import Platform
 from civicgrid.cases.domain import Category
+from civicgrid.cases.services import replace_categories
+from civicgrid.cases.taxonomy import DEFAULT_CATEGORIES, parse_categories
+from civicgrid.cli import app as cli
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.demo.cases import demo_photo
@@ -794,3 +802,111 @@ def test_the_open311_routes_are_public_reads_and_keyed_posts(city_client: TestCl
         "/open311/v2/services/{service_code}.{fmt}",
         "/open311/v2/tokens/{token}.{fmt}",
     ]
+
+
+# ------------------------------------------------------------------ the attribute list
+
+
+@pytest.fixture
+def taxonomy(scratch: Platform) -> Iterator[TestClient]:
+    """An empty city with the built-in taxonomy and an administrator, "root"."""
+    with UnitOfWork(scratch.session_factory) as uow:
+        text = DEFAULT_CATEGORIES.read_text(encoding="utf-8")
+        replace_categories(uow, SYSTEM, parse_categories(text))
+        add_user(uow, SYSTEM, NewUser("root", "admin", "root-password"))
+    with TestClient(create_app(scratch)) as client:
+        yield client
+
+
+def admin_headers(client: TestClient) -> dict[str, str]:
+    login = {"username": "root", "password": "root-password"}
+    token = client.post("/api/v1/auth/token", data=login).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_administrators_replace_the_attribute_list(taxonomy: TestClient) -> None:
+    shipped = taxonomy.get("/api/v1/open311/attributes").json()
+    assert len(shipped) == 15 and {a["service_code"] for a in shipped} >= {"FA01", "HS04"}
+    new = [
+        {
+            "service_code": "CR02",
+            "code": "trucks",
+            "order": 1,
+            "datatype": "number",
+            "required": True,
+            "description": "几车渣土？",
+            "description_en": "How many truckloads?",
+        }
+    ]
+    response = taxonomy.put("/api/v1/open311/attributes", json=new, headers=admin_headers(taxonomy))
+    assert response.status_code == 200, response.text
+    assert [(a["service_code"], a["code"]) for a in response.json()] == [("CR02", "trucks")]
+    services = {s["service_code"]: s for s in taxonomy.get("/open311/v2/services.json").json()}
+    assert services["CR02"]["metadata"] is True and services["FA01"]["metadata"] is False
+    assert taxonomy.get("/open311/v2/services/FA01.json").json()["attributes"] == []
+    (trucks,) = taxonomy.get("/open311/v2/services/CR02.json?locale=en").json()["attributes"]
+    assert (trucks["description"], trucks["datatype"]) == ("How many truckloads?", "number")
+    cleared = taxonomy.put("/api/v1/open311/attributes", json=[], headers=admin_headers(taxonomy))
+    assert cleared.json() == []  # an empty list is a list: the shipped one no longer applies
+
+
+def test_a_wrong_attribute_list_changes_nothing(taxonomy: TestClient) -> None:
+    bad = [
+        {"service_code": "ZZ01", "code": "a", "order": 1, "datatype": "string", "description": "x"},
+        {"service_code": "CR", "code": "b", "order": 1, "datatype": "string", "description": "x"},
+        {
+            "service_code": "CR01",
+            "code": "c",
+            "order": 1,
+            "datatype": "singlevaluelist",
+            "description": "x",
+        },
+    ]
+    response = taxonomy.put(
+        "/api/v1/open311/attributes",
+        json=bad,
+        headers=admin_headers(taxonomy) | {"Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert "row 1, 'service_code': 'ZZ01' is not an active level-2 category" in message
+    assert "row 2, 'service_code': 'CR' is not an active level-2 category" in message
+    assert "row 3, 'values': singlevaluelist and multivaluelist need options" in message
+    assert len(taxonomy.get("/api/v1/open311/attributes").json()) == 15
+    anonymous = taxonomy.put("/api/v1/open311/attributes", json=[])
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "not_authenticated"
+
+
+def test_the_attribute_list_by_command(
+    scratch: Platform, taxonomy: TestClient, tmp_path: Path
+) -> None:
+    url = scratch.settings.database_url
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, [*args, "--db", url])
+
+    exported = run("open311", "attributes", "export")
+    assert exported.exit_code == 0 and exported.output.startswith("service_code,code,order,")
+    bad = tmp_path / "attributes.csv"
+    bad.write_text(
+        "service_code,code,order,datatype,description\nFA01,size,1,colour,多大？\n"
+        "NOPE,x,1,string,问题\n",
+        encoding="utf-8",
+    )
+    refused = run("open311", "attributes", "import", str(bad))
+    assert refused.exit_code == 1
+    assert "第 2 行“datatype”：“colour”不是数据类型" in refused.output
+    rejected = (tmp_path / "attributes.rejected.csv").read_text(encoding="utf-8-sig")
+    assert "colour" in rejected and "_errors" in rejected
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "service_code,code,order,datatype,required,description,values\n"
+        "FA03,lamp,1,singlevaluelist,yes,哪种灯？,led=LED 灯=LED|sodium=钠灯=Sodium\n",
+        encoding="utf-8",
+    )
+    installed = run("open311", "attributes", "import", str(good))
+    assert installed.exit_code == 0 and "1 attributes installed" in installed.output
+    (lamp,) = taxonomy.get("/open311/v2/services/FA03.json").json()["attributes"]
+    assert lamp["values"] == [{"key": "led", "name": "LED 灯"}, {"key": "sodium", "name": "钠灯"}]
+    assert run("open311", "attributes", "import").exit_code == 0  # the shipped list again
+    assert len(taxonomy.get("/open311/v2/services/FA01.json").json()["attributes"]) == 3

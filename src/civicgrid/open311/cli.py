@@ -122,10 +122,8 @@ def import_requests(
         message = translate("open311_import_aborted", lang, {"count": report.rejected})
         err.print(f"[red]{message}[/red]")
         raise typer.Exit(1)
-    out.print(
-        f"{report.imported} requests imported from {file} (source {plan.source}); "
-        f"{report.already_imported} imported before and skipped; {report.rejected} rejected"
-    )
+    out.print(f"{report.imported} requests imported from {file} (source {plan.source})")
+    out.print(f"{report.already_imported} imported before, skipped; {report.rejected} rejected")
     if report.fallback_types:
         types = ", ".join(f"{t} ({n})" for t, n in report.fallback_types.most_common())
         out.print(f"complaint types without a category, filed under {fallback}: {types}")
