@@ -343,6 +343,25 @@ def test_rejected_rows_go_where_asked(town: Town, tmp_path: Path) -> None:
     assert "W-1" in target.read_text(encoding="utf-8-sig")
 
 
+def test_a_read_only_folder_is_left_alone(
+    town: Town, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    path = write_csv(shared / "ro.csv", [nyc_row("R-1", town, **{"Created Date": "x"})])
+    shared.chmod(0o555)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    try:
+        result = town.run("open311", "import", str(path), "--mapping", "nyc311")
+    finally:
+        shared.chmod(0o755)
+    assert result.exit_code == 1
+    assert sorted(p.name for p in shared.iterdir()) == ["ro.csv"]
+    assert "R-1" in (work / "ro.rejected.csv").read_text(encoding="utf-8-sig")
+
+
 def test_unmapped_agencies_may_be_refused(town: Town, tmp_path: Path) -> None:
     text = mapping_path("nyc311").read_text(encoding="utf-8")
     strict = tmp_path / "strict.toml"

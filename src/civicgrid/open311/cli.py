@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
@@ -155,7 +157,15 @@ def _save_rejected(target: Path | None, source: Path, rows: list[dict[str, str]]
             writer.writeheader()
             writer.writerows(rows)
         return target
-    try:
-        return write_rejected_rows(source, rows)
-    except OSError:
-        return write_rejected_rows(Path.cwd() / source.name, rows)
+    if _writable(source.resolve().parent):
+        try:
+            return write_rejected_rows(source, rows)
+        except OSError:
+            pass
+    return write_rejected_rows(Path.cwd() / source.name, rows)
+
+
+def _writable(folder: Path) -> bool:
+    """Whether FOLDER may be written to, honouring a folder marked read-only even for an
+    administrator (shared data folders are)."""
+    return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
