@@ -11,7 +11,7 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from civicgrid import __version__
 from civicgrid.accounts import api as accounts_api
@@ -20,8 +20,9 @@ from civicgrid.areas import api as areas_api
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.cases import api as cases_api
 from civicgrid.cases.services import Scheduler
-from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, install_error_handlers
+from civicgrid.core.db import UnitOfWork, recent_revisions
+from civicgrid.core.errors import NotAuthenticated
+from civicgrid.core.http import Credentials, allow, install_error_handlers
 from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
@@ -60,6 +61,22 @@ class AccountsAuthenticator:
             f"key:{hash_api_key(key)}",
             lambda: accounts_services.actor_from_api_key(uow, key),
         )
+
+    def remembered(self, credentials: Credentials, secret: str, engine: Engine) -> Actor | None:
+        """A caller resolved lately, when nothing that defines them can have changed: no
+        database, so the request needs no thread for it. None: ask from_token/from_api_key."""
+        counters = recent_revisions(engine)
+        if counters is None:
+            return None
+        if credentials.kind == "api_key":
+            return self.callers.recall(f"key:{hash_api_key(credentials.value)}", counters)
+        try:
+            claims = read_token(credentials.value, secret)
+        except NotAuthenticated:
+            if credentials.kind == "cookie":
+                return None  # a stale page cookie: authenticate() lets the visitor in anonymously
+            raise
+        return self.callers.recall(f"user:{claims.username}", counters)
 
 
 def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> FastAPI:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -158,6 +158,8 @@ def actor_for_user(session: Session, user: User) -> Actor:
 
 API_KEY_USE_RESOLUTION = timedelta(minutes=5)
 ACCOUNTS_REVISION = "accounts"
+# What a resolved caller depends on: their account or key, and the areas (their scope).
+CALLER_REVISIONS = (ACCOUNTS_REVISION, "areas")
 
 
 class CallerCache:
@@ -167,27 +169,32 @@ class CallerCache:
 
     def __init__(self, lifetime: timedelta = API_KEY_USE_RESOLUTION) -> None:
         self._lock = threading.Lock()
-        self._revisions: tuple[int, int] | None = None
+        self._revisions: tuple[int, ...] | None = None
         self._actors: dict[str, tuple[Actor, datetime]] = {}
         self._lifetime = lifetime
 
     def resolve(self, uow: UnitOfWork, key: str, load: Callable[[], Actor]) -> Actor:
-        revisions = (
-            read_revision(uow.session, ACCOUNTS_REVISION),
-            read_revision(uow.session, "areas"),
-        )
-        now = utcnow()
+        counters = {name: read_revision(uow.session, name) for name in CALLER_REVISIONS}
+        found = self.recall(key, counters)
+        if found is not None:
+            return found
+        actor = load()
+        with self._lock:
+            self._actors[key] = (actor, utcnow())
+        return actor
+
+    def recall(self, key: str, counters: Mapping[str, int]) -> Actor | None:
+        """The caller behind KEY if resolved lately and nothing changed since, by the change
+        COUNTERS given (no database)."""
+        revisions = tuple(counters.get(name, 0) for name in CALLER_REVISIONS)
         with self._lock:
             if revisions != self._revisions:
                 self._actors.clear()
                 self._revisions = revisions
             found = self._actors.get(key)
-        if found is not None and now - found[1] < self._lifetime:
+        if found is not None and utcnow() - found[1] < self._lifetime:
             return found[0]
-        actor = load()
-        with self._lock:
-            self._actors[key] = (actor, now)
-        return actor
+        return None
 
 
 def actor_from_api_key(uow: UnitOfWork, key: str) -> Actor:

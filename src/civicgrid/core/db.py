@@ -127,8 +127,21 @@ _process_revisions_lock = threading.Lock()
 
 def _database_key(session: Session) -> str:
     bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
+    return database_key(bind if isinstance(bind, Engine) else bind.engine)
+
+
+def database_key(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
+
+
+def recent_revisions(engine: Engine) -> dict[str, int] | None:
+    """The change counters this process read less than a second ago, or None: lets a
+    request answer from a cache without touching the database."""
+    with _process_revisions_lock:
+        known = _process_revisions.get(database_key(engine))
+    if known is None or time.monotonic() - known[1] >= REVISIONS_MAX_AGE:
+        return None
+    return known[0]
 
 
 def read_revision(session: Session, name: str) -> int:

@@ -8,9 +8,11 @@ Credentials are turned into an Actor by an Authenticator that the composition ro
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,9 +27,16 @@ TOKEN_COOKIE = "civicgrid_token"
 LOCALE_COOKIE = "civicgrid_lang"
 
 
+@dataclass(frozen=True)
+class Credentials:
+    kind: Literal["token", "api_key", "cookie"]
+    value: str
+
+
 class Authenticator(Protocol):
     def from_token(self, uow: UnitOfWork, token: str, secret: str) -> Actor: ...
     def from_api_key(self, uow: UnitOfWork, key: str) -> Actor: ...
+    def remembered(self, credentials: Credentials, secret: str, engine: Any) -> Actor | None: ...
 
 
 def platform_of(request: Request) -> Any:
@@ -68,14 +77,12 @@ class Caller:
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
 
-    def __call__(self, request: Request, uow: UnitOfWork = Depends(get_uow)) -> Actor:
-        try:
-            actor = authenticate(request, uow)
-        finally:
-            # Hand the connection back before the endpoint waits for a thread: a request
-            # that kept it would hold a pool slot while waiting, and enough such requests
-            # exhaust the pool while every thread waits for a connection (a deadlock).
-            uow.rollback()
+    async def __call__(self, request: Request) -> Actor:
+        # A caller seen lately is known without the database (most requests); anyone else
+        # is looked up in a thread, with a connection held only for that.
+        actor = remembered_caller(request)
+        if actor is None:
+            actor = await run_in_threadpool(looked_up_caller, request)
         request.state.actor = actor  # also for the error page when the rule refuses
         self.rule.check(actor)
         return actor
@@ -85,28 +92,53 @@ def allow(roles: frozenset[Role] | None, description: str = "") -> Any:
     return Depends(Caller(Rule(roles, description)))
 
 
+def credentials_of(request: Request) -> Credentials | None:
+    """A bearer token or API key in the headers, else the pages' login cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        credential = header[7:].strip()
+        kind: Literal["token", "api_key"] = (
+            "api_key" if credential.startswith(API_KEY_PREFIX) else "token"
+        )
+        return Credentials(kind, credential)
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return Credentials("api_key", api_key)
+    cookie = request.cookies.get(TOKEN_COOKIE)
+    return Credentials("cookie", cookie) if cookie else None
+
+
+def remembered_caller(request: Request) -> Actor | None:
+    credentials = credentials_of(request)
+    if credentials is None:
+        return ANONYMOUS
+    authenticator: Authenticator = request.app.state.authenticator
+    platform = platform_of(request)
+    return authenticator.remembered(credentials, platform.settings.secret_key, platform.engine)
+
+
+def looked_up_caller(request: Request) -> Actor:
+    with UnitOfWork(platform_of(request).session_factory) as uow:
+        return authenticate(request, uow)
+
+
 def authenticate(request: Request, uow: UnitOfWork) -> Actor:
     """The actor behind the request's credentials; anonymous when it carries none."""
     authenticator: Authenticator = request.app.state.authenticator
     secret = platform_of(request).settings.secret_key
-    header = request.headers.get("authorization", "")
-    api_key = request.headers.get("x-api-key")
-    if header.lower().startswith("bearer "):
-        credential = header[7:].strip()
-        if credential.startswith(API_KEY_PREFIX):
-            return authenticator.from_api_key(uow, credential)
-        return authenticator.from_token(uow, credential, secret)
-    if api_key:
-        return authenticator.from_api_key(uow, api_key)
-    cookie = request.cookies.get(TOKEN_COOKIE)
-    if cookie:
-        try:
-            return authenticator.from_token(uow, cookie, secret)
-        except NotAuthenticated:
-            # A stale page cookie must not lock the visitor out of public pages.
-            request.state.stale_cookie = True
-            return ANONYMOUS
-    return ANONYMOUS
+    credentials = credentials_of(request)
+    if credentials is None:
+        return ANONYMOUS
+    if credentials.kind == "api_key":
+        return authenticator.from_api_key(uow, credentials.value)
+    if credentials.kind == "token":
+        return authenticator.from_token(uow, credentials.value, secret)
+    try:
+        return authenticator.from_token(uow, credentials.value, secret)
+    except NotAuthenticated:
+        # A stale page cookie must not lock the visitor out of public pages.
+        request.state.stale_cookie = True
+        return ANONYMOUS
 
 
 def count_attempt(request: Request, name: str) -> None:
