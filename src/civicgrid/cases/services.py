@@ -210,8 +210,8 @@ def report_case(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -
 @permission(INTAKE_ROLES, "Check a report before it is stored")
 def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> Reported:
     """Everything intake reads (the grid, the category, the route, nearby duplicates) and
-    checks, with nothing written: the web server stores prepared reports in batches (see
-    cases.intake), other callers through report_case."""
+    checks, with nothing written: the web server's intake writer stores prepared reports in
+    batches (cases.intake), other callers through report_case."""
     now = ports.clock()
     settings = ports.settings
     if actor.role is None or new.channel not in CHANNELS_BY_ROLE.get(actor.role, frozenset()):
@@ -294,8 +294,6 @@ def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
         },
         attachments=[a.id for a in attachments],
     )
-    # Reads are over: the transaction holds nothing while the report waits to be stored.
-    uow.rollback()
     return Reported(case, duplicates, suggestions, reporter, event, attachments)
 
 
@@ -303,17 +301,14 @@ def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) 
     """Store prepared reports in one transaction: the cases, then their reporters, first
     timeline rows and photos, then the answer each reporter gets (all or none)."""
     cases = CaseRepository(uow.session)
-    for item in batch:
-        cases.add(item.case)
-    uow.session.flush()  # case numbers
+    cases.add_new([item.case for item in batch])  # numbers the cases
     for item in batch:
         item.reporter.case_id = item.case.id
-        cases.add_reporter(item.reporter)
-        cases.add_event(item.case, item.event)
+        item.event.case_id = item.case.id
         for attachment in item.attachments:
             attachment.case_id = item.case.id
-        AttachmentRepository(uow.session).add_all(item.attachments)
-    uow.session.flush()  # reporters' numbers, for the answers
+    cases.add_new([item.reporter for item in batch])  # numbers the reporters, for the answers
+    cases.add_new([item.event for item in batch] + [a for i in batch for a in i.attachments])
     for item in batch:
         notify_reporters(cases, item.case, item.event, ports, [item.reporter])
     uow.commit()
