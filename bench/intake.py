@@ -79,15 +79,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(port: int, seconds: float = 60) -> None:
+def wait_for(port: int, workers: int, seconds: float = 60) -> None:
+    """Until every server process listens on PORT (each has its own socket; see
+    civicgrid.serving), so that the clients' connections are spread over all of them."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if listening_sockets(port) >= workers:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                return
+        time.sleep(0.2)
+    raise SystemExit("the server did not start")
+
+
+def listening_sockets(port: int) -> int:
+    """Sockets listening on PORT (Linux /proc; elsewhere: 1 once the port answers)."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                return 1
         except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start")
+            return 0
+    listen_state = "0A"
+    return sum(
+        1
+        for line in table.read_text().splitlines()[1:]
+        if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == listen_state
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -268,7 +286,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(port)
+        wait_for(port, args.workers)
         load = Load(
             port, key, points, categories, args.clients, args.seconds, args.warmup, args.rate
         )
