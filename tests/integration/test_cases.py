@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from civicgrid.accounts.services import actor_for_username
 from civicgrid.cases.attachments import Upload
-from civicgrid.cases.services import SCHEDULER, tick
+from civicgrid.cases.domain import Channel
+from civicgrid.cases.services import SCHEDULER, NewCase, prepare_report, store_reports, tick
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.demo.cases import demo_photo
@@ -292,6 +294,35 @@ def test_duplicates_are_suggested_and_merged_reporters_hear_the_answer(
         "messages"
     ]
     assert any("不予受理" in m["body"] for m in answers)
+
+
+def test_reports_stored_in_one_batch_know_each_other_as_duplicates(city: City) -> None:
+    """The intake writer stores reports that arrive together in one batch; the later ones
+    still learn of the earlier ones."""
+    point = city.area(city.plan.workers[2].grid_code).geometry.representative_point()
+    ports = city.platform.cases
+    with UnitOfWork(city.platform.session_factory) as uow:
+        dispatcher = actor_for_username(uow, "dispatcher")
+        batch = [
+            prepare_report(
+                uow,
+                dispatcher,
+                NewCase(
+                    description="路面塌陷，车辆无法通行",
+                    channel=Channel.HOTLINE,
+                    category=category,
+                    lat=point.y,
+                    lon=point.x,
+                ),
+                ports,
+            )
+            for category in ("FA02", "FA02", "CR01")
+        ]
+        store_reports(uow, batch, ports)
+    first, second, other_kind = batch
+    assert first.case.id in second.possible_duplicates
+    assert second.case.id not in first.possible_duplicates
+    assert first.case.id not in other_kind.possible_duplicates
 
 
 def test_escalation_goes_one_level_up(

@@ -7,6 +7,7 @@ event. "Overdue now" and the dispatch queue are index scans on deadline_at.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,18 +150,6 @@ Index("ix_cases_department_status", cases.c.department_code, cases.c.status)
 Index("ix_cases_category_lat", cases.c.category_code, cases.c.lat)  # duplicate search
 Index("ix_cases_created", cases.c.created_at)
 Index("ix_cases_reporter", cases.c.reporter_username)
-
-_OPEN_NEAR = (
-    select(cases.c.id, cases.c.lat, cases.c.lon, cases.c.status)
-    .where(
-        cases.c.category_code == bindparam("category"),
-        cases.c.lat.between(bindparam("min_lat"), bindparam("max_lat")),
-        cases.c.lon.between(bindparam("min_lon"), bindparam("max_lon")),
-        cases.c.created_at >= bindparam("since"),
-    )
-    .order_by(cases.c.id.desc())
-    .limit(500)
-)
 
 case_handlers = Table(
     "case_handlers",
@@ -428,8 +417,8 @@ class CaseRepository:
         )
         return self.session.execute(stmt).scalars().all()
 
-    def add_message(self, message: Message) -> None:
-        self.session.add(message)
+    def add_messages(self, messages: Sequence[Message]) -> None:
+        self.session.add_all(list(messages))
 
     def unsent_messages(self, limit: int = 500) -> Sequence[Message]:
         stmt = (
@@ -547,31 +536,28 @@ class CaseRepository:
         )
         return self.session.execute(stmt).scalars().all()
 
-    def open_near(
-        self,
-        category_code: str,
-        min_lat: float,
-        max_lat: float,
-        min_lon: float,
-        max_lon: float,
-        since: datetime,
-    ) -> Sequence[tuple[int, float, float]]:
-        """(id, lat, lon) of open cases of a category inside a box, reported since SINCE
-        (the duplicate search, run for every report: one prepared statement, positions
-        only, and the few closed cases in the box left out here rather than in SQL)."""
-        rows = self.session.execute(
-            _OPEN_NEAR,
-            {
-                "category": category_code,
-                "min_lat": min_lat,
-                "max_lat": max_lat,
-                "min_lon": min_lon,
-                "max_lon": max_lon,
-                "since": since,
-            },
-        )
+    def open_in_boxes(
+        self, boxes: Sequence[Box], since: datetime
+    ) -> Sequence[tuple[int, str, float, float, datetime]]:
+        """(id, category, lat, lon, reported at) of the open cases reported since SINCE
+        inside any of BOXES (each a category and a stretch of map): the duplicate search of
+        a whole intake batch in one statement, with the few closed cases left out here."""
+        if not boxes:
+            return []
+        params: dict[str, object] = {"since": since}
+        for n, box in enumerate(boxes):
+            params |= {
+                f"c{n}": box.category_code,
+                f"s{n}": box.min_lat,
+                f"n{n}": box.max_lat,
+                f"w{n}": box.min_lon,
+                f"e{n}": box.max_lon,
+            }
+        rows = self.session.execute(_open_in_boxes(len(boxes)), params)
         return [
-            (int(i), float(la), float(lo)) for i, la, lo, status in rows if status in OPEN_STATUSES
+            (int(i), str(category), float(lat), float(lon), at)
+            for i, category, lat, lon, at, status in rows
+            if status in OPEN_STATUSES
         ]
 
     def get_many(self, ids: Sequence[int]) -> Sequence[Case]:
@@ -599,3 +585,32 @@ class AttachmentRepository:
             attachment = self.get(attachment_id)
             if attachment is not None and attachment.case_id is None:
                 attachment.case_id = case_id
+
+
+@dataclass(frozen=True)
+class Box:
+    category_code: str
+    min_lat: float
+    max_lat: float
+    min_lon: float
+    max_lon: float
+
+
+@functools.lru_cache(maxsize=256)
+def _open_in_boxes(count: int) -> Select[Any]:
+    """The statement for COUNT boxes, built once per count (building it is most of the cost
+    of a small query)."""
+    c = cases.c
+    return select(c.id, c.category_code, c.lat, c.lon, c.created_at, c.status).where(
+        c.created_at >= bindparam("since"),
+        or_(
+            *(
+                and_(
+                    c.category_code == bindparam(f"c{n}"),
+                    c.lat.between(bindparam(f"s{n}"), bindparam(f"n{n}")),
+                    c.lon.between(bindparam(f"w{n}"), bindparam(f"e{n}")),
+                )
+                for n in range(count)
+            )
+        ),
+    )

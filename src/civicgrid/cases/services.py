@@ -50,6 +50,7 @@ from civicgrid.cases.ports import (
 from civicgrid.cases.repository import (
     Attachment,
     AttachmentRepository,
+    Box,
     CaseFilter,
     CaseRepository,
     CaseScope,
@@ -263,8 +264,6 @@ def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
     )
     case.route_to(route, now)
     case.start_clock(now)
-    cases = CaseRepository(uow.session)
-    duplicates = _duplicates_of(cases, case, settings)
     attachments = [
         check_upload(u, settings.max_attachment_mb, actor.name, now) for u in new.attachments
     ]
@@ -294,23 +293,29 @@ def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
         },
         attachments=[a.id for a in attachments],
     )
-    return Reported(case, duplicates, suggestions, reporter, event, attachments)
+    return Reported(case, [], suggestions, reporter, event, attachments)
 
 
 def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) -> None:
     """Store prepared reports in one transaction: the cases, then their reporters, first
-    timeline rows and photos, then the answer each reporter gets (all or none)."""
+    timeline rows and photos, then the answer each reporter gets (all or none). Each
+    report learns the open cases it may duplicate, stored ones and earlier ones of the batch."""
     cases = CaseRepository(uow.session)
-    cases.add_new([item.case for item in batch])  # numbers the cases
-    for item in batch:
+    new_cases = [item.case for item in batch]
+    stored_near = _duplicates_for(cases, new_cases, ports.settings)
+    cases.add_new(new_cases)  # numbers the cases
+    batch_near = _duplicates_within(new_cases, ports.settings)
+    for item, stored, earlier in zip(batch, stored_near, batch_near, strict=True):
+        item.possible_duplicates = stored + earlier
         item.reporter.case_id = item.case.id
         item.event.case_id = item.case.id
         for attachment in item.attachments:
             attachment.case_id = item.case.id
     cases.add_new([item.reporter for item in batch])  # numbers the reporters, for the answers
     cases.add_new([item.event for item in batch] + [a for i in batch for a in i.attachments])
-    for item in batch:
-        notify_reporters(cases, item.case, item.event, ports, [item.reporter])
+    cases.add_new(
+        [m for i in batch for m in answers_for(cases, i.case, i.event, ports, [i.reporter])]
+    )
     uow.commit()
 
 
@@ -376,27 +381,64 @@ def _store_uploads(
     return stored
 
 
-def _duplicates_of(cases: CaseRepository, case: Case, settings: Settings) -> list[int]:
-    """Numbers of the open cases of the same category within the duplicate radius, reported
-    within the window before this one (which may not be stored yet)."""
-    if case.lat is None or case.lon is None:
-        return []
+def _duplicates_for(
+    cases: CaseRepository, batch: Sequence[Case], settings: Settings
+) -> list[list[int]]:
+    """For each case of BATCH, the numbers of the stored open cases of the same category
+    within the duplicate radius, reported within the window before it: one query for the
+    whole batch (the cases of the batch itself are compared by _duplicates_within)."""
     radius = settings.duplicate_radius_m
-    dlat = radius / 111_320
-    dlon = radius / (111_320 * max(math.cos(math.radians(case.lat)), 0.01))
-    since = case.created_at - timedelta(hours=settings.duplicate_window_hours)
-    near = cases.open_near(
-        case.category_code,
-        case.lat - dlat,
-        case.lat + dlat,
-        case.lon - dlon,
-        case.lon + dlon,
-        since,
-    )
+    window = timedelta(hours=settings.duplicate_window_hours)
+    boxes = [box for case in batch if (box := _box_around(case, radius)) is not None]
+    if not boxes:
+        return [[] for _ in batch]
+    near = cases.open_in_boxes(boxes, min(c.created_at for c in batch) - window)
     return [
-        other_id
-        for other_id, lat, lon in near
-        if other_id != case.id and distance_m(case.lat, case.lon, lat, lon) <= radius
+        [
+            other_id
+            for other_id, category, lat, lon, at in near
+            if case.lat is not None
+            and case.lon is not None
+            and other_id != case.id
+            and category == case.category_code
+            and at >= case.created_at - window
+            and distance_m(case.lat, case.lon, lat, lon) <= radius
+        ]
+        for case in batch
+    ]
+
+
+def _box_around(case: Case, radius_m: float) -> Box | None:
+    """The stretch of map within RADIUS_M of a placed case, for its category."""
+    if case.lat is None or case.lon is None:
+        return None
+    dlat = radius_m / 111_320
+    dlon = radius_m / (111_320 * max(math.cos(math.radians(case.lat)), 0.01))
+    return Box(
+        case.category_code, case.lat - dlat, case.lat + dlat, case.lon - dlon, case.lon + dlon
+    )
+
+
+def _duplicates_within(batch: Sequence[Case], settings: Settings) -> list[list[int]]:
+    """For each (numbered) case of BATCH, the earlier cases of the same batch that it may
+    duplicate: reports of one problem often arrive together."""
+    radius = settings.duplicate_radius_m
+    placed = [
+        (c.id, c.category_code, c.lat, c.lon)
+        for c in batch
+        if c.id is not None and c.lat is not None and c.lon is not None
+    ]
+    return [
+        [
+            other_id
+            for other_id, category, lat, lon in placed
+            if other_id < (case.id or 0)
+            and category == case.category_code
+            and case.lat is not None
+            and case.lon is not None
+            and distance_m(case.lat, case.lon, lat, lon) <= radius
+        ]
+        for case in batch
     ]
 
 
@@ -420,9 +462,22 @@ def notify_reporters(
     key: str | None = None,
 ) -> None:
     """Store an answer to each reporter for an event that matters to them (outbox)."""
+    cases.add_messages(answers_for(cases, case, event, ports, reporters, key))
+
+
+def answers_for(
+    cases: CaseRepository,
+    case: Case,
+    event: CaseEvent,
+    ports: CasePorts,
+    reporters: Sequence[Reporter] | None = None,
+    key: str | None = None,
+) -> list[Message]:
+    """The answer each reporter (all the case's, or REPORTERS) gets for EVENT, if it is one
+    that matters to them."""
     key = key or REPORTER_MESSAGES.get(event.action)
     if key is None:
-        return
+        return []
     routing = ports.routing
     department = event.data.get("lead") or event.data.get("department") or case.department_code
     category = routing.categories.get(case.category_code)
@@ -435,9 +490,10 @@ def notify_reporters(
         "into": event.data.get("into", ""),
     }
     body = translate(key, ports.locale, params)
+    messages = []
     for reporter in reporters if reporters is not None else cases.reporters(case.id):  # type: ignore[arg-type]
         channel, recipient = _contact(reporter)
-        cases.add_message(
+        messages.append(
             Message(
                 case_id=case.id,  # type: ignore[arg-type]
                 reporter_id=reporter.id,  # type: ignore[arg-type]
@@ -447,6 +503,7 @@ def notify_reporters(
                 created_at=event.at,
             )
         )
+    return messages
 
 
 def _unit_name(cases: CaseRepository, code: object) -> str:
@@ -784,7 +841,7 @@ def duplicates_of(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts)
         raise NotFound("case_not_found", id=case_id)
     if not can_see(actor, case):
         raise Forbidden("case_hidden", id=case_id)
-    found = cases.get_many(_duplicates_of(cases, case, ports.settings))
+    found = cases.get_many(_duplicates_for(cases, [case], ports.settings)[0])
     return [c for c in found if can_see(actor, c)]
 
 
