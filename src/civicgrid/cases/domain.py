@@ -96,6 +96,23 @@ class SystemEvent(StrEnum):
     ABSORB = "absorb"  # a duplicate was merged into this case
 
 
+class ResidentEvent(StrEnum):
+    """Timeline rows of residents that change no state (so not in TRANSITIONS)."""
+
+    JOIN = "join"  # 附议: another resident adds their voice to an open case
+
+
+# The timeline's name for a resident who reported without an account, and for one who
+# proved to be a case's reporter by its number and her phone (reporter:<reporter id>).
+GUEST_NAME = "guest"
+REPORTER_PREFIX = "reporter:"
+
+# What a reporter may do to her own case (also from the tracking page, without an account).
+REPORTER_ACTIONS: frozenset[Action] = frozenset(
+    {Action.VERIFY, Action.REWORK, Action.RATE, Action.REOPEN}
+)
+
+
 _BEFORE_DISPATCH = (Status.REPORTED, Status.ACCEPTED, Status.REGISTERED)
 
 TRANSITIONS: dict[Action, dict[Status, Status]] = {
@@ -359,6 +376,8 @@ class Reporter:
     email: str = ""
     username: str | None = None
     created_at: datetime | None = None
+    # Asked not to be named to the public (公开时匿名); the dispatch centre still sees who.
+    hidden: bool = False
     case_id: int | None = None
     id: int | None = None
 
@@ -394,6 +413,9 @@ class Command:
     into: int | None = None
     hours: float | None = None
     attachments: list[str] = field(default_factory=list)
+    # Set by the service once the caller proved to be the case's reporter without an
+    # account (its number and her phone): she may then act as its reporter.
+    as_reporter: bool = False
     # Worked out by the service for escalate and amend (they need the authority list).
     route: Route | None = None
     category_code: str | None = None
@@ -438,6 +460,11 @@ class Case:
     resolution: str = ""
     resolved_on_spot: bool = False
     merged_into_id: int | None = None
+    # The first reporter asked not to be named to the public (公开时匿名): public pages
+    # leave out what could identify her (her own words), and her photos lose their location.
+    reporter_hidden: bool = False
+    # Residents who added their voice (附议) instead of reporting the problem again.
+    supporters: int = 0
     handlers: list[CaseHandler] = field(default_factory=list)
     id: int | None = None
 
@@ -458,6 +485,32 @@ class Case:
         if self.warn_at is not None and now >= self.warn_at:
             return Light.YELLOW
         return Light.GREEN
+
+    def reopen_window_passed(self, now: datetime) -> bool:
+        """Residents may reopen a closed case for REOPEN_WINDOW after it was closed."""
+        return self.closed_at is not None and now - self.closed_at > REOPEN_WINDOW
+
+    def reopen_until(self) -> datetime | None:
+        return self.closed_at + REOPEN_WINDOW if self.closed_at is not None else None
+
+    def add_supporter(self, actor: Actor, now: datetime, note: str = "") -> CaseEvent:
+        """Another resident adds her voice (附议) to this open case instead of reporting the
+        same problem again: counted on the case, one timeline row. 409 once it is closed."""
+        if not self.is_open:
+            raise Conflict("case_not_open_for_support", id=self.id, status=self.status.value)
+        self.supporters += 1
+        self.updated_at = now
+        return CaseEvent(
+            action=ResidentEvent.JOIN.value,
+            # Without an account she is a guest: a resident all the same.
+            actor_name=actor.name,
+            actor_role=(actor.role or Role.RESIDENT).value,
+            from_status=self.status,
+            to_status=self.status,
+            at=now,
+            note=note,
+            data={"supporters": self.supporters},
+        )
 
     @property
     def lead_department(self) -> str | None:
@@ -482,7 +535,7 @@ class Case:
                 action=action.value,
                 allowed=", ".join(a.value for a in self.allowed_actions()) or "-",
             )
-        self.authorize(actor, action, now)
+        self.authorize(actor, action, now, as_reporter=command.as_reporter)
         before = self.status
         data = _HANDLERS[action](self, command, actor, now)
         self.status = moves[before]
@@ -501,7 +554,11 @@ class Case:
             attachments=list(command.attachments),
         )
 
-    def authorize(self, actor: Actor, action: Action, now: datetime) -> None:
+    def authorize(
+        self, actor: Actor, action: Action, now: datetime, *, as_reporter: bool = False
+    ) -> None:
+        """Raise 403 unless ACTOR may take ACTION on this case now. AS_REPORTER: the caller
+        proved to be the case's reporter without an account (see Command.as_reporter)."""
         role = actor.role
         if role is None or role not in ACTION_ROLES[action]:
             raise Forbidden("forbidden_role", role=role.value if role else "-")
@@ -510,9 +567,11 @@ class Case:
         if role in (Role.HANDLER, Role.API_CLIENT):
             self._authorize_handler(actor, action)
         elif role is Role.RESIDENT:
-            if self.reporter_username != actor.name:
+            if not as_reporter and self.reporter_username != actor.name:
                 raise Forbidden("case_not_yours", id=self.id)
-            if action is Action.REOPEN and self.closed_at and now - self.closed_at > REOPEN_WINDOW:
+            if as_reporter and action not in REPORTER_ACTIONS:
+                raise Forbidden("forbidden_role", role=role.value)
+            if action is Action.REOPEN and self.reopen_window_passed(now):
                 raise Forbidden("case_reopen_window", days=REOPEN_WINDOW.days)
         else:
             if not actor.covers(self.area_path):

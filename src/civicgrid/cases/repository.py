@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     exists,
+    false,
     func,
     or_,
     select,
@@ -127,6 +128,8 @@ cases = Table(
     Column("resolution", Text, nullable=False, default=""),
     Column("resolved_on_spot", Boolean, nullable=False, default=False),
     Column("merged_into_id", Integer, ForeignKey("cases.id"), nullable=True),
+    Column("reporter_hidden", Boolean, nullable=False, default=False, server_default=false()),
+    Column("supporters", Integer, nullable=False, default=0, server_default="0"),
 )
 # The dispatch queue and "overdue now": open cases by deadline (see bench/queries.py).
 Index("ix_cases_status_deadline", cases.c.status, cases.c.deadline_at)
@@ -181,6 +184,7 @@ case_reporters = Table(
     Column("email", String(200), nullable=False, default=""),
     Column("username", String(80), nullable=True, index=True),
     Column("created_at", UtcDateTime(), nullable=True),
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 case_events = Table(
