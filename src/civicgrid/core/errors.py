@@ -26,6 +26,19 @@ class InvalidInput(CivicGridError):
     code = "invalid"
 
 
+class InvalidFields(InvalidInput):
+    """Several fields of one form are wrong at once; each problem names its field (the
+    `field` parameter), so a page can show every one beside its input."""
+
+    def __init__(self, problems: list[CivicGridError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.message_key, **first.params)
+
+    def message(self, locale: Locale) -> str:
+        return "; ".join(p.message(locale) for p in self.problems)
+
+
 class NotAuthenticated(CivicGridError):
     status = 401
     code = "not_authenticated"

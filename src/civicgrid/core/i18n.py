@@ -299,6 +299,64 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "案件 {id} 不在您的管辖范围或部门内",
         "en": "Case {id} is outside your area or department",
     },
+    # errors: the residents' portal
+    "attachment_broken": {
+        "zh": "照片“{name}”已损坏或不完整，无法打开",
+        "en": "The photo '{name}' is damaged or incomplete and cannot be opened",
+    },
+    "pass_expired": {
+        "zh": "查询已过期，请重新输入案件编号和电话号码",
+        "en": "This lookup has expired; enter the case number and phone number again",
+    },
+    "pass_invalid": {
+        "zh": "查询无效，请重新输入案件编号和电话号码",
+        "en": "This lookup is not valid; enter the case number and phone number again",
+    },
+    "case_guest_needs_phone": {
+        "zh": "未登录时请留下手机号，以便接收答复和查询进度",
+        "en": "Without an account, leave a mobile number to get answers and follow the case",
+    },
+    "case_description_required": {
+        "zh": "请描述遇到的问题",
+        "en": "Please describe the problem",
+    },
+    "case_not_open_for_support": {
+        "zh": "案件 {id} 已不在办理中（{status}），无法附议；如问题仍在，请重新反映",
+        "en": "Case {id} is no longer open ({status}); if the problem is still there, "
+        "report it again",
+    },
+    "case_already_yours": {
+        "zh": "您已经反映或附议过案件 {id}，处理进展会通知您",
+        "en": "You have already reported or supported case {id}; you will hear how it goes",
+    },
+    "case_reporter_only": {
+        "zh": "只有案件 {id} 的反映人可以核实、评价或申请重新办理",
+        "en": "Only the person who reported case {id} may confirm, rate or reopen it",
+    },
+    "case_guest_only": {
+        "zh": "您已登录，请直接在“我要反映”提交",
+        "en": "You are logged in; report from the Report page",
+    },
+    "signup_bad_username": {
+        "zh": "用户名“{value}”无效：2–40 位字母、数字或 _ . @ -",
+        "en": "The username '{value}' is not valid: 2–40 letters, digits or _ . @ -",
+    },
+    "signup_bad_phone": {
+        "zh": "手机号“{value}”无效：请填写 6–20 位数字",
+        "en": "The mobile number '{value}' is not valid: 6–20 digits",
+    },
+    "signup_name_required": {
+        "zh": "请填写称呼（2–40 个字）",
+        "en": "Please give a name (2–40 characters)",
+    },
+    "signup_passwords_differ": {
+        "zh": "两次输入的密码不一致",
+        "en": "The two passwords differ",
+    },
+    "signup_password_is_name": {
+        "zh": "密码不能与用户名或手机号相同",
+        "en": "The password must not be your username or mobile number",
+    },
     "unknown_status": {
         "zh": "未知状态“{value}”，可选：{allowed}",
         "en": "Unknown status '{value}', expected: {allowed}",

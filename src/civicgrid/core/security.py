@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -58,6 +59,26 @@ def read_token(token: str, secret: str) -> TokenClaims:
     if payload.get("typ") != "access" or not isinstance(payload.get("sub"), str):
         raise NotAuthenticated("token_invalid")
     return TokenClaims(payload["sub"], datetime.fromtimestamp(payload["exp"], UTC))
+
+
+def issue_pass(kind: str, claims: dict[str, Any], secret: str, ttl: timedelta) -> str:
+    """A signed, expiring token that proves something other than a login (its `typ` is
+    KIND, so it never passes for an access token, nor an access token for it)."""
+    payload = {**claims, "exp": utcnow() + ttl, "typ": kind}
+    return jwt.encode(payload, secret, algorithm=TOKEN_ALGORITHM)
+
+
+def read_pass(kind: str, token: str, secret: str) -> dict[str, Any]:
+    """The claims of a pass of KIND issued by issue_pass; 401 when forged or expired."""
+    try:
+        payload: dict[str, Any] = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM])
+    except jwt.ExpiredSignatureError as exc:
+        raise NotAuthenticated("pass_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise NotAuthenticated("pass_invalid") from exc
+    if payload.get("typ") != kind:
+        raise NotAuthenticated("pass_invalid")
+    return payload
 
 
 def generate_api_key() -> str:

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: int = 60
     # Tracking a case by number and phone: attempts per client address per minute.
     track_attempts_per_minute: int = 10
+    # Residents' own accounts, and reports or supports without one: per client address
+    # per hour, so a script cannot fill the platform.
+    signups_per_hour: int = 10
+    guest_reports_per_hour: int = 30
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
