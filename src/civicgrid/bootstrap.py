@@ -3,7 +3,7 @@ the database objects from settings. The only module that knows every domain."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,8 @@ from civicgrid.cases.services import CasePorts, RoutingCache, case_facts
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.settings import Settings, get_settings
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
+from civicgrid.transparency import repository as _transparency_indexes  # noqa: F401
+from civicgrid.transparency.services import TransparencyPorts
 
 register_fact_source(grid_worker_facts)
 register_fact_source(case_facts)
@@ -34,6 +36,7 @@ class Platform:
     locator_cache: LocatorCache
     cases: CasePorts
     intake: IntakeWriter
+    transparency: TransparencyPorts = field(default_factory=TransparencyPorts)
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
