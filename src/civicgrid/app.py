@@ -27,7 +27,8 @@ from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.open311 import api as open311_api
-from civicgrid.web import case_pages, pages
+from civicgrid.transparency import api as transparency_api
+from civicgrid.web import case_pages, pages, transparency_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 ROUTERS = [
@@ -36,8 +37,10 @@ ROUTERS = [
     cases_api.router,
     open311_api.router,
     open311_api.attributes_router,
+    transparency_api.router,
     pages.router,
     case_pages.router,
+    transparency_pages.router,
 ]
 
 

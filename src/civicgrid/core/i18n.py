@@ -683,6 +683,202 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "导入中止：{count} 行有误，未写入任何数据；错误行已保存到 {path}",
         "en": "Import aborted: {count} rows are wrong, nothing was written; they are in {path}",
     },
+    # transparency (透明治理): the public page, its figures and its errors
+    "transparency_bad_date": {
+        "zh": "参数 {field} 的日期格式应为 YYYY-MM-DD：“{value}”",
+        "en": "The parameter {field} must be a date written YYYY-MM-DD: '{value}'",
+    },
+    "transparency_period_reversed": {
+        "zh": "参数 to（{last}）早于 from（{first}）",
+        "en": "The parameter to ({last}) is before from ({first})",
+    },
+    "transparency_period_too_long": {
+        "zh": "期间 from {first} 至 to {last} 共 {days} 天，最长 {max} 天",
+        "en": "The period from {first} to {last} is {days} days long; at most {max} days",
+    },
+    "transparency_unknown_area": {
+        "zh": "参数 area：区域编码 {code} 不存在",
+        "en": "The parameter area names no known area: {code}",
+    },
+    "ui.nav.transparency": {"zh": "透明治理", "en": "Transparency"},
+    "tp.title": {"zh": "透明治理 · 公开数据", "en": "Transparency: open figures"},
+    "tp.intro": {
+        "zh": "本页公开群众诉求的受理、办理和评价情况以及事权清单，无需登录即可查看和下载。"
+        "所有数据均已去除个人信息。",
+        "en": "How residents' reports are taken up, handled and rated, and who is responsible "
+        "for what: open to everyone, no login needed. Personal data is removed throughout.",
+    },
+    "tp.filter.legend": {"zh": "筛选", "en": "Filter"},
+    "tp.filter.from": {"zh": "开始日期（from）", "en": "From (from)"},
+    "tp.filter.to": {"zh": "结束日期（to）", "en": "To (to)"},
+    "tp.filter.area": {"zh": "区域（area）", "en": "Area (area)"},
+    "tp.filter.submit": {"zh": "查看", "en": "Show"},
+    "tp.filter.reset": {"zh": "重置", "en": "Reset"},
+    "tp.filter.hint": {
+        "zh": "默认为最近 12 个月；期间最长 {max} 天。日期按协调世界时（UTC）计算。",
+        "en": "The last 12 months unless you choose; at most {max} days. Days are in UTC.",
+    },
+    "tp.period": {
+        "zh": "{first} 至 {last}（{days} 天）",
+        "en": "{first} to {last} ({days} days)",
+    },
+    "tp.fig.reported": {"zh": "受理量", "en": "Reported"},
+    "tp.fig.open": {"zh": "在办", "en": "Still open"},
+    "tp.fig.closed": {"zh": "已结案", "en": "Closed"},
+    "tp.fig.rejected": {"zh": "不予受理", "en": "Not taken up"},
+    "tp.fig.closed_in_period": {"zh": "期内结案", "en": "Closed in the period"},
+    "tp.fig.on_time": {"zh": "按时结案", "en": "Closed on time"},
+    "tp.fig.on_time_rate": {"zh": "按时结案率", "en": "On-time rate"},
+    "tp.fig.median": {"zh": "办结时长中位数", "en": "Median time to close"},
+    "tp.fig.median_hours": {"zh": "办结时长中位数（小时）", "en": "Median hours to close"},
+    "tp.fig.ratings": {"zh": "评价数", "en": "Ratings"},
+    "tp.fig.mean": {"zh": "平均评分", "en": "Mean rating"},
+    "tp.fig.satisfied": {"zh": "满意（4–5 分）", "en": "Satisfied (4–5)"},
+    "tp.fig.satisfied_share": {"zh": "满意率", "en": "Satisfied"},
+    "tp.fig.of_reported": {
+        "zh": "在办 {open} · 已结案 {closed} · 不予受理 {rejected}",
+        "en": "{open} open · {closed} closed · {rejected} not taken up",
+    },
+    "tp.fig.of_closed": {
+        "zh": "期内结案 {closed} 件，其中按时 {on_time} 件",
+        "en": "{on_time} of {closed} cases closed in the period",
+    },
+    "tp.fig.of_ratings": {
+        "zh": "满意率 {share}，共 {ratings} 条评价",
+        "en": "{share} satisfied, {ratings} ratings",
+    },
+    "tp.fig.mean_value": {"zh": "{mean} 分（满分 5 分）", "en": "{mean} out of 5"},
+    "tp.none": {"zh": "暂无", "en": "None yet"},
+    "tp.by_month": {"zh": "每月受理量", "en": "Reported each month"},
+    "tp.by_group": {"zh": "按类别", "en": "By category"},
+    "tp.by_area": {"zh": "按区域", "en": "By area"},
+    "tp.by_area_hint": {
+        "zh": "点击区域名称查看下一级。",
+        "en": "Tap an area's name for the level below.",
+    },
+    "tp.count": {"zh": "件数", "en": "Cases"},
+    "tp.month": {"zh": "月份", "en": "Month"},
+    "tp.group": {"zh": "大类", "en": "Group"},
+    "tp.category": {"zh": "小类", "en": "Category"},
+    "tp.map": {"zh": "近期案件地图", "en": "Map of recent cases"},
+    "tp.map_hint": {
+        "zh": "{start} 至 {end} 上报的最新 {count} 件（最多显示 {limit} 件）。",
+        "en": "The {count} newest cases reported from {start} to {end} (at most {limit}).",
+    },
+    "tp.legend.open": {"zh": "在办（位置约 100 米）", "en": "Open (place to about 100 m)"},
+    "tp.legend.closed": {"zh": "已结束（位置约 100 米）", "en": "Finished (place to about 100 m)"},
+    "tp.legend.grid": {
+        "zh": "涉及个人：仅显示所在网格中心",
+        "en": "About a person: the grid's centre only",
+    },
+    "tp.recent": {"zh": "近期案件列表", "en": "Recent cases"},
+    "tp.protected": {"zh": "涉及个人，不显示内容", "en": "About a person: not shown"},
+    "tp.definitions": {"zh": "统计口径", "en": "Definitions"},
+    "tp.def.reported": {
+        "zh": "受理量：期内上报的案件数（按上报时间），不含合并到其他案件的重复件和作废件；"
+        "按类别、区域（案件所在网格的上级区域）和月份分别统计。",
+        "en": "Reported: cases reported in the period (by the time of the report), without "
+        "duplicates merged into another case and voided entries; counted by category, by "
+        "area (the areas above the case's grid) and by month.",
+    },
+    "tp.def.median": {
+        "zh": "办结时长中位数：期内结案（状态为结案，结案时间在期内）的案件从上报到结案所用时间的"
+        "中位数（偶数件时取中间两件的平均值），含挂账和重新办理的时间。",
+        "en": "Median time to close: of the cases closed in the period (state closed, closing "
+        "time inside the period), the middle of the times from report to closing (the mean "
+        "of the two middle ones for an even number), suspensions and reopenings included.",
+    },
+    "tp.def.on_time": {
+        "zh": "按时结案率：期内结案的案件中，没有任何环节超过事权清单规定时限（从未亮红灯）的"
+        "案件所占比例。紧急案件时限减半，批准的延期计入时限，挂账期间不计时。",
+        "en": "On-time rate: the share of the cases closed in the period in which no step "
+        "ever passed the time limit of the authority list (never a red light). Urgent cases "
+        "have half the time, approved extensions add to it, a suspended case's clock stops.",
+    },
+    "tp.def.satisfaction": {
+        "zh": "满意度：期内结案案件的回访评价（1–5 分）的平均分；满意率为 4 分和 5 分所占比例。"
+        "未评价的案件不计入。",
+        "en": "Satisfaction: the mean of the ratings (1 to 5) given to the cases closed in "
+        "the period; the satisfied share is the share of 4s and 5s. Unrated cases do not count.",
+    },
+    "tp.def.anonymisation": {
+        "zh": "个人信息：不公开反映人的姓名、电话、邮箱、账号和地址，不公开问题描述；标题中的"
+        "电话、证件号等长数字、邮箱和反映人姓名已去除，位置取整到约 100 米。涉及个人的案件"
+        "（社会保障与民政类，以及房屋安全、群租房、治安、邻里纠纷、医疗服务、教育服务）"
+        "和反映人要求匿名的案件只显示所在网格的中心，不显示标题。",
+        "en": "Personal data: reporters' names, phones, e-mail addresses, accounts and "
+        "addresses are never published, nor descriptions; titles lose long numbers (phones, "
+        "ID numbers), e-mail addresses and the reporters' names, and places are rounded to "
+        "about 100 m. Cases about a person (social security and civil affairs; building "
+        "safety, group rentals, public order, neighbour disputes, medical and education "
+        "services) and cases whose reporter asked to stay anonymous show only their grid's "
+        "centre and no title.",
+    },
+    "tp.authority": {"zh": "事权清单", "en": "Authority list"},
+    "tp.authority_intro": {
+        "zh": "每类问题由哪一级的哪个单位负责，以及每个环节的办理时限（小时）。案件交给有事权的"
+        "最低一级（小事不出村）；超过时限的可自动上报上一级。",
+        "en": "Who is responsible for each kind of problem at each level, and the hours each "
+        "step may take. A case goes to the lowest level with authority over it; an overdue "
+        "one may rise a level by itself.",
+    },
+    "tp.authority.unit": {"zh": "责任单位", "en": "Responsible unit"},
+    "tp.authority.total": {"zh": "合计", "en": "Total"},
+    "tp.authority.escalates": {"zh": "超时上报", "en": "Rises when late"},
+    "tp.authority.whole_group": {"zh": "整个大类", "en": "whole group"},
+    "tp.authority.only_in": {"zh": "仅限{area}", "en": "only in {area}"},
+    "tp.authority.unit_of": {
+        "zh": "{level}{function}部门",
+        "en": "the {level}'s {function} unit",
+    },
+    "tp.authority.hours": {"zh": "各环节时限（小时）", "en": "Hours per step"},
+    "tp.yes": {"zh": "是", "en": "yes"},
+    "tp.no": {"zh": "否", "en": "no"},
+    "tp.step.accept": {"zh": "受理", "en": "Accept"},
+    "tp.step.register": {"zh": "立案", "en": "Register"},
+    "tp.step.dispatch": {"zh": "派遣", "en": "Dispatch"},
+    "tp.step.start": {"zh": "响应", "en": "Start"},
+    "tp.step.handle": {"zh": "处置", "en": "Handle"},
+    "tp.step.verify": {"zh": "核查", "en": "Verify"},
+    "tp.step.close": {"zh": "结案", "en": "Close"},
+    "tp.downloads": {"zh": "下载数据", "en": "Download the data"},
+    "tp.downloads_hint": {
+        "zh": "与本页筛选条件相同。CSV 为 UTF-8 编码（带 BOM），可直接用 Excel 打开；"
+        "第一行是英文字段名，含义如下。",
+        "en": "With this page's filters. CSV files are UTF-8 with a byte-order mark, so Excel "
+        "opens them directly; the first row holds English column names, explained below.",
+    },
+    "tp.download.summary": {"zh": "统计数据", "en": "Figures"},
+    "tp.download.cases": {"zh": "近期案件", "en": "Recent cases"},
+    "tp.download.authority": {"zh": "事权清单", "en": "Authority list"},
+    "tp.columns": {"zh": "近期案件 CSV 字段", "en": "Columns of the recent-cases CSV"},
+    "tp.col.id": {"zh": "案件编号", "en": "case number"},
+    "tp.col.reported_on": {"zh": "上报日期（UTC）", "en": "day reported (UTC)"},
+    "tp.col.closed_on": {"zh": "结束日期（UTC）", "en": "day finished (UTC)"},
+    "tp.col.state": {"zh": "open 在办 / closed 已结束", "en": "open or closed"},
+    "tp.col.status": {"zh": "具体状态", "en": "precise state"},
+    "tp.col.group": {
+        "zh": "大类编码，group_name(_en) 为名称",
+        "en": "level-1 group, with its names",
+    },
+    "tp.col.category": {
+        "zh": "小类编码，category_name(_en) 为名称",
+        "en": "category, with its names",
+    },
+    "tp.col.district": {"zh": "区编码，district_name 为名称", "en": "district, with its name"},
+    "tp.col.street": {"zh": "街道编码，street_name 为名称", "en": "street, with its name"},
+    "tp.col.grid": {"zh": "网格编码", "en": "grid"},
+    "tp.col.lat": {"zh": "纬度 / 经度（WGS84）", "en": "latitude / longitude (WGS84)"},
+    "tp.col.precision": {
+        "zh": "point：约 100 米；grid：网格中心",
+        "en": "point: to about 100 m; grid: the grid's centre",
+    },
+    "tp.col.protected": {"zh": "涉及个人（true/false）", "en": "about a person (true/false)"},
+    "tp.col.title": {"zh": "标题（涉及个人时为空）", "en": "title (empty when about a person)"},
+    "tp.generated": {
+        "zh": "数据生成于 {time}，每分钟更新。",
+        "en": "Figures of {time}, renewed every minute.",
+    },
     # pages
     "ui.product": {"zh": "CivicGrid 城市基层治理平台", "en": "CivicGrid urban governance"},
     "ui.map_title": {"zh": "网格地图", "en": "Grid map"},
