@@ -171,6 +171,7 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
 
 async def client(load: Load, seed: int, start: float, outcome: Outcome) -> None:
@@ -216,9 +217,10 @@ async def drive(load: Load, server_pid: int) -> Outcome:
 
     async def meter() -> None:
         await asyncio.sleep(load.warmup)
-        cpu = cpu_seconds(server_pid)
+        server, client = cpu_seconds(server_pid), time.process_time()
         await asyncio.sleep(load.seconds)
-        outcome.server_cpu = cpu_seconds(server_pid) - cpu
+        outcome.server_cpu = cpu_seconds(server_pid) - server
+        outcome.client_cpu = time.process_time() - client
 
     await asyncio.gather(meter(), *(client(load, i, start, outcome) for i in range(load.clients)))
     outcome.elapsed = time.perf_counter() - start - load.warmup
@@ -302,8 +304,10 @@ def main() -> None:
         f"intake ({offered}, {args.clients} clients, {args.workers} server process(es)): "
         f"{done / args.seconds:,.0f} cases/s over {args.seconds:.0f} s; "
         f"latency p50 {np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
-        f"max {ms.max():.0f} ms; server CPU {outcome.server_cpu / max(done, 1) * 1000:.2f} ms "
-        f"per case; {done:,} cases stored, {len(outcome.errors)} errors"
+        f"max {ms.max():.0f} ms; CPU per case: "
+        f"server {outcome.server_cpu / max(done, 1) * 1000:.2f}"
+        f" ms, load generator {outcome.client_cpu / max(done, 1) * 1000:.2f} ms; "
+        f"{done:,} cases stored, {len(outcome.errors)} errors"
     )
     for error in outcome.errors[:5]:
         print("  error:", error)
