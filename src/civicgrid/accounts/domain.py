@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from civicgrid.core.db import utcnow
-from civicgrid.core.errors import InvalidInput
+from civicgrid.core.errors import CivicGridError, InvalidFields, InvalidInput
 from civicgrid.core.permissions import USER_ROLES, Role
 
 MIN_PASSWORD_LENGTH = 8
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,40}$")
+PHONE_DIGITS = (6, 20)
+NAME_LENGTH = (2, 40)
 
 
 def parse_role(value: str) -> Role:
@@ -26,7 +30,57 @@ def parse_role(value: str) -> Role:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("password_too_short", min=MIN_PASSWORD_LENGTH)
+        raise InvalidInput("password_too_short", min=MIN_PASSWORD_LENGTH, field="password")
+
+
+@dataclass(frozen=True)
+class NewResident:
+    """What a resident types to get an account of her own. Without a username, her mobile
+    number is the name she logs in with."""
+
+    display_name: str
+    phone: str
+    password: str
+    password_again: str
+    username: str = ""
+
+    @property
+    def phone_number(self) -> str:
+        """The number as digits (a leading + kept): spaces and dashes are how people type."""
+        digits = "".join(ch for ch in self.phone if ch.isdigit())
+        return ("+" if self.phone.strip().startswith("+") else "") + digits
+
+    @property
+    def login_name(self) -> str:
+        return self.username.strip() or "".join(ch for ch in self.phone if ch.isdigit())
+
+    def problems(self) -> list[CivicGridError]:
+        """Every wrong field at once, each named (the page shows each beside its input)."""
+        found: list[CivicGridError] = []
+        name = self.display_name.strip()
+        if not NAME_LENGTH[0] <= len(name) <= NAME_LENGTH[1]:
+            found.append(InvalidInput("signup_name_required", field="display_name"))
+        digits = "".join(ch for ch in self.phone if ch.isdigit())
+        allowed = set("0123456789+-() ")
+        if not (PHONE_DIGITS[0] <= len(digits) <= PHONE_DIGITS[1]) or set(self.phone) - allowed:
+            found.append(InvalidInput("signup_bad_phone", value=self.phone, field="phone"))
+        if self.username.strip() and not USERNAME.match(self.username.strip()):
+            found.append(InvalidInput("signup_bad_username", value=self.username, field="username"))
+        try:
+            check_password_strength(self.password)
+        except InvalidInput as weak:
+            found.append(weak)
+        else:
+            if self.password in (self.login_name, digits):
+                found.append(InvalidInput("signup_password_is_name", field="password"))
+            elif self.password != self.password_again:
+                found.append(InvalidInput("signup_passwords_differ", field="password_again"))
+        return found
+
+    def check(self) -> None:
+        found = self.problems()
+        if found:
+            raise InvalidFields(found)
 
 
 @dataclass(eq=False)

@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from civicgrid.accounts.domain import ApiKey, User, check_password_strength, parse_role
+from civicgrid.accounts.domain import (
+    ApiKey,
+    NewResident,
+    User,
+    check_password_strength,
+    parse_role,
+)
 from civicgrid.accounts.repository import ApiKeyRepository, UserRepository
 from civicgrid.areas.domain import Area, Level
 from civicgrid.areas.ports import AreaFacts
@@ -19,6 +25,7 @@ from civicgrid.core.db import UnitOfWork, bump_revision, read_revision, utcnow
 from civicgrid.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
+    ANY_USER,
     AREA_BOUND_ROLES,
     PUBLIC,
     Actor,
@@ -125,6 +132,48 @@ def log_in(
     user.last_login_at = utcnow()
     uow.commit()
     return IssuedToken(token, expires_at, user)
+
+
+@permission(PUBLIC, "A resident creates her own account")
+def sign_up(
+    uow: UnitOfWork,
+    actor: Actor,
+    new: NewResident,
+    secret: str,
+    ttl: timedelta,
+) -> IssuedToken:
+    """Create a resident's account (her mobile number, or a username, to log in with) and
+    log her in. Residents belong to no area: they see their own reports wherever those
+    lie, so none is asked for. Every wrong field is named at once; a taken name is a 409
+    naming it. Callers limit sign-ups per address."""
+    new.check()
+    users = UserRepository(uow.session)
+    username = new.login_name
+    if users.get(username) is not None:
+        field = "username" if new.username.strip() else "phone"
+        raise Conflict("user_exists", name=username, field=field)
+    user = User(
+        username=username,
+        role=Role.RESIDENT,
+        password_hash=hash_password(new.password),
+        display_name=new.display_name.strip(),
+        phone=new.phone_number,
+        last_login_at=utcnow(),
+    )
+    users.add(user)
+    bump_revision(uow.session, ACCOUNTS_REVISION)
+    uow.commit()
+    token, expires_at = issue_token(user.username, secret, ttl)
+    return IssuedToken(token, expires_at, user)
+
+
+@permission(ANY_USER, "The caller's own account")
+def own_account(uow: UnitOfWork, actor: Actor) -> User:
+    """The calling person's account (to fill in her phone number on forms)."""
+    user = UserRepository(uow.session).get(actor.name)
+    if user is None:
+        raise NotFound("user_not_found", name=actor.name)
+    return user
 
 
 @functools.cache

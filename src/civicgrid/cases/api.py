@@ -17,14 +17,18 @@ from civicgrid.cases.schemas import (
     CaseOut,
     CasePageOut,
     CategoryOut,
+    NearbyOut,
     ReportedOut,
     RuleOut,
+    SuggestionOut,
+    SupportedOut,
+    SupporterIn,
 )
 from civicgrid.cases.services import CASE_READERS, INTAKE_ROLES, CasePorts
 from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.http import allow, get_uow, limit_attempts, platform_of
+from civicgrid.core.http import allow, count_attempt, get_uow, limit_attempts, platform_of
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -103,6 +107,22 @@ def list_cases(
     )
 
 
+@router.get("/cases/nearby", response_model=list[NearbyOut])
+def nearby(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    category: str = Query(..., description="a level-2 category code"),
+    lat: float = Query(..., ge=-90, le=90),
+    lon: float = Query(..., ge=-180, le=180),
+    actor: Actor = allow(PUBLIC),
+) -> list[NearbyOut]:
+    """Open cases of CATEGORY within the duplicate radius of the point, reported within the
+    duplicate window, nearest first, with nothing about their reporters: shown before a
+    resident reports, so she can add her voice instead."""
+    found = services.nearby_cases(uow, actor, category, lat, lon, ports_of(request))
+    return [NearbyOut.of(near) for near in found]
+
+
 def _statuses(value: str | None) -> list[Status] | None:
     if not value:
         return None
@@ -143,6 +163,27 @@ def act_on_case(
     ports = ports_of(request)
     view = services.act_on_case(uow, actor, case_id, body.to_request(), ports)
     return CaseDetailOut.of_view(view, ports.clock())
+
+
+@router.post("/cases/{case_id}/supporters", response_model=SupportedOut, status_code=201)
+def support(
+    case_id: int,
+    body: SupporterIn,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(PUBLIC, "residents, and people without an account who give a phone"),
+) -> SupportedOut:
+    """Add one's voice (附议) to an open case instead of reporting it again: the caller
+    becomes one of its reporters and gets its answers from now on. Residents with an
+    account, or anyone without one who leaves a mobile number (a few times an hour per
+    address); 409 when the case is closed or already the caller's."""
+    if actor.is_anonymous:
+        count_attempt(request, "guest")
+    supported = services.support_case(
+        uow, actor, case_id, body.to_new_supporter(), ports_of(request)
+    )
+    case = supported.case
+    return SupportedOut(case=case.id or 0, supporters=case.supporters, status=case.status)
 
 
 @router.get("/cases/{case_id}/duplicates", response_model=list[CaseOut])
@@ -195,6 +236,19 @@ def categories(
 ) -> list[CategoryOut]:
     """The two-level category taxonomy."""
     return [CategoryOut.of(c) for c in services.list_categories(uow, actor)]
+
+
+@router.get("/categories/suggest", response_model=list[SuggestionOut])
+def suggest(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    text: str = Query("", max_length=4000, description="what the resident typed so far"),
+    actor: Actor = allow(PUBLIC),
+) -> list[SuggestionOut]:
+    """The three categories that fit TEXT best, with the suggester's confidence (the
+    report form picks the first while a resident types)."""
+    found = services.suggest_categories(uow, actor, text, ports_of(request))
+    return [SuggestionOut.of(s) for s in found]
 
 
 @router.put("/categories", response_model=list[CategoryOut])

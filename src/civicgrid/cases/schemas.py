@@ -22,7 +22,14 @@ from civicgrid.cases.domain import (
     Status,
 )
 from civicgrid.cases.repository import Message
-from civicgrid.cases.services import ActionRequest, CaseView, NewCase
+from civicgrid.cases.services import (
+    ActionRequest,
+    CaseView,
+    NearbyCase,
+    NewCase,
+    NewSupporter,
+    SuggestedCategory,
+)
 from civicgrid.core.security import mask_name, mask_phone
 
 
@@ -38,6 +45,10 @@ class ReporterIn(BaseModel):
     name: str = Field(default="", max_length=100)
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=200)
+    hidden: bool = Field(
+        default=False,
+        description="not named to the public (公开时匿名); the dispatch centre still sees who",
+    )
 
 
 class CaseIn(BaseModel):
@@ -69,6 +80,7 @@ class CaseIn(BaseModel):
             reporter_name=reporter.name,
             reporter_phone=reporter.phone,
             reporter_email=reporter.email,
+            reporter_hidden=reporter.hidden,
             priority=self.priority,
             attachments=[a.upload() for a in self.attachments],
         )
@@ -150,8 +162,13 @@ class CaseOut(BaseModel):
     closed_at: datetime | None
     resolution: str
     satisfaction: int | None
+    rating_comment: str
     merged_into: int | None
     resolved_on_spot: bool
+    reporter_hidden: bool = Field(
+        description="the reporter asked not to be named to the public (公开时匿名)"
+    )
+    supporters: int = Field(description="residents who added their voice (附议)")
 
     @classmethod
     def of(cls, case: Case, now: datetime) -> CaseOut:
@@ -193,8 +210,11 @@ class CaseOut(BaseModel):
             closed_at=case.closed_at,
             resolution=case.resolution,
             satisfaction=case.satisfaction,
+            rating_comment=case.rating_comment,
             merged_into=case.merged_into_id,
             resolved_on_spot=case.resolved_on_spot,
+            reporter_hidden=case.reporter_hidden,
+            supporters=case.supporters,
         )
 
 
@@ -252,9 +272,10 @@ class MessageOut(BaseModel):
 
 class ReporterOut(BaseModel):
     channel: Channel
-    name: str
+    name: str = Field(description="empty for a reporter hidden from all but the centre")
     phone: str
     email: str
+    hidden: bool = Field(description="asked not to be named to the public")
 
 
 class CaseDetailOut(CaseOut):
@@ -273,13 +294,75 @@ class CaseDetailOut(CaseOut):
             reporters=[
                 ReporterOut(
                     channel=r.channel,
-                    name=r.name if shown else mask_name(r.name),
+                    name=r.name if shown else "" if r.hidden else mask_name(r.name),
                     phone=r.phone if shown else mask_phone(r.phone),
                     email=r.email if shown else ("***" if r.email else ""),
+                    hidden=r.hidden,
                 )
                 for r in view.reporters
             ],
             allowed_actions=view.allowed_actions,
+        )
+
+
+class SupporterIn(BaseModel):
+    name: str = Field(default="", max_length=100)
+    phone: str = Field(
+        default="", max_length=40, description="required without an account: for the answers"
+    )
+    note: str = Field(default="", max_length=4000, description="what the supporter sees")
+    hidden: bool = Field(default=False, description="not named to the public (公开时匿名)")
+
+    def to_new_supporter(self) -> NewSupporter:
+        return NewSupporter(name=self.name, phone=self.phone, note=self.note, hidden=self.hidden)
+
+
+class SupportedOut(BaseModel):
+    case: int
+    supporters: int = Field(description="residents who added their voice, her included")
+    status: Status
+
+
+class NearbyOut(BaseModel):
+    """An open case near a point, with nothing about its reporters."""
+
+    id: int
+    category: str
+    title: str = Field(description="empty when the reporter stays anonymous to the public")
+    status: Status
+    created_at: datetime
+    distance_m: float
+    supporters: int
+
+    @classmethod
+    def of(cls, near: NearbyCase) -> NearbyOut:
+        return cls(
+            id=near.id,
+            category=near.category_code,
+            title=near.title,
+            status=near.status,
+            created_at=near.created_at,
+            distance_m=round(near.distance_m, 1),
+            supporters=near.supporters,
+        )
+
+
+class SuggestionOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    parent_code: str | None
+    confidence: float
+
+    @classmethod
+    def of(cls, suggested: SuggestedCategory) -> SuggestionOut:
+        category = suggested.category
+        return cls(
+            code=category.code,
+            name=category.name,
+            name_en=category.name_en,
+            parent_code=category.parent_code,
+            confidence=round(suggested.confidence, 3),
         )
 
 

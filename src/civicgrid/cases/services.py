@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,10 @@ from civicgrid.areas.services import Located, LocatorCache, locate_point
 from civicgrid.cases.attachments import Upload, check_upload
 from civicgrid.cases.domain import (
     ACTION_ROLES,
+    GUEST_NAME,
     OPEN_STATUSES,
+    REPORTER_ACTIONS,
+    REPORTER_PREFIX,
     Action,
     AuthorityRule,
     Case,
@@ -59,7 +63,14 @@ from civicgrid.cases.repository import (
 )
 from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork, read_revision, utcnow
-from civicgrid.core.errors import CivicGridError, Conflict, Forbidden, InvalidInput, NotFound
+from civicgrid.core.errors import (
+    CivicGridError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 from civicgrid.core.i18n import Locale, translate
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
@@ -69,6 +80,7 @@ from civicgrid.core.permissions import (
     Role,
     permission,
 )
+from civicgrid.core.security import issue_pass, read_pass
 from civicgrid.core.settings import Settings
 
 log = logging.getLogger("civicgrid.cases")
@@ -182,6 +194,8 @@ class NewCase:
     reporter_name: str = ""
     reporter_phone: str = ""
     reporter_email: str = ""
+    # 公开时匿名: not named to the public; the dispatch centre still sees who and how to reach.
+    reporter_hidden: bool = False
     priority: Priority | None = None
     attachments: list[Upload] = field(default_factory=list)
 
@@ -213,19 +227,24 @@ def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
     """Everything intake reads (the grid, the category, the route, nearby duplicates) and
     checks, with nothing written: the web server's intake writer stores prepared reports in
     batches (cases.intake), other callers through report_case."""
-    now = ports.clock()
-    settings = ports.settings
     if actor.role is None or new.channel not in CHANNELS_BY_ROLE.get(actor.role, frozenset()):
         raise Forbidden(
             "channel_not_allowed",
             role=actor.role.value if actor.role else "-",
             channel=new.channel.value,
         )
+    return _prepare(uow, actor, new, ports)
+
+
+def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> Reported:
+    now = ports.clock()
+    settings = ports.settings
     if len(new.description) > settings.max_description_chars:
         raise InvalidInput(
             "case_description_too_long",
             max=settings.max_description_chars,
             length=len(new.description),
+            field="description",
         )
     routing = ports.routing.fresh(uow)
     lat, lon, located_by = _place(uow, actor, new, ports)
@@ -261,11 +280,15 @@ def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
         priority=staff_priority or (Priority.URGENT if urgent else Priority.NORMAL),
         reporter_username=actor.name if actor.role in (Role.RESIDENT, Role.GRID_WORKER) else None,
         updated_at=now,
+        reporter_hidden=new.reporter_hidden,
     )
     case.route_to(route, now)
     case.start_clock(now)
     attachments = [
-        check_upload(u, settings.max_attachment_mb, actor.name, now) for u in new.attachments
+        check_upload(
+            u, settings.max_attachment_mb, actor.name, now, strip_location=new.reporter_hidden
+        )
+        for u in new.attachments
     ]
     reporter = Reporter(
         channel=new.channel,
@@ -274,11 +297,13 @@ def prepare_report(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts
         email=new.reporter_email,
         username=case.reporter_username,
         created_at=now,
+        hidden=new.reporter_hidden,
     )
     event = CaseEvent(
         action=SystemEvent.REPORT.value,
         actor_name=actor.name,
-        actor_role=actor.role.value,
+        # Only a guest (report_as_guest) comes without a role: a resident without an account.
+        actor_role=(actor.role or Role.RESIDENT).value,
         from_status=None,
         to_status=case.status,
         at=now,
@@ -327,9 +352,9 @@ def _place(
     if new.address.strip():
         found = ports.address_resolver.resolve(uow.session, new.address)
         if found is None:
-            raise InvalidInput("case_address_unknown", address=new.address)
+            raise InvalidInput("case_address_unknown", address=new.address, field="address")
         return found.lat, found.lon, f"address:{found.matched}"
-    raise InvalidInput("case_needs_place")
+    raise InvalidInput("case_needs_place", field="place")
 
 
 def _locate(uow: UnitOfWork, actor: Actor, ports: CasePorts, lat: float, lon: float) -> Located:
@@ -346,7 +371,7 @@ def _category(
     if code is not None:
         category = routing.categories.get(code)
         if category is None or not category.active:
-            raise InvalidInput("unknown_category", code=code)
+            raise InvalidInput("unknown_category", code=code, field="category")
         return category
     for suggestion in suggestions:
         category = routing.categories.get(suggestion.category_code)
@@ -368,13 +393,21 @@ def _route_data(route: Route) -> dict[str, object]:
 
 
 def _store_uploads(
-    uow: UnitOfWork, actor: Actor, uploads: Sequence[Upload], ports: CasePorts
+    uow: UnitOfWork,
+    actor: Actor,
+    uploads: Sequence[Upload],
+    ports: CasePorts,
+    strip_location: bool = False,
 ) -> list[Attachment]:
     stored = []
     repo = AttachmentRepository(uow.session)
     for upload in uploads:
         attachment = check_upload(
-            upload, ports.settings.max_attachment_mb, actor.name, ports.clock()
+            upload,
+            ports.settings.max_attachment_mb,
+            actor.name,
+            ports.clock(),
+            strip_location=strip_location,
         )
         repo.add(attachment)
         stored.append(attachment)
@@ -551,12 +584,30 @@ def act_on_case(
 ) -> CaseView:
     """Carry out one action on a case (see cases.domain.TRANSITIONS), append it to the
     timeline and answer the reporters. Two people acting at once: the second gets a 409."""
-    now = ports.clock()
-    action = _parse_action(request)
     cases = CaseRepository(uow.session)
     case = cases.get(case_id)
     if case is None:
         raise NotFound("case_not_found", id=case_id)
+    _carry_out(uow, actor, case, request, ports)
+    # The caller sees the outcome of their own action, even when it took the case out of
+    # their hands (a unit returning it, a resident's case merged away).
+    return _view(cases, actor, case, list(cases.reporters(case_id)), ports.clock())
+
+
+def _carry_out(
+    uow: UnitOfWork,
+    actor: Actor,
+    case: Case,
+    request: ActionRequest,
+    ports: CasePorts,
+    *,
+    as_reporter: bool = False,
+) -> CaseEvent:
+    """Apply REQUEST to CASE, store the timeline row and the answers, commit."""
+    now = ports.clock()
+    action = _parse_action(request)
+    case_id = case.id
+    cases = CaseRepository(uow.session)
     routing = ports.routing.fresh(uow)
     command = Command(
         action=action,
@@ -569,6 +620,7 @@ def act_on_case(
         into=request.into,
         hours=request.hours,
         priority=request.priority,
+        as_reporter=as_reporter,
     )
     _check_units(routing, request)
     target = None
@@ -582,7 +634,7 @@ def act_on_case(
     command.attachments = [a.id for a in uploads]
     event = case.apply(command, actor, now)
     cases.add_event(case, event)
-    AttachmentRepository(uow.session).attach(command.attachments, case_id)
+    AttachmentRepository(uow.session).attach(command.attachments, case_id)  # type: ignore[arg-type]
     if target is not None:
         _absorb(cases, case, target, actor, now, ports)
     uow.session.flush()
@@ -591,9 +643,7 @@ def act_on_case(
         uow.commit()
     except StaleDataError as exc:
         raise Conflict("case_changed", id=case_id) from exc
-    # The caller sees the outcome of their own action, even when it took the case out of
-    # their hands (a unit returning it, a resident's case merged away).
-    return _view(cases, actor, case, list(cases.reporters(case_id)), now)
+    return event
 
 
 def _parse_action(request: ActionRequest) -> Action:
@@ -744,6 +794,8 @@ class CaseView:
     light: Light
     allowed_actions: list[Action]
     show_contacts: bool
+    # Names of the units the case and its timeline mention (public, like the authority list).
+    unit_names: dict[str, str] = field(default_factory=dict)
 
 
 @permission(CASE_READERS, "Read one case with its timeline and messages")
@@ -765,27 +817,44 @@ def _view(
 ) -> CaseView:
     messages = list(cases.messages(case.id))  # type: ignore[arg-type]
     if actor.role is Role.RESIDENT:
-        mine = {r.id for r in reporters if r.username == actor.name}
+        # A resident sees herself among the reporters, never the others who joined.
+        reporters = [r for r in reporters if r.username == actor.name]
+        mine = {r.id for r in reporters}
         messages = [m for m in messages if m.reporter_id in mine]
+    timeline = list(cases.timeline(case.id))  # type: ignore[arg-type]
     return CaseView(
         case=case,
-        timeline=list(cases.timeline(case.id)),  # type: ignore[arg-type]
+        timeline=timeline,
         messages=messages,
         reporters=reporters,
         light=case.light(now),
         allowed_actions=actions_for(actor, case, now),
         show_contacts=actor.role in (Role.DISPATCHER, Role.CADRE, Role.ADMIN),
+        unit_names=_unit_names(cases, case, timeline),
     )
 
 
-def actions_for(actor: Actor, case: Case, now: datetime) -> list[Action]:
+def _unit_names(cases: CaseRepository, case: Case, timeline: Sequence[CaseEvent]) -> dict[str, str]:
+    codes = {case.department_code, case.suggested_department_code}
+    codes |= {h.department_code for h in case.handlers}
+    for event in timeline:
+        codes |= {event.data.get("department"), event.data.get("lead")}
+        codes |= set(event.data.get("departments") or [])
+    units = DepartmentRepository(cases.session)
+    found = (units.get(code) for code in codes if isinstance(code, str))
+    return {unit.code: unit.name for unit in found if unit is not None}
+
+
+def actions_for(
+    actor: Actor, case: Case, now: datetime, *, as_reporter: bool = False
+) -> list[Action]:
     """The actions ACTOR could take on CASE right now (for one-click buttons)."""
     allowed = []
     for action in case.allowed_actions():
         if actor.role not in ACTION_ROLES[action]:
             continue
         try:
-            case.authorize(actor, action, now)
+            case.authorize(actor, action, now, as_reporter=as_reporter)
         except CivicGridError:
             continue
         allowed.append(action)
@@ -865,25 +934,339 @@ def track_case(uow: UnitOfWork, actor: Actor, case_id: int, phone: str) -> CaseV
     """For residents without an account (hotline callers): the case, if PHONE is one of its
     reporters' phones. Timeline notes of staff are left out; the answers are shown."""
     cases = CaseRepository(uow.session)
+    case, mine = _reporters_by_phone(cases, case_id, phone)
+    return _reporter_view(cases, case, mine, utcnow())
+
+
+def phone_digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
+def _reporters_by_phone(
+    cases: CaseRepository, case_id: int, phone: str
+) -> tuple[Case, list[Reporter]]:
+    """The case and those of its reporters who gave PHONE; 404 (as for a wrong number)
+    when none did, so a guess learns nothing."""
     case = cases.get(case_id)
     reporters = list(cases.reporters(case_id)) if case else []
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    mine = [
-        r for r in reporters if r.phone and "".join(ch for ch in r.phone if ch.isdigit()) == digits
-    ]
+    digits = phone_digits(phone)
+    mine = [r for r in reporters if r.phone and phone_digits(r.phone) == digits]
     if case is None or not digits or not mine:
         raise NotFound("case_not_found", id=case_id)
+    return case, mine
+
+
+def _reporter_view(
+    cases: CaseRepository,
+    case: Case,
+    mine: list[Reporter],
+    now: datetime,
+    allowed: list[Action] | None = None,
+) -> CaseView:
     ids = {r.id for r in mine}
-    messages = [m for m in cases.messages(case_id) if m.reporter_id in ids]
+    timeline = list(cases.timeline(case.id))  # type: ignore[arg-type]
     return CaseView(
         case=case,
-        timeline=list(cases.timeline(case_id)),
-        messages=messages,
+        timeline=timeline,
+        messages=[m for m in cases.messages(case.id) if m.reporter_id in ids],  # type: ignore[arg-type]
         reporters=mine,
-        light=case.light(utcnow()),
-        allowed_actions=[],
+        light=case.light(now),
+        allowed_actions=allowed or [],
         show_contacts=False,
+        unit_names=_unit_names(cases, case, timeline),
     )
+
+
+# ------------------------------------------------------------------ residents
+
+
+# Reporting or adding one's voice without an account needs a number to answer to.
+MIN_PHONE_DIGITS = 6
+# How long a reporter proven by the case's number and her phone may act without proving
+# it again (the tracking page keeps the pass in a cookie).
+REPORTER_PASS = "reporter"
+REPORTER_PASS_TTL = timedelta(minutes=30)
+GUEST = Actor(name=GUEST_NAME, role=None, display_name="居民（未登录） Resident without an account")
+
+
+def _require_phone(phone: str) -> None:
+    if len(phone_digits(phone)) < MIN_PHONE_DIGITS:
+        raise InvalidInput("case_guest_needs_phone", field="phone")
+
+
+@permission(PUBLIC, "Report a problem without an account")
+def report_as_guest(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> Reported:
+    """A resident without an account reports through the web. She leaves a mobile number,
+    so the centre can reach her and she can follow the case by its number and her phone
+    (and verify, rate or reopen it from the tracking page). Stored before this returns."""
+    if not actor.is_anonymous:
+        raise Forbidden("case_guest_only")
+    _require_phone(new.reporter_phone)
+    new.channel = Channel.RESIDENT_WEB
+    reported = _prepare(uow, GUEST, new, ports)
+    store_reports(uow, [reported], ports)
+    return reported
+
+
+@dataclass(frozen=True)
+class SuggestedCategory:
+    category: Category
+    confidence: float
+
+
+@permission(PUBLIC, "Suggest categories for a description")
+def suggest_categories(
+    uow: UnitOfWork, actor: Actor, text: str, ports: CasePorts, limit: int = 3
+) -> list[SuggestedCategory]:
+    """The categories the platform's suggester finds in TEXT, best first (at most LIMIT):
+    what the report form offers while a resident types."""
+    if len(text) > ports.settings.max_description_chars:
+        raise InvalidInput(
+            "case_description_too_long",
+            max=ports.settings.max_description_chars,
+            length=len(text),
+            field="text",
+        )
+    if not text.strip():
+        return []
+    routing = ports.routing.fresh(uow)
+    found = []
+    for suggestion in ports.suggester.suggest(text, list(routing.categories.values())):
+        category = routing.categories.get(suggestion.category_code)
+        if category is not None and category.active and category.parent_code is not None:
+            found.append(SuggestedCategory(category, suggestion.confidence))
+    return found[:limit]
+
+
+@dataclass(frozen=True)
+class NearbyCase:
+    """An open case near a point as anyone may see it: no reporter, and no words of a
+    reporter who asked to stay anonymous (title empty then)."""
+
+    id: int
+    category_code: str
+    title: str
+    status: Status
+    created_at: datetime
+    distance_m: float
+    supporters: int
+
+
+# Long digit runs in what residents typed are phone or ID numbers more often than not.
+_LONG_NUMBER = re.compile(r"\d[\d\s-]{5,}\d")
+
+
+def public_title(case: Case) -> str:
+    """The case's title for public pages: nothing when the reporter stays anonymous to the
+    public, long numbers (phones, IDs) starred."""
+    if case.reporter_hidden:
+        return ""
+    return _LONG_NUMBER.sub("***", case.title)
+
+
+@permission(PUBLIC, "Open cases of a category near a point")
+def nearby_cases(
+    uow: UnitOfWork, actor: Actor, category_code: str, lat: float, lon: float, ports: CasePorts
+) -> list[NearbyCase]:
+    """Open cases of CATEGORY_CODE within the duplicate radius of (LAT, LON), reported within
+    the duplicate window, nearest first: before a resident reports, "someone already
+    reported this — add your voice"."""
+    routing = ports.routing.fresh(uow)
+    if category_code not in routing.categories:
+        raise InvalidInput("unknown_category", code=category_code, field="category")
+    settings = ports.settings
+    radius = settings.duplicate_radius_m
+    dlat = radius / 111_320
+    dlon = radius / (111_320 * max(math.cos(math.radians(lat)), 0.01))
+    box = Box(category_code, lat - dlat, lat + dlat, lon - dlon, lon + dlon)
+    since = ports.clock() - timedelta(hours=settings.duplicate_window_hours)
+    cases = CaseRepository(uow.session)
+    distances = {
+        other: distance
+        for other, _, other_lat, other_lon, _ in cases.open_in_boxes([box], since)
+        if (distance := distance_m(lat, lon, other_lat, other_lon)) <= radius
+    }
+    found = [
+        NearbyCase(
+            id=case.id,  # type: ignore[arg-type]
+            category_code=case.category_code,
+            title=public_title(case),
+            status=case.status,
+            created_at=case.created_at,
+            distance_m=distances[case.id],  # type: ignore[index]
+            supporters=case.supporters,
+        )
+        for case in cases.get_many(list(distances))
+    ]
+    return sorted(found, key=lambda near: (near.distance_m, -near.id))
+
+
+@dataclass
+class NewSupporter:
+    """A resident adding her voice (附议): how to reach her, her own words and photos."""
+
+    name: str = ""
+    phone: str = ""
+    note: str = ""
+    hidden: bool = False
+    attachments: list[Upload] = field(default_factory=list)
+
+
+@dataclass
+class Supported:
+    case: Case
+    reporter: Reporter
+    event: CaseEvent
+
+
+@permission(PUBLIC, "Add one's voice to an open case (附议)")
+def support_case(
+    uow: UnitOfWork, actor: Actor, case_id: int, new: NewSupporter, ports: CasePorts
+) -> Supported:
+    """A resident whose problem is already reported adds her voice instead of reporting it
+    again: she becomes one of the case's reporters and hears its answers from now on, and
+    the case counts her (a 'join' row on its timeline). Residents with an account, or
+    without one when they leave a mobile number; staff merge duplicates instead. 409 when
+    the case is no longer open or she already reported or supported it."""
+    if not (actor.is_anonymous or actor.role is Role.RESIDENT):
+        raise Forbidden("forbidden_role", role=actor.role.value if actor.role else "-")
+    if actor.is_anonymous:
+        _require_phone(new.phone)
+    if len(new.note) > ports.settings.max_description_chars:
+        raise InvalidInput(
+            "case_description_too_long",
+            max=ports.settings.max_description_chars,
+            length=len(new.note),
+            field="description",
+        )
+    cases = CaseRepository(uow.session)
+    case = cases.get(case_id)
+    if case is None:
+        raise NotFound("case_not_found", id=case_id)
+    digits = phone_digits(new.phone)
+    for reporter in cases.reporters(case_id):
+        same_account = not actor.is_anonymous and reporter.username == actor.name
+        if same_account or (digits and phone_digits(reporter.phone) == digits):
+            raise Conflict("case_already_yours", id=case_id)
+    now = ports.clock()
+    doer = GUEST if actor.is_anonymous else actor
+    event = case.add_supporter(doer, now, new.note)
+    uploads = _store_uploads(uow, doer, new.attachments, ports, strip_location=new.hidden)
+    event.attachments = [a.id for a in uploads]
+    reporter = Reporter(
+        channel=Channel.RESIDENT_WEB,
+        name=new.name or (actor.display_name if actor.role is Role.RESIDENT else ""),
+        phone=new.phone,
+        username=None if actor.is_anonymous else actor.name,
+        created_at=now,
+        hidden=new.hidden,
+        case_id=case_id,
+    )
+    cases.add_reporter(reporter)
+    cases.add_event(case, event)
+    AttachmentRepository(uow.session).attach(event.attachments, case_id)
+    uow.session.flush()
+    notify_reporters(cases, case, event, ports, [reporter], key="msg.joined")
+    try:
+        uow.commit()
+    except StaleDataError as exc:
+        raise Conflict("case_changed", id=case_id) from exc
+    return Supported(case, reporter, event)
+
+
+@dataclass
+class Followed:
+    """A case as its reporter follows it without an account: the view, whether she is the
+    one who filed it (and so may verify, rate and reopen it), and the pass that lets her act
+    without giving her phone again."""
+
+    view: CaseView
+    is_filer: bool
+    pass_token: str
+
+
+def _filer(cases: CaseRepository, case: Case) -> Reporter | None:
+    """The reporter who filed the case: the first of its reporters (those of merged
+    duplicates and supporters join later)."""
+    reporters = cases.reporters(case.id)  # type: ignore[arg-type]
+    return reporters[0] if reporters else None
+
+
+def _as_reporter(reporter: Reporter) -> Actor:
+    """The actor of a reporter proven by the case's number and her phone: a resident, on
+    the timeline as reporter:<id>."""
+    return Actor(
+        name=f"{REPORTER_PREFIX}{reporter.id}",
+        role=Role.RESIDENT,
+        display_name=reporter.name,
+    )
+
+
+def _followed(
+    cases: CaseRepository, case: Case, mine: list[Reporter], ports: CasePorts
+) -> Followed:
+    now = ports.clock()
+    filer = _filer(cases, case)
+    is_filer = filer is not None and any(r.id == filer.id for r in mine)
+    allowed = []
+    if is_filer and filer is not None:
+        allowed = actions_for(_as_reporter(filer), case, now, as_reporter=True)
+    token = issue_pass(
+        REPORTER_PASS,
+        {"case": case.id, "reporters": sorted(r.id for r in mine)},
+        ports.settings.secret_key,
+        REPORTER_PASS_TTL,
+    )
+    return Followed(_reporter_view(cases, case, mine, now, allowed), is_filer, token)
+
+
+@permission(PUBLIC, "Follow a case as its reporter, by its number and her phone")
+def follow_case(
+    uow: UnitOfWork, actor: Actor, case_id: int, phone: str, ports: CasePorts
+) -> Followed:
+    """What track_case shows, plus what its reporter may do now and a pass (valid for
+    REPORTER_PASS_TTL) that lets her do it: the tracking page for people without an
+    account. Callers limit the attempts per address, as for tracking."""
+    cases = CaseRepository(uow.session)
+    case, mine = _reporters_by_phone(cases, case_id, phone)
+    return _followed(cases, case, mine, ports)
+
+
+def _passed(cases: CaseRepository, token: str, ports: CasePorts) -> tuple[Case, list[Reporter]]:
+    claims = read_pass(REPORTER_PASS, token, ports.settings.secret_key)
+    case = cases.get(int(claims.get("case", 0)))
+    ids = set(claims.get("reporters", []))
+    mine = [r for r in cases.reporters(case.id) if r.id in ids] if case else []  # type: ignore[arg-type]
+    if case is None or not mine:
+        raise NotAuthenticated("pass_invalid")
+    return case, mine
+
+
+@permission(PUBLIC, "Follow a case again with a reporter's pass")
+def follow_with_pass(uow: UnitOfWork, actor: Actor, token: str, ports: CasePorts) -> Followed:
+    """The case a reporter proved to be hers lately (follow_case's pass), as it is now."""
+    cases = CaseRepository(uow.session)
+    case, mine = _passed(cases, token, ports)
+    return _followed(cases, case, mine, ports)
+
+
+@permission(PUBLIC, "Verify, rate or reopen a case as its reporter, with her pass")
+def act_as_reporter(
+    uow: UnitOfWork, actor: Actor, token: str, request: ActionRequest, ports: CasePorts
+) -> Followed:
+    """The reporter who filed a case, proven by its number and her phone (the pass of
+    follow_case), says whether the fix held (verify, or rework with a reason), rates the
+    result, or reopens it within the reopen window — as she could logged in. On the
+    timeline she is the case's reporter (reporter:<id>)."""
+    cases = CaseRepository(uow.session)
+    case, mine = _passed(cases, token, ports)
+    filer = _filer(cases, case)
+    if filer is None or filer.id not in {r.id for r in mine}:
+        raise Forbidden("case_reporter_only", id=case.id)
+    if _parse_action(request) not in REPORTER_ACTIONS:
+        raise Forbidden("case_reporter_only", id=case.id)
+    _carry_out(uow, _as_reporter(filer), case, request, ports, as_reporter=True)
+    return _followed(cases, case, mine, ports)
 
 
 # ------------------------------------------------------------------ the scheduler

@@ -639,6 +639,11 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "【CivicGrid】案件 {id} 已作废：{reason}",
         "en": "[CivicGrid] Case {id} has been voided: {reason}",
     },
+    "msg.joined": {
+        "zh": "【CivicGrid】您已附议案件 {id}（{category}），处理进展会通知您。",
+        "en": "[CivicGrid] You added your voice to case {id} ({category}); you will hear "
+        "how it goes.",
+    },
     "msg.auto_escalation": {
         "zh": "超过办理时限，系统自动上报上级",
         "en": "Past its time limit; escalated automatically",
@@ -984,6 +989,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "action.report": {"zh": "上报", "en": "Reported"},
     "action.overdue": {"zh": "超时", "en": "Overdue"},
     "action.absorb": {"zh": "并入重复件", "en": "Duplicate merged in"},
+    "action.join": {"zh": "附议", "en": "Added their voice"},
     "channel.resident_web": {"zh": "居民网上反映", "en": "Resident (web)"},
     "channel.open311": {"zh": "Open311 接口", "en": "Open311"},
     "channel.hotline": {"zh": "12345 热线", "en": "Hotline"},
