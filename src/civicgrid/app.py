@@ -28,7 +28,7 @@ from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.open311 import api as open311_api
 from civicgrid.transparency import api as transparency_api
-from civicgrid.web import case_pages, pages, transparency_pages
+from civicgrid.web import case_pages, pages, portal, transparency_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 ROUTERS = [
@@ -40,6 +40,7 @@ ROUTERS = [
     transparency_api.router,
     pages.router,
     case_pages.router,
+    portal.router,
     transparency_pages.router,
 ]
 
@@ -112,8 +113,11 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     app.state.platform = platform
     app.state.authenticator = AccountsAuthenticator()
     app.state.error_page = pages.error_page
+    settings = platform.settings
     app.state.limiters = {
-        "track": RateLimiter(platform.settings.track_attempts_per_minute, window_seconds=60)
+        "track": RateLimiter(settings.track_attempts_per_minute, window_seconds=60),
+        "signup": RateLimiter(settings.signups_per_hour, window_seconds=3600),
+        "guest": RateLimiter(settings.guest_reports_per_hour, window_seconds=3600),
     }
     install_error_handlers(app)
 

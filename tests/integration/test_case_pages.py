@@ -603,15 +603,19 @@ def test_a_grid_worker_fails_a_check_with_a_reason(
 # ------------------------------------------------------------------ residents
 
 
-def test_anonymous_visitors_are_sent_to_log_in_before_reporting(city_client: TestClient) -> None:
+def test_anonymous_visitors_may_report_with_a_mobile_number_or_log_in(
+    city_client: TestClient,
+) -> None:
     response = city_client.get("/report", headers=HTML, follow_redirects=False)
-    assert response.status_code == 303
-    assert response.headers["location"] == "/login?next=/report"
+    assert response.status_code == 200
+    page = response.text
+    assert 'href="/login?next=/report"' in page and 'href="/signup?next=/report"' in page
+    assert re.search(r'<input name="phone" type="tel"[^>]* required', page)
 
 
 def test_the_report_form_has_three_steps(as_: Persona) -> None:
     page = as_("resident").get("/report").text
-    for step in ("1. 问题类别", "2. 问题位置", "3. 描述和照片"):
+    for step in ("1. 遇到了什么问题", "2. 问题位置", "3. 照片和联系方式"):
         assert step in page
     assert 'data-start-step="1"' in page and "data-place-picker" in page
     assert 'accept="image/*" capture="environment"' in page

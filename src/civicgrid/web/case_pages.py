@@ -1,5 +1,5 @@
-"""Case pages: the dispatch centre, a unit's inbox, the grid worker's phone page, the case
-detail, and the residents' report and tracking pages.
+"""Case pages: the dispatch centre, a unit's inbox, the grid worker's phone page and the case
+detail (the residents' portal, web.portal, builds on the same pieces).
 
 Like the API, every page only builds a request and calls the case services with the actor
 of the login cookie; what a person may see and do is decided there, not here.
@@ -24,7 +24,10 @@ from civicgrid.cases import services as cases
 from civicgrid.cases.attachments import Upload
 from civicgrid.cases.domain import (
     CENTRE,
+    GUEST_NAME,
     OPEN_STATUSES,
+    REOPEN_WINDOW,
+    REPORTER_PREFIX,
     Action,
     Case,
     CaseEvent,
@@ -34,12 +37,19 @@ from civicgrid.cases.domain import (
     Status,
 )
 from civicgrid.cases.repository import CaseFilter
-from civicgrid.cases.services import CASE_READERS, ActionRequest, CasePorts, NewCase
+from civicgrid.cases.services import (
+    CASE_READERS,
+    ActionRequest,
+    CasePorts,
+    CaseView,
+    NewCase,
+    NewSupporter,
+)
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.errors import CivicGridError, Forbidden, InvalidInput
-from civicgrid.core.http import allow, count_attempt, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import Locale, translate
-from civicgrid.core.permissions import PUBLIC, ROLE_LABELS, STAFF, Actor, Role
+from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput
+from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.i18n import MESSAGES, Locale, translate
+from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role
 from civicgrid.core.security import mask_name, mask_phone
 from civicgrid.web.pages import TEMPLATES, _safe_next, render
 
@@ -89,6 +99,8 @@ def ports_of(request: Request) -> CasePorts:
 class Labels:
     """What the case pages show for codes and clocks, in the reader's language: states,
     actions, categories, units, grids and deadlines."""
+
+    reopen_days = REOPEN_WINDOW.days
 
     def __init__(
         self,
@@ -202,9 +214,74 @@ class Labels:
             return text
         return mask_phone(text) if phone else mask_name(text)
 
+    def actor(self, event: CaseEvent) -> str:
+        """Who did it: the account, or a resident without one (a guest, or a reporter who
+        proved the case is hers by its number and her phone)."""
+        if event.actor_name == GUEST_NAME:
+            return self.t("ui.case.guest")
+        if event.actor_name.startswith(REPORTER_PREFIX):
+            return self.t("ui.case.phone_reporter")
+        return event.actor_name
+
+    def short_time(self, moment: datetime) -> str:
+        """'3月2日 10:15' / 'Mar 2 10:15' in UTC, until the page script shows local time."""
+        if self.locale == "en":
+            return f"{moment:%b} {moment.day} {moment:%H:%M} UTC"
+        return f"{moment.month}月{moment.day}日 {moment:%H:%M} UTC"
+
+    def plain_timeline(self, view: CaseView) -> list[tuple[CaseEvent, str]]:
+        """The timeline as sentences a resident understands ("the urban management unit
+        took the case"), leaving out rows that only matter inside (amendments, asking for
+        time). Units are named by the unit holding the case at that moment."""
+        names = view.unit_names
+        holder: str | None = None
+        lines = []
+        for event in view.timeline:
+            data = event.data
+            if event.action in (Action.DISPATCH.value, Action.RETURN.value):
+                holder = data.get("department")
+            elif event.action == Action.WHISTLE.value:
+                holder = data.get("lead")
+            unit = names.get(data.get("department") or holder or "", self.t("plain.a_unit"))
+            text = self._plain(event, unit)
+            if event.action in (Action.RETURN.value, Action.ESCALATE.value, Action.REOPEN.value):
+                holder = None
+            if text:
+                lines.append((event, text))
+        return lines
+
+    def _plain(self, event: CaseEvent, unit: str) -> str:
+        action, data = event.action, event.data
+        by_reporter = event.actor_role == Role.RESIDENT.value
+        if action in PLAIN_SKIPPED:
+            return ""
+        if action in (Action.VERIFY.value, Action.REWORK.value) and by_reporter:
+            return self.t(f"plain.{action}_by_reporter")
+        params: dict[str, Any] = {"unit": unit}
+        if action == Action.APPROVE_EXTENSION.value:
+            params["hours"] = _number_text(float(data.get("hours") or 0))
+        elif action == Action.RATE.value:
+            params["score"] = data.get("satisfaction", "")
+        elif action == Action.ESCALATE.value:
+            params["level"] = self.level(data["level"]) if data.get("level") else ""
+        elif action == Action.MERGE.value:
+            params["into"] = data.get("into", "")
+        elif action == "absorb":
+            params["count"] = data.get("reporters", 0)
+        elif action == "join":
+            params["count"] = data.get("supporters", 1)
+        key = f"plain.{action}"
+        return self.t(key, **params) if key in MESSAGES else self.action(action)
+
 
 def _number_text(value: float) -> str:
     return f"{value:g}"
+
+
+# Timeline rows residents are not shown: corrections and requests inside the centre.
+PLAIN_SKIPPED = frozenset(
+    {Action.AMEND.value, Action.REQUEST_EXTENSION.value, Action.DENY_EXTENSION.value}
+)
 
 
 def labels_for(
@@ -299,7 +376,7 @@ async def form_photos(request: Request) -> list[Upload]:
 
 def _checked(photos: list[Upload]) -> list[Upload]:
     if len(photos) > MAX_PHOTOS:
-        raise InvalidInput("ui.form.too_many_photos", max=MAX_PHOTOS)
+        raise InvalidInput("ui.form.too_many_photos", max=MAX_PHOTOS, field="photos")
     return photos
 
 
@@ -368,7 +445,13 @@ class ActionForm:
 
     def values(self) -> dict[str, str]:
         """What the person typed, to put back into the form after an error."""
-        return {"note": self.note, "reason": self.reason, "hours": self.hours, "into": self.into}
+        return {
+            "note": self.note,
+            "reason": self.reason,
+            "hours": self.hours,
+            "into": self.into,
+            "satisfaction": self.satisfaction,
+        }
 
 
 class ReportForm:
@@ -384,6 +467,7 @@ class ReportForm:
         lon: Annotated[str, Form()] = "",
         name: Annotated[str, Form()] = "",
         phone: Annotated[str, Form()] = "",
+        hidden: Annotated[str, Form()] = "",
     ) -> None:
         self.category = category.strip()
         self.description = description.strip()
@@ -392,42 +476,46 @@ class ReportForm:
         self.lon = lon.strip()
         self.name = name.strip()
         self.phone = phone.strip()
+        self.hidden = hidden not in ("", "0", "false")
         self.photos = photos
 
     def to_new_case(self, channel: Channel) -> NewCase:
+        """The report, or every field the page itself can tell is wrong, each named."""
+        problems: list[CivicGridError] = []
+        if not self.description:
+            problems.append(InvalidInput("case_description_required", field="description"))
+        lat = lon = None
+        try:
+            lat, lon = _number(self.lat, "lat"), _number(self.lon, "lon")
+        except InvalidInput as wrong:
+            problems.append(wrong)
+        if len(self.photos) > MAX_PHOTOS:
+            problems.append(InvalidInput("ui.form.too_many_photos", max=MAX_PHOTOS, field="photos"))
+        if problems:
+            raise InvalidFields(problems)
         return NewCase(
             description=self.description,
             channel=channel,
             category=self.category or None,
-            lat=_number(self.lat, "lat"),
-            lon=_number(self.lon, "lon"),
+            lat=lat,
+            lon=lon,
             address=self.address,
             reporter_name=self.name,
             reporter_phone=self.phone,
-            attachments=_checked(self.photos),
+            reporter_hidden=self.hidden,
+            attachments=self.photos,
         )
 
-
-# The step of the residents' report form where each kind of mistake is put right.
-PLACE_ERRORS = frozenset(
-    {
-        "case_needs_place",
-        "case_address_unknown",
-        "outside_city",
-        "no_grids",
-        "lat_out_of_range",
-        "lon_out_of_range",
-        "lat_lon_swapped",
-    }
-)
-
-
-def _report_step(error: CivicGridError) -> int:
-    if error.message_key == "unknown_category":
-        return 1
-    if error.message_key in PLACE_ERRORS or error.params.get("field") in ("lat", "lon"):
-        return 2
-    return 3
+    def to_supporter(self) -> NewSupporter:
+        """The same form, sent to add one's voice to a case nearby: the description becomes
+        her words on that case's timeline."""
+        return NewSupporter(
+            name=self.name,
+            phone=self.phone,
+            note=self.description,
+            hidden=self.hidden,
+            attachments=_checked(self.photos),
+        )
 
 
 # ------------------------------------------------------------------ the dispatch centre
@@ -666,6 +754,7 @@ def _detail(
         failed=failed,
         values=values or {},
         back=back,
+        joined=request.query_params.get("joined") == "1",
     )
 
 
@@ -836,107 +925,4 @@ def _grid(
         outside=outside,
         error=error.message(labels.locale) if error else None,
         form=form,
-    )
-
-
-# ------------------------------------------------------------------ residents
-
-
-@router.get("/report", response_class=HTMLResponse)
-def report_page(
-    request: Request,
-    uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(RESIDENTS),
-) -> HTMLResponse:
-    """A resident reports a problem in three steps: what, where, description and photos."""
-    done = request.query_params.get("done", "")
-    return _report(request, uow, actor, done=int(done) if done.isdigit() else None)
-
-
-@router.post("/report", response_class=HTMLResponse, response_model=None)
-def report_submit(
-    request: Request,
-    uow: Annotated[UnitOfWork, Depends(get_uow)],
-    form: Annotated[ReportForm, Depends()],
-    actor: Actor = allow(RESIDENTS),
-) -> Response:
-    """Send a resident's report (channel resident_web)."""
-    try:
-        reported = cases.report_case(
-            uow, actor, form.to_new_case(Channel.RESIDENT_WEB), ports_of(request)
-        )
-    except CivicGridError as error:
-        uow.rollback()
-        return _report(request, uow, actor, error=error, form=form)
-    return RedirectResponse(f"/report?done={reported.case.id}", status_code=303)
-
-
-def _report(
-    request: Request,
-    uow: UnitOfWork,
-    actor: Actor,
-    *,
-    done: int | None = None,
-    error: CivicGridError | None = None,
-    form: ReportForm | None = None,
-) -> HTMLResponse:
-    ports = ports_of(request)
-    mine = cases.list_cases(uow, actor, CaseFilter(), ports, page_size=20, order="newest")
-    labels = labels_for(request, uow, actor)
-    just_reported = None
-    if done is not None:
-        try:
-            just_reported = cases.get_case(uow, actor, done, ports).case
-        except CivicGridError:
-            just_reported = None
-    return case_page(
-        request,
-        actor,
-        "cases/report.html",
-        labels,
-        status_code=error.status if error else 200,
-        mine=mine.items,
-        just_reported=just_reported,
-        error=error.message(labels.locale) if error else None,
-        start_step=_report_step(error) if error else 1,
-        form=form,
-    )
-
-
-@router.get("/track", response_class=HTMLResponse)
-def track_page(request: Request, actor: Actor = allow(PUBLIC)) -> HTMLResponse:
-    """Follow a case without an account: its number and the phone given when reporting."""
-    return render(request, actor, "cases/track.html", view=None, error=None, number="")
-
-
-@router.post("/track", response_class=HTMLResponse)
-def track_lookup(
-    request: Request,
-    uow: Annotated[UnitOfWork, Depends(get_uow)],
-    number: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "",
-    actor: Actor = allow(PUBLIC),
-) -> HTMLResponse:
-    """The case's state in plain words and the answers sent to this phone. Posted, so the
-    phone number stays out of addresses and browser history."""
-    locale = request_locale(request)
-    try:
-        count_attempt(request, "track")
-        case_id = _whole(number, "number")
-        if case_id is None:
-            raise InvalidInput("ui.form.not_a_number", field="number", value="")
-        view = cases.track_case(uow, actor, case_id, phone)
-    except CivicGridError as error:
-        return render(
-            request,
-            actor,
-            "cases/track.html",
-            status_code=error.status,
-            view=None,
-            error=error.message(locale),
-            number=number,
-        )
-    labels = Labels(locale, ports_of(request).clock(), cases.list_categories(uow, actor))
-    return case_page(
-        request, actor, "cases/track.html", labels, view=view, error=None, number=number
     )

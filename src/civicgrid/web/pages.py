@@ -146,15 +146,20 @@ def login(
             username=username,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
+    remember_login(response, issued.access_token, ttl, settings.environment == "production")
+    return response
+
+
+def remember_login(response: Response, token: str, ttl: timedelta, secure: bool) -> None:
+    """Keep the access token in an HttpOnly cookie (login and sign-up)."""
     response.set_cookie(
         TOKEN_COOKIE,
-        issued.access_token,
+        token,
         max_age=int(ttl.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=settings.environment == "production",
+        secure=secure,
     )
-    return response
 
 
 @router.post("/logout")

@@ -1,6 +1,7 @@
 // The case pages: times in the reader's own zone, the dispatch map of open cases coloured by
 // deadline light, the pin-or-GPS place picker of the report forms, and the residents'
-// three-step report. The pages work without it; this makes them quicker to use.
+// three-step report with categories suggested while typing and open cases of the same
+// problem nearby. The pages work without it; this makes them quicker to use.
 (function () {
   "use strict";
 
@@ -9,12 +10,23 @@
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
+  var ENGLISH = (document.documentElement.lang || "").indexOf("en") === 0;
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  // "3月2日 10:15" / "Mar 2 10:15": how a resident says when something happened.
+  function shortTime(moment) {
+    var clock = pad(moment.getHours()) + ":" + pad(moment.getMinutes());
+    if (ENGLISH) return MONTHS[moment.getMonth()] + " " + moment.getDate() + " " + clock;
+    return (moment.getMonth() + 1) + "月" + moment.getDate() + "日 " + clock;
+  }
+
   function localTimes(root) {
     root.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
       var moment = new Date(el.getAttribute("datetime"));
       if (isNaN(moment.getTime())) return;
       el.title = el.textContent;
       el.dataset.local = "true";
+      if (el.dataset.format === "short") { el.textContent = shortTime(moment); return; }
       el.textContent = moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" +
         pad(moment.getDate()) + " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes());
     });
@@ -160,6 +172,7 @@
       if (zoomTo) map.setView([lat, lon], Math.max(map.getZoom() || 0, 16));
       box.dataset.placed = "true";
       name(lat, lon);
+      latInput.dispatchEvent(new Event("change", { bubbles: true }));
     }
 
     // Say which grid the pin is in, so a wrong tap shows before the report is sent.
@@ -231,6 +244,7 @@
       steps.forEach(function (step) { step.hidden = step.dataset.step !== String(number); });
       form.dataset.current = String(number);
       refreshPickersIn(form);
+      form.dispatchEvent(new CustomEvent("stepshown", { detail: number }));
     }
     form.addEventListener("click", function (event) {
       var current = parseInt(form.dataset.current, 10);
@@ -240,12 +254,114 @@
     show(parseInt(form.dataset.startStep, 10) || 1);
   }
 
+  // ---------------------------------------------------------------- the residents' report
+  // While she types, the three categories that fit best are offered as chips and the best
+  // one is chosen (until she chooses herself); once the category and the pin are known,
+  // open cases of the same problem nearby are shown, each with a button to add her voice.
+
+  function residentReport(form) {
+    var text = form.querySelector("textarea[data-suggest]");
+    var select = form.querySelector("select[name=category]");
+    var chips = form.querySelector(".suggestions");
+    var nearby = form.querySelector("#nearby");
+    var lat = form.querySelector("input[name=lat]");
+    var lon = form.querySelector("input[name=lon]");
+    var typing = null;
+    var asked = 0;
+    var chosenByHand = !!select.value;
+
+    function label(item) { return ENGLISH && item.name_en ? item.name_en : item.name; }
+
+    function showChips(items) {
+      chips.textContent = "";
+      chips.hidden = !items.length;
+      if (!items.length) return;
+      var title = document.createElement("span");
+      title.className = "chips-label";
+      title.textContent = chips.dataset.label;
+      chips.appendChild(title);
+      items.forEach(function (item) {
+        var chip = document.createElement("button");
+        chip.type = "button";
+        chip.className = "chip";
+        chip.dataset.code = item.code;
+        chip.textContent = label(item);
+        chip.setAttribute("aria-pressed", String(select.value === item.code));
+        chips.appendChild(chip);
+      });
+    }
+
+    function markChips() {
+      chips.querySelectorAll(".chip").forEach(function (chip) {
+        chip.setAttribute("aria-pressed", String(select.value === chip.dataset.code));
+      });
+    }
+
+    function suggest() {
+      var words = text.value.trim();
+      var mine = ++asked;
+      if (!words) { showChips([]); return; }
+      fetch(text.dataset.suggest + "?text=" + encodeURIComponent(words), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (items) {
+          if (mine !== asked) return;
+          if (items.length && !chosenByHand) {
+            select.value = items[0].code;
+            loadNearby();
+          }
+          showChips(items);
+          form.dataset.suggested = items.length ? items[0].code : "";
+        })
+        .catch(function () { /* typing goes on; the server suggests when sent */ });
+    }
+
+    function loadNearby() {
+      if (!nearby) return;
+      if (!select.value || !lat.value || !lon.value) { nearby.textContent = ""; return; }
+      var query = "?category=" + encodeURIComponent(select.value) + "&lat=" +
+        encodeURIComponent(lat.value) + "&lon=" + encodeURIComponent(lon.value);
+      fetch(nearby.dataset.url + query, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (html) {
+          nearby.innerHTML = html;
+          localTimes(nearby);
+          nearby.dataset.loaded = "true";
+        })
+        .catch(function () { nearby.textContent = ""; });
+    }
+
+    text.addEventListener("input", function () {
+      clearTimeout(typing);
+      typing = setTimeout(suggest, 300);
+    });
+    chips.addEventListener("click", function (event) {
+      var chip = event.target.closest(".chip");
+      if (!chip) return;
+      select.value = chip.dataset.code;
+      chosenByHand = true;
+      markChips();
+      loadNearby();
+    });
+    select.addEventListener("change", function () {
+      chosenByHand = !!select.value;
+      markChips();
+      loadNearby();
+    });
+    lat.addEventListener("change", loadNearby);
+    form.addEventListener("stepshown", function (event) { if (event.detail === 3) loadNearby(); });
+    if (text.value.trim()) suggest();
+    loadNearby();
+  }
+
   // ---------------------------------------------------------------- wiring
 
   var caseMap = document.getElementById("case-map");
   if (caseMap && window.L) dispatchMap(caseMap);
 
   if (window.L) document.querySelectorAll("[data-place-picker]").forEach(placePicker);
+
+  var report = document.getElementById("resident-report");
+  if (report) residentReport(report);
 
   document.querySelectorAll("form[data-start-step]").forEach(steppedForm);
 
