@@ -58,6 +58,16 @@ class Period:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return found
 
+    def month_bounds(self) -> list[tuple[str, datetime, datetime]]:
+        """Each month of the period ("YYYY-MM", start, end), cut to the period."""
+        bounds = []
+        for month in self.months():
+            year, number = int(month[:4]), int(month[5:])
+            start = datetime(year, number, 1, tzinfo=UTC)
+            following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+            bounds.append((month, max(start, self.start), min(following, self.end)))
+        return bounds
+
     def recent_window(self) -> tuple[datetime, datetime]:
         """The last RECENT_DAYS days of the period (the map of recent cases)."""
         return max(self.start, self.end - timedelta(days=RECENT_DAYS)), self.end

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from civicgrid.areas.domain import Area, Function, Level
+from civicgrid.areas.domain import LEVELS, Function, Level
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.areas.services import AreaRef
 from civicgrid.cases.domain import OPEN_STATUSES, Category, Status, TimeLimits
@@ -157,22 +157,25 @@ def summary(uow: UnitOfWork, actor: Actor, filters: Filters, ports: Transparency
     period the median time to close, the on-time rate and the residents' satisfaction.
     Kept for a minute per filter."""
     period = parse_period(filters.first, filters.last, ports.clock().date())
-    scope = _scope(uow, filters.area)
-    key = ("summary", period, scope.area.code if scope.area else None)
-    return ports.cache.get(key, lambda: _summary(uow, period, scope, ports.clock()))
+    key = ("summary", period, (filters.area or "").strip())
+    return ports.cache.get(key, lambda: _summary(uow, period, filters.area, ports.clock()))
 
 
-def _summary(uow: UnitOfWork, period: Period, scope: Scope, now: datetime) -> Summary:
+def _summary(uow: UnitOfWork, period: Period, area: str | None, now: datetime) -> Summary:
+    places = Places.load(uow)
+    scope = places.scope(area)
+    grid_paths = places.grids_under(scope.path)
+    grids = sorted(grid_paths)
     queries = TransparencyQueries(uow.session)
-    counts = queries.reported_counts(period, scope.path)
     by_category: dict[str, int] = {}
     by_month = dict.fromkeys(period.months(), 0)
     by_status: dict[Status, int] = {}
-    for row in counts:
+    for row in queries.reported_counts(period, grids):
         by_category[row.category_code] = by_category.get(row.category_code, 0) + row.count
-        by_month[row.month] = by_month.get(row.month, 0) + row.count
         by_status[row.status] = by_status.get(row.status, 0) + row.count
-    figures = queries.closing(period, scope.path)
+        for month, n in row.by_month.items():
+            by_month[month] += n
+    figures = queries.closing(period, grids)
     return Summary(
         period=period,
         scope=scope,
@@ -181,8 +184,8 @@ def _summary(uow: UnitOfWork, period: Period, scope: Scope, now: datetime) -> Su
         closed=by_status.get(Status.CLOSED, 0),
         rejected=by_status.get(Status.REJECTED, 0),
         by_group=_groups(_categories(uow), by_category),
-        by_area=_by_area(scope, queries.counts_by_place(period, scope.path)),
-        by_month=[MonthCount(m, n) for m, n in sorted(by_month.items())],
+        by_area=_by_area(scope, grid_paths, queries.counts_by_grid(period, grids)),
+        by_month=[MonthCount(m, n) for m, n in by_month.items()],
         closing=Closing(
             closed=figures.closed,
             on_time=figures.closed - figures.late,
@@ -224,36 +227,64 @@ def _groups(categories: dict[str, Category], counts: dict[str, int]) -> list[Gro
     return sorted(groups, key=lambda g: (-g.count, g.group.code))
 
 
-def _scope(uow: UnitOfWork, code: str | None) -> Scope:
-    areas = AreaRepository(uow.session)
-    code = (code or "").strip()
-    if not code:
-        return Scope(None, [], _refs(areas.list(level=Level.DISTRICT)), None)
-    area = areas.get(code)
-    if area is None:
-        raise InvalidInput("transparency_unknown_area", code=code)
-    above = areas.get_many(area.ancestor_codes)
-    # The way back up, below the city (the page's first link is the whole city).
-    trail = [_ref(above[c]) for c in area.ancestor_codes if c in above]
-    trail = [ref for ref in trail if ref.level is not Level.CITY]
-    return Scope(_ref(area), trail, _refs(areas.list(parent_code=area.code)), area.path)
+@dataclass(frozen=True)
+class Places:
+    """Every area's name, level and path, without boundaries: enough to name areas, find
+    an area's children and grids, and add grid counts up."""
+
+    found: dict[str, tuple[str, int, str]]  # code → (name, level rank, path)
+
+    @classmethod
+    def load(cls, uow: UnitOfWork) -> Places:
+        return cls(AreaRepository(uow.session).names())
+
+    def ref(self, code: str) -> AreaRef:
+        name, rank, _ = self.found[code]
+        return AreaRef(code, name, LEVELS[rank])
+
+    def name(self, code: str) -> str:
+        found = self.found.get(code)
+        return found[0] if found else ""
+
+    def scope(self, code: str | None) -> Scope:
+        """The area asked about (a wrong code is a wrong field), the way back up to the
+        city, and the areas one level below it (the districts, for the whole city)."""
+        code = (code or "").strip()
+        if not code:
+            districts = [c for c, (_, rank, _) in self.found.items() if rank == DISTRICT]
+            return Scope(None, [], [self.ref(c) for c in sorted(districts)], None)
+        if code not in self.found:
+            raise InvalidInput("transparency_unknown_area", code=code)
+        path = self.found[code][2]
+        above = [c for c in path.strip("/").split("/")[:-1] if c in self.found]
+        # The way back up, below the city (the page's first link is the whole city).
+        trail = [self.ref(c) for c in above if self.found[c][1] != CITY]
+        children = sorted(
+            c
+            for c, (_, _, p) in self.found.items()
+            if p.startswith(path) and p.count("/") == path.count("/") + 1
+        )
+        return Scope(self.ref(code), trail, [self.ref(c) for c in children], path)
+
+    def grids_under(self, path: str | None) -> dict[str, str]:
+        """Grid code → path of every grid under PATH (None: the whole city)."""
+        return {
+            code: p
+            for code, (_, rank, p) in self.found.items()
+            if rank == GRID and (path is None or p.startswith(path))
+        }
 
 
-def _ref(area: Area) -> AreaRef:
-    return AreaRef(area.code, area.name, area.level)
+CITY, DISTRICT, GRID = Level.CITY.rank, Level.DISTRICT.rank, Level.GRID.rank
 
 
-def _refs(found: Any) -> list[AreaRef]:
-    return [_ref(a) for a in found]
-
-
-def _by_area(scope: Scope, by_path: dict[str, int]) -> list[AreaCount]:
+def _by_area(scope: Scope, grid_paths: dict[str, str], by_grid: dict[str, int]) -> list[AreaCount]:
     """Grid counts added up to the areas just below the scope (every one of them, with 0
     when nothing was reported there)."""
     totals = {child.code: 0 for child in scope.children}
     depth = len(scope.path.strip("/").split("/")) if scope.path else 1
-    for path, n in by_path.items():
-        codes = path.strip("/").split("/")
+    for grid, n in by_grid.items():
+        codes = grid_paths.get(grid, "").strip("/").split("/")
         if len(codes) > depth and codes[depth] in totals:
             totals[codes[depth]] += n
     return [AreaCount(child, totals[child.code]) for child in scope.children]
@@ -282,12 +313,13 @@ def recent_cases(
     category, state, dates, a rounded place and the title, nothing about the people. Cases
     about a person show their grid's centre and no words. Kept for a minute per filter."""
     period = parse_period(filters.first, filters.last, ports.clock().date())
-    scope = _scope(uow, filters.area)
-    key = ("recent", period, scope.area.code if scope.area else None)
-    return ports.cache.get(key, lambda: _recent(uow, period, scope))
+    key = ("recent", period, (filters.area or "").strip())
+    return ports.cache.get(key, lambda: _recent(uow, period, filters.area))
 
 
-def _recent(uow: UnitOfWork, period: Period, scope: Scope) -> CaseListing:
+def _recent(uow: UnitOfWork, period: Period, area: str | None) -> CaseListing:
+    places = Places.load(uow)
+    scope = places.scope(area)
     queries = TransparencyQueries(uow.session)
     start, end = period.recent_window()
     rows = queries.recent(start, end, scope.path, RECENT_LIMIT)
@@ -309,10 +341,8 @@ def _recent(uow: UnitOfWork, period: Period, scope: Scope) -> CaseListing:
         for r in rows
     ]
     shown = {c.category_code for c in items} | {c.group_code for c in items if c.group_code}
-    places = {code for c in items for code in c.area_path.strip("/").split("/")[1:3]}
-    area_names = {
-        code: area.name for code, area in AreaRepository(uow.session).get_many(places).items()
-    }
+    shown_areas = {code for c in items for code in c.area_path.strip("/").split("/")[1:3]}
+    area_names = {code: places.name(code) for code in shown_areas}
     return CaseListing(
         period=period,
         scope=scope,
