@@ -399,3 +399,42 @@ def test_a_resident_without_an_account_reports_anonymously_and_follows_it(
     assert "我们已收到您的反映" in page.locator(".plain-state").inner_text()
     assert "处理时限" in page.locator(".progress").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_transparency_page_on_a_phone(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/")
+    page.click("#nav-transparency")
+    page.wait_for_url(server.url + "/transparency")
+    page.wait_for_selector("#tp-map[data-ready='true']", timeout=20_000)
+    assert "透明治理" in page.locator("h1").inner_text()
+    reported = int(page.locator("#fig-reported .value").inner_text())
+    assert reported > 0
+    assert "%" in page.locator("#fig-on-time .value").inner_text()
+    # Recent cases are on the map; those about a person only at their grid's centre.
+    assert int(page.locator("#tp-map").get_attribute("data-markers") or 0) > 0
+    assert int(page.locator("#tp-map").get_attribute("data-grid-markers") or 0) > 0
+    assert page.locator("#tp-map path.leaflet-interactive").count() > 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # Down to a district: its streets, and the figures of that district only.
+    district = page.locator("#by-area a[data-area]").first
+    name = district.inner_text()
+    district.click()
+    page.wait_for_url("**/transparency?area=*")
+    page.wait_for_selector("#tp-map[data-ready='true']", timeout=20_000)
+    assert name in page.locator(".tp-trail").inner_text()
+    assert int(page.locator("#fig-reported .value").inner_text()) < reported
+    assert page.locator("#by-area a[data-area]").count() > 0
+
+    # A wrong date is named, and the page stays usable.
+    page.fill("input[name=from]", "2020-01-01")
+    page.fill("input[name=to]", "2025-01-01")
+    page.click("#tp-filters button[type=submit]")
+    page.wait_for_selector("#tp-error")
+    assert "最长 731 天" in page.locator("#tp-error").inner_text()
+    page.errors[:] = [e for e in page.errors if "status of 422" not in e]
+
+    page.click("#lang-switch")
+    page.wait_for_selector("text=Transparency: open figures")
+    assert "Authority list" in page.locator("#authority h2").inner_text()
