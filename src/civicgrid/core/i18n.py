@@ -808,12 +808,14 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     },
     "tp.def.anonymisation": {
         "zh": "个人信息：不公开反映人的姓名、电话、邮箱、账号和地址，不公开问题描述；标题中的"
-        "电话、证件号等长数字、邮箱和反映人姓名已去除，位置取整到约 100 米。涉及个人的案件"
+        "电话、证件号等长数字、邮箱、楼栋门牌房号和反映人姓名已去除，位置取整到约 100 米。"
+        "涉及个人的案件"
         "（社会保障与民政类，以及房屋安全、群租房、治安、邻里纠纷、医疗服务、教育服务）"
         "和反映人要求匿名的案件只显示所在网格的中心，不显示标题。",
         "en": "Personal data: reporters' names, phones, e-mail addresses, accounts and "
         "addresses are never published, nor descriptions; titles lose long numbers (phones, "
-        "ID numbers), e-mail addresses and the reporters' names, and places are rounded to "
+        "ID numbers), e-mail addresses, house and flat numbers and the reporters' names, and "
+        "places are rounded to "
         "about 100 m. Cases about a person (social security and civil affairs; building "
         "safety, group rentals, public order, neighbour disputes, medical and education "
         "services) and cases whose reporter asked to stay anonymous show only their grid's "
