@@ -355,6 +355,10 @@ def test_the_page_drills_down_and_speaks_english(city: City, browser: TestClient
     assert f'data-area="{district.code}"' in page
     inner = browser.get(f"/transparency?area={district.code}").text
     assert f"<strong>{district.name}</strong>" in inner
+    street = next(a for a in city.plan.areas if a.parent_code == district.code)
+    on_street = browser.get(f"/transparency?area={street.code}").text
+    assert f'<option value="{street.code}" selected>' in on_street  # its district's streets
+    assert f'href="/transparency?area={district.code}">{district.name}</a>' in on_street
     browser.get("/lang/en?next=/transparency")
     english = browser.get("/transparency").text
     assert "Transparency: open figures" in english and "Authority list" in english

@@ -278,6 +278,35 @@ class Places:
 CITY, DISTRICT, GRID = Level.CITY.rank, Level.DISTRICT.rank, Level.GRID.rank
 
 
+@dataclass(frozen=True)
+class AreaChoices:
+    """What the area filter offers: every district, and the streets of the district the
+    visitor is looking at (or of the one around the street or community chosen)."""
+
+    districts: list[AreaRef]
+    district: str | None
+    streets: list[AreaRef]
+
+
+@permission(PUBLIC, "The areas the figures can be narrowed to")
+def area_choices(
+    uow: UnitOfWork, actor: Actor, area: str | None, ports: TransparencyPorts
+) -> AreaChoices:
+    """Districts, and the streets of the chosen one, by name (no boundaries are read)."""
+    code = (area or "").strip()
+    return ports.cache.get(("areas", code), lambda: _choices(Places.load(uow), code))
+
+
+def _choices(places: Places, code: str) -> AreaChoices:
+    districts = places.scope(None).children
+    path = places.found[code][2] if code in places.found else ""
+    district = next(
+        (c for c in path.strip("/").split("/") if c in {d.code for d in districts}), None
+    )
+    streets = places.scope(district).children if district else []
+    return AreaChoices(districts, district, streets)
+
+
 def _by_area(scope: Scope, grid_paths: dict[str, str], by_grid: dict[str, int]) -> list[AreaCount]:
     """Grid counts added up to the areas just below the scope (every one of them, with 0
     when nothing was reported there)."""

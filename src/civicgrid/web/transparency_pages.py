@@ -14,14 +14,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from civicgrid.areas import services as areas
 from civicgrid.areas.domain import FUNCTION_LABELS, LEVEL_LABELS, Level
 from civicgrid.cases.domain import STEPS
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import Locale, translate
-from civicgrid.core.permissions import ANONYMOUS, PUBLIC, Actor
+from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.transparency import services
 from civicgrid.transparency.domain import MAX_PERIOD_DAYS
 from civicgrid.transparency.schemas import CASE_COLUMNS, definitions
@@ -94,8 +93,7 @@ def transparency_page(
         authority=_authority_rows(entries, locale),
         steps=STEPS,
         definitions=definitions(locale),
-        districts=areas.list_areas(uow, ANONYMOUS, level=Level.DISTRICT),
-        streets=_streets(uow, found.scope) if found else [],
+        choices=services.area_choices(uow, actor, filters.area, ports),
         max_days=MAX_PERIOD_DAYS,
         explained_columns=[c for c in EXPLAINED_COLUMNS if c in CASE_COLUMNS],
     )
@@ -147,15 +145,6 @@ class PageView:
 
     def level(self, level: Level) -> str:
         return LEVEL_LABELS[level][self.locale]
-
-
-def _streets(uow: UnitOfWork, scope: Scope) -> list[Any]:
-    """The streets of the district the visitor is looking at (for the area choice)."""
-    chain = [*scope.trail, *([scope.area] if scope.area else [])]
-    district = next((ref for ref in chain if ref.level is Level.DISTRICT), None)
-    if district is None:
-        return []
-    return list(areas.list_areas(uow, ANONYMOUS, parent_code=district.code))
 
 
 def _points(listing: CaseListing, view: PageView) -> list[dict[str, Any]]:
