@@ -107,6 +107,7 @@ def guest_report(client: TestClient, city: City, phone: str, **fields: Any) -> i
         "lon": str(lon),
         "name": "赵先生",
         "phone": phone,
+        "address": "幸福小区 3 号楼 302 室门口",
         **fields,
     }
     sent = client.post("/report", data=data, follow_redirects=False)
@@ -265,8 +266,11 @@ def test_a_guest_reports_with_her_phone_and_stays_anonymous_to_the_public(
     grid_view = as_(worker).get(f"/cases/{case_id}").text
     assert "赵先生" not in grid_view and "赵*" not in grid_view and "匿名" in grid_view
     assert phone not in grid_view
-    public = city_client.get(f"/open311/v2/requests/{case_id}.json").text
-    assert "赵" not in public and phone not in public and phone[-4:] not in public
+    public = city_client.get(f"/open311/v2/requests/{case_id}.json")
+    assert "赵" not in public.text and phone not in public.text and phone[-4:] not in public.text
+    request = public.json()[0]
+    assert request["description"] is None and request["address"] is None  # her words stay out
+    assert request["lat"] == case["lat"] and request["service_code"] == "CR03"
     tracked = visitor.post("/track", data={"number": str(case_id), "phone": phone}).text
     assert "赵先生" not in tracked and phone not in tracked
 

@@ -82,21 +82,24 @@ def token_out(record: RequestRecord) -> dict[str, Any]:
 
 
 def request_out(request: PublicRequest, locale: Locale) -> dict[str, Any]:
-    """A case as the spec's request. Nothing about who reported it is ever part of this."""
+    """A case as the spec's request. Nothing about who reported it is ever part of this;
+    nor, when she asked to stay anonymous to the public, her words and the address she
+    typed (the point still places the problem)."""
     case, record = request.case, request.record
+    hidden = case.reporter_hidden
     return {
         "service_request_id": str(case.id),
         "status": public_status(case.status).value,
         "status_notes": status_notes(case),
         "service_name": name_of(request.category, locale) if request.category else None,
         "service_code": case.category_code,
-        "description": case.description or None,
+        "description": None if hidden else case.description or None,
         "agency_responsible": request.unit_name,
         "service_notice": service_notice(request.unit_name, locale) if case.is_open else None,
         "requested_datetime": w3c(case.created_at),
         "updated_datetime": w3c(request.updated_at),
         "expected_datetime": w3c(request.expected_at) if request.expected_at else None,
-        "address": case.address or None,
+        "address": None if hidden else case.address or None,
         "address_id": (record.address_id if record else "") or None,
         "zipcode": (record.zipcode if record else "") or None,
         "lat": case.lat,

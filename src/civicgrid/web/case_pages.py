@@ -114,6 +114,7 @@ class Labels:
         self.now = now
         self.categories = {c.code: c for c in categories}
         self.units = {d.code: d for d in units}
+        self.unit_names: dict[str, str] = {}  # a case's own units, for those not on staff
         self.grids = grids or {}
 
     def t(self, key: str, **params: Any) -> str:
@@ -155,7 +156,7 @@ class Labels:
 
     def unit(self, code: str | None) -> str:
         unit = self.units.get(code or "")
-        return unit.name if unit else (code or "")
+        return unit.name if unit else self.unit_names.get(code or "", code or "")
 
     def grid(self, code: str) -> str:
         return self.grids.get(code, code)
@@ -740,6 +741,7 @@ def _detail(
     labels = labels_for(
         request, uow, actor, grid_codes=[view.case.grid_code, *(d.grid_code for d in duplicates)]
     )
+    labels.unit_names = view.unit_names
     return case_page(
         request,
         actor,
