@@ -748,6 +748,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "期内结案 {closed} 件，其中按时 {on_time} 件",
         "en": "{on_time} of {closed} cases closed in the period",
     },
+    "tp.fig.closed_count": {
+        "zh": "期内结案 {closed} 件",
+        "en": "{closed} cases closed in the period",
+    },
     "tp.fig.of_ratings": {
         "zh": "满意率 {share}，共 {ratings} 条评价",
         "en": "{share} satisfied, {ratings} ratings",

@@ -143,8 +143,8 @@ class TransparencyQueries:
         return stmt.where(cases.c.grid_code.in_(grids))
 
     def reported_counts(self, period: Period, grids: Grids) -> list[ReportedCount]:
-        """Cases reported in the period in GRIDS, by category and state,
-        each month a column (one pass, no per-row date formatting)."""
+        """Cases reported in the period in GRIDS by category and state, each month a
+        column (one pass, no date formatting per row)."""
         bounds = period.month_bounds()
         months = [
             func.count().filter(and_(cases.c.created_at >= start, cases.c.created_at < end))
