@@ -13,6 +13,7 @@ from civicgrid.cases.cli import cases_cli, categories_cli, rules_cli
 from civicgrid.console import DbOption, err, load_settings, out, platform
 from civicgrid.core.migrate import schema_differences
 from civicgrid.demo.cli import demo_command
+from civicgrid.insight.cli import insight_cli
 from civicgrid.open311.cli import open311_cli
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(categories_cli, name="categories")
 app.add_typer(rules_cli, name="rules")
 app.add_typer(cases_cli, name="cases")
 app.add_typer(open311_cli, name="open311")
+app.add_typer(insight_cli, name="insight")
 app.add_typer(db_cli, name="db")
 app.command("demo")(demo_command)
 

@@ -365,6 +365,56 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "{count} 行有误，未写入任何数据；第一处：{first}",
         "en": "{count} rows are wrong, nothing was written; first: {first}",
     },
+    # Insight: message tables, the classifier and its commands
+    "insight_missing_columns": {
+        "zh": "文件缺少列：{columns}（现有列：{available}）",
+        "en": "The file lacks the columns: {columns} (it has: {available})",
+    },
+    "insight_empty_file": {
+        "zh": "文件没有数据行：{path}",
+        "en": "The file has no data rows: {path}",
+    },
+    "insight_bad_excel": {
+        "zh": "无法读取 Excel 文件：{path}",
+        "en": "Cannot read the Excel file: {path}",
+    },
+    "insight_empty_text": {
+        "zh": "第 {row} 行没有文本（列“{column}”为空）",
+        "en": "row {row} has no text (column '{column}' is empty)",
+    },
+    "insight_empty_label": {
+        "zh": "第 {row} 行没有分类（列“{column}”为空）",
+        "en": "row {row} has no label (column '{column}' is empty)",
+    },
+    "insight_too_few_labels": {
+        "zh": "至少需要两个不同的分类才能训练（现有：{labels}）",
+        "en": "Training needs at least two different labels (found: {labels})",
+    },
+    "insight_model_missing": {
+        "zh": "模型文件不存在或不可用：{path}（{reason}）",
+        "en": "No usable model at {path} ({reason})",
+    },
+    "insight_trained": {
+        "zh": "已训练：{count} 条留言，{labels} 个分类，模型保存到 {path}",
+        "en": "Trained on {count} messages, {labels} labels; model saved to {path}",
+    },
+    "insight_predicted": {
+        "zh": "已预测 {count} 条留言，结果写入 {path}",
+        "en": "Predicted {count} messages; written to {path}",
+    },
+    "insight_scores": {
+        "zh": "{folds} 折交叉验证：宏平均 F1 {macro_f1}，准确率 {accuracy}",
+        "en": "{folds}-fold cross-validation: macro-F1 {macro_f1}, accuracy {accuracy}",
+    },
+    "insight_too_few_cases": {
+        "zh": "已结案件太少，无法训练：{count} 件（至少需要 {needed} 件、两个分类）",
+        "en": "Too few closed cases to train on: {count} (needs {needed} in two categories)",
+    },
+    "insight_retrained": {
+        "zh": "已用 {count} 件已结案件（其中 {corrected} 件经坐席员改过分类）训练分类建议模型：{path}",
+        "en": "Category suggestions retrained on {count} closed cases "
+        "({corrected} recategorised by dispatchers): {path}",
+    },
     # Open311 GeoReport v2
     "open311_api_key_missing": {
         "zh": "缺少 API 密钥（api_key），无法提交请求",

@@ -1,0 +1,322 @@
+"""A text classifier that learns from labelled history and also from what the city already
+has without labels:
+
+- word (jieba) and character 1–3-gram TF-IDF, their vocabulary and weights fitted on the
+  training messages *and* the unlabelled ones, so words that only unlabelled messages use
+  still count;
+- the taxonomy's own names and keywords added as short labelled examples, so a category
+  with few messages still has its vocabulary;
+- optional self-training: after a first fit, the unlabelled messages it is surest about
+  are added with their guessed labels at a lower weight, and it is fitted again. Off by
+  default: on the shared data it lowers macro-F1 (0.87 to 0.83), because the unlabelled
+  board messages also belong to categories the labelled ones do not have;
+- a linear SVM with balanced class weights (small categories are not drowned out).
+
+The title is repeated (TITLE_WEIGHT) because it says in a few words what the message is
+about. Confidence is a softmax over the SVM's margins: a ranking score, not a probability.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+MODEL_FORMAT = 1
+TITLE_WEIGHT = 3
+
+Message = tuple[str, str]  # (title, text)
+Progress = Callable[[str], None]
+
+
+def tokens(text: str) -> list[str]:
+    """Words of a Chinese text (rjieba: jieba's dictionary and tokens, in Rust). A
+    module-level function so that a fitted vectorizer pickles."""
+    import rjieba
+
+    return [t for t in rjieba.cut(text) if t.strip()]
+
+
+def document(message: Message) -> str:
+    title, text = message
+    return (title.strip() + "。") * TITLE_WEIGHT + text if title.strip() else text
+
+
+@dataclass
+class Settings:
+    c: float = 0.5
+    # Share of the unlabelled messages, surest first, that self-training adds (0: none).
+    self_training: float = 0.0
+    self_training_weight: float = 0.5
+    taxonomy_weight: float = 1.0
+    min_df: int = 2
+    char_min_df: int = 3
+    max_char_features: int = 300_000
+
+
+class TextClassifier:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.labels: list[str] = []
+        self._words: Any = None
+        self._chars: Any = None
+        self._svm: Any = None
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(
+        self,
+        messages: Sequence[Message],
+        labels: Sequence[str],
+        *,
+        taxonomy: Mapping[str, Sequence[str]] | None = None,
+        unlabelled: Sequence[Message] = (),
+        progress: Progress | None = None,
+    ) -> TextClassifier:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        say = progress or (lambda _: None)
+        if len(messages) != len(labels):
+            raise ValueError("one label per message")
+        if len(set(labels)) < 2:
+            raise ValueError("at least two different labels are needed")
+        s = self.settings
+        docs = [document(m) for m in messages]
+        extra = [document(m) for m in unlabelled]
+        say("words")
+        # Tokenised once here; the vectorizer then splits on the spaces.
+        word_docs = [" ".join(tokens(d)) for d in docs]
+        word_extra = [" ".join(tokens(d)) for d in extra]
+        taxonomy_docs, taxonomy_labels = _taxonomy_examples(taxonomy or {}, set(labels))
+        word_taxonomy = [" ".join(tokens(d)) for d in taxonomy_docs]
+        corpus_size = len(docs) + len(extra)
+        self._words = TfidfVectorizer(
+            tokenizer=str.split,
+            token_pattern=None,
+            lowercase=False,
+            sublinear_tf=True,
+            min_df=min(s.min_df, corpus_size),
+        ).fit(word_docs + word_extra)
+        self._chars = TfidfVectorizer(
+            analyzer="char",
+            ngram_range=(1, 3),
+            sublinear_tf=True,
+            min_df=min(s.char_min_df, corpus_size),
+            max_features=s.max_char_features,
+        ).fit(docs + extra)
+        say("fit")
+        x = sp.vstack(
+            [self._features(word_docs, docs), self._features(word_taxonomy, taxonomy_docs)]
+        )
+        y = np.array(list(labels) + taxonomy_labels)
+        weights = np.concatenate(
+            [np.ones(len(docs)), np.full(len(taxonomy_docs), s.taxonomy_weight)]
+        )
+        self._svm = self._fit_svm(x, y, weights)
+        if extra and s.self_training > 0:
+            say("self-training")
+            x_extra = self._features(word_extra, extra)
+            margins = self._svm.decision_function(x_extra)
+            ordered = np.sort(margins, axis=1)
+            lead = ordered[:, -1] - ordered[:, -2]
+            keep = lead >= np.quantile(lead, 1 - s.self_training)
+            guessed = self._svm.classes_[margins.argmax(axis=1)][keep]
+            x = sp.vstack([x, x_extra[keep]])
+            y = np.concatenate([y, guessed])
+            weights = np.concatenate([weights, np.full(int(keep.sum()), s.self_training_weight)])
+            self._svm = self._fit_svm(x, y, weights)
+        self.labels = [str(label) for label in self._svm.classes_]
+        return self
+
+    def _fit_svm(self, x: Any, y: Any, weights: Any) -> Any:
+        from sklearn.svm import LinearSVC
+
+        svm = LinearSVC(C=self.settings.c, class_weight="balanced")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notes on tiny data
+            return svm.fit(x, y, sample_weight=weights)
+
+    def _features(self, word_docs: Sequence[str], docs: Sequence[str]) -> Any:
+        if not docs:
+            return sp.csr_matrix((0, len(self._words.vocabulary_) + len(self._chars.vocabulary_)))
+        return sp.hstack([self._words.transform(word_docs), self._chars.transform(docs)]).tocsr()
+
+    # ------------------------------------------------------------------ predicting
+
+    def scores(self, messages: Sequence[Message]) -> np.ndarray:
+        """Per message, a softmax over the labels (columns in the order of `labels`)."""
+        if self._svm is None:
+            raise ValueError("the classifier is not fitted")
+        docs = [document(m) for m in messages]
+        margins = self._svm.decision_function(
+            self._features([" ".join(tokens(d)) for d in docs], docs)
+        )
+        if margins.ndim == 1:  # two labels: one margin for the second
+            margins = np.column_stack([-margins, margins])
+        exp = np.exp(3.0 * (margins - margins.max(axis=1, keepdims=True)))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict(self, messages: Sequence[Message]) -> list[tuple[str, float]]:
+        scores = self.scores(messages)
+        best = scores.argmax(axis=1)
+        return [(self.labels[i], float(scores[row, i])) for row, i in enumerate(best)]
+
+    def ranked(self, message: Message, limit: int = 5) -> list[tuple[str, float]]:
+        scores = self.scores([message])[0]
+        order = np.argsort(-scores)[:limit]
+        return [(self.labels[i], float(scores[i])) for i in order]
+
+
+def _taxonomy_examples(
+    taxonomy: Mapping[str, Sequence[str]], labels: set[str]
+) -> tuple[list[str], list[str]]:
+    docs, out = [], []
+    for label, terms in taxonomy.items():
+        if label not in labels:
+            continue
+        for term in terms:
+            if term.strip():
+                docs.append(term.strip())
+                out.append(label)
+    return docs, out
+
+
+# ---------------------------------------------------------------------- measuring
+
+
+@dataclass
+class LabelScore:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class Evaluation:
+    macro_f1: float
+    accuracy: float
+    folds: int
+    per_label: dict[str, LabelScore] = field(default_factory=dict)
+
+
+def cross_validate(
+    make: Callable[[], Any],
+    messages: Sequence[Message],
+    labels: Sequence[str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    fit_options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> tuple[Evaluation, list[str]]:
+    """Stratified k-fold: each fold's model sees only the other folds' labelled messages
+    (and whatever FIT_OPTIONS bring that is not labelled test data). Answers the scores and
+    the out-of-fold predictions. Labels with fewer messages than folds get fewer folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.array(labels)
+    smallest = min(Counter(labels).values())
+    folds = max(2, min(folds, smallest)) if smallest >= 2 else 2
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    predicted = np.empty(len(y), dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "the least populated class has only 1 member"
+        for number, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
+            if progress:
+                progress(f"fold {number}/{folds}")
+            model = make()
+            model.fit([messages[i] for i in train], y[train].tolist(), **(fit_options or {}))
+            predicted[test] = [p for p, _ in _predictions(model, [messages[i] for i in test])]
+    return evaluate(labels, predicted.tolist(), folds), predicted.tolist()
+
+
+def _predictions(model: Any, messages: Sequence[Message]) -> list[tuple[str, float]]:
+    return model.predict(messages)
+
+
+def evaluate(truth: Sequence[str], predicted: Sequence[str], folds: int = 0) -> Evaluation:
+    labels = sorted(set(truth) | set(predicted))
+    per_label = {}
+    for label in labels:
+        tp = sum(1 for t, p in zip(truth, predicted, strict=True) if t == label and p == label)
+        fp = sum(1 for t, p in zip(truth, predicted, strict=True) if t != label and p == label)
+        fn = sum(1 for t, p in zip(truth, predicted, strict=True) if t == label and p != label)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label[label] = LabelScore(precision, recall, f1, tp + fn)
+    present = [s for s in per_label.values() if s.support]
+    macro = sum(s.f1 for s in present) / len(present) if present else 0.0
+    accuracy = sum(1 for t, p in zip(truth, predicted, strict=True) if t == p) / max(1, len(truth))
+    return Evaluation(macro, accuracy, folds, per_label)
+
+
+# ---------------------------------------------------------------------- storing
+
+
+class ModelFileError(Exception):
+    pass
+
+
+def save_model(
+    model: TextClassifier, path: Path, *, counts: Mapping[str, int], evaluation: Evaluation | None
+) -> Path:
+    """The fitted model (joblib) and a JSON sidecar beside it (MODEL.json) with its labels,
+    training counts, measured scores and format version, readable without loading it."""
+    import joblib
+
+    from civicgrid import __version__
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, path, compress=3)
+    sidecar = sidecar_path(path)
+    sidecar.write_text(
+        json.dumps(
+            {
+                "format": MODEL_FORMAT,
+                "civicgrid": __version__,
+                "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "labels": model.labels,
+                "counts": dict(counts),
+                "settings": asdict(model.settings),
+                "evaluation": asdict(evaluation) if evaluation else None,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    return sidecar
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    sidecar = sidecar_path(path)
+    if not sidecar.exists():
+        raise ModelFileError(f"{sidecar} is missing")
+    data: dict[str, Any] = json.loads(sidecar.read_text(encoding="utf-8"))
+    return data
+
+
+def load_model(path: Path) -> TextClassifier:
+    import joblib
+
+    meta = read_sidecar(path)
+    if meta.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path} has format {meta.get('format')}, not {MODEL_FORMAT}")
+    model = joblib.load(path)
+    if not isinstance(model, TextClassifier):
+        raise ModelFileError(f"{path} is not a text classifier")
+    return model

@@ -1,0 +1,174 @@
+"""`civicgrid insight …`: train and apply the message classifier on files."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from civicgrid.console import friendly_errors, locale, out, progress_bar
+from civicgrid.core.errors import InvalidInput
+from civicgrid.core.i18n import translate
+from civicgrid.insight.classifier import (
+    Evaluation,
+    ModelFileError,
+    TextClassifier,
+    cross_validate,
+    load_model,
+    save_model,
+)
+from civicgrid.insight.files import read_table, write_csv
+
+insight_cli = typer.Typer(help="Public-sentiment intelligence: message classification.")
+
+InputOption = Annotated[Path, typer.Option("--input", help="CSV (UTF-8 or GBK) or xlsx file")]
+TextCol = Annotated[str, typer.Option("--text-col", help="column with the message text")]
+TitleCol = Annotated[
+    str | None, typer.Option("--title-col", help="column with the message title (optional)")
+]
+CHUNK = 500
+
+
+@insight_cli.command("train")
+def train(
+    input: InputOption,
+    text_col: TextCol,
+    label_col: Annotated[str, typer.Option("--label-col", help="column with the category")],
+    out_path: Annotated[Path, typer.Option("--out", help="where to save the model")],
+    title_col: TitleCol = None,
+    unlabelled: Annotated[
+        list[Path] | None,
+        typer.Option(help="more messages without labels (same text/title columns)"),
+    ] = None,
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option(help="CSV whose first column is a label and the others its terms"),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="cross-validation folds for the scores (0: none)")] = 5,
+) -> None:
+    """Learn categories from labelled messages; saves MODEL and MODEL.json (labels, counts,
+    cross-validated scores)."""
+    with friendly_errors():
+        table = read_table(input)
+        messages = table.texts(text_col, title_col)
+        labels = table.labels(label_col)
+        if len(set(labels)) < 2:
+            raise InvalidInput("insight_too_few_labels", labels=", ".join(sorted(set(labels))))
+        extra = [
+            m for path in unlabelled or [] for m in read_table(path).texts(text_col, title_col)
+        ]
+        terms = _taxonomy(taxonomy) if taxonomy else None
+    options = {"taxonomy": terms, "unlabelled": extra}  # for each fold's model too
+    evaluation: Evaluation | None = None
+    with progress_bar() as progress:
+        steps = progress.add_task("training", total=(folds if folds > 1 else 0) + 1)
+
+        def say(stage: str) -> None:
+            progress.update(steps, description=f"training: {stage}")
+
+        def fold(stage: str) -> None:
+            say(stage)
+            progress.advance(steps)
+
+        if folds > 1:
+            evaluation, _ = cross_validate(
+                TextClassifier,
+                messages,
+                labels,
+                folds=folds,
+                fit_options=options,
+                progress=fold,
+            )
+        model = TextClassifier().fit(
+            messages, labels, taxonomy=terms, unlabelled=extra, progress=say
+        )
+        progress.advance(steps)
+    save_model(model, out_path, counts=Counter(labels), evaluation=evaluation)
+    lang = locale()
+    if evaluation:
+        out.print(_scores_line(evaluation))
+        out.print(per_label_table(evaluation))
+    out.print(
+        translate(
+            "insight_trained",
+            lang,
+            {"count": len(messages), "labels": len(model.labels), "path": out_path},
+        )
+    )
+
+
+@insight_cli.command("predict")
+def predict(
+    model_path: Annotated[Path, typer.Option("--model", help="a model saved by `train`")],
+    input: InputOption,
+    text_col: TextCol,
+    out_path: Annotated[Path, typer.Option("--out", help="CSV to write")],
+    title_col: TitleCol = None,
+) -> None:
+    """Add the columns `predicted` and `confidence` to every row of the file."""
+    with friendly_errors():
+        model = _load(model_path)
+        table = read_table(input)
+        messages = table.texts(text_col, title_col)
+    results: list[tuple[str, float]] = []
+    with progress_bar() as progress:
+        task = progress.add_task("predicting", total=len(messages))
+        for start in range(0, len(messages), CHUNK):
+            chunk = messages[start : start + CHUNK]
+            results.extend(model.predict(chunk))
+            progress.advance(task, len(chunk))
+    header = [*table.header, *(c for c in ("predicted", "confidence") if c not in table.header)]
+    rows = [
+        {**row, "predicted": label, "confidence": f"{confidence:.3f}"}
+        for row, (label, confidence) in zip(table.rows, results, strict=True)
+    ]
+    write_csv(out_path, header, rows)
+    out.print(translate("insight_predicted", locale(), {"count": len(rows), "path": out_path}))
+
+
+def _load(path: Path) -> TextClassifier:
+    try:
+        return load_model(path)
+    except (ModelFileError, OSError, EOFError, ValueError) as exc:
+        raise InvalidInput("insight_model_missing", path=str(path), reason=str(exc)) from exc
+
+
+def _taxonomy(path: Path) -> dict[str, list[str]]:
+    table = read_table(path)
+    first, rest = table.header[0], table.header[1:]
+    terms: dict[str, list[str]] = defaultdict(list)
+    for row in table.rows:
+        words = " ".join(row.get(c, "") for c in rest).strip()
+        if row.get(first, "").strip() and words:
+            terms[row[first].strip()].append(words)
+    return dict(terms)
+
+
+def _scores_line(evaluation: Evaluation) -> str:
+    return translate(
+        "insight_scores",
+        locale(),
+        {
+            "folds": evaluation.folds,
+            "macro_f1": f"{evaluation.macro_f1:.3f}",
+            "accuracy": f"{evaluation.accuracy:.3f}",
+        },
+    )
+
+
+def per_label_table(evaluation: Evaluation, names: dict[str, str] | None = None) -> RichTable:
+    table = RichTable("label", "messages", "precision", "recall (accuracy)", "F1")
+    for label, score in sorted(evaluation.per_label.items()):
+        shown = f"{label} {names[label]}" if names and label in names else label
+        table.add_row(
+            shown,
+            str(score.support),
+            f"{score.precision:.3f}",
+            f"{score.recall:.3f}",
+            f"{score.f1:.3f}",
+        )
+    return table
+
