@@ -44,6 +44,8 @@ def settings_for(database_url: str) -> Settings:
         database_url=database_url,
         secret_key=TEST_SECRET,
         default_locale="zh",
+        # Keyword suggestions, whatever model a developer has trained in var/.
+        suggestion_model_path="",
     )
 
 

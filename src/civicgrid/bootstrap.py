@@ -4,6 +4,7 @@ the database objects from settings. The only module that knows every domain."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,7 @@ from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, LoggingNot
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.settings import Settings, get_settings
+from civicgrid.insight.suggester import TrainedSuggester
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 from civicgrid.transparency import repository as _transparency_indexes  # noqa: F401
 from civicgrid.transparency.services import TransparencyPorts
@@ -50,7 +52,11 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         settings=settings,
         locator_cache=locator_cache,
         routing=RoutingCache(),
-        suggester=KeywordSuggester(),
+        suggester=(
+            TrainedSuggester(Path(settings.suggestion_model_path), KeywordSuggester())
+            if settings.suggestion_model_path
+            else KeywordSuggester()
+        ),
         address_resolver=AreaNameResolver(),
         notifier=LoggingNotifier(),
     )

@@ -411,7 +411,8 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "en": "Too few closed cases to train on: {count} (needs {needed} in two categories)",
     },
     "insight_retrained": {
-        "zh": "已用 {count} 件已结案件（其中 {corrected} 件经坐席员改过分类）训练分类建议模型：{path}",
+        "zh": "已用 {count} 件已结案件（其中 {corrected} 件经坐席员改过分类）"
+        "训练分类建议模型：{path}",
         "en": "Category suggestions retrained on {count} closed cases "
         "({corrected} recategorised by dispatchers): {path}",
     },

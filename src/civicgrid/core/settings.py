@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     max_attachment_mb: float = 10.0
     max_description_chars: int = 4000
     fallback_category: str = "OT01"
+    # Insight: the category-suggestion model trained from closed cases (`civicgrid insight
+    # retrain`); intake falls back to matching category keywords while there is none, or
+    # always when this is empty.
+    suggestion_model_path: str = "var/models/category_suggestions.joblib"
     scheduler_interval_seconds: int = 60
     # Tracking a case by number and phone: attempts per client address per minute.
     track_attempts_per_minute: int = 10

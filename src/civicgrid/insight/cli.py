@@ -1,4 +1,5 @@
-"""`civicgrid insight …`: train and apply the message classifier on files."""
+"""`civicgrid insight …`: train and apply the message classifier on files, and retrain the
+platform's category suggestions from closed cases."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from civicgrid.console import friendly_errors, locale, out, progress_bar
+from civicgrid.console import DbOption, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.i18n import translate
 from civicgrid.insight.classifier import (
@@ -172,3 +173,40 @@ def per_label_table(evaluation: Evaluation, names: dict[str, str] | None = None)
         )
     return table
 
+
+@insight_cli.command("retrain")
+def retrain(
+    db: DbOption = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="default: $CIVICGRID_SUGGESTION_MODEL_PATH"),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="cross-validation folds (0: no scores)")] = 5,
+) -> None:
+    """Retrain the category suggestions of intake from the closed cases (their final
+    category, dispatchers' corrections included); prints the accuracy per category."""
+    from civicgrid.core.db import UnitOfWork
+    from civicgrid.core.permissions import SYSTEM
+    from civicgrid.insight import services
+
+    with platform(db) as built, UnitOfWork(built.session_factory) as uow, friendly_errors():
+        path = out_path or Path(built.settings.suggestion_model_path)
+        with progress_bar() as progress:
+            task = progress.add_task("retraining", total=None)
+            done = services.retrain_suggestions(
+                uow,
+                SYSTEM,
+                path,
+                folds=folds,
+                progress=lambda stage: progress.update(task, description=f"retraining: {stage}"),
+            )
+    if done.evaluation:
+        out.print(_scores_line(done.evaluation))
+        out.print(per_label_table(done.evaluation, done.names))
+    out.print(
+        translate(
+            "insight_retrained",
+            locale(),
+            {"count": done.count, "corrected": done.corrected, "path": done.path},
+        )
+    )

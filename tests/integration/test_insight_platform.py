@@ -1,0 +1,99 @@
+"""Intake suggests categories with a model trained on the city's closed cases, and matches
+keywords while there is none."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from civicgrid.accounts.services import actor_for_username
+from civicgrid.cases.domain import Channel, Status
+from civicgrid.cases.services import NewCase, prepare_report
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.errors import Forbidden
+from civicgrid.core.permissions import SYSTEM, Actor, Role
+from civicgrid.insight import services
+from civicgrid.insight.classifier import Settings, TextClassifier, read_sidecar, save_model
+from civicgrid.insight.suggester import TrainedSuggester
+from tests.conftest import City
+
+PARKING = [
+    "小区门口被私家车堵死了，救护车都进不来",
+    "人行道上全是汽车，行人只能走马路",
+    "消防通道天天有车占着，物业不管",
+    "电动车摩托车横七竖八放在楼道口",
+]
+RUBBISH = [
+    "垃圾箱满了好几天没人清运，臭气熏天",
+    "路边堆了一大堆生活垃圾，苍蝇很多",
+    "小区垃圾站周边脏乱，垃圾散落一地",
+    "垃圾没人收，野狗翻得到处都是",
+]
+
+
+def suggest_from(city: City, suggester: TrainedSuggester, text: str) -> str:
+    point = city.area(city.plan.workers[0].grid_code).geometry.representative_point()
+    ports = replace(city.platform.cases, suggester=suggester)
+    with UnitOfWork(city.platform.session_factory) as uow:
+        dispatcher = actor_for_username(uow, "dispatcher")
+        reported = prepare_report(
+            uow,
+            dispatcher,
+            NewCase(description=text, channel=Channel.HOTLINE, lat=point.y, lon=point.x),
+            ports,
+        )
+        uow.rollback()
+    suggested = reported.event.data["suggestions"]
+    assert not suggested or suggested[0][0] == reported.case.category_code
+    return reported.case.category_code
+
+
+def test_intake_takes_the_category_the_trained_model_suggests(city: City, tmp_path: Path) -> None:
+    path = tmp_path / "suggestions.joblib"
+    suggester = TrainedSuggester(path)
+    # "堵" is no keyword of illegal parking (SO03): without a model the fallback is used.
+    text = "楼下车子堵在小区门口好几天"
+    assert suggest_from(city, suggester, text) != "SO03"
+    model = TextClassifier(Settings(min_df=1, char_min_df=1)).fit(
+        [("", t) for t in PARKING + RUBBISH], ["SO03"] * 4 + ["CR01"] * 4
+    )
+    save_model(model, path, counts={"SO03": 4, "CR01": 4}, evaluation=None)
+    suggester = TrainedSuggester(path)  # a fresh one reads the file at once
+    assert suggest_from(city, suggester, text) == "SO03"
+    assert suggest_from(city, suggester, "垃圾堆在路边没人管") == "CR01"
+
+
+def test_retraining_learns_from_closed_cases_and_keeps_accuracy_per_category(
+    city: City, tmp_path: Path
+) -> None:
+    path = tmp_path / "suggestions.joblib"
+    with UnitOfWork(city.platform.session_factory) as uow:
+        history = services.closed_case_history(uow)
+        done = services.retrain_suggestions(uow, SYSTEM, path, folds=2, min_cases=5)
+        info = services.suggestion_model(uow, SYSTEM, path)
+    closed = city.summary.case_states.get(Status.CLOSED, 0)
+    assert done.count == len(history.labels) == closed >= 5
+    assert info is not None and info == read_sidecar(path)
+    assert set(info["evaluation"]["per_label"]) >= set(history.labels)
+    assert sum(info["counts"].values()) == closed
+    assert TrainedSuggester(path).model() is not None
+
+
+def test_only_administrators_retrain(city: City, tmp_path: Path) -> None:
+    with UnitOfWork(city.platform.session_factory) as uow, pytest.raises(Forbidden):
+        services.retrain_suggestions(uow, Actor("d", Role.DISPATCHER), tmp_path / "m.joblib")
+
+
+def test_the_retrain_command_prints_the_accuracy_per_category(city: City, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from civicgrid.cli import app as cli
+
+    path = tmp_path / "m.joblib"
+    db = city.platform.settings.database_url
+    result = CliRunner().invoke(
+        cli, ["insight", "retrain", "--db", db, "--out", str(path), "--folds", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert path.exists() and str(path) in result.output.replace("\n", "")
+    assert "recall" in result.output
