@@ -22,6 +22,7 @@ from civicgrid.cases.services import CasePorts, RoutingCache, case_facts
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.settings import Settings, get_settings
 from civicgrid.insight.suggester import TrainedSuggester
+from civicgrid.insight.urgency import LexiconUrgency
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 from civicgrid.transparency import repository as _transparency_indexes  # noqa: F401
 from civicgrid.transparency.services import TransparencyPorts
@@ -59,6 +60,7 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         ),
         address_resolver=AreaNameResolver(),
         notifier=LoggingNotifier(),
+        urgency=LexiconUrgency(),
     )
     session_factory = make_session_factory(engine)
     intake = IntakeWriter(session_factory, cases)

@@ -3,6 +3,7 @@ keywords while there is none."""
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,26 @@ def test_the_retrain_command_prints_the_accuracy_per_category(city: City, tmp_pa
     assert result.exit_code == 0, result.output
     assert path.exists() and str(path) in result.output.replace("\n", "")
     assert "recall" in result.output
+
+
+def test_a_report_that_reads_urgent_is_taken_in_as_urgent_with_its_reasons(city: City) -> None:
+    from civicgrid.cases.domain import Priority
+
+    point = city.area(city.plan.workers[0].grid_code).geometry.representative_point()
+    ports = city.platform.cases
+    with UnitOfWork(city.platform.session_factory) as uow:
+        dispatcher = actor_for_username(uow, "dispatcher")
+
+        def take(text: str) -> Any:
+            new = NewCase(
+                description=text, channel=Channel.HOTLINE, category="CR01", lat=point.y, lon=point.x
+            )
+            return prepare_report(uow, dispatcher, new, ports)
+
+        urgent = take("垃圾堆里着火了，旁边就是幼儿园，孩子们在操场上")
+        calm = take("垃圾箱满了没人清运")
+        uow.rollback()
+    assert urgent.case.priority is Priority.URGENT
+    assert {"着火", "孩子"} <= set(urgent.event.data["urgency"]["reasons"])
+    assert calm.case.priority is Priority.NORMAL
+    assert calm.event.data["urgency"] == {"score": 0.0, "reasons": []}

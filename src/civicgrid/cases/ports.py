@@ -4,6 +4,9 @@
   logging implementation; a city plugs in its gateway.
 - CategorySuggester: guesses a category from the report's text. `insight` implements a
   trained one; the default here matches category names and keywords.
+- UrgencyScorer: how urgent a report reads (threats, danger, vulnerable people, anger) and
+  the words that say so; an urgent one is taken in as urgent. `insight` implements it; the
+  default here finds nothing.
 - AddressResolver: turns a free-text address into a point. The registry's standard
   addresses implement it; the default matches area names (community, street, grid).
 """
@@ -68,6 +71,22 @@ class KeywordSuggester:
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
         total = sum(hits for hits, _ in scored) or 1
         return [Suggestion(code, hits / total) for hits, code in scored[:5]]
+
+
+@dataclass(frozen=True)
+class Urgency:
+    score: float  # 0 (nothing urgent) to 1
+    reasons: tuple[str, ...] = ()  # the words that raised it, for the timeline
+
+
+class UrgencyScorer(Protocol):
+    def score(self, text: str) -> Urgency:
+        """How urgent TEXT reads, with the words that say so."""
+
+
+class NoUrgency:
+    def score(self, text: str) -> Urgency:
+        return Urgency(0.0)
 
 
 @dataclass(frozen=True)

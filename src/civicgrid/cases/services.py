@@ -49,7 +49,9 @@ from civicgrid.cases.ports import (
     AddressResolver,
     CategorySuggester,
     Notifier,
+    NoUrgency,
     Suggestion,
+    UrgencyScorer,
 )
 from civicgrid.cases.repository import (
     Attachment,
@@ -173,6 +175,7 @@ class CasePorts:
     address_resolver: AddressResolver
     notifier: Notifier
     clock: Callable[[], datetime] = utcnow
+    urgency: UrgencyScorer = field(default_factory=NoUrgency)
 
     @property
     def locale(self) -> Locale:
@@ -261,8 +264,12 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
     grid_path = located.path
     route = route_case(category, chain_of(grid_path), routing.rules, routing.unit_for)
     staff_priority = new.priority if actor.is_staff else None
-    urgent = category.urgent or (
-        category.parent_code and routing.categories[category.parent_code].urgent
+    # Urgent by its category, or by its words (a threat, a danger to children, …).
+    reads_urgent = ports.urgency.score(f"{new.title} {new.description}")
+    urgent = (
+        category.urgent
+        or (category.parent_code and routing.categories[category.parent_code].urgent)
+        or reads_urgent.score >= settings.urgency_threshold
     )
     case = Case(
         title=(new.title or new.description[:40]).strip(),
@@ -315,6 +322,10 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
             "category_given": new.category is not None,
             "suggestions": [[s.category_code, round(s.confidence, 3)] for s in suggestions[:3]],
             "route": _route_data(route),
+            "urgency": {
+                "score": round(reads_urgent.score, 3),
+                "reasons": list(reads_urgent.reasons),
+            },
         },
         attachments=[a.id for a in attachments],
     )

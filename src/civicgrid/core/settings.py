@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # retrain`); intake falls back to matching category keywords while there is none, or
     # always when this is empty.
     suggestion_model_path: str = "var/models/category_suggestions.joblib"
+    # A report whose urgency score (0–1: threats, danger, vulnerable people, anger) reaches
+    # this is taken in as urgent; above 1 turns the raise off.
+    urgency_threshold: float = 0.6
     scheduler_interval_seconds: int = 60
     # Tracking a case by number and phone: attempts per client address per minute.
     track_attempts_per_minute: int = 10
