@@ -74,3 +74,22 @@ def test_bad_input_is_explained(tmp_path: Path) -> None:
         "--text-col", "详情", "--out", tmp_path / "p.csv",
     )  # fmt: skip
     assert no_model.exit_code == 1 and "none.joblib" in no_model.output
+
+
+def test_hot_issues_from_a_file_and_a_bad_time(tmp_path: Path) -> None:
+    rows = [["编号", "主题", "详情", "时间", "点赞数"]] + [
+        [str(n), "阳光花园小区电梯故障困人", "电梯又坏了", f"2019/12/{n} 9:00:00", str(n)]
+        for n in range(1, 4)
+    ]
+    source = write(tmp_path / "hot.csv", rows, "gbk")
+    options = ["--text-col", "详情", "--title-col", "主题", "--time-col", "时间"]
+    result = run(
+        "insight", "hot", "--input", source, *options, "--likes-col", "点赞数",
+        "--id-col", "编号", "--out", tmp_path / "hot_out.csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "阳光花园" in result.output and "2019-12-01 – 2019-12-03" in result.output
+    assert len(list(csv.DictReader((tmp_path / "hot_out.csv").open(encoding="utf-8-sig")))) == 3
+    bad = write(tmp_path / "bad.csv", [*rows[:2], ["9", "电梯", "坏了", "昨天", "0"]])
+    wrong = run("insight", "hot", "--input", bad, *options)
+    assert wrong.exit_code == 1 and "第 3 行" in wrong.output and "昨天" in wrong.output

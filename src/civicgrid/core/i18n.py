@@ -416,6 +416,23 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "en": "Category suggestions retrained on {count} closed cases "
         "({corrected} recategorised by dispatchers): {path}",
     },
+    "insight_bad_time": {
+        "zh": "第 {row} 行“{column}”：“{value}”不是时间（如 2019/12/1 9:30:00）",
+        "en": "row {row}, '{column}': '{value}' is not a time (such as 2019/12/1 9:30:00)",
+    },
+    "insight_bad_number": {
+        "zh": "第 {row} 行“{column}”：“{value}”不是数字",
+        "en": "row {row}, '{column}': '{value}' is not a number",
+    },
+    "insight_hot_issue": {
+        "zh": "{rank}. {title}｜地点：{place}｜{span}｜{count} 条留言，{likes} 个赞｜热度 {heat}",
+        "en": "{rank}. {title} | place: {place} | {span} | {count} messages, {likes} likes "
+        "| heat {heat}",
+    },
+    "insight_hot_summary": {
+        "zh": "{count} 条留言中找到 {issues} 个热点问题（至少两条留言）",
+        "en": "{issues} hot issues (two messages or more) among {count} messages",
+    },
     # Open311 GeoReport v2
     "open311_api_key_missing": {
         "zh": "缺少 API 密钥（api_key），无法提交请求",

@@ -4,6 +4,7 @@ platform's category suggestions from closed cases."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,9 @@ from civicgrid.insight.classifier import (
 )
 from civicgrid.insight.files import read_table, write_csv
 
-insight_cli = typer.Typer(help="Public-sentiment intelligence: message classification.")
+insight_cli = typer.Typer(
+    help="Public-sentiment intelligence: message classification, hot issues, suggestions."
+)
 
 InputOption = Annotated[Path, typer.Option("--input", help="CSV (UTF-8 or GBK) or xlsx file")]
 TextCol = Annotated[str, typer.Option("--text-col", help="column with the message text")]
@@ -210,3 +213,110 @@ def retrain(
             {"count": done.count, "corrected": done.corrected, "path": done.path},
         )
     )
+
+
+@insight_cli.command("hot")
+def hot(
+    input: InputOption,
+    text_col: TextCol,
+    title_col: TitleCol = None,
+    time_col: Annotated[str | None, typer.Option("--time-col", help="when it was written")] = None,
+    likes_col: Annotated[
+        str | None, typer.Option("--likes-col", help="likes / supporters (点赞数)")
+    ] = None,
+    id_col: Annotated[str | None, typer.Option("--id-col", help="message number")] = None,
+    top: Annotated[int, typer.Option(help="how many hot issues to print")] = 5,
+    messages: Annotated[int, typer.Option(help="messages printed per hot issue")] = 5,
+    half_life: Annotated[
+        float, typer.Option(help="days after which a message's heat halves (from the newest)")
+    ] = 30.0,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="CSV of every hot issue's messages")
+    ] = None,
+) -> None:
+    """Group messages about the same problem (same place, same complaint) into hot issues,
+    ranked by heat (volume, likes, recency), and print the hottest with their messages."""
+    from civicgrid.insight.hot import Post, hot_issues
+
+    with friendly_errors():
+        table = read_table(input)
+        texts = table.texts(text_col, title_col)
+        table.require(time_col, likes_col, id_col)
+        posts = [
+            Post(
+                id=row.get(id_col, "") if id_col else str(number),
+                title=title,
+                text=text,
+                at=_when(row.get(time_col, ""), number, time_col) if time_col else None,
+                likes=_count(row.get(likes_col, ""), number, likes_col) if likes_col else 0,
+            )
+            for number, (row, (title, text)) in enumerate(
+                zip(table.rows, texts, strict=True), start=2
+            )
+        ]
+    with progress_bar() as progress:
+        progress.add_task("grouping", total=None)
+        issues = hot_issues(posts, half_life_days=half_life)
+    lang = locale()
+    for rank, issue in enumerate(issues[:top], start=1):
+        span = (
+            f"{issue.first:%Y-%m-%d} – {issue.last:%Y-%m-%d}" if issue.first and issue.last else "-"
+        )
+        out.print(
+            translate(
+                "insight_hot_issue",
+                lang,
+                {
+                    "rank": rank,
+                    "title": issue.title,
+                    "place": issue.place or "-",
+                    "span": span,
+                    "count": issue.count,
+                    "likes": issue.likes,
+                    "heat": f"{issue.heat:.2f}",
+                },
+            )
+        )
+        for post in issue.posts[:messages]:
+            when = f"{post.at:%Y-%m-%d}" if post.at else ""
+            out.print(f"    {post.id}  {when}  👍{post.likes}  {post.title or post.text[:40]}")
+    out.print(translate("insight_hot_summary", lang, {"issues": len(issues), "count": len(posts)}))
+    if out_path:
+        write_csv(
+            out_path,
+            ["rank", "hot_issue", "place", "heat", "id", "time", "likes", "title"],
+            (
+                {
+                    "rank": rank,
+                    "hot_issue": issue.title,
+                    "place": issue.place,
+                    "heat": issue.heat,
+                    "id": post.id,
+                    "time": post.at.isoformat(sep=" ") if post.at else "",
+                    "likes": post.likes,
+                    "title": post.title,
+                }
+                for rank, issue in enumerate(issues, start=1)
+                for post in issue.posts
+            ),
+        )
+
+
+def _when(value: str, row: int, column: str | None) -> datetime:
+    text = value.strip()
+    for pattern in ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput("insight_bad_time", row=row, column=column, value=value) from exc
+
+
+def _count(value: str, row: int, column: str | None) -> int:
+    try:
+        return int(float(value or 0))
+    except ValueError as exc:
+        raise InvalidInput("insight_bad_number", row=row, column=column, value=value) from exc
