@@ -26,6 +26,7 @@ from civicgrid.core.http import Credentials, allow, install_error_handlers
 from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
+from civicgrid.insight import api as insight_api
 from civicgrid.open311 import api as open311_api
 from civicgrid.transparency import api as transparency_api
 from civicgrid.web import case_pages, pages, portal, transparency_pages
@@ -38,6 +39,7 @@ ROUTERS = [
     open311_api.router,
     open311_api.attributes_router,
     transparency_api.router,
+    insight_api.router,
     pages.router,
     case_pages.router,
     portal.router,

@@ -121,3 +121,12 @@ def test_a_report_that_reads_urgent_is_taken_in_as_urgent_with_its_reasons(city:
     assert {"着火", "孩子"} <= set(urgent.event.data["urgency"]["reasons"])
     assert calm.case.priority is Priority.NORMAL
     assert calm.event.data["urgency"] == {"score": 0.0, "reasons": []}
+
+
+def test_administrators_see_the_suggestion_model_dispatchers_do_not(
+    city_client: Any, auth: Any
+) -> None:
+    answer = city_client.get("/api/v1/insight/suggestion-model", headers=auth("admin"))
+    assert answer.status_code == 200 and answer.json() == {"model": None}
+    refused = city_client.get("/api/v1/insight/suggestion-model", headers=auth("dispatcher"))
+    assert refused.status_code == 403
