@@ -93,3 +93,15 @@ def test_hot_issues_from_a_file_and_a_bad_time(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.csv", [*rows[:2], ["9", "电梯", "坏了", "昨天", "0"]])
     wrong = run("insight", "hot", "--input", bad, *options)
     assert wrong.exit_code == 1 and "第 3 行" in wrong.output and "昨天" in wrong.output
+
+
+def test_urgency_of_each_message_with_its_reasons(tmp_path: Path) -> None:
+    rows = [["详情"], ["楼道里燃气泄漏，家里有老人"], ["路灯不亮"]]
+    source = write(tmp_path / "u.csv", rows)
+    result = run(
+        "insight", "urgency", "--input", source, "--text-col", "详情", "--out", tmp_path / "o.csv"
+    )
+    assert result.exit_code == 0, result.output
+    scored = list(csv.DictReader((tmp_path / "o.csv").open(encoding="utf-8-sig")))
+    assert float(scored[0]["urgency"]) >= 0.6 and scored[0]["urgency_reasons"] == "燃气泄漏 老人"
+    assert float(scored[1]["urgency"]) == 0 and scored[1]["urgency_reasons"] == ""

@@ -429,6 +429,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "en": "{rank}. {title} | place: {place} | {span} | {count} messages, {likes} likes "
         "| heat {heat}",
     },
+    "insight_urgency_done": {
+        "zh": "已评估 {count} 条留言的紧急程度，其中 {urgent} 条紧急；结果写入 {path}",
+        "en": "Scored the urgency of {count} messages, {urgent} urgent; written to {path}",
+    },
     "insight_hot_summary": {
         "zh": "{count} 条留言中找到 {issues} 个热点问题（至少两条留言）",
         "en": "{issues} hot issues (two messages or more) among {count} messages",

@@ -320,3 +320,39 @@ def _count(value: str, row: int, column: str | None) -> int:
         return int(float(value or 0))
     except ValueError as exc:
         raise InvalidInput("insight_bad_number", row=row, column=column, value=value) from exc
+
+
+@insight_cli.command("urgency")
+def urgency(
+    input: InputOption,
+    text_col: TextCol,
+    out_path: Annotated[Path, typer.Option("--out", help="CSV to write")],
+    title_col: TitleCol = None,
+    threshold: Annotated[float, typer.Option(help="score from which a message is urgent")] = 0.6,
+) -> None:
+    """Add the columns `urgency` (0–1) and `urgency_reasons` (the words that raised it:
+    threats, danger, vulnerable people, anger, time pressure) to every row of the file."""
+    from civicgrid.insight.urgency import LexiconUrgency
+
+    with friendly_errors():
+        table = read_table(input)
+        messages = table.texts(text_col, title_col)
+    scorer = LexiconUrgency()
+    scores = [scorer.score(f"{title} {text}") for title, text in messages]
+    extra = [c for c in ("urgency", "urgency_reasons") if c not in table.header]
+    write_csv(
+        out_path,
+        [*table.header, *extra],
+        (
+            {**row, "urgency": f"{s.score:.3f}", "urgency_reasons": " ".join(s.reasons)}
+            for row, s in zip(table.rows, scores, strict=True)
+        ),
+    )
+    urgent = sum(1 for s in scores if s.score >= threshold)
+    out.print(
+        translate(
+            "insight_urgency_done",
+            locale(),
+            {"count": len(scores), "urgent": urgent, "path": out_path},
+        )
+    )
