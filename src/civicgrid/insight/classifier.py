@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 MODEL_FORMAT = 1
 TITLE_WEIGHT = 3
@@ -81,6 +80,7 @@ class TextClassifier:
         unlabelled: Sequence[Message] = (),
         progress: Progress | None = None,
     ) -> TextClassifier:
+        import scipy.sparse as sp
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         say = progress or (lambda _: None)
@@ -145,6 +145,8 @@ class TextClassifier:
             return svm.fit(x, y, sample_weight=weights)
 
     def _features(self, word_docs: Sequence[str], docs: Sequence[str]) -> Any:
+        import scipy.sparse as sp  # here, so that starting the platform does not load it
+
         if not docs:
             return sp.csr_matrix((0, len(self._words.vocabulary_) + len(self._chars.vocabulary_)))
         return sp.hstack([self._words.transform(word_docs), self._chars.transform(docs)]).tocsr()
