@@ -72,8 +72,9 @@ def test_retraining_learns_from_closed_cases_and_keeps_accuracy_per_category(
         history = services.closed_case_history(uow)
         done = services.retrain_suggestions(uow, SYSTEM, path, folds=2, min_cases=5)
         info = services.suggestion_model(uow, SYSTEM, path)
-    closed = city.summary.case_states.get(Status.CLOSED, 0)
-    assert done.count == len(history.labels) == closed >= 5
+    # Other tests close cases of the same city: count what is closed now.
+    closed = len(history.labels)
+    assert done.count == closed >= city.summary.case_states.get(Status.CLOSED, 0) >= 5
     assert info is not None and info == read_sidecar(path)
     assert set(info["evaluation"]["per_label"]) >= set(history.labels)
     assert sum(info["counts"].values()) == closed
