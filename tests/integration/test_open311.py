@@ -661,6 +661,27 @@ def test_no_personal_data_of_reporters_is_ever_shown(
         assert "欧阳芳菲" not in response.text
 
 
+def test_a_case_about_a_person_shows_neither_words_nor_an_exact_point(
+    city: City, city_client: TestClient, api_key: str
+) -> None:
+    lat, lon = point_of(city, 5)
+    case_id = submit(
+        city_client,
+        {
+            "api_key": api_key,
+            "service_code": "SC01",  # elderly care: someone's home and life
+            "lat": f"{lat}",
+            "long": f"{lon}",
+            "description": "独居老人王秀兰家中无人照看，住3号楼2单元501室",
+            "address_string": "幸福里3号楼2单元501室",
+        },
+    )["service_request_id"]
+    (request,) = city_client.get(f"/open311/v2/requests/{case_id}.json").json()
+    assert request["description"] is None and request["address"] is None
+    assert (request["lat"], request["long"]) == (round(lat, 3), round(lon, 3))
+    assert "王秀兰" not in city_client.get("/open311/v2/requests.xml").text
+
+
 def test_requests_are_filtered_by_number_service_status_and_dates(
     city: City, city_client: TestClient, api_key: str, auth: Any
 ) -> None:

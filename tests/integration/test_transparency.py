@@ -15,14 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from civicgrid.cases.domain import Case, Status
+from civicgrid.cases.domain import Case, Status, is_about_a_person
 from civicgrid.cases.repository import case_events, case_reporters, cases, categories
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.transparency.domain import (
     ClosedCase,
     Period,
     closing_of,
-    is_about_a_person,
     is_counted,
     parse_period,
     satisfaction_of,

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from civicgrid.areas.domain import Area, Level
-from civicgrid.cases.domain import Status
+from civicgrid.cases.domain import Status, is_about_a_person, scrub
 from civicgrid.core.errors import InvalidInput
 from civicgrid.transparency.domain import (
     MAX_PERIOD_DAYS,
@@ -18,12 +18,10 @@ from civicgrid.transparency.domain import (
     Period,
     closing_of,
     hours_to_close,
-    is_about_a_person,
     median,
     parse_period,
     publish,
     satisfaction_of,
-    scrub,
 )
 from civicgrid.transparency.repository import centre_of
 from civicgrid.transparency.services import FigureCache

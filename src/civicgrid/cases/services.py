@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from civicgrid.cases.domain import (
     next_level_up,
     route_at,
     route_case,
+    scrub,
 )
 from civicgrid.cases.ports import (
     AddressResolver,
@@ -456,11 +456,13 @@ def _box_around(case: Case, radius_m: float) -> Box | None:
     """The stretch of map within RADIUS_M of a placed case, for its category."""
     if case.lat is None or case.lon is None:
         return None
+    return _box(case.category_code, case.lat, case.lon, radius_m)
+
+
+def _box(category_code: str, lat: float, lon: float, radius_m: float) -> Box:
     dlat = radius_m / 111_320
-    dlon = radius_m / (111_320 * max(math.cos(math.radians(case.lat)), 0.01))
-    return Box(
-        case.category_code, case.lat - dlat, case.lat + dlat, case.lon - dlon, case.lon + dlon
-    )
+    dlon = radius_m / (111_320 * max(math.cos(math.radians(lat)), 0.01))
+    return Box(category_code, lat - dlat, lat + dlat, lon - dlon, lon + dlon)
 
 
 def _duplicates_within(batch: Sequence[Case], settings: Settings) -> list[list[int]]:
@@ -1063,16 +1065,12 @@ class NearbyCase:
     supporters: int
 
 
-# Long digit runs in what residents typed are phone or ID numbers more often than not.
-_LONG_NUMBER = re.compile(r"\d[\d\s-]{5,}\d")
-
-
 def public_title(case: Case) -> str:
     """The case's title for public pages: nothing when the reporter stays anonymous to the
-    public, long numbers (phones, IDs) starred."""
+    public, and without e-mails, long numbers and house numbers (cases.domain.scrub)."""
     if case.reporter_hidden:
         return ""
-    return _LONG_NUMBER.sub("***", case.title)
+    return scrub(case.title)
 
 
 @permission(PUBLIC, "Open cases of a category near a point")
@@ -1087,9 +1085,7 @@ def nearby_cases(
         raise InvalidInput("unknown_category", code=category_code, field="category")
     settings = ports.settings
     radius = settings.duplicate_radius_m
-    dlat = radius / 111_320
-    dlon = radius / (111_320 * max(math.cos(math.radians(lat)), 0.01))
-    box = Box(category_code, lat - dlat, lat + dlat, lon - dlon, lon + dlon)
+    box = _box(category_code, lat, lon, radius)
     since = ports.clock() - timedelta(hours=settings.duplicate_window_hours)
     cases = CaseRepository(uow.session)
     distances = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from civicgrid.cases.domain import Category
+from civicgrid.cases.domain import POINT_DECIMALS, Category, is_about_a_person, scrub
 from civicgrid.core.i18n import Locale, translate
 from civicgrid.open311.domain import (
     FORMATS,
@@ -84,16 +84,23 @@ def token_out(record: RequestRecord) -> dict[str, Any]:
 def request_out(request: PublicRequest, locale: Locale) -> dict[str, Any]:
     """A case as the spec's request. Nothing about who reported it is ever part of this;
     nor, when she asked to stay anonymous to the public, her words and the address she
-    typed (the point still places the problem)."""
+    typed (the point still places the problem). A case about a person (cases.domain's
+    rule, as on the transparency page) shows neither, and its point only to about 100 m;
+    other words are published without e-mails, long numbers and house numbers."""
     case, record = request.case, request.record
-    hidden = case.reporter_hidden
+    group = request.category.parent_code if request.category else None
+    about_a_person = is_about_a_person(case.category_code, group)
+    hidden = case.reporter_hidden or about_a_person
+    lat, lon = case.lat, case.lon
+    if about_a_person and lat is not None and lon is not None:
+        lat, lon = round(lat, POINT_DECIMALS), round(lon, POINT_DECIMALS)
     return {
         "service_request_id": str(case.id),
         "status": public_status(case.status).value,
         "status_notes": status_notes(case),
         "service_name": name_of(request.category, locale) if request.category else None,
         "service_code": case.category_code,
-        "description": None if hidden else case.description or None,
+        "description": None if hidden else scrub(case.description) or None,
         "agency_responsible": request.unit_name,
         "service_notice": service_notice(request.unit_name, locale) if case.is_open else None,
         "requested_datetime": w3c(case.created_at),
@@ -102,8 +109,8 @@ def request_out(request: PublicRequest, locale: Locale) -> dict[str, Any]:
         "address": None if hidden else case.address or None,
         "address_id": (record.address_id if record else "") or None,
         "zipcode": (record.zipcode if record else "") or None,
-        "lat": case.lat,
-        "long": case.lon,
+        "lat": lat,
+        "long": lon,
         "media_url": (record.media_url if record else "") or None,
     }
 

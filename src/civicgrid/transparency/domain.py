@@ -15,7 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from civicgrid.cases.domain import OPEN_STATUSES, Status
+from civicgrid.cases.domain import (
+    OPEN_STATUSES,
+    POINT_DECIMALS,
+    Status,
+    is_about_a_person,
+    scrub,
+)
 from civicgrid.core.errors import InvalidInput
 
 # ------------------------------------------------------------------ the period
@@ -227,49 +233,6 @@ def satisfaction_of(scores: Iterable[int | None]) -> Satisfaction:
 
 
 # ------------------------------------------------------------------ publishing a case
-
-# Cases about a person: where the place of the report is someone's home and the problem is
-# their own life. Their location is published only as the centre of their grid and their
-# words not at all (the category stands in for the title). By level-1 group: social security
-# and civil affairs (elderly care, social assistance, labour disputes, social insurance).
-# By category: building safety (a home's cracks and leaks), group rentals (one flat and its
-# tenants), public order (names suspects and victims), neighbour disputes, medical service
-# (a patient), education services (a child).
-PERSONAL_GROUPS: frozenset[str] = frozenset({"SC"})
-PERSONAL_CATEGORIES: frozenset[str] = frozenset({"HS02", "HS03", "PS01", "PS03", "HE02", "ED01"})
-
-# Other cases are public places (a road, a drain, a street light); their point is still
-# rounded to three decimals (about 100 m), so no pin falls on a reporter's door.
-POINT_DECIMALS = 3
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-# Phone numbers, ID card numbers, bank cards: seven or more digits, maybe with spaces,
-# dashes or a country code between them, or an ID number ending in X.
-_LONG_NUMBER = re.compile(r"\+?\d(?:[\s\-]?\d){6,}[Xx]?")
-# The number of a building, entrance, floor or flat ("20号楼", "3单元", "501室", "Apt 4B"):
-# the street or estate may be published, the door may not.
-_HOUSE_NUMBER = re.compile(
-    r"\d+[A-Za-z]?\s*(?:号楼|号院|号|栋|幢|座|单元|楼|层|室|户)"
-    r"|(?:apt|apartment|unit|flat|room|suite|#)\.?\s*\d+[A-Za-z]?",
-    re.IGNORECASE,
-)
-MASK = "***"
-
-
-def is_about_a_person(category_code: str, group_code: str | None) -> bool:
-    return category_code in PERSONAL_CATEGORIES or (group_code or "") in PERSONAL_GROUPS
-
-
-def scrub(text: str, names: Iterable[str] = ()) -> str:
-    """TEXT without e-mail addresses, long numbers (phones, ID and card numbers), house,
-    entrance and flat numbers, and the given NAMES (the case's reporters)."""
-    cleaned = _EMAIL.sub(MASK, text)
-    cleaned = _LONG_NUMBER.sub(MASK, cleaned)
-    cleaned = _HOUSE_NUMBER.sub(MASK, cleaned)
-    for name in sorted({n.strip() for n in names}, key=len, reverse=True):
-        if len(name) >= 2:
-            cleaned = cleaned.replace(name, MASK)
-    return cleaned
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from civicgrid.areas.domain import LEVELS, Function, Level
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.areas.services import AreaRef
-from civicgrid.cases.domain import OPEN_STATUSES, Category, Status, TimeLimits
+from civicgrid.cases.domain import OPEN_STATUSES, Category, Status, TimeLimits, is_about_a_person
 from civicgrid.cases.repository import TaxonomyRepository
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import InvalidInput
@@ -26,7 +26,6 @@ from civicgrid.transparency.domain import (
     Period,
     PublicCase,
     Satisfaction,
-    is_about_a_person,
     parse_period,
     publish,
 )
