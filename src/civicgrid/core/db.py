@@ -137,8 +137,12 @@ def database_key(engine: Engine) -> str:
 def recent_revisions(engine: Engine) -> dict[str, int] | None:
     """The change counters this process read less than a second ago, or None: lets a
     request answer from a cache without touching the database."""
+    return _recent_revisions(database_key(engine))
+
+
+def _recent_revisions(key: str) -> dict[str, int] | None:
     with _process_revisions_lock:
-        known = _process_revisions.get(database_key(engine))
+        known = _process_revisions.get(key)
     if known is None or time.monotonic() - known[1] >= REVISIONS_MAX_AGE:
         return None
     return known[0]
@@ -149,11 +153,8 @@ def read_revision(session: Session, name: str) -> int:
     cached: dict[str, int] | None = session.info.get("revisions")
     if cached is None:
         key = _database_key(session)
-        with _process_revisions_lock:
-            known = _process_revisions.get(key)
-        if known is not None and time.monotonic() - known[1] < REVISIONS_MAX_AGE:
-            cached = known[0]
-        else:
+        cached = _recent_revisions(key)
+        if cached is None:
             rows = session.execute(select(revisions.c.name, revisions.c.value))
             cached = {n: int(v) for n, v in rows}
             with _process_revisions_lock:

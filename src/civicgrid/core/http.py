@@ -80,9 +80,10 @@ class Caller:
     async def __call__(self, request: Request) -> Actor:
         # A caller seen lately is known without the database (most requests); anyone else
         # is looked up in a thread, with a connection held only for that.
-        actor = remembered_caller(request)
+        credentials = credentials_of(request)
+        actor = remembered_caller(request, credentials)
         if actor is None:
-            actor = await run_in_threadpool(looked_up_caller, request)
+            actor = await run_in_threadpool(looked_up_caller, request, credentials)
         request.state.actor = actor  # also for the error page when the rule refuses
         self.rule.check(actor)
         return actor
@@ -108,8 +109,7 @@ def credentials_of(request: Request) -> Credentials | None:
     return Credentials("cookie", cookie) if cookie else None
 
 
-def remembered_caller(request: Request) -> Actor | None:
-    credentials = credentials_of(request)
+def remembered_caller(request: Request, credentials: Credentials | None) -> Actor | None:
     if credentials is None:
         return ANONYMOUS
     authenticator: Authenticator = request.app.state.authenticator
@@ -117,16 +117,15 @@ def remembered_caller(request: Request) -> Actor | None:
     return authenticator.remembered(credentials, platform.settings.secret_key, platform.engine)
 
 
-def looked_up_caller(request: Request) -> Actor:
+def looked_up_caller(request: Request, credentials: Credentials | None) -> Actor:
     with UnitOfWork(platform_of(request).session_factory) as uow:
-        return authenticate(request, uow)
+        return authenticate(request, uow, credentials)
 
 
-def authenticate(request: Request, uow: UnitOfWork) -> Actor:
-    """The actor behind the request's credentials; anonymous when it carries none."""
+def authenticate(request: Request, uow: UnitOfWork, credentials: Credentials | None) -> Actor:
+    """The actor behind the request's CREDENTIALS (credentials_of); anonymous without."""
     authenticator: Authenticator = request.app.state.authenticator
     secret = platform_of(request).settings.secret_key
-    credentials = credentials_of(request)
     if credentials is None:
         return ANONYMOUS
     if credentials.kind == "api_key":
