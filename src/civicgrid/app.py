@@ -19,10 +19,10 @@ from civicgrid.accounts import services as accounts_services
 from civicgrid.areas import api as areas_api
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.cases import api as cases_api
-from civicgrid.cases.services import Scheduler
 from civicgrid.core.db import UnitOfWork, recent_revisions
 from civicgrid.core.errors import NotAuthenticated
 from civicgrid.core.http import Credentials, allow, install_error_handlers
+from civicgrid.core.jobs import Scheduler
 from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
@@ -86,14 +86,24 @@ class AccountsAuthenticator:
 
 
 def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> FastAPI:
-    """The web application. With SCHEDULER, a background thread marks overdue cases,
-    escalates them and sends answers (what `civicgrid serve` runs)."""
+    """The web application. With SCHEDULER, a background thread runs the platform's
+    periodic jobs: marking overdue cases, escalating them and sending answers every minute,
+    and the slower ones (what `civicgrid serve` runs)."""
     platform = platform or build_platform()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = platform.settings.threads
-        runner = Scheduler(platform.session_factory, platform.cases) if scheduler else None
+        runner = (
+            Scheduler(
+                platform.session_factory,
+                platform.jobs,
+                platform.settings.scheduler_interval_seconds,
+                platform.cases.clock,
+            )
+            if scheduler
+            else None
+        )
         if runner is not None:
             runner.start()
         platform.intake.start()

@@ -18,8 +18,9 @@ from civicgrid.areas.services import LocatorCache
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
 from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, LoggingNotifier
-from civicgrid.cases.services import CasePorts, RoutingCache, case_facts
+from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_job
 from civicgrid.core.db import make_engine, make_session_factory
+from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.settings import Settings, get_settings
 from civicgrid.insight.suggester import TrainedSuggester
 from civicgrid.insight.urgency import LexiconUrgency
@@ -39,6 +40,8 @@ class Platform:
     locator_cache: LocatorCache
     cases: CasePorts
     intake: IntakeWriter
+    # What the server's scheduler thread runs (core.jobs), the cases' tick first.
+    jobs: list[PeriodicJob]
     transparency: TransparencyPorts = field(default_factory=TransparencyPorts)
 
 
@@ -64,4 +67,5 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     )
     session_factory = make_session_factory(engine)
     intake = IntakeWriter(session_factory, cases)
-    return Platform(settings, engine, session_factory, locator_cache, cases, intake)
+    jobs = [tick_job(cases)]
+    return Platform(settings, engine, session_factory, locator_cache, cases, intake, jobs)

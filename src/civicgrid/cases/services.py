@@ -74,6 +74,7 @@ from civicgrid.core.errors import (
     NotFound,
 )
 from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
     PUBLIC,
@@ -1355,42 +1356,21 @@ def deliver_messages(uow: UnitOfWork, notifier: Notifier, now: datetime, limit: 
     return sent
 
 
-class Scheduler:
-    """Runs `tick` every few seconds in a background thread of the web server."""
+def tick_job(ports: CasePorts) -> PeriodicJob:
+    """The scheduler's every-minute job: `tick` as the system."""
 
-    def __init__(self, session_factory: Callable[[], object], ports: CasePorts) -> None:
-        self._session_factory = session_factory
-        self._ports = ports
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def run(uow: UnitOfWork) -> str:
+        done = tick(uow, SCHEDULER, ports)
+        if not (done.marked_overdue or done.escalated or done.messages_sent):
+            return ""
+        return (
+            f"{done.marked_overdue} overdue marked, {done.escalated} escalated, "
+            f"{done.messages_sent} answers sent"
+        )
 
-    def start(self) -> None:
-        interval = self._ports.settings.scheduler_interval_seconds
-        if interval <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self, interval: int) -> None:
-        while not self._stop.wait(interval):
-            try:
-                with UnitOfWork(self._session_factory) as uow:  # type: ignore[arg-type]
-                    done = tick(uow, SCHEDULER, self._ports)
-                if done.marked_overdue or done.escalated or done.messages_sent:
-                    log.info(
-                        "scheduler: %d overdue marked, %d escalated, %d answers sent",
-                        done.marked_overdue,
-                        done.escalated,
-                        done.messages_sent,
-                    )
-            except Exception:
-                log.exception("scheduler tick failed")
+    return PeriodicJob(
+        "cases.tick", timedelta(seconds=ports.settings.scheduler_interval_seconds), run
+    )
 
 
 def case_facts(session: Session, area: Area, actor: Actor, facts: AreaFacts) -> None:
