@@ -437,6 +437,138 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "{count} 条留言中找到 {issues} 个热点问题（至少两条留言）",
         "en": "{issues} hot issues (two messages or more) among {count} messages",
     },
+    # Insight: reply quality (答复质量)
+    "insight_replies_done": {
+        "zh": "已为 {count} 条答复评分：平均 {mean} 分，中位数 {median} 分（满分 100）；结果写入 {path}",
+        "en": "Scored {count} replies: mean {mean}, median {median} (out of 100); written to {path}",
+    },
+    "insight_replies_best": {"zh": "最好的答复：", "en": "Best replies:"},
+    "insight_replies_worst": {"zh": "最差的答复：", "en": "Worst replies:"},
+    "insight_replies_example": {
+        "zh": "  第 {row} 行｜{total} 分｜{title}｜{reply}",
+        "en": "  row {row} | {total} | {title} | {reply}",
+    },
+    "reply.aspect.total": {"zh": "答复质量", "en": "Reply quality"},
+    "reply.aspect.relevance": {"zh": "相关性", "en": "Relevance"},
+    "reply.aspect.completeness": {"zh": "完整性", "en": "Completeness"},
+    "reply.aspect.concreteness": {"zh": "具体性", "en": "Concreteness"},
+    "reply.aspect.timeliness": {"zh": "及时性", "en": "Timeliness"},
+    "reply.reason.place": {"zh": "提到地点：{detail}", "en": "names the place: {detail}"},
+    "reply.reason.shared": {"zh": "回应了：{detail}", "en": "takes up: {detail}"},
+    "reply.reason.missed": {"zh": "未提及：{detail}", "en": "does not mention: {detail}"},
+    "reply.reason.points": {"zh": "答到 {detail} 个诉求", "en": "{detail} points answered"},
+    "reply.reason.unanswered": {"zh": "未回应：{detail}", "en": "not answered: {detail}"},
+    "reply.reason.short": {
+        "zh": "实质内容仅 {detail} 字",
+        "en": "only {detail} characters of its own",
+    },
+    "reply.reason.boilerplate": {"zh": "套话：{detail}", "en": "boilerplate: {detail}"},
+    "reply.reason.boilerplate_only": {
+        "zh": "只有套话：{detail}",
+        "en": "nothing but boilerplate: {detail}",
+    },
+    "reply.reason.no_reply": {"zh": "没有答复", "en": "no reply"},
+    "reply.reason.date": {"zh": "日期：{detail}", "en": "dates: {detail}"},
+    "reply.reason.figure": {"zh": "数字：{detail}", "en": "figures: {detail}"},
+    "reply.reason.phone": {"zh": "电话：{detail}", "en": "phone: {detail}"},
+    "reply.reason.unit": {"zh": "责任单位：{detail}", "en": "responsible units: {detail}"},
+    "reply.reason.action": {"zh": "措施：{detail}", "en": "actions: {detail}"},
+    "reply.reason.law": {"zh": "依据：{detail}", "en": "legal basis: {detail}"},
+    "reply.reason.working_days": {
+        "zh": "{detail} 个工作日后答复",
+        "en": "answered after {detail} working days",
+    },
+    "reply.reason.no_time": {"zh": "缺少提问或答复时间", "en": "a time is missing"},
+    # Insight: the retraining schedule and the insight page
+    "insight_retrain_running": {
+        "zh": "分类建议模型正在重新训练，请稍后再试",
+        "en": "The category suggestions are being retrained; try again later",
+    },
+    "insight_no_model_path": {
+        "zh": "未设置模型路径（CIVICGRID_SUGGESTION_MODEL_PATH），无法训练",
+        "en": "No model path is set (CIVICGRID_SUGGESTION_MODEL_PATH); nothing to train",
+    },
+    "ui.nav.insight": {"zh": "民情分析", "en": "Insight"},
+    "ui.insight.title": {"zh": "民情数据分析", "en": "Public-sentiment insight"},
+    "ui.insight.model": {"zh": "分类建议模型", "en": "Category-suggestion model"},
+    "ui.insight.no_model": {
+        "zh": "还没有训练好的模型：受理时按分类关键词建议分类。",
+        "en": "No trained model yet: intake suggests categories by their keywords.",
+    },
+    "ui.insight.trained": {
+        "zh": "{when} 用 {count} 件已结案件训练，{labels} 个分类",
+        "en": "Trained {when} on {count} closed cases in {labels} categories",
+    },
+    "ui.insight.category": {"zh": "分类", "en": "Category"},
+    "ui.insight.precision": {"zh": "精确率", "en": "Precision"},
+    "ui.insight.recall": {"zh": "召回率", "en": "Recall"},
+    "ui.insight.f1": {"zh": "F1", "en": "F1"},
+    "ui.insight.support": {"zh": "案件数", "en": "Cases"},
+    "ui.insight.schedule": {
+        "zh": "每 {hours} 小时自动重新训练",
+        "en": "Retrained every {hours} hours",
+    },
+    "ui.insight.schedule_off": {
+        "zh": "未开启定时重新训练（CIVICGRID_RETRAIN_EVERY_HOURS=0）",
+        "en": "Scheduled retraining is off (CIVICGRID_RETRAIN_EVERY_HOURS=0)",
+    },
+    "ui.insight.next_run": {"zh": "下次：{when}", "en": "Next: {when}"},
+    "ui.insight.next_soon": {
+        "zh": "下次：服务器下一次检查时",
+        "en": "Next: at the server's next check",
+    },
+    "ui.insight.last_run": {"zh": "上次运行：{when}", "en": "Last run: {when}"},
+    "ui.insight.never_run": {"zh": "尚未运行过", "en": "Never run yet"},
+    "ui.insight.running": {
+        "zh": "正在重新训练（{when} 开始）…",
+        "en": "Retraining (started {when})…",
+    },
+    "ui.insight.retrain_now": {"zh": "立即重新训练", "en": "Retrain now"},
+    "ui.insight.retrain_hint": {
+        "zh": "在后台用全部已结案件重新训练，约需数十秒；完成后本页自动更新。",
+        "en": "Retrains from every closed case in the background, in some tens of "
+        "seconds; this page updates when it is done.",
+    },
+    "ui.insight.retrain_started": {
+        "zh": "已开始重新训练。",
+        "en": "Retraining has started.",
+    },
+    "ui.insight.hot": {"zh": "热点问题", "en": "Hot issues"},
+    "ui.insight.hot_hint": {
+        "zh": "最近 {days} 天辖区内的案件（在办和已结）中，同一地点同一问题的归为一组；每分钟刷新。",
+        "en": "Cases of your area from the last {days} days (open and closed) about the same "
+        "problem in the same place; refreshed every minute.",
+    },
+    "ui.insight.hot_none": {
+        "zh": "最近 {days} 天没有两件以上同一问题的案件。",
+        "en": "No problem was reported twice or more in the last {days} days.",
+    },
+    "ui.insight.hot_meta": {
+        "zh": "{count} 件｜{span}｜{supporters} 人附议｜热度 {heat}",
+        "en": "{count} cases | {span} | {supporters} supporters | heat {heat}",
+    },
+    "ui.insight.place": {"zh": "地点：{place}", "en": "Place: {place}"},
+    "ui.insight.updated": {"zh": "更新于 {time}", "en": "Updated {time}"},
+    "ui.insight.days": {"zh": "时间范围", "en": "Period"},
+    "ui.insight.last_days": {"zh": "最近 {days} 天", "en": "Last {days} days"},
+    "ui.insight.show": {"zh": "查看", "en": "Show"},
+    "ui.insight.replies": {"zh": "答复质量", "en": "Reply quality"},
+    "ui.insight.replies_hint": {
+        "zh": "最近 {days} 天结案的案件：处置答复与诉求的相关性、完整性、具体性和及时性，"
+        "按处置单位汇总（满分 100，最差的排在前面）。",
+        "en": "Cases closed in the last {days} days: how relevant, complete, concrete and "
+        "timely their answers were, per handling unit (out of 100, weakest first).",
+    },
+    "ui.insight.replies_none": {
+        "zh": "这段时间没有已结案件。",
+        "en": "No case was closed in this period.",
+    },
+    "ui.insight.unit": {"zh": "处置单位", "en": "Handling unit"},
+    "ui.insight.on_spot": {"zh": "网格员就地解决", "en": "Resolved on the spot"},
+    "ui.insight.count": {"zh": "案件数", "en": "Cases"},
+    "ui.insight.mean": {"zh": "平均分", "en": "Mean"},
+    "ui.insight.poor": {"zh": "低于 60 分", "en": "Below 60"},
+    "ui.insight.worst": {"zh": "最差的答复", "en": "Weakest answers"},
     # Open311 GeoReport v2
     "open311_api_key_missing": {
         "zh": "缺少 API 密钥（api_key），无法提交请求",

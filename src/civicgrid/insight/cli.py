@@ -23,10 +23,12 @@ from civicgrid.insight.classifier import (
     save_model,
 )
 from civicgrid.insight.files import read_table, write_csv
+from civicgrid.insight.warnings.cli import warnings_cli
 
 insight_cli = typer.Typer(
     help="Public-sentiment intelligence: message classification, hot issues, suggestions."
 )
+insight_cli.add_typer(warnings_cli, name="warnings")
 
 InputOption = Annotated[Path, typer.Option("--input", help="CSV (UTF-8 or GBK) or xlsx file")]
 TextCol = Annotated[str, typer.Option("--text-col", help="column with the message text")]
@@ -304,7 +306,13 @@ def hot(
 
 def _when(value: str, row: int, column: str | None) -> datetime:
     text = value.strip()
-    for pattern in ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d"):
+    for pattern in (
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
+        "%Y/%m/%d",
+        "%Y-%m-%d",
+    ):
         try:
             return datetime.strptime(text, pattern)
         except ValueError:
@@ -356,3 +364,123 @@ def urgency(
             {"count": len(scores), "urgent": urgent, "path": out_path},
         )
     )
+
+
+@insight_cli.command("replies")
+def replies(
+    input: InputOption,
+    out_path: Annotated[Path, typer.Option("--out", help="CSV to write")],
+    question_col: Annotated[
+        str, typer.Option("--question-col", help="column with the question's text")
+    ] = "留言详情",
+    title_col: Annotated[
+        str | None, typer.Option("--title-col", help="column with the question's title")
+    ] = "留言主题",
+    reply_col: Annotated[
+        str, typer.Option("--reply-col", help="column with the reply")
+    ] = "答复意见",
+    asked_col: Annotated[
+        str | None, typer.Option("--asked-col", help="when it was asked (empty: unknown)")
+    ] = "留言时间",
+    replied_col: Annotated[
+        str | None, typer.Option("--replied-col", help="when it was answered (empty: unknown)")
+    ] = "答复时间",
+    examples: Annotated[int, typer.Option(help="best and worst replies printed")] = 3,
+) -> None:
+    """Score every reply: relevance, completeness, concreteness and timeliness (0–1 each),
+    a total 0–100 and the words behind each score; prints the mean, the distribution and
+    the best and worst replies."""
+    from statistics import mean, median
+
+    from civicgrid.insight.replies import (
+        ASPECTS,
+        Exchange,
+        ReplyScore,
+        distribution,
+        reasons_text,
+    )
+    from civicgrid.insight.replies import score_replies as score_all
+
+    title_col, asked_col, replied_col = title_col or None, asked_col or None, replied_col or None
+    with friendly_errors():
+        table = read_table(input)
+        table.require(question_col, title_col, reply_col, asked_col, replied_col)
+        exchanges = [
+            Exchange(
+                title=row.get(title_col, "") if title_col else "",
+                question=row.get(question_col, ""),
+                reply=row.get(reply_col, ""),
+                asked_at=_optional_time(row, number, asked_col),
+                replied_at=_optional_time(row, number, replied_col),
+            )
+            for number, row in enumerate(table.rows, start=2)
+        ]
+    with progress_bar() as progress:
+        progress.add_task("scoring", total=None)
+        scores = score_all(exchanges)
+    lang = locale()
+    columns = ["reply_quality", *ASPECTS, "working_days", *(f"{a}_reasons" for a in ASPECTS)]
+    extra = [c for c in columns if c not in table.header]
+
+    def cells(score: ReplyScore) -> dict[str, object]:
+        values: dict[str, object] = {"reply_quality": f"{score.total:.1f}"}
+        for aspect, value in score.sub_scores().items():
+            values[aspect] = "" if value is None else f"{value:.3f}"
+            values[f"{aspect}_reasons"] = reasons_text(score.reasons[aspect], lang)
+        values["working_days"] = "" if score.working_days is None else score.working_days
+        return values
+
+    write_csv(
+        out_path,
+        [*table.header, *extra],
+        ({**row, **cells(score)} for row, score in zip(table.rows, scores, strict=True)),
+    )
+    totals = [s.total for s in scores]
+    out.print(
+        translate(
+            "insight_replies_done",
+            lang,
+            {
+                "count": len(scores),
+                "mean": f"{mean(totals):.1f}",
+                "median": f"{median(totals):.1f}",
+                "path": out_path,
+            },
+        )
+    )
+    for aspect in ASPECTS:
+        values = [v for s in scores if (v := s.sub_scores()[aspect]) is not None]
+        if values:
+            out.print(f"  {translate(f'reply.aspect.{aspect}', lang)}: {mean(values):.3f}")
+    for band, count in distribution(totals).items():
+        share = 100 * count / len(totals)
+        out.print(f"  {band:>7}  {count:>6}  {share:5.1f}%  {'█' * round(share / 2)}")
+    ranked = sorted(range(len(scores)), key=lambda i: scores[i].total)
+    for key, picked in (
+        ("insight_replies_best", list(reversed(ranked))[:examples]),
+        ("insight_replies_worst", ranked[:examples]),
+    ):
+        if not picked:
+            continue
+        out.print(translate(key, lang))
+        for i in picked:
+            exchange, score = exchanges[i], scores[i]
+            out.print(
+                translate(
+                    "insight_replies_example",
+                    lang,
+                    {
+                        "row": i + 2,
+                        "total": f"{score.total:.1f}",
+                        "title": (exchange.title or exchange.question)[:30],
+                        "reply": " ".join(exchange.reply.split())[:60],
+                    },
+                )
+            )
+
+
+def _optional_time(row: dict[str, str], number: int, column: str | None) -> datetime | None:
+    """The time in COLUMN; None when the column is not used or the cell is empty."""
+    if column is None or not row.get(column, "").strip():
+        return None
+    return _when(row[column], number, column)
