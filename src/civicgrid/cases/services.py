@@ -340,7 +340,7 @@ def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) 
     cases = CaseRepository(uow.session)
     new_cases = [item.case for item in batch]
     stored_near = _duplicates_for(cases, new_cases, ports.settings)
-    cases.add_new(new_cases)  # numbers the cases
+    cases.add_new(new_cases, numbered=True)
     batch_near = _duplicates_within(new_cases, ports.settings)
     for item, stored, earlier in zip(batch, stored_near, batch_near, strict=True):
         item.possible_duplicates = stored + earlier
@@ -348,7 +348,7 @@ def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) 
         item.event.case_id = item.case.id
         for attachment in item.attachments:
             attachment.case_id = item.case.id
-    cases.add_new([item.reporter for item in batch])  # numbers the reporters, for the answers
+    cases.add_new([item.reporter for item in batch], numbered=True)  # for the answers
     cases.add_new([item.event for item in batch] + [a for i in batch for a in i.attachments])
     cases.add_new(
         [m for i in batch for m in answers_for(cases, i.case, i.event, ports, [i.reporter])]
