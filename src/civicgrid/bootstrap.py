@@ -4,6 +4,7 @@ the database objects from settings. The only module that knows every domain."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -22,6 +23,7 @@ from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_j
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.settings import Settings, get_settings
+from civicgrid.insight.retraining import Retrainer, retrain_job
 from civicgrid.insight.suggester import TrainedSuggester
 from civicgrid.insight.urgency import LexiconUrgency
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
@@ -43,6 +45,8 @@ class Platform:
     # What the server's scheduler thread runs (core.jobs), the cases' tick first.
     jobs: list[PeriodicJob]
     transparency: TransparencyPorts = field(default_factory=TransparencyPorts)
+    # Retrains the category suggestions now (the insight page); None without a model path.
+    retrainer: Retrainer | None = None
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -68,4 +72,16 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     session_factory = make_session_factory(engine)
     intake = IntakeWriter(session_factory, cases)
     jobs = [tick_job(cases)]
-    return Platform(settings, engine, session_factory, locator_cache, cases, intake, jobs)
+    retrainer = None
+    if settings.suggestion_model_path:
+        retraining = retrain_job(
+            Path(settings.suggestion_model_path),
+            timedelta(hours=settings.retrain_every_hours or 24 * 365),
+            cases.suggester if isinstance(cases.suggester, TrainedSuggester) else None,
+        )
+        retrainer = Retrainer(session_factory, retraining, cases.clock)
+        if settings.retrain_every_hours > 0:
+            jobs.append(retraining)
+    return Platform(
+        settings, engine, session_factory, locator_cache, cases, intake, jobs, retrainer=retrainer
+    )

@@ -439,8 +439,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     },
     # Insight: reply quality (答复质量)
     "insight_replies_done": {
-        "zh": "已为 {count} 条答复评分：平均 {mean} 分，中位数 {median} 分（满分 100）；结果写入 {path}",
-        "en": "Scored {count} replies: mean {mean}, median {median} (out of 100); written to {path}",
+        "zh": "已为 {count} 条答复评分：平均 {mean} 分，中位数 {median} 分（满分 100）；"
+        "结果写入 {path}",
+        "en": "Scored {count} replies: mean {mean}, median {median} (out of 100); "
+        "written to {path}",
     },
     "insight_replies_best": {"zh": "最好的答复：", "en": "Best replies:"},
     "insight_replies_worst": {"zh": "最差的答复：", "en": "Worst replies:"},
@@ -535,7 +537,8 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     },
     "ui.insight.hot": {"zh": "热点问题", "en": "Hot issues"},
     "ui.insight.hot_hint": {
-        "zh": "最近 {days} 天辖区内的案件（在办和已结）中，同一地点同一问题的归为一组；每分钟刷新。",
+        "zh": "最近 {days} 天辖区内的案件（在办和已结）中，同一地点同一问题的归为一组；"
+        "每分钟刷新。",
         "en": "Cases of your area from the last {days} days (open and closed) about the same "
         "problem in the same place; refreshed every minute.",
     },

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # retrain`); intake falls back to matching category keywords while there is none, or
     # always when this is empty.
     suggestion_model_path: str = "var/models/category_suggestions.joblib"
+    # Retrain those suggestions from the closed cases every so many hours (a job of the
+    # server's scheduler; 0: only on demand, from the insight page or `civicgrid insight
+    # retrain`).
+    retrain_every_hours: float = 168.0
     # A report whose urgency score (0–1: threats, danger, vulnerable people, anger) reaches
     # this is taken in as urgent; above 1 turns the raise off.
     urgency_threshold: float = 0.6

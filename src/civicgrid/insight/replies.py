@@ -142,9 +142,7 @@ MARKERS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
 )
 # Characters that end the words before a unit's name: "立即与县住建局" names 县住建局,
 # "18日通过A7县规划局" names A7县规划局.
-UNIT_CUT = re.compile(
-    r"[的了在与及对向由到过据从是将已并日月年后即为把被等该其于也要求请我照果转]"
-)
+UNIT_CUT = re.compile(r"[的了在与及对向由到过据从是将已并日月年后即为把被等该其于也要求请我照果转]")
 UNIT_SUFFIX = re.compile(f"(?:{UNIT_SUFFIXES})$")
 STOPWORD_TEXT = (
     "我们 你们 他们 这个 那个 现在 已经 没有 问题 情况 反映 请问 希望 要求 领导 部门 相关 有关 "

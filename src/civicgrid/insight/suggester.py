@@ -15,7 +15,9 @@ from civicgrid.insight.classifier import ModelFileError, TextClassifier, load_mo
 class TrainedSuggester:
     """Suggests from the model at PATH; matches keywords (FALLBACK) while there is none.
     A retrained model replaces the old one on the next suggestion, without a restart: the
-    file's modification time is checked at most every RECHECK_SECONDS."""
+    file is checked at most every RECHECK_SECONDS (at once after `reload`). Retraining
+    renames a new file over the old one, so a new inode or modification time means a new
+    model, whichever server process wrote it."""
 
     RECHECK_SECONDS = 10.0
 
@@ -23,7 +25,7 @@ class TrainedSuggester:
         self.path = path
         self.fallback = fallback or KeywordSuggester()
         self._model: TextClassifier | None = None
-        self._stamp: float | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -36,7 +38,8 @@ class TrainedSuggester:
         with self._lock:
             self._checked_at = now
             try:
-                stamp = os.stat(self.path).st_mtime
+                found = os.stat(self.path)
+                stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
             except OSError:
                 self._model, self._stamp = None, None
                 return None
@@ -47,6 +50,10 @@ class TrainedSuggester:
                     self._model = None
                 self._stamp = stamp
         return self._model
+
+    def reload(self) -> None:
+        """Check the file on the next suggestion (this process has just written it)."""
+        self._checked_at = float("-inf")
 
     def suggest(self, text: str, categories: Sequence[Category]) -> list[Suggestion]:
         model = self.model()
