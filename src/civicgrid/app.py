@@ -29,7 +29,7 @@ from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.insight import api as insight_api
 from civicgrid.open311 import api as open311_api
 from civicgrid.transparency import api as transparency_api
-from civicgrid.web import case_pages, pages, portal, transparency_pages
+from civicgrid.web import case_pages, insight_pages, pages, portal, transparency_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 ROUTERS = [
@@ -44,6 +44,7 @@ ROUTERS = [
     case_pages.router,
     portal.router,
     transparency_pages.router,
+    insight_pages.router,
 ]
 
 
