@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Importing the repositories registers their tables on core.db.metadata.
 from civicgrid.accounts import repository as _accounts_tables  # noqa: F401
-from civicgrid.accounts.services import grid_worker_facts
+from civicgrid.accounts.services import ResponsibleStaff, grid_worker_facts
 from civicgrid.areas import repository as _areas_tables  # noqa: F401
 from civicgrid.areas.ports import register_fact_source
 from civicgrid.areas.services import LocatorCache
@@ -26,6 +26,9 @@ from civicgrid.core.settings import Settings, get_settings
 from civicgrid.insight.retraining import Retrainer, retrain_job
 from civicgrid.insight.suggester import TrainedSuggester
 from civicgrid.insight.urgency import LexiconUrgency
+from civicgrid.insight.warnings import repository as _warnings_tables  # noqa: F401
+from civicgrid.insight.warnings.ports import WarningPorts
+from civicgrid.insight.warnings.services import scan_job
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 from civicgrid.transparency import repository as _transparency_indexes  # noqa: F401
 from civicgrid.transparency.services import TransparencyPorts
@@ -47,6 +50,7 @@ class Platform:
     transparency: TransparencyPorts = field(default_factory=TransparencyPorts)
     # Retrains the category suggestions now (the insight page); None without a model path.
     retrainer: Retrainer | None = None
+    warnings: WarningPorts = field(default_factory=WarningPorts)
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -82,6 +86,19 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         retrainer = Retrainer(session_factory, retraining, cases.clock)
         if settings.retrain_every_hours > 0:
             jobs.append(retraining)
+    warnings = WarningPorts(
+        directory=ResponsibleStaff(), locale=settings.default_locale, clock=cases.clock
+    )
+    if settings.warning_scan_minutes > 0:
+        jobs.append(scan_job(warnings, timedelta(minutes=settings.warning_scan_minutes)))
     return Platform(
-        settings, engine, session_factory, locator_cache, cases, intake, jobs, retrainer=retrainer
+        settings,
+        engine,
+        session_factory,
+        locator_cache,
+        cases,
+        intake,
+        jobs,
+        warnings=warnings,
+        retrainer=retrainer,
     )

@@ -10,10 +10,11 @@ import civicgrid
 from civicgrid.core.errors import Forbidden, NotAuthenticated
 from civicgrid.core.permissions import ANONYMOUS, Actor, Role, Rule, rule_of
 
+# Every domain's services, and those of the domains' own parts (insight.warnings).
 SERVICE_MODULES = [
-    importlib.import_module(f"civicgrid.{info.name}.services")
-    for info in pkgutil.iter_modules(civicgrid.__path__)
-    if info.ispkg and importlib.util.find_spec(f"civicgrid.{info.name}.services")
+    importlib.import_module(f"{info.name}.services")
+    for info in pkgutil.walk_packages(civicgrid.__path__, "civicgrid.")
+    if info.ispkg and importlib.util.find_spec(f"{info.name}.services")
 ]
 
 

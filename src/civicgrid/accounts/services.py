@@ -316,3 +316,16 @@ def grid_worker_facts(session: Session, area: Area, actor: Actor, facts: AreaFac
             facts.workers.append(
                 {"username": "", "name": mask_name(user.display_name), "phone": ""}
             )
+
+
+class ResponsibleStaff:
+    """Who is responsible for an area: the active accounts of the given roles bound to it or
+    to an area above it (the staff directory insight's warnings are sent through)."""
+
+    def responsible_for(
+        self, session: Session, area_path: str, roles: frozenset[Role]
+    ) -> list[User]:
+        codes = area_path.strip("/").split("/")
+        users = UserRepository(session)
+        found = [u for role in sorted(roles) for u in users.in_areas(codes, role) if u.active]
+        return sorted(found, key=lambda u: u.username)

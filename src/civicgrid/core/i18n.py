@@ -1360,6 +1360,105 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "ui.dispatch.previous": {"zh": "上一页", "en": "Previous"},
     "ui.dispatch.next": {"zh": "下一页", "en": "Next"},
     "ui.dispatch.map": {"zh": "在办案件分布", "en": "Map of open cases"},
+    # hot spots and early warning (风险预警)
+    "warning_not_found": {"zh": "预警 {id} 不存在", "en": "Unknown warning {id}"},
+    "warning_wrong_state": {
+        "zh": "预警 {id} 当前状态为“{state}”，只能变为：{allowed}",
+        "en": "Warning {id} is '{state}'; it can only become: {allowed}",
+    },
+    "warning_unknown_kind": {
+        "zh": "未知预警类型“{value}”，可选：{allowed}",
+        "en": "Unknown warning kind '{value}', expected one of: {allowed}",
+    },
+    "warning_unknown_state": {
+        "zh": "未知预警状态“{value}”，可选：{allowed}",
+        "en": "Unknown warning state '{value}', expected one of: {allowed}",
+    },
+    "warning_bad_date": {
+        "zh": "日期“{value}”格式有误，应为 YYYY-MM-DD",
+        "en": "Date '{value}' is not YYYY-MM-DD",
+    },
+    "warning.explain.surge": {
+        "zh": "网格 {grid} {day} {category} {observed} 件，过去 {weeks} 个同星期（{weekday}）"
+        "日均 {weekday_mean} 件，预期 {expected} 件（{p}，多重检验校正后 {q}）",
+        "en": "Grid {grid}: {observed} {category} cases on {day}; the past {weeks} {weekday}s "
+        "averaged {weekday_mean} a day, {expected} expected ({p}; {q} after correcting for "
+        "multiple tests)",
+    },
+    "warning.explain.hotspot_history": {
+        "zh": "{category}聚集：网格 {grid} 及相邻 {others} 个网格近 {days} 天（至 {day}）共 "
+        "{observed} 件，按此前 {history_days} 天的水平应为 {expected} 件（Gi* z={z}，"
+        "多重检验校正后 {q}）",
+        "en": "{category} hot spot: grid {grid} and {others} neighbouring grids had {observed} "
+        "cases in the {days} days to {day}, against {expected} at their rate of the "
+        "{history_days} days before (Gi* z={z}; {q} after correcting for multiple tests)",
+    },
+    "warning.explain.hotspot": {
+        "zh": "{category}聚集：网格 {grid} 及相邻 {others} 个网格近 {days} 天（至 {day}）共 "
+        "{observed} 件，按全市网格平均应为 {expected} 件（Gi* z={z}，多重检验校正后 {q}）",
+        "en": "{category} hot spot: grid {grid} and {others} neighbouring grids had {observed} "
+        "cases in the {days} days to {day}, against {expected} at the city's average per grid "
+        "(Gi* z={z}; {q} after correcting for multiple tests)",
+    },
+    "warning.notice": {
+        "zh": "【风险预警 #{id}】{explanation}。请登录平台“风险预警”页面查看并处置。",
+        "en": "[Risk warning #{id}] {explanation}. See the platform's Warnings page.",
+    },
+    "warning.weekday.0": {"zh": "星期一", "en": "Monday"},
+    "warning.weekday.1": {"zh": "星期二", "en": "Tuesday"},
+    "warning.weekday.2": {"zh": "星期三", "en": "Wednesday"},
+    "warning.weekday.3": {"zh": "星期四", "en": "Thursday"},
+    "warning.weekday.4": {"zh": "星期五", "en": "Friday"},
+    "warning.weekday.5": {"zh": "星期六", "en": "Saturday"},
+    "warning.weekday.6": {"zh": "星期日", "en": "Sunday"},
+    "warning.scanned": {
+        "zh": "{day}：发现热点 {hotspots} 处、激增 {surges} 起；"
+        "新预警 {raised} 条，更新 {updated} 条，待发通知 {notices} 条（共读取 {cases} 件案件）",
+        "en": "{day}: {hotspots} hot spots and {surges} surges found; {raised} new warnings, "
+        "{updated} updated, {notices} notices queued ({cases} cases read)",
+    },
+    "warning.sent": {"zh": "已发送通知 {count} 条", "en": "{count} notices sent"},
+    "warning.none": {"zh": "没有符合条件的预警", "en": "No warning matches"},
+    "ui.nav.warnings": {"zh": "风险预警", "en": "Warnings"},
+    "ui.warnings.title": {"zh": "风险预警", "en": "Risk warnings"},
+    "ui.warnings.intro": {
+        "zh": "系统每小时检测：相邻网格同类案件的显著聚集（热点，Getis-Ord Gi*）"
+        "和网格当日案件相对自身历史的激增；经多重检验校正，少量案件不会触发预警。",
+        "en": "Scanned every hour: significant clusters of one kind of case across neighbouring "
+        "grids (hot spots, Getis-Ord Gi*) and a grid's day far above its own history (surges); "
+        "corrected for multiple tests, so a few cases never raise one.",
+    },
+    "ui.warnings.kind": {"zh": "类型", "en": "Kind"},
+    "ui.warnings.kind.hotspot": {"zh": "热点聚集", "en": "Hot spot"},
+    "ui.warnings.kind.surge": {"zh": "突增", "en": "Surge"},
+    "ui.warnings.state": {"zh": "状态", "en": "State"},
+    "ui.warnings.state.new": {"zh": "新预警", "en": "New"},
+    "ui.warnings.state.acknowledged": {"zh": "已确认", "en": "Acknowledged"},
+    "ui.warnings.state.closed": {"zh": "已关闭", "en": "Closed"},
+    "ui.warnings.open": {"zh": "未关闭", "en": "Open"},
+    "ui.warnings.all": {"zh": "全部", "en": "All"},
+    "ui.warnings.filter": {"zh": "筛选", "en": "Filter"},
+    "ui.warnings.empty": {"zh": "没有符合条件的预警", "en": "No warning matches"},
+    "ui.warnings.figures": {
+        "zh": "实际 {observed} 件 / 预期 {expected} 件",
+        "en": "{observed} cases / {expected} expected",
+    },
+    "ui.warnings.grids": {"zh": "涉及网格：{grids}", "en": "Grids: {grids}"},
+    "ui.warnings.seen": {
+        "zh": "{day} 发现，最近 {last} 仍存在",
+        "en": "Found {day}, last seen {last}",
+    },
+    "ui.warnings.handled": {"zh": "{who} 于 {at}：{note}", "en": "{who} at {at}: {note}"},
+    "ui.warnings.note": {"zh": "处置说明（可选）", "en": "Note (optional)"},
+    "ui.warnings.acknowledge": {"zh": "确认，正在处理", "en": "Acknowledge"},
+    "ui.warnings.close": {"zh": "关闭", "en": "Close"},
+    "ui.warnings.cases": {"zh": "查看在办案件", "en": "Open cases"},
+    "ui.warnings.on_map": {"zh": "在地图上显示风险预警", "en": "Show warnings on the map"},
+    "ui.warnings.list_link": {"zh": "预警列表", "en": "All warnings"},
+    "ui.warnings.read_only": {
+        "zh": "您可以查看本区域的预警；确认和关闭由干部、坐席员和领导处理。",
+        "en": "You see the warnings of your area; cadres, dispatchers and leaders handle them.",
+    },
     "ui.list.total": {"zh": "共 {total} 件", "en": "{total} cases"},
     "ui.list.first": {
         "zh": "共 {total} 件，以下是时限最近的 {shown} 件",

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # A report whose urgency score (0–1: threats, danger, vulnerable people, anger) reaches
     # this is taken in as urgent; above 1 turns the raise off.
     urgency_threshold: float = 0.6
+    # Hot spots and surges: how often the server scans the cases for them (0: never; then
+    # run `civicgrid insight warnings scan` from cron).
+    warning_scan_minutes: int = 60
     scheduler_interval_seconds: int = 60
     # Tracking a case by number and phone: attempts per client address per minute.
     track_attempts_per_minute: int = 10

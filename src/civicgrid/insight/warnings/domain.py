@@ -58,6 +58,8 @@ class Thresholds:
     fdr: float = 0.05  # Benjamini-Hochberg false discovery rate over all tests of a scan
     hotspot_min_cases: int = 6  # in the cluster's grids together
     hotspot_min_grid_cases: int = 2  # in each grid of the cluster
+    # A cluster is of neighbouring grids; many cases in one grid alone are a surge's matter.
+    hotspot_min_grids: int = 2
     hotspot_min_ratio: float = 2.0  # the neighbourhood's count against the city's average
     surge_min_cases: int = 4  # today, in the grid
     surge_min_ratio: float = 3.0  # today against the expected count
@@ -236,7 +238,10 @@ def detect_hotspots(
         members = set(np.flatnonzero(significant[:, k]).tolist())
         for component in _components(weights, members):
             observed = int(x[component, k].sum())
-            if observed < thresholds.hotspot_min_cases:
+            if (
+                observed < thresholds.hotspot_min_cases
+                or len(component) < thresholds.hotspot_min_grids
+            ):
                 continue
             ranked = sorted(component, key=lambda i: (-z[i, k], grid_codes[i]))
             core = ranked[0]
@@ -460,7 +465,9 @@ def explain(
                 "days": (finding.day - finding.window_start).days + 1,
                 "z": f"{finding.score:.1f}",
             }
-            key = "warning.explain.hotspot"
+            history_days = int(finding.baseline.get("history_days", 0))
+            params["history_days"] = history_days
+            key = "warning.explain.hotspot_history" if history_days else "warning.explain.hotspot"
         texts[locale] = translate(key, locale, params)
     return texts
 
