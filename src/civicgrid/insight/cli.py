@@ -23,10 +23,12 @@ from civicgrid.insight.classifier import (
     save_model,
 )
 from civicgrid.insight.files import read_table, write_csv
+from civicgrid.insight.warnings.cli import warnings_cli
 
 insight_cli = typer.Typer(
     help="Public-sentiment intelligence: message classification, hot issues, suggestions."
 )
+insight_cli.add_typer(warnings_cli, name="warnings")
 
 InputOption = Annotated[Path, typer.Option("--input", help="CSV (UTF-8 or GBK) or xlsx file")]
 TextCol = Annotated[str, typer.Option("--text-col", help="column with the message text")]

@@ -51,6 +51,7 @@ from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import MESSAGES, Locale, translate
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role
 from civicgrid.core.security import mask_name, mask_phone
+from civicgrid.insight.warnings.services import WARNING_READERS
 from civicgrid.web.pages import TEMPLATES, _safe_next, render
 
 router = APIRouter(include_in_schema=False)
@@ -79,6 +80,8 @@ def section_links(actor: Actor) -> list[tuple[str, str]]:
         links.append(("/inbox", "ui.nav.inbox"))
     if role in GRID_WORKERS:
         links.append(("/grid", "ui.nav.grid"))
+    if role in WARNING_READERS:
+        links.append(("/warnings", "ui.nav.warnings"))
     if role is None or role in RESIDENTS:
         links.append(("/report", "ui.nav.report"))
         links.append(("/track", "ui.nav.track"))

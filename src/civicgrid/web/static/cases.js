@@ -135,6 +135,10 @@
         else map.setView(fallback, 10);
         markers.eachLayer(function (m) { m.bringToFront(); });
         el.dataset.ready = "true";
+        if (!el.dataset.warnings) return null;
+        return warningOverlay(map, el).then(function () {
+          markers.eachLayer(function (m) { m.bringToFront(); });
+        });
       })
       .catch(function (error) {
         map.setView(fallback, 10);
@@ -143,6 +147,71 @@
 
     // The queue is reloaded (filters, paging) or one row replaced (a one-click action).
     document.body.addEventListener("htmx:afterSettle", function () { plot(); });
+  }
+
+  // ---------------------------------------------------------------- warnings on the map
+  // Open hot spots and surges of the caller's area over the cases, each grid (a hot spot's
+  // cluster) filled by kind, its explanation on a tap; a control in the corner hides them.
+
+  var WARNING_COLORS = { hotspot: "#c2255c", surge: "#e8590c" };
+
+  function warningOverlay(map, el) {
+    var layer = L.layerGroup().addTo(map);
+    var Toggle = L.Control.extend({
+      onAdd: function () {
+        var box = L.DomUtil.create("div", "leaflet-bar warning-toggle");
+        var label = L.DomUtil.create("label", "", box);
+        var check = L.DomUtil.create("input", "", label);
+        check.type = "checkbox";
+        check.checked = true;
+        check.id = "warnings-toggle";
+        label.appendChild(document.createTextNode(" " + el.dataset.labelToggle));
+        var link = L.DomUtil.create("a", "", box);
+        link.href = "/warnings";
+        link.textContent = el.dataset.labelList;
+        L.DomEvent.disableClickPropagation(box);
+        check.addEventListener("change", function () {
+          if (check.checked) layer.addTo(map); else layer.remove();
+        });
+        return box;
+      },
+    });
+    new Toggle({ position: "topright" }).addTo(map);
+
+    function popup(props) {
+      var box = document.createElement("div");
+      box.className = "warning-popup";
+      var title = document.createElement("strong");
+      var kind = props.kind === "surge" ? el.dataset.labelSurge : el.dataset.labelHotspot;
+      title.textContent = kind + " #" + props.id;
+      var words = document.createElement("p");
+      words.textContent = props.explanation; // text, never markup
+      var link = document.createElement("a");
+      link.href = "/warnings#warning-" + props.id;
+      link.textContent = el.dataset.labelList;
+      box.appendChild(title);
+      box.appendChild(words);
+      box.appendChild(link);
+      return box;
+    }
+
+    return fetch(el.dataset.warnings, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { features: [] }; })
+      .then(function (collection) {
+        L.geoJSON(collection, {
+          style: function (f) {
+            var color = WARNING_COLORS[f.properties.kind] || WARNING_COLORS.hotspot;
+            return {
+              color: color, weight: 2.5, fillColor: color,
+              fillOpacity: f.properties.state === "new" ? 0.35 : 0.15,
+              dashArray: f.properties.state === "acknowledged" ? "6 4" : null,
+            };
+          },
+          onEachFeature: function (f, shape) { shape.bindPopup(popup(f.properties)); },
+        }).addTo(layer);
+        el.dataset.warningCount = String(collection.features.length);
+      })
+      .catch(function () { el.dataset.warningCount = "0"; });
   }
 
   // ---------------------------------------------------------------- the place picker

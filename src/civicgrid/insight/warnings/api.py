@@ -1,0 +1,78 @@
+"""/api/v1/insight/warnings: the hot spots and surges of the caller's area, as a list and
+as GeoJSON for the command map, and acknowledging or closing them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.http import allow, get_uow, request_locale
+from civicgrid.core.permissions import Actor
+from civicgrid.insight.warnings import services
+from civicgrid.insight.warnings.schemas import HandleIn, WarningOut, parse_query
+
+router = APIRouter(prefix="/api/v1/insight", tags=["insight"])
+
+KIND = Query(None, description="hotspot or surge")
+CATEGORY = Query(None, description="a category, or a level-1 group for all its categories")
+STATE = Query(None, description="new, acknowledged, closed, or open (new or acknowledged)")
+SINCE = Query(None, description="YYYY-MM-DD: seen on or after this day (UTC)")
+
+
+@router.get("/warnings", response_model=list[WarningOut])
+def list_warnings(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.WARNING_READERS),
+    kind: str | None = KIND,
+    category: str | None = CATEGORY,
+    state: str | None = STATE,
+    since: str | None = SINCE,
+) -> list[WarningOut]:
+    """Hot spots and surges whose grid lies in the caller's area, the most recently seen
+    first, each with its figures and its explanation in Chinese and English."""
+    query = parse_query(kind, category, state, since)
+    return [WarningOut.of(w) for w in services.list_warnings(uow, actor, query)]
+
+
+@router.get("/warnings/map")
+def warning_map(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.WARNING_READERS),
+    kind: str | None = KIND,
+    category: str | None = CATEGORY,
+    state: str | None = STATE,
+    since: str | None = SINCE,
+) -> dict[str, Any]:
+    """The same warnings as GeoJSON: one feature per warning covering its grids (a hot
+    spot's cluster), with the explanation in the caller's language."""
+    query = parse_query(kind, category, state, since)
+    return services.warning_map(uow, actor, query, request_locale(request))
+
+
+@router.post("/warnings/{warning_id}/acknowledge", response_model=WarningOut)
+def acknowledge_warning(
+    warning_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    body: HandleIn | None = None,
+    actor: Actor = allow(services.WARNING_HANDLERS),
+) -> WarningOut:
+    """Say that someone is looking into a new warning, with an optional note. A warning
+    already acknowledged or closed is a 409 naming its state."""
+    note = body.note if body else ""
+    return WarningOut.of(services.acknowledge_warning(uow, actor, warning_id, note))
+
+
+@router.post("/warnings/{warning_id}/close", response_model=WarningOut)
+def close_warning(
+    warning_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    body: HandleIn | None = None,
+    actor: Actor = allow(services.WARNING_HANDLERS),
+) -> WarningOut:
+    """Close a new or acknowledged warning (dealt with, or a false alarm: say which in the
+    note)."""
+    note = body.note if body else ""
+    return WarningOut.of(services.close_warning(uow, actor, warning_id, note))
