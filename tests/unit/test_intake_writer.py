@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -73,3 +74,21 @@ def test_a_refused_report_answers_its_error_and_the_batch_is_stored(writer: Inta
     with pytest.raises(InvalidInput):
         refused.result(timeout=5)
     writer.stop()
+
+
+def test_request_handlers_get_the_answer_on_their_event_loop(writer: IntakeWriter) -> None:
+    writer._write = Recorder()  # type: ignore[method-assign]
+    writer.start()
+
+    async def handlers() -> tuple[object, BaseException | None]:
+        stored = await writer.report(None, "good")  # type: ignore[arg-type]
+        try:
+            await writer.report(None, "refused")  # type: ignore[arg-type]
+        except InvalidInput as error:
+            return stored, error
+        return stored, None
+
+    stored, error = asyncio.run(handlers())
+    writer.stop()
+    assert stored == "good"
+    assert isinstance(error, InvalidInput)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -52,7 +51,7 @@ async def report_case(
     # Checked and stored by the process's intake writer together with other reports
     # arriving now; the answer waits for the commit, or is the error (cases.intake).
     intake = platform_of(request).intake
-    reported = await asyncio.wrap_future(intake.submit(actor, body.to_new_case()))
+    reported = await intake.report(actor, body.to_new_case())
     return ReportedOut(
         **CaseOut.of(reported.case, ports.clock()).model_dump(),
         possible_duplicates=reported.possible_duplicates,

@@ -381,6 +381,11 @@ class CaseScope:
 _SEQUENCES: dict[str, str] = {}
 
 
+def _table_of(row: object) -> str:
+    table: Table = inspect(type(row)).local_table
+    return table.name
+
+
 def _sequence_of(session: Session, table: str) -> str:
     """The PostgreSQL sequence that numbers TABLE's ids (the same in every database made
     by the migrations, so it is asked once per process)."""
@@ -405,29 +410,34 @@ class CaseRepository:
     def add(self, case: Case) -> None:
         self.session.add(case)
 
-    def add_new(self, rows: Sequence[object], *, numbered: bool = False) -> None:
+    def number(self, *groups: Sequence[object]) -> bool:
+        """Give new rows their ids before they are inserted, one group per table, all in
+        one query: PostgreSQL draws them from the tables' sequences, so the rows that refer
+        to them can be filled in at once and every table's rows go in as one short INSERT
+        run for each row in a pipeline (statements the driver and the server parse once,
+        where asking for new ids back sends a long many-row VALUES list every batch).
+        False on SQLite, whose rows are numbered as add_new inserts them."""
+        groups = tuple(group for group in groups if group)
+        if not groups or self.session.get_bind().dialect.name != "postgresql":
+            return False
+        sequences = [_sequence_of(self.session, _table_of(group[0])) for group in groups]
+        stmt = select(*(func.nextval(sequence) for sequence in sequences)).select_from(
+            func.generate_series(1, max(len(group) for group in groups))
+        )
+        numbers = self.session.execute(stmt).all()
+        for column, group in enumerate(groups):
+            for row, drawn in zip(group, numbers, strict=False):
+                row.id = drawn[column]  # type: ignore[attr-defined]
+        return True
+
+    def add_new(self, rows: Sequence[object], *, learn_ids: bool = False) -> None:
         """Insert new cases, reporters, timeline rows, photos or answers in as few statements
         as the database allows, without the session tracking them afterwards (intake: many
-        new rows at once, none changed again in the same transaction). NUMBERED rows (all
-        of one table) learn their id, for the rows that refer to them.
-
-        On PostgreSQL the ids are drawn from the table's sequence first, in one query, and
-        the rows go in as one short INSERT executed for each row in a single pipeline: the
-        driver and the server parse that statement once, where a many-row VALUES list (what
-        asking for the new ids back would send) is a new, long statement every batch."""
-        if not rows:
-            return
-        if numbered and self.session.get_bind().dialect.name == "postgresql":
-            for row, number in zip(rows, self._next_ids(type(rows[0]), len(rows)), strict=True):
-                row.id = number  # type: ignore[attr-defined]
-            numbered = False
-        self.session.bulk_save_objects(rows, return_defaults=numbered)
-
-    def _next_ids(self, kind: type, count: int) -> list[int]:
-        table: Table = inspect(kind).local_table
-        sequence = _sequence_of(self.session, table.name)
-        stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
-        return list(self.session.execute(stmt).scalars())
+        new rows at once, none changed again in the same transaction). With LEARN_IDS, rows
+        that have no id yet (see `number`) get theirs back."""
+        if rows:
+            returning = learn_ids and any(getattr(row, "id", 0) is None for row in rows)
+            self.session.bulk_save_objects(rows, return_defaults=returning)
 
     def add_event(self, case: Case, event: CaseEvent) -> None:
         """Append to the timeline (the only write the timeline knows)."""

@@ -339,8 +339,10 @@ def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) 
     report learns the open cases it may duplicate, stored ones and earlier ones of the batch."""
     cases = CaseRepository(uow.session)
     new_cases = [item.case for item in batch]
+    reporters = [item.reporter for item in batch]
     stored_near = _duplicates_for(cases, new_cases, ports.settings)
-    cases.add_new(new_cases, numbered=True)
+    cases.number(new_cases, reporters)  # PostgreSQL: all ids at once, before inserting
+    cases.add_new(new_cases, learn_ids=True)
     batch_near = _duplicates_within(new_cases, ports.settings)
     for item, stored, earlier in zip(batch, stored_near, batch_near, strict=True):
         item.possible_duplicates = stored + earlier
@@ -348,11 +350,11 @@ def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) 
         item.event.case_id = item.case.id
         for attachment in item.attachments:
             attachment.case_id = item.case.id
-    cases.add_new([item.reporter for item in batch], numbered=True)  # for the answers
-    cases.add_new([item.event for item in batch] + [a for i in batch for a in i.attachments])
-    cases.add_new(
-        [m for i in batch for m in answers_for(cases, i.case, i.event, ports, [i.reporter])]
-    )
+    cases.add_new(reporters, learn_ids=True)  # their ids go into the answers
+    rows: list[object] = [item.event for item in batch]
+    rows += [a for i in batch for a in i.attachments]
+    rows += [m for i in batch for m in answers_for(cases, i.case, i.event, ports, [i.reporter])]
+    cases.add_new(rows)
     uow.commit()
 
 

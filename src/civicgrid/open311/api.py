@@ -9,7 +9,6 @@ discovery URL with a leading-slash path produce."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -210,7 +209,7 @@ async def post_request(
     # Taken in by the process's intake writer with the other reports of the moment, exactly
     # as POST /api/v1/cases is; the answer waits for the commit (cases.intake).
     intake = platform_of(request).intake
-    reported = await asyncio.wrap_future(intake.submit(caller, prepared.new))
+    reported = await intake.report(caller, prepared.new)
     receipt = await run_in_threadpool(services.record_request, uow, caller, prepared, reported.case)
     notice = service_notice(receipt.unit_name, open311_locale(request))
     answer = receipt_out(receipt.record, notice, submission.account_id)
