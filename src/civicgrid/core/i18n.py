@@ -475,6 +475,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "reply.reason.phone": {"zh": "电话：{detail}", "en": "phone: {detail}"},
     "reply.reason.unit": {"zh": "责任单位：{detail}", "en": "responsible units: {detail}"},
     "reply.reason.action": {"zh": "措施：{detail}", "en": "actions: {detail}"},
+    "reply.reason.guidance": {"zh": "指引：{detail}", "en": "what to do: {detail}"},
     "reply.reason.law": {"zh": "依据：{detail}", "en": "legal basis: {detail}"},
     "reply.reason.working_days": {
         "zh": "{detail} 个工作日后答复",
