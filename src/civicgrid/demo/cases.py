@@ -144,8 +144,10 @@ def play_demo_cases(
     seed: int = 2024,
     days: int = 30,
     progress: Callable[[int], None] | None = None,
+    hot_spots: bool = False,
 ) -> dict[Status, int]:
-    """COUNT cases reported over the last DAYS days, each played to a chosen ending."""
+    """COUNT cases reported over the last DAYS days, each played to a chosen ending; with
+    HOT_SPOTS also a surge today and a cluster this week for the early warnings to find."""
     rng = random.Random(seed)
     faker = Faker("zh_CN")
     faker.seed_instance(seed)
@@ -164,11 +166,18 @@ def play_demo_cases(
     start = now - timedelta(days=days)
     open_recent: list[Case] = []
     tally: dict[Status, int] = {}
-    for number in range(count):
+    # The hot spots' cases are part of COUNT, among the others by time.
+    extra = demo_hot_spots(routing, grids, now, rng) if hot_spots and count >= 100 else []
+    usual = count - len(extra)
+    planned = []
+    for number in range(usual):
         category = rng.choices(leaves, weights)[0]
         grid = rng.choice(grids)
         # Spread over the period in order, so case numbers grow with time.
-        created = start + (now - start) * ((number + rng.random()) / count)
+        planned.append((category, grid, start + (now - start) * ((number + rng.random()) / usual)))
+    if extra:
+        planned = sorted([*planned, *extra], key=lambda item: item[2])
+    for number, (category, grid, created) in enumerate(planned):
         channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
         endings = SETTLED_ENDINGS if now - created > SETTLED_AFTER else ENDINGS
         ending = rng.choices([s for s, _ in endings], [w for _, w in endings])[0]
@@ -192,6 +201,33 @@ def play_demo_cases(
     )
     uow.commit()
     return tally
+
+
+def demo_hot_spots(
+    routing: RoutingCache, grids: list[Area], now: datetime, rng: random.Random
+) -> list[tuple[Category, Area, datetime]]:
+    """What the early warnings should find in the demo: twelve noise complaints today in
+    one grid (a surge), and street vending in five neighbouring grids, four in each over the
+    last five days (a hot spot) — both in the first street, the demo cadre's."""
+    leaves = sorted(
+        (c for c in routing.categories.values() if c.parent_code and c.active),
+        key=lambda c: c.code,
+    )
+    if not leaves or len(grids) < 3:
+        return []
+    noise = routing.categories.get("EP01", leaves[0])
+    vending = routing.categories.get("SO01", leaves[-1])
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    street = "/".join(grids[0].path.split("/")[:4]) + "/"
+    ours = [g for g in grids if g.path.startswith(street)]
+    surge_grid = ours[len(ours) // 4]
+    planned = [(noise, surge_grid, today + (now - today) * (i + 0.5) / 12) for i in range(12)]
+    centre = ours[3 * len(ours) // 4]
+    around = [g for g in grids if g is not centre and g.geometry.distance(centre.geometry) < 1e-6]
+    for grid in [centre, *around[:4]]:
+        for _ in range(4):
+            planned.append((vending, grid, now - timedelta(days=5) * rng.random()))
+    return sorted(planned, key=lambda item: item[2])
 
 
 def _new_case(

@@ -17,6 +17,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import ROLE_LABELS, SYSTEM
 from civicgrid.demo.domain import DemoCityBuilder, Shape
 from civicgrid.demo.services import install_demo_city
+from civicgrid.insight.warnings.services import scan_warnings
 
 # Property names tried, in order, when --code-field/--name-field are not given.
 CODE_FIELDS = ("code", "adcode", "BoroCD", "boro_cd", "Precinct", "precinct", "id", "ID")
@@ -66,7 +67,10 @@ def demo_command(
             cases=cases,
             reset=reset,
             progress=lambda step: err.print(f"… {step}"),
+            hot_spots=cases > 0,
         )
+        # The command map shows the early warnings from the start.
+        warnings = scan_warnings(uow, SYSTEM, built.warnings) if cases else None
         url = built.engine.url.render_as_string(hide_password=True)
 
     elapsed = time.perf_counter() - started
@@ -75,6 +79,8 @@ def demo_command(
     if summary.case_states:
         states = ", ".join(f"{n} {s.value}" for s, n in sorted(summary.case_states.items()))
         out.print(f"cases: {states}")
+    if warnings is not None:
+        out.print(f"warnings: {warnings.hotspots} hot spots, {warnings.surges} surges")
     out.print(f"database: {url} ({elapsed:.1f} s)")
     table = Table("role", "username", "password", "area / department", title="Demo accounts")
     for credential in summary.credentials:
