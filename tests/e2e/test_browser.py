@@ -438,3 +438,33 @@ def test_the_transparency_page_on_a_phone(server: Server, page) -> None:  # type
     page.click("#lang-switch")
     page.wait_for_selector("text=Transparency: open figures")
     assert "Authority list" in page.locator("#authority h2").inner_text()
+
+
+def test_the_command_map_shows_the_demo_warnings_and_a_cadre_acknowledges_one_on_a_phone(
+    server: Server,
+    page,  # type: ignore[no-untyped-def]
+) -> None:
+    log_in(page, server, "cadre", server.passwords["cadre"])
+    page.goto(server.url + "/dispatch")
+    page.wait_for_selector("#case-map[data-warning-count]", timeout=20_000)
+    # The demo city has a surge and a hot spot in the cadre's street.
+    assert int(page.locator("#case-map").get_attribute("data-warning-count") or 0) >= 2
+    shapes = page.locator("#case-map path[fill='#e8590c'], #case-map path[fill='#c2255c']")
+    assert shapes.count() >= 2
+    shapes.first.dispatch_event("click")
+    page.wait_for_selector(".warning-popup")
+    assert "#" in page.locator(".warning-popup strong").inner_text()
+    page.uncheck("#warnings-toggle")
+    assert shapes.count() == 0
+    page.check("#warnings-toggle")
+    assert shapes.count() >= 2
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/warnings")
+    card = page.locator(".warning-card").first
+    assert "q<0.001" in card.locator(".warning-explanation").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    card.locator("input[name=note]").fill("已安排夜查")
+    card.locator("button.primary").click()
+    page.wait_for_url("**/warnings*")
+    assert "已安排夜查" in page.locator(".warning-card").first.inner_text()

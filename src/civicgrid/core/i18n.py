@@ -574,6 +574,63 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "ui.insight.poor": {"zh": "低于 60 分", "en": "Below 60"},
     "ui.insight.worst": {"zh": "最差的答复", "en": "Weakest answers"},
     # Open311 GeoReport v2
+    # registry: identifiers and addresses in department files
+    "registry_id_missing": {"zh": "缺少身份证号码", "en": "The identity number is missing"},
+    "registry_id_length": {
+        "zh": "身份证号码“{value}”应为18位（旧号码15位），实际{length}位",
+        "en": "Identity number '{value}' should have 18 characters (15 for old ones), "
+        "not {length}",
+    },
+    "registry_id_characters": {
+        "zh": "身份证号码“{value}”只能是数字，最后一位可以是X",
+        "en": "Identity number '{value}' may contain only digits, and X as its last character",
+    },
+    "registry_id_region": {
+        "zh": "身份证号码“{value}”的地区码{region}不存在",
+        "en": "Identity number '{value}' has region code {region}, which does not exist",
+    },
+    "registry_id_birth_date": {
+        "zh": "身份证号码“{value}”中的出生日期{date}不可能",
+        "en": "Identity number '{value}' has an impossible birth date {date}",
+    },
+    "registry_id_check_digit": {
+        "zh": "身份证号码“{value}”校验位错误：应为{expected}，实为{given}（可能有数字录错）",
+        "en": "Identity number '{value}' fails its check: the last character should be "
+        "{expected}, not {given} (a digit may be mistyped)",
+    },
+    "registry_credit_missing": {
+        "zh": "缺少统一社会信用代码",
+        "en": "The unified social credit code is missing",
+    },
+    "registry_credit_length": {
+        "zh": "统一社会信用代码“{value}”应为18位，实际{length}位",
+        "en": "Credit code '{value}' should have 18 characters, not {length}",
+    },
+    "registry_credit_characters": {
+        "zh": "统一社会信用代码“{value}”含有不允许的字符：{chars}（不使用I、O、S、V、Z）",
+        "en": "Credit code '{value}' contains characters that codes never use: {chars} "
+        "(no I, O, S, V or Z)",
+    },
+    "registry_credit_authority": {
+        "zh": "统一社会信用代码“{value}”的登记管理部门代码{authority}不存在",
+        "en": "Credit code '{value}' starts with {authority}, which is no registration "
+        "authority",
+    },
+    "registry_credit_region": {
+        "zh": "统一社会信用代码“{value}”的地区码{region}不存在",
+        "en": "Credit code '{value}' has region code {region}, which does not exist",
+    },
+    "registry_credit_check_digit": {
+        "zh": "统一社会信用代码“{value}”校验位错误：应为{expected}，实为{given}",
+        "en": "Credit code '{value}' fails its check: the last character should be "
+        "{expected}, not {given}",
+    },
+    "registry_phone_missing": {"zh": "缺少电话号码", "en": "The phone number is missing"},
+    "registry_phone_format": {
+        "zh": "电话号码“{value}”既不是11位手机号，也不是带区号的固定电话",
+        "en": "Phone number '{value}' is neither an 11-digit mobile nor a fixed line with "
+        "its area code",
+    },
     "open311_api_key_missing": {
         "zh": "缺少 API 密钥（api_key），无法提交请求",
         "en": "An API key (api_key) is required to submit a request",
