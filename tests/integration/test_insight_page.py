@@ -131,8 +131,9 @@ def test_the_page_opens_for_data_admins_admins_and_leaders_only(
         assert 'hx-trigger="every 60s"' in page.text and "/static/insight.css" in page.text
         button = 'id="retrain-now"' in page.text
         assert not button  # the test city has no model path: nothing to retrain
-    english = city_client.get("/insight?lang=en&days=365", headers=auth("leader"))
+    english = city_client.get("/insight?lang=en&days=365&units=all", headers=auth("leader"))
     assert "Hot issues" in english.text and "Reply quality" in english.text
+    assert 'id="reply-table"' in english.text and 'id="all-units"' not in english.text
     for persona in ("dispatcher", "cadre", "resident"):
         refused = city_client.get("/insight", headers={**auth(persona), "Accept": "text/html"})
         assert refused.status_code == 403

@@ -573,6 +573,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "ui.insight.mean": {"zh": "平均分", "en": "Mean"},
     "ui.insight.poor": {"zh": "低于 60 分", "en": "Below 60"},
     "ui.insight.worst": {"zh": "最差的答复", "en": "Weakest answers"},
+    "ui.insight.all_units": {"zh": "查看全部 {count} 个单位", "en": "All {count} units"},
     # Open311 GeoReport v2
     # registry: identifiers and addresses in department files
     "registry_id_missing": {"zh": "缺少身份证号码", "en": "The identity number is missing"},

@@ -4,8 +4,11 @@ the recent cases."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
+import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +17,7 @@ from pathlib import Path
 from statistics import mean
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, true
+from sqlalchemy import and_, func, select, true
 
 from civicgrid.areas.repository import departments
 from civicgrid.cases.domain import Action, Status
@@ -213,6 +216,9 @@ def retrain_now(uow: UnitOfWork, actor: Actor, retrainer: Retrainer | None, now:
 REPLY_ACTIONS = (Action.RESOLVE.value, Action.RESOLVE_ON_SPOT.value, Action.CLOSE.value)
 MAX_SCORED = 5000  # the newest closed cases scored at once
 MAX_BOARD_CASES = 5000  # the newest cases grouped into hot issues at once
+BOARD_SECONDS = 60.0
+_boards: dict[tuple[Any, ...], tuple[float, list[BoardIssue]]] = {}
+_boards_lock = threading.Lock()
 POOR_REPLY = 60.0
 
 
@@ -385,7 +391,28 @@ def hot_issue_board(
 ) -> list[BoardIssue]:
     """Recent cases of the caller's area (reported in the last DAYS, open or closed; not
     voided) about the same problem in the same place, grouped into hot issues: the
-    hottest LIMIT, heat from their count, supporters (附议) and recency."""
+    hottest LIMIT, heat from their count, supporters (附议) and recency.
+
+    Only cases of one category in one community are compared (hot.py's grouping runs in
+    each): a case's category and place are known, so a drain in one estate is never
+    chained to a drain across the city by similar wording, and thousands of cases group in
+    a few seconds. Heat decays from NOW, so the board's issues compare with each other.
+    The board is kept for BOARD_SECONDS while no case enters or leaves the window (several
+    viewers, each refreshing every minute, cost one grouping)."""
+    window = and_(
+        cases.c.created_at >= now - timedelta(days=days),
+        cases.c.status != Status.VOIDED,
+        _area_condition(actor),
+    )
+    count, newest = uow.session.execute(
+        select(func.count(), func.max(cases.c.id)).select_from(cases).where(window)
+    ).one()
+    database = str(uow.session.get_bind().engine.url)
+    key = (database, actor.scope_path, days, limit, half_life_days, count, newest)
+    with _boards_lock:
+        kept = _boards.get(key)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
     rows = uow.session.execute(
         select(
             cases.c.id,
@@ -394,27 +421,48 @@ def hot_issue_board(
             cases.c.created_at,
             cases.c.supporters,
             cases.c.status,
+            cases.c.category_code,
+            cases.c.area_path,
         )
-        .where(
-            cases.c.created_at >= now - timedelta(days=days),
-            cases.c.status != Status.VOIDED,
-            _area_condition(actor),
-        )
+        .where(window)
         .order_by(cases.c.created_at.desc())
         .limit(MAX_BOARD_CASES)
     ).all()
-    posts = [
-        Post(
-            id=str(row.id),
-            title=(row.title or row.description[:40]).strip(),
-            text=row.description or "",
-            at=row.created_at,
-            likes=row.supporters or 0,
+    partitions: dict[tuple[str, str], list[Post]] = {}
+    for row in rows:
+        community = row.area_path.rstrip("/").rsplit("/", 1)[0]  # the grid's parent
+        partitions.setdefault((row.category_code, community), []).append(
+            Post(
+                id=str(row.id),
+                title=(row.title or row.description[:40]).strip(),
+                text=row.description or "",
+                at=row.created_at,
+                likes=row.supporters or 0,
+            )
         )
-        for row in rows
-    ]
     status = {row.id: Status(row.status).value for row in rows}
-    issues = hot_issues(posts, half_life_days=half_life_days)[:limit]
-    return [
-        BoardIssue(issue, {int(p.id): status[int(p.id)] for p in issue.posts}) for issue in issues
+    issues = [
+        issue
+        for posts in partitions.values()
+        if len(posts) >= 2
+        for issue in hot_issues(posts, half_life_days=half_life_days)
     ]
+    for issue in issues:
+        issue.heat = round(sum(_heat(p, now, half_life_days) for p in issue.posts), 2)
+    issues.sort(key=lambda issue: -issue.heat)
+    board = [
+        BoardIssue(issue, {int(p.id): status[int(p.id)] for p in issue.posts})
+        for issue in issues[:limit]
+    ]
+    with _boards_lock:
+        if len(_boards) > 100:
+            _boards.clear()
+        _boards[key] = (time.monotonic() + BOARD_SECONDS, board)
+    return board
+
+
+def _heat(post: Post, now: datetime, half_life_days: float) -> float:
+    """A case's share of its issue's heat: 1 + ln(1 + supporters), halved every
+    HALF_LIFE_DAYS of age."""
+    age_days = max(0.0, (now - post.at).total_seconds() / 86400) if post.at else 0.0
+    return (1 + math.log1p(max(post.likes, 0))) * 0.5 ** (age_days / half_life_days)

@@ -30,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 HOT_DAYS = 30
 HOT_LIMIT = 15
 REPLY_DAYS = (30, 90, 365)
+UNIT_ROWS = 20  # units in the reply-quality table unless all are asked for
 
 
 def insight_links(actor: Actor) -> list[tuple[str, str]]:
@@ -106,6 +107,8 @@ def _model_context(
         "may_retrain": actor.role in services.MODEL_ROLES,
         "message": message,
         "error": error,
+        # Just started in the background: poll until its run is recorded.
+        "started": bool(message),
     }
 
 
@@ -120,9 +123,11 @@ def insight_page(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     days: int = 90,
+    units: str = "",
     actor: Actor = allow(services.INSIGHT_VIEWERS),
 ) -> HTMLResponse:
-    """The model and its retraining, the hot-issue board and reply quality per unit."""
+    """The hot-issue board, the model and its retraining, and reply quality per unit (the
+    UNIT_ROWS weakest, or all with units=all)."""
     days = days if days in REPLY_DAYS else 90
     now = platform_of(request).cases.clock()
     replies = services.reply_quality_by_department(uow, actor, since=now - timedelta(days=days))
@@ -134,6 +139,8 @@ def insight_page(
         replies=replies,
         days=days,
         day_choices=REPLY_DAYS,
+        all_units=units == "all",
+        unit_rows=UNIT_ROWS,
         **_model_context(request, uow, actor),
         **_hot_context(request, uow, actor),
     )
