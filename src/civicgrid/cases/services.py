@@ -139,6 +139,7 @@ class RoutingCache:
         self.categories: dict[str, Category] = {}
         self.rules: list[AuthorityRule] = []
         self.rules_by_id: dict[int, AuthorityRule] = {}
+        self._rules_by_category: dict[str, list[AuthorityRule]] = {}
         self.unit_for: dict[tuple[str, Function], str] = {}
         self.units: set[str] = set()
 
@@ -155,6 +156,10 @@ class RoutingCache:
                 self.categories = {c.code: c for c in taxonomy.categories()}
                 self.rules = list(taxonomy.rules())
                 self.rules_by_id = {r.id: r for r in self.rules if r.id is not None}
+                by_category: dict[str, list[AuthorityRule]] = {}
+                for rule in self.rules:
+                    by_category.setdefault(rule.category_code, []).append(rule)
+                self._rules_by_category = by_category
                 unit_for: dict[tuple[str, Function], str] = {}
                 units = set()
                 for unit in DepartmentRepository(uow.session).list():
@@ -165,6 +170,14 @@ class RoutingCache:
                 uow.session.expunge_all()
                 self._key = key
         return self
+
+    def rules_for(self, category: Category) -> list[AuthorityRule]:
+        """The rules that can route CATEGORY: its own and its level-1 group's (intake routes
+        every report, and the whole authority list is long)."""
+        rules = self._rules_by_category.get(category.code, [])
+        if category.parent_code is not None:
+            rules = rules + self._rules_by_category.get(category.parent_code, [])
+        return rules
 
 
 @dataclass
@@ -263,7 +276,7 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
     )
     category = _category(routing, new.category, suggestions, settings.fallback_category)
     grid_path = located.path
-    route = route_case(category, chain_of(grid_path), routing.rules, routing.unit_for)
+    route = route_case(category, chain_of(grid_path), routing.rules_for(category), routing.unit_for)
     staff_priority = new.priority if actor.is_staff else None
     # Urgent by its category, or by its words (a threat, a danger to children, …).
     reads_urgent = ports.urgency.score(f"{new.title} {new.description}")
@@ -736,7 +749,9 @@ def _escalation_route(case: Case, routing: RoutingCache) -> Route | None:
     if level is None:
         return None
     category = routing.categories[case.category_code]
-    return route_at(level, category, chain_of(case.area_path), routing.rules, routing.unit_for)
+    return route_at(
+        level, category, chain_of(case.area_path), routing.rules_for(category), routing.unit_for
+    )
 
 
 def _prepare_amend(
@@ -763,7 +778,9 @@ def _prepare_amend(
             "area_path": grid_path,
         }
     if command.category_code or command.location:
-        command.route = route_case(category, chain_of(grid_path), routing.rules, routing.unit_for)
+        command.route = route_case(
+            category, chain_of(grid_path), routing.rules_for(category), routing.unit_for
+        )
 
 
 # ------------------------------------------------------------------ reading
