@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/intake.py                       # SQLite, a fresh database
     .venv/bin/python bench/intake.py --db postgresql://postgres@127.0.0.1:5432/civicgrid_bench
-    .venv/bin/python bench/intake.py --clients 32 --seconds 30 --workers 2
+    .venv/bin/python bench/intake.py --clients 32 --seconds 30 --workers 2 --rate 500 --db …
 
 Sets up a demo city in the database (PostgreSQL: the database is created and emptied),
 starts `civicgrid serve` in its own process(es), and drives POST /api/v1/cases from
@@ -233,7 +233,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="server processes (default: 1 on SQLite, which has one writer; 2 on PostgreSQL)",
+    )
     parser.add_argument(
         "--rate",
         type=float,
@@ -243,6 +247,8 @@ def main() -> None:
     args = parser.parse_args()
 
     url = prepare_database(args.db)
+    if args.workers is None:
+        args.workers = 1 if url.startswith("sqlite") else 2
     env = {**os.environ, "CIVICGRID_DATABASE_URL": url, "CIVICGRID_SCHEDULER_INTERVAL_SECONDS": "0"}
     print(f"database: {make_url(url).render_as_string(hide_password=True)}")
     run("demo", "--reset", "--cases", "0", env=env)
