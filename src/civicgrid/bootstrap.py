@@ -23,7 +23,7 @@ from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_j
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.settings import Settings, get_settings
-from civicgrid.insight.retraining import Retrainer, retrain_job
+from civicgrid.insight.retraining import Retrainer, retrain, retrain_job
 from civicgrid.insight.suggester import TrainedSuggester
 from civicgrid.insight.urgency import LexiconUrgency
 from civicgrid.insight.warnings import repository as _warnings_tables  # noqa: F401
@@ -78,14 +78,12 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     jobs = [tick_job(cases)]
     retrainer = None
     if settings.suggestion_model_path:
-        retraining = retrain_job(
-            Path(settings.suggestion_model_path),
-            timedelta(hours=settings.retrain_every_hours or 24 * 365),
-            cases.suggester if isinstance(cases.suggester, TrainedSuggester) else None,
-        )
-        retrainer = Retrainer(session_factory, retraining, cases.clock)
+        path = Path(settings.suggestion_model_path)
+        suggester = cases.suggester if isinstance(cases.suggester, TrainedSuggester) else None
+        retrainer = Retrainer(session_factory, retrain(path, suggester), cases.clock)
         if settings.retrain_every_hours > 0:
-            jobs.append(retraining)
+            every = timedelta(hours=settings.retrain_every_hours)
+            jobs.append(retrain_job(path, every, suggester, clock=cases.clock))
     warnings = WarningPorts(
         directory=ResponsibleStaff(), locale=settings.default_locale, clock=cases.clock
     )

@@ -22,6 +22,7 @@ from civicgrid.core.permissions import SYSTEM, Actor, Role
 from civicgrid.demo.domain import DemoCityBuilder, Shape
 from civicgrid.demo.services import install_demo_city
 from civicgrid.insight import services
+from civicgrid.insight.retraining import retrain_job
 from civicgrid.insight.suggester import TrainedSuggester
 from tests.conftest import City, DatabaseMaker, open_platform, settings_for
 from tests.integration.test_cases import PHOTO, act, first_grid, report
@@ -179,19 +180,23 @@ def trained(trained_url: str, tmp_path: Path) -> Iterator[Platform]:
 def test_the_retrain_job_runs_once_an_hour_and_intake_takes_the_new_model(
     trained: Platform,
 ) -> None:
-    (job,) = [j for j in trained.jobs if j.name == services.RETRAIN_JOB]
-    assert job.every == timedelta(hours=1)
+    (registered,) = [j for j in trained.jobs if j.name == services.RETRAIN_JOB]
+    assert registered.every == timedelta(hours=1)
     suggester = trained.cases.suggester
     assert isinstance(suggester, TrainedSuggester) and suggester.model() is None
     path = Path(trained.settings.suggestion_model_path)
-    t0 = datetime.now(UTC) - timedelta(hours=3)
+    t0 = datetime.now(UTC)
+    clock = [t0]
+    job = retrain_job(path, timedelta(hours=1), suggester, folds=2, clock=lambda: clock[0])
     ((name, outcome),) = run_due(trained.session_factory, [job], t0)
     assert name == services.RETRAIN_JOB and outcome.startswith("retrained on "), outcome
     first = suggester.model()  # reloaded at once, without waiting for the recheck
     assert first is not None and path.exists()
     inode = os.stat(path).st_ino
     assert run_due(trained.session_factory, [job], t0 + timedelta(minutes=59)) == []
-    ((_, second),) = run_due(trained.session_factory, [job], t0 + timedelta(hours=1))
+    clock[0] = t0 + timedelta(hours=1, minutes=1)
+    ((_, second),) = run_due(trained.session_factory, [job], clock[0])
+    assert second.startswith("retrained on "), second
     assert os.stat(path).st_ino != inode  # a new file renamed over the old one
     assert suggester.model() is not first
     assert not list(path.parent.glob(".retraining-*"))  # nothing left half-written
@@ -203,6 +208,11 @@ def test_the_retrain_job_runs_once_an_hour_and_intake_takes_the_new_model(
     assert run.finished_at is not None and run.outcome == second
     assert overview.model is not None and overview.next_run_at == run.started_at + job.every
     assert not overview.running and overview.can_retrain
+    # A model younger than the period (trained a moment ago, then a new database served
+    # with it) is kept.
+    clock[0] = datetime.now(UTC) + timedelta(minutes=10)
+    ((_, third),) = run_due(trained.session_factory, [job], t0 + timedelta(hours=3))
+    assert third.startswith("skipped: the model was trained at "), third
 
 
 def test_no_schedule_when_the_hours_are_zero(trained_url: str, tmp_path: Path) -> None:
