@@ -7,6 +7,7 @@ import pytest
 
 from civicgrid.core.errors import InvalidInput
 from civicgrid.insight.classifier import (
+    MODEL_FORMAT,
     Settings,
     TextClassifier,
     cross_validate,
@@ -37,7 +38,7 @@ SCHOOL = [
 ]
 MESSAGES = NOISE + WAGES + SCHOOL
 LABELS = ["噪音"] * 4 + ["劳动"] * 4 + ["教育"] * 4
-SMALL = Settings(min_df=1, char_min_df=1)
+SMALL = Settings(min_df=1, char_min_df=1, title_min_df=1)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_a_saved_model_loads_with_its_sidecar(model: TextClassifier, tmp_path: P
     again = load_model(path)
     assert again.predict([("", "拖欠工资")]) == model.predict([("", "拖欠工资")])
     meta = read_sidecar(path)
-    assert meta["labels"] == model.labels and meta["format"] == 1
+    assert meta["labels"] == model.labels and meta["format"] == MODEL_FORMAT == 2
 
 
 def test_cross_validation_keeps_each_fold_out_of_its_training() -> None:
