@@ -74,7 +74,7 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         urgency=LexiconUrgency(),
     )
     session_factory = make_session_factory(engine)
-    intake = IntakeWriter(session_factory, cases)
+    intake = IntakeWriter(session_factory, cases, gather_seconds=settings.intake_gather_ms / 1000)
     jobs = [tick_job(cases)]
     retrainer = None
     if settings.suggestion_model_path:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     duplicate_window_hours: float = 72.0
     max_attachment_mb: float = 10.0
     max_description_chars: int = 4000
+    # Intake stores reports in batches (cases.intake): after the first report of a batch it
+    # waits this long for others. Longer means fewer, larger transactions (less CPU per
+    # case under load) and that much more latency for each report.
+    intake_gather_ms: float = 2.0
     fallback_category: str = "OT01"
     # Insight: the category-suggestion model trained from closed cases (`civicgrid insight
     # retrain`); intake falls back to matching category keywords while there is none, or
