@@ -1,0 +1,563 @@
+"""Tables for the registry (一标三实), mapped onto the plain domain classes, and the bulk
+upsert the imports use: rows go into a temporary staging table (COPY on PostgreSQL, one
+executemany on SQLite) and from there into the records with one set-based statement per
+chunk that inserts new keys and updates only rows whose content hash differs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from civicgrid.areas.repository import areas
+from civicgrid.core.db import UtcDateTime, enum_column_type, mapper_registry, metadata, utcnow
+from civicgrid.registry.domain import (
+    Change,
+    House,
+    HouseKind,
+    ImportBatch,
+    Organisation,
+    OrganisationKind,
+    Person,
+    RecordKind,
+    RejectedRow,
+    Residence,
+    StandardAddress,
+)
+
+# References between records (batch_id, address_id, house_id) are set by the import from
+# what it has just read, not checked by foreign keys: a constraint trigger per row would
+# cost a third of a bulk load's time.
+
+
+def _provenance() -> list[Column[Any]]:
+    return [
+        Column("source", String(64), nullable=False),
+        Column("source_key", String(128), nullable=False),
+        Column("batch_id", Integer, nullable=True),
+        # The linked entity (record linkage); null until linked.
+        Column("entity_id", Integer, nullable=True),
+        Column("content_hash", String(32), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    ]
+
+
+registry_batches = Table(
+    "registry_batches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", enum_column_type(RecordKind, 16), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("file_name", String(400), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("encoding", String(32), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("review", Integer, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+)
+
+registry_addresses = Table(
+    "registry_addresses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("district", String(40), nullable=False),
+    Column("street", String(40), nullable=False),
+    Column("community", String(40), nullable=False),
+    Column("road", String(60), nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("estate", String(60), nullable=False),
+    Column("building", String(20), nullable=False),
+    Column("unit", String(20), nullable=False),
+    Column("room", String(20), nullable=False),
+    Column("text", String(300), nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("grid_code", String(32), nullable=True),
+    *_provenance(),
+    UniqueConstraint("source", "source_key", name="uq_registry_addresses_source_key"),
+)
+Index(
+    "ix_registry_addresses_entity",
+    registry_addresses.c.entity_id,
+    postgresql_where=registry_addresses.c.entity_id.is_not(None),
+    sqlite_where=registry_addresses.c.entity_id.is_not(None),
+)
+Index("ix_registry_addresses_grid", registry_addresses.c.grid_code)
+Index("ix_registry_addresses_text", registry_addresses.c.text)
+
+registry_houses = Table(
+    "registry_houses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", enum_column_type(HouseKind, 16), nullable=False),
+    Column("area_m2", Float, nullable=True),
+    Column("occupancy_limit", Integer, nullable=True),
+    Column("owner_name", String(100), nullable=False),
+    Column("owner_phone", String(20), nullable=False),
+    Column("manager_name", String(100), nullable=False),
+    Column("address_text", String(300), nullable=False),
+    Column("address_id", Integer, nullable=True),
+    Column("address_match", String(12), nullable=False),
+    Column("grid_code", String(32), nullable=True),
+    *_provenance(),
+    UniqueConstraint("source", "source_key", name="uq_registry_houses_source_key"),
+)
+Index(
+    "ix_registry_houses_entity",
+    registry_houses.c.entity_id,
+    postgresql_where=registry_houses.c.entity_id.is_not(None),
+    sqlite_where=registry_houses.c.entity_id.is_not(None),
+)
+Index("ix_registry_houses_grid_kind", registry_houses.c.grid_code, registry_houses.c.kind)
+Index("ix_registry_houses_address", registry_houses.c.address_id)
+
+registry_people = Table(
+    "registry_people",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("id_masked", String(18), nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("birth_date", Date, nullable=True),
+    Column("phone", String(20), nullable=False),
+    Column("residence", enum_column_type(Residence, 16), nullable=False),
+    Column("registered_on", Date, nullable=True),
+    Column("expires_on", Date, nullable=True),
+    Column("household_address", String(300), nullable=False),
+    Column("address_text", String(300), nullable=False),
+    Column("address_id", Integer, nullable=True),
+    Column("address_match", String(12), nullable=False),
+    Column("house_id", Integer, nullable=True),
+    Column("grid_code", String(32), nullable=True),
+    Column("care_tags", String(200), nullable=False),
+    *_provenance(),
+    UniqueConstraint("source", "source_key", name="uq_registry_people_source_key"),
+)
+Index(
+    "ix_registry_people_entity",
+    registry_people.c.entity_id,
+    postgresql_where=registry_people.c.entity_id.is_not(None),
+    sqlite_where=registry_people.c.entity_id.is_not(None),
+)
+Index("ix_registry_people_name", registry_people.c.name)
+Index("ix_registry_people_phone", registry_people.c.phone)
+Index("ix_registry_people_id_hash", registry_people.c.id_hash)
+# Per-grid summaries (people, floating, care groups) read this index only.
+Index(
+    "ix_registry_people_grid",
+    registry_people.c.grid_code,
+    registry_people.c.residence,
+    registry_people.c.care_tags,
+)
+
+registry_organisations = Table(
+    "registry_organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("kind", enum_column_type(OrganisationKind, 24), nullable=False),
+    Column("address_text", String(300), nullable=False),
+    Column("address_id", Integer, nullable=True),
+    Column("address_match", String(12), nullable=False),
+    Column("contact_name", String(100), nullable=False),
+    Column("contact_phone", String(20), nullable=False),
+    Column("grid_code", String(32), nullable=True),
+    *_provenance(),
+    UniqueConstraint("source", "source_key", name="uq_registry_organisations_source_key"),
+)
+Index(
+    "ix_registry_organisations_entity",
+    registry_organisations.c.entity_id,
+    postgresql_where=registry_organisations.c.entity_id.is_not(None),
+    sqlite_where=registry_organisations.c.entity_id.is_not(None),
+)
+Index("ix_registry_organisations_name", registry_organisations.c.name)
+Index("ix_registry_organisations_credit_code", registry_organisations.c.credit_code)
+Index("ix_registry_organisations_grid", registry_organisations.c.grid_code)
+
+registry_rejects = Table(
+    "registry_rejects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("batch_id", Integer, ForeignKey("registry_batches.id"), nullable=False, index=True),
+    Column("row", Integer, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("message_zh", Text, nullable=False),
+    Column("message_en", Text, nullable=False),
+    Column("raw", JSON, nullable=False),
+    Column("kept", Boolean, nullable=False),
+)
+
+registry_changes = Table(
+    "registry_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", enum_column_type(RecordKind, 16), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("old", Text, nullable=False),
+    Column("new", Text, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("batch_id", Integer, ForeignKey("registry_batches.id"), nullable=True),
+    Column("at", UtcDateTime(), nullable=False),
+)
+Index("ix_registry_changes_record", registry_changes.c.kind, registry_changes.c.record_id)
+
+TABLES: dict[RecordKind, Table] = {
+    RecordKind.ADDRESS: registry_addresses,
+    RecordKind.HOUSE: registry_houses,
+    RecordKind.PERSON: registry_people,
+    RecordKind.ORGANISATION: registry_organisations,
+}
+CLASSES: dict[RecordKind, type[Any]] = {
+    RecordKind.ADDRESS: StandardAddress,
+    RecordKind.HOUSE: House,
+    RecordKind.PERSON: Person,
+    RecordKind.ORGANISATION: Organisation,
+}
+# What an import writes: every column but the id and the timestamps.
+IMPORT_COLUMNS: dict[RecordKind, list[str]] = {
+    kind: [c.name for c in table.columns if c.name not in ("id", "created_at", "updated_at")]
+    for kind, table in TABLES.items()
+}
+STAGE = "registry_stage"
+
+mapper_registry.map_imperatively(StandardAddress, registry_addresses)
+mapper_registry.map_imperatively(House, registry_houses)
+mapper_registry.map_imperatively(Person, registry_people)
+mapper_registry.map_imperatively(Organisation, registry_organisations)
+mapper_registry.map_imperatively(ImportBatch, registry_batches)
+mapper_registry.map_imperatively(RejectedRow, registry_rejects)
+mapper_registry.map_imperatively(Change, registry_changes)
+
+
+@dataclass
+class Upserted:
+    created: int
+    updated: int
+    # (record id, column, old value, new value) of every changed field of updated rows.
+    changes: list[tuple[int, str, Any, Any]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which records a caller may see: all (path None) or those in grids under PATH."""
+
+    path: str | None
+
+
+class RegistryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -------------------------------------------------------------- bulk import
+
+    def upsert(self, kind: RecordKind, rows: Sequence[tuple[Any, ...]]) -> Upserted:
+        """Write ROWS (values in IMPORT_COLUMNS order, unique by source and source key):
+        new keys are inserted, rows whose content hash differs are updated, others untouched."""
+        if not rows:
+            return Upserted(0, 0, [])
+        table = TABLES[kind]
+        columns = IMPORT_COLUMNS[kind]
+        stage = self._stage(kind, rows)
+        data = [c for c in columns if c not in ("source", "source_key", "batch_id")]
+        changed = self.session.execute(
+            select(table.c.id, *(table.c[c] for c in data), *(stage.c[c] for c in data))
+            .join_from(
+                table,
+                stage,
+                and_(table.c.source == stage.c.source, table.c.source_key == stage.c.source_key),
+            )
+            .where(table.c.content_hash != stage.c.content_hash)
+        ).all()
+        changes: list[tuple[int, str, Any, Any]] = []
+        width = len(data)
+        for row in changed:
+            for i, name in enumerate(data):
+                old, new = row[1 + i], row[1 + width + i]
+                if name not in ("content_hash", "entity_id") and old != new:
+                    changes.append((int(row[0]), name, old, new))
+        now = utcnow()
+        dialect = self.session.get_bind().dialect.name
+        maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = maker(table).from_select(
+            [*columns, "created_at", "updated_at"],
+            select(
+                *(stage.c[c] for c in columns),
+                _now(now).label("created_at"),
+                _now(now).label("updated_at"),
+            ).where(true()),
+        )
+        update_columns = [c for c in columns if c not in ("source", "source_key", "entity_id")]
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.source, table.c.source_key],
+            set_={**{c: statement.excluded[c] for c in update_columns}, "updated_at": now},
+            where=table.c.content_hash != statement.excluded.content_hash,
+        )
+        written = len(self.session.execute(statement.returning(table.c.id)).all())
+        return Upserted(written - len(changed), len(changed), changes)
+
+    def _stage(self, kind: RecordKind, rows: Sequence[tuple[Any, ...]]) -> Table:
+        table = TABLES[kind]
+        columns = IMPORT_COLUMNS[kind]
+        connection = self.session.connection()
+        # A temporary table lives with its connection; made again for every chunk because
+        # the session may hand back its connection between chunks.
+        connection.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+        connection.execute(
+            text(
+                f"CREATE TEMPORARY TABLE {STAGE} AS SELECT {', '.join(columns)} "
+                f"FROM {table.name} WHERE 1 = 0"
+            )
+        )
+        stage = _STAGE_TABLES[kind]
+        if connection.dialect.name == "postgresql":
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            copy_rows = f"COPY {STAGE} ({', '.join(columns)}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(copy_rows) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            connection.execute(
+                insert(stage), [dict(zip(columns, row, strict=True)) for row in rows]
+            )
+        return stage
+
+    def existing_keys(self, kind: RecordKind, source: str) -> int:
+        table = TABLES[kind]
+        return int(
+            self.session.execute(
+                select(func.count()).select_from(table).where(table.c.source == source)
+            ).scalar_one()
+        )
+
+    # -------------------------------------------------------------- reading
+
+    def get(self, kind: RecordKind, record_id: int) -> Any:
+        return self.session.get(CLASSES[kind], record_id)
+
+    def grid_path(self, grid_code: str | None) -> str | None:
+        if grid_code is None:
+            return None
+        return self.session.execute(select(areas.c.path).where(areas.c.code == grid_code)).scalar()
+
+    def search(
+        self,
+        kind: RecordKind,
+        scope: Scope,
+        *,
+        q: str | None = None,
+        id_hash: str | None = None,
+        phone: str | None = None,
+        grid_code: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Any], int]:
+        table = TABLES[kind]
+        stmt = self._filtered(select(CLASSES[kind]), kind, scope, q, id_hash, phone, grid_code)
+        count = self._filtered(
+            select(func.count()).select_from(table), kind, scope, q, id_hash, phone, grid_code
+        )
+        items = (
+            self.session.execute(stmt.order_by(table.c.id).limit(limit).offset(offset))
+            .scalars()
+            .all()
+        )
+        return list(items), int(self.session.execute(count).scalar_one())
+
+    def _filtered(
+        self,
+        stmt: Select[Any],
+        kind: RecordKind,
+        scope: Scope,
+        q: str | None,
+        id_hash: str | None,
+        phone: str | None,
+        grid_code: str | None,
+    ) -> Select[Any]:
+        table = TABLES[kind]
+        if scope.path is not None:
+            stmt = stmt.where(table.c.grid_code.in_(_grids_under(scope.path)))
+        if grid_code:
+            stmt = stmt.where(table.c.grid_code == grid_code)
+        if id_hash is not None and kind is RecordKind.PERSON:
+            stmt = stmt.where(table.c.id_hash == id_hash)
+        if phone:
+            phone_column = {
+                RecordKind.PERSON: "phone",
+                RecordKind.HOUSE: "owner_phone",
+                RecordKind.ORGANISATION: "contact_phone",
+            }.get(kind)
+            if phone_column:
+                stmt = stmt.where(table.c[phone_column] == phone)
+        if q:
+            # A name starts with what is typed: the name index answers it.
+            name_column = {
+                RecordKind.PERSON: table.c.get("name"),
+                RecordKind.ORGANISATION: table.c.get("name"),
+                RecordKind.HOUSE: table.c.get("address_text"),
+                RecordKind.ADDRESS: table.c.get("text"),
+            }[kind]
+            assert name_column is not None
+            if kind in (RecordKind.PERSON, RecordKind.ORGANISATION):
+                stmt = stmt.where(name_column.startswith(q, autoescape=True))
+            else:
+                stmt = stmt.where(name_column.contains(q, autoescape=True))
+        return stmt
+
+    def changes_of(self, kind: RecordKind, record_id: int) -> list[Change]:
+        return list(
+            self.session.execute(
+                select(Change)
+                .where(registry_changes.c.kind == kind, registry_changes.c.record_id == record_id)
+                .order_by(registry_changes.c.at.desc(), registry_changes.c.id.desc())
+            ).scalars()
+        )
+
+    def add_changes(self, changes: Iterable[Change]) -> None:
+        self.session.add_all(list(changes))
+
+    def add_change_rows(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(registry_changes), rows)
+
+    def add_rejects(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(registry_rejects), rows)
+
+    def batches(self, limit: int = 100) -> list[ImportBatch]:
+        return list(
+            self.session.execute(
+                select(ImportBatch).order_by(registry_batches.c.id.desc()).limit(limit)
+            ).scalars()
+        )
+
+    def batch(self, batch_id: int) -> ImportBatch | None:
+        return self.session.get(ImportBatch, batch_id)
+
+    def rejects(self, batch_id: int, limit: int, offset: int) -> tuple[list[RejectedRow], int]:
+        items = self.session.execute(
+            select(RejectedRow)
+            .where(registry_rejects.c.batch_id == batch_id)
+            .order_by(registry_rejects.c.row, registry_rejects.c.id)
+            .limit(limit)
+            .offset(offset)
+        ).scalars()
+        total = self.session.execute(
+            select(func.count())
+            .select_from(registry_rejects)
+            .where(registry_rejects.c.batch_id == batch_id)
+        ).scalar_one()
+        return list(items), int(total)
+
+    def standard_addresses(self) -> list[StandardAddress]:
+        return list(self.session.execute(select(StandardAddress)).scalars())
+
+    def houses_by_address(self) -> dict[int, int]:
+        rows = self.session.execute(
+            select(registry_houses.c.address_id, func.min(registry_houses.c.id))
+            .where(registry_houses.c.address_id.is_not(None))
+            .group_by(registry_houses.c.address_id)
+        )
+        return {int(a): int(h) for a, h in rows}
+
+    def grid_codes(self) -> set[str]:
+        return set(
+            self.session.execute(select(areas.c.code).where(areas.c.level == "grid")).scalars()
+        )
+
+    # -------------------------------------------------------------- per-grid summaries
+
+    def summary(self, scope: Scope) -> dict[str, dict[str, int]]:
+        """grid code → people, floating, care (people with any care tag), houses,
+        rentals (rental and group rental), organisations."""
+        found: dict[str, dict[str, int]] = {}
+
+        def put(grid: str | None, name: str, value: int) -> None:
+            if grid is None:
+                return
+            found.setdefault(grid, {}).setdefault(name, 0)
+            found[grid][name] += int(value)
+
+        people = registry_people
+        stmt = select(people.c.grid_code, people.c.residence, people.c.care_tags, func.count())
+        stmt = stmt.group_by(people.c.grid_code, people.c.residence, people.c.care_tags)
+        if scope.path is not None:
+            stmt = stmt.where(people.c.grid_code.in_(_grids_under(scope.path)))
+        for grid, residence, tags, n in self.session.execute(stmt):
+            put(grid, "people", n)
+            if Residence(residence) is Residence.FLOATING:
+                put(grid, "floating", n)
+            if tags:
+                put(grid, "care", n)
+        houses = registry_houses
+        stmt = select(houses.c.grid_code, houses.c.kind, func.count()).group_by(
+            houses.c.grid_code, houses.c.kind
+        )
+        if scope.path is not None:
+            stmt = stmt.where(houses.c.grid_code.in_(_grids_under(scope.path)))
+        for grid, kind, n in self.session.execute(stmt):
+            put(grid, "houses", n)
+            if HouseKind(kind) in (HouseKind.RENTAL, HouseKind.GROUP_RENTAL):
+                put(grid, "rentals", n)
+        orgs = registry_organisations
+        stmt = select(orgs.c.grid_code, func.count()).group_by(orgs.c.grid_code)
+        if scope.path is not None:
+            stmt = stmt.where(orgs.c.grid_code.in_(_grids_under(scope.path)))
+        for grid, n in self.session.execute(stmt):
+            put(grid, "organisations", n)
+        return found
+
+
+# The staging tables' descriptions (never created through these; see `_stage`).
+_STAGE_TABLES = {
+    kind: Table(STAGE, MetaData(), *(Column(c, table.c[c].type) for c in IMPORT_COLUMNS[kind]))
+    for kind, table in TABLES.items()
+}
+
+
+def _now(now: Any) -> Any:
+    return literal(now, UtcDateTime())
+
+
+def _grids_under(path: str) -> Select[Any]:
+    return select(areas.c.code).where(
+        areas.c.level == "grid", areas.c.path.startswith(path, autoescape=True)
+    )

@@ -1,0 +1,628 @@
+"""Registry services (一标三实): importing department files, searching and reading records
+within the caller's area, corrections by the grid's grid worker (each one logged with who
+and why), the import batches with their rejected rows, and per-grid summaries.
+
+Who sees what (the principle: each role sees what its work needs, PIPL art. 6):
+
+- The full identity number: nobody. It is checked and then kept only as a keyed hash (to
+  search and link) and a masked form (110105********0213). A person is found by typing the
+  whole number, which is hashed the same way.
+- Records (names, addresses, houses, organisations): grid workers in their grid, cadres in
+  their area, data administrators and administrators everywhere. Leaders see the per-grid
+  summaries (counts) only. Other roles see nothing of the registry.
+- Special-care tags (elderly living alone, disabled, left-behind child, …) are sensitive
+  personal information: only grid workers (who visit) and cadres (who arrange the care) see
+  them, within their area. Data administrators and administrators see that a tag exists
+  nowhere: the care counts on the map are aggregates.
+- Phones of people, owners and contacts: in full to grid workers and cadres; masked
+  (138****5678) to data administrators and administrators.
+- Rejected rows keep the row as the department sent it (the identity number included), so
+  it can be corrected: only data administrators and administrators, who import, read them.
+- Changes: only the grid worker of a record's grid edits it, with a reason (动态更新). A
+  correction does not change the record's import content hash, so importing the same file
+  again keeps the correction; a changed row in a new file replaces it, logged as a change.
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import queue
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from civicgrid.areas.services import LocatorCache
+from civicgrid.cases.taxonomy import RowProblem
+from civicgrid.core.db import UnitOfWork, utcnow
+from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput, NotFound
+from civicgrid.core.i18n import Locale
+from civicgrid.core.permissions import Actor, Role, permission
+from civicgrid.registry.addresses import AddressBook, ParsedAddress
+from civicgrid.registry.domain import (
+    CARE_TAG_WORDS,
+    EDITABLE,
+    HOUSE_KIND_WORDS,
+    ORGANISATION_KIND_WORDS,
+    RESIDENCE_WORDS,
+    Change,
+    ImportBatch,
+    RecordKind,
+    RejectedRow,
+    StandardAddress,
+    apply_changes,
+)
+from civicgrid.registry.identifiers import IdentifierError, clean, parse_identity, parse_phone
+from civicgrid.registry.importing import (
+    AddressFound,
+    CheckContext,
+    Checked,
+    Mapping,
+    RowChecker,
+    SourceTable,
+    parse_date,
+    problem_messages,
+    resolve_columns,
+)
+from civicgrid.registry.repository import IMPORT_COLUMNS, TABLES, RegistryRepository, Scope
+
+IMPORTERS = frozenset({Role.DATA_ADMIN, Role.ADMIN})
+RECORD_READERS = frozenset({Role.GRID_WORKER, Role.CADRE, Role.DATA_ADMIN, Role.ADMIN})
+SUMMARY_READERS = RECORD_READERS | {Role.LEADER}
+CARE_TAG_READERS = frozenset({Role.GRID_WORKER, Role.CADRE})
+PHONE_READERS = frozenset({Role.GRID_WORKER, Role.CADRE})
+EDITORS = frozenset({Role.GRID_WORKER})
+# The secret of the identity-number hashes is derived from the platform's secret key, so
+# the hashes of one installation mean nothing to another.
+HASH_CONTEXT = "civicgrid-registry-identity:"
+
+DEFAULT_SOURCES = {
+    RecordKind.ADDRESS: "standard-addresses",
+    RecordKind.HOUSE: "housing",
+    RecordKind.PERSON: "population",
+    RecordKind.ORGANISATION: "organisations",
+}
+
+
+def hash_secret(secret_key: str) -> str:
+    return HASH_CONTEXT + secret_key
+
+
+def hash_identity(secret_key: str, number: str) -> str:
+    return hmac.digest(hash_secret(secret_key).encode(), number.encode(), "sha256").hex()
+
+
+# ------------------------------------------------------------------ import
+
+
+@dataclass
+class ImportReport:
+    batch: ImportBatch
+    # (row, problems, kept, the row as read) of every row with a problem.
+    bad_rows: list[tuple[int, list[RowProblem], bool, dict[str, str]]] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[RowProblem]:
+        return [p for _row, problems, _kept, _raw in self.bad_rows for p in problems]
+
+
+@permission(IMPORTERS, "Import a department's file into the registry")
+def import_records(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: RecordKind,
+    table: SourceTable,
+    mapping: Mapping,
+    *,
+    secret_key: str,
+    source: str | None = None,
+    locator_cache: LocatorCache | None = None,
+    chunk_size: int = 20000,
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+) -> ImportReport:
+    """Check every row of TABLE and write the good ones as KIND records of SOURCE, chunk by
+    chunk: new keys are added, rows whose content changed are updated (each changed field
+    logged), identical rows are left alone, so importing a file twice changes nothing.
+    Rows with problems are returned and kept in the database with the batch."""
+    repo = RegistryRepository(uow.session)
+    columns = resolve_columns(table, mapping, kind)
+    first = next(table.rows, None)
+    if first is None:
+        raise InvalidInput("registry_file_no_rows", path=str(table.path))
+    name = (source or mapping.source or DEFAULT_SOURCES[kind]).strip()[:64]
+    batch = ImportBatch(kind, name, table.path.name[:400], actor.name, table.encoding)
+    uow.session.add(batch)
+    uow.session.flush()
+    assert batch.id is not None
+    context = CheckContext(
+        source=name,
+        batch_id=batch.id,
+        secret=hash_secret(secret_key),
+        grid_codes=repo.grid_codes(),
+        match_address=_address_matcher(repo),
+        houses_by_address=repo.houses_by_address() if kind is RecordKind.PERSON else {},
+        locate=_grid_locator(uow, locator_cache) if kind is RecordKind.ADDRESS else _nowhere,
+        today=today or date.today(),
+    )
+    checker = RowChecker(kind, columns, context)
+    report = ImportReport(batch)
+    uow.commit()
+    writer = _ChunkWriter(uow, kind, batch, actor, progress)
+    writer.start()
+    seen: dict[str, int] = {}
+    order = IMPORT_COLUMNS[kind]
+    key_field = "key" if "key" in columns else _natural_key_field(kind)
+    try:
+        chunk = _Chunk()
+        for number, cells in itertools.chain([first], table.rows):
+            checked = checker.check(number, cells)
+            if isinstance(checked, Checked) and checked.key in seen:
+                first_row = seen[checked.key]
+                checked = [
+                    RowProblem(number, key_field, "registry_duplicate_key", {"first": first_row})
+                ]
+            chunk.rows += 1
+            if isinstance(checked, Checked):
+                seen[checked.key] = number
+                chunk.good.append(tuple([checked.values[c] for c in order]))
+                if checked.review:
+                    chunk.add_problems(report, batch, number, checked.review, True, table, cells)
+            else:
+                chunk.add_problems(report, batch, number, checked, False, table, cells)
+            if chunk.rows >= chunk_size:
+                writer.put(chunk)
+                chunk = _Chunk()
+        if chunk.rows:
+            writer.put(chunk)
+    finally:
+        writer.finish()
+    batch.finished_at = utcnow()
+    uow.session.add(batch)
+    uow.commit()
+    return report
+
+
+@dataclass
+class _Chunk:
+    """Checked rows on their way to the database."""
+
+    rows: int = 0
+    good: list[tuple[Any, ...]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    review: int = 0
+
+    def add_problems(
+        self,
+        report: ImportReport,
+        batch: ImportBatch,
+        number: int,
+        problems: list[RowProblem],
+        kept: bool,
+        table: SourceTable,
+        cells: list[str],
+    ) -> None:
+        raw = table.raw(cells)
+        report.bad_rows.append((number, problems, kept, raw))
+        for problem in problems:
+            zh, en = problem_messages(problem)
+            self.rejects.append(
+                {
+                    "batch_id": batch.id,
+                    "row": number,
+                    "field": problem.column,
+                    "reason": problem.key,
+                    "message_zh": zh,
+                    "message_en": en,
+                    "raw": raw,
+                    "kept": kept,
+                }
+            )
+        if kept:
+            self.review += 1
+        else:
+            self.rejected += 1
+
+
+class _ChunkWriter(threading.Thread):
+    """Writes checked chunks while the next one is being checked: the database works on
+    one chunk while Python reads the next (the driver lets go of the interpreter while it
+    waits). The only user of the unit of work until `finish`."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        kind: RecordKind,
+        batch: ImportBatch,
+        actor: Actor,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        super().__init__(name="registry-import-writer", daemon=True)
+        self.uow = uow
+        self.kind = kind
+        self.batch = batch
+        self.actor = actor
+        self.progress = progress
+        self.chunks: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+
+    def put(self, chunk: _Chunk) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.chunks.put(chunk, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        if self.is_alive():
+            self.chunks.put(None)
+            self.join()
+        if self.error is not None:
+            raise self.error
+
+    def run(self) -> None:
+        try:
+            while (chunk := self.chunks.get()) is not None:
+                self.write(chunk)
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            self.error = exc
+            self.uow.rollback()
+
+    def write(self, chunk: _Chunk) -> None:
+        repo = RegistryRepository(self.uow.session)
+        batch = self.batch
+        upserted = repo.upsert(self.kind, chunk.good)
+        batch.total += chunk.rows
+        batch.created += upserted.created
+        batch.updated += upserted.updated
+        batch.unchanged += len(chunk.good) - upserted.created - upserted.updated
+        batch.rejected += chunk.rejected
+        batch.review += chunk.review
+        now = utcnow()
+        reason = f"import batch {batch.id} ({batch.source}, {batch.file_name})"
+        repo.add_change_rows(
+            [
+                {
+                    "kind": self.kind,
+                    "record_id": record_id,
+                    "field": column,
+                    "old": _text(old),
+                    "new": _text(new),
+                    "actor": self.actor.name,
+                    "reason": reason,
+                    "batch_id": batch.id,
+                    "at": now,
+                }
+                for record_id, column, old, new in upserted.changes
+                if column not in ("batch_id", "address_match")
+            ]
+        )
+        repo.add_rejects(chunk.rejects)
+        self.uow.session.add(batch)
+        self.uow.commit()
+        if self.progress:
+            self.progress(chunk.rows)
+
+
+def _natural_key_field(kind: RecordKind) -> str:
+    return {
+        RecordKind.PERSON: "id_number",
+        RecordKind.ORGANISATION: "credit_code",
+        RecordKind.HOUSE: "address",
+        RecordKind.ADDRESS: "address",
+    }[kind]
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _nowhere(_lon: float, _lat: float) -> str | None:
+    return None
+
+
+def _grid_locator(
+    uow: UnitOfWork, cache: LocatorCache | None
+) -> Callable[[float, float], str | None]:
+    if cache is None:
+        return _nowhere
+    locator = cache.get(uow)
+
+    def locate(lon: float, lat: float) -> str | None:
+        found = locator.locate(lon, lat)
+        return found[0] if found else None
+
+    return locate
+
+
+def _address_matcher(repo: RegistryRepository) -> Callable[[str], AddressFound]:
+    """Free text → standard address, remembered per text (a building's residents repeat it)."""
+    standard = repo.standard_addresses()
+    book = AddressBook((a.id, _parsed(a)) for a in standard if a.id is not None)
+    grids = {a.id: a.grid_code for a in standard}
+    known: dict[str, AddressFound] = {}
+
+    def match(text: str) -> AddressFound:
+        found = known.get(text)
+        if found is None:
+            if len(known) > 200_000:
+                known.clear()
+            matched = book.match(text)
+            found = AddressFound(
+                matched.address_id,
+                matched.how,
+                grids.get(matched.address_id) if matched.address_id else None,
+            )
+            known[text] = found
+        return found
+
+    return match
+
+
+def _parsed(a: StandardAddress) -> ParsedAddress:
+    return ParsedAddress(
+        a.district, a.street, a.community, a.road, a.number, a.estate, a.building, a.unit, a.room
+    )
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    items: list[dict[str, Any]]
+    total: int
+
+
+def _scope(actor: Actor) -> Scope:
+    return Scope(actor.scope_path)
+
+
+def present(kind: RecordKind, record: Any, actor: Actor) -> dict[str, Any]:
+    """A record as ACTOR may see it: care tags only for those who need them, phones masked
+    for those who do not; identity numbers are masked for everyone (only the mask is kept)."""
+    shown: dict[str, Any] = {"kind": kind.value}
+    for column in TABLES[kind].columns:
+        value = getattr(record, column.name)
+        shown[column.name] = value.value if hasattr(value, "value") else value
+    shown.pop("content_hash", None)
+    if kind is RecordKind.PERSON:
+        shown.pop("id_hash", None)
+        if actor.role in CARE_TAG_READERS:
+            shown["care_tags"] = record.tags and [t.value for t in record.tags]
+        else:
+            shown.pop("care_tags", None)
+    for phone in ("phone", "owner_phone", "contact_phone"):
+        if phone in shown and actor.role not in PHONE_READERS:
+            shown[phone] = mask_phone(shown[phone])
+    return shown
+
+
+def mask_phone(value: str) -> str:
+    if len(value) == 11 and value.isdigit():
+        return value[:3] + "****" + value[-4:]
+    if len(value) > 4:
+        return "*" * (len(value) - 4) + value[-4:]
+    return value
+
+
+@permission(RECORD_READERS, "Search registry records of one's area")
+def search_records(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: RecordKind,
+    *,
+    secret_key: str,
+    q: str | None = None,
+    grid: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> RecordPage:
+    """Records of KIND in the caller's area. Q is read as what it looks like: a whole
+    identity number (searched by its hash), a phone number, or the start of a name (an
+    address fragment for houses and addresses)."""
+    q = (q or "").strip()
+    id_hash = phone = None
+    name = q or None
+    if q and kind is RecordKind.PERSON and len(clean(q)) in (15, 18) and clean(q)[:6].isdigit():
+        try:
+            id_hash = hash_identity(secret_key, parse_identity(q).value)
+        except IdentifierError as exc:
+            raise InvalidInput(exc.reason, field="q", **exc.params) from exc
+        name = None
+    elif q and clean(q).lstrip("+").isdigit() and len(clean(q)) >= 7:
+        try:
+            phone = parse_phone(q)
+        except IdentifierError as exc:
+            raise InvalidInput(exc.reason, field="q", **exc.params) from exc
+        name = None
+    items, total = RegistryRepository(uow.session).search(
+        kind,
+        _scope(actor),
+        q=name,
+        id_hash=id_hash,
+        phone=phone,
+        grid_code=grid,
+        limit=limit,
+        offset=offset,
+    )
+    return RecordPage([present(kind, r, actor) for r in items], total)
+
+
+def _visible(uow: UnitOfWork, actor: Actor, kind: RecordKind, record_id: int) -> Any:
+    repo = RegistryRepository(uow.session)
+    record = repo.get(kind, record_id)
+    if record is None:
+        raise NotFound("not_found", what=f"{kind.value}/{record_id}")
+    if actor.scope_path is not None:
+        path = repo.grid_path(record.grid_code)
+        # Records outside every grid are for the data administrators to place.
+        if path is None or not actor.covers(path):
+            raise NotFound("not_found", what=f"{kind.value}/{record_id}")
+    return record
+
+
+@dataclass(frozen=True)
+class RecordDetail:
+    record: dict[str, Any]
+    changes: list[Change]
+    editable: tuple[str, ...]
+
+
+@permission(RECORD_READERS, "Read one registry record and its change history")
+def get_record(uow: UnitOfWork, actor: Actor, kind: RecordKind, record_id: int) -> RecordDetail:
+    """One record of the caller's area with every change made to it, newest first."""
+    record = _visible(uow, actor, kind, record_id)
+    changes = RegistryRepository(uow.session).changes_of(kind, record_id)
+    if actor.role not in CARE_TAG_READERS:
+        changes = [c for c in changes if c.field != "care_tags"]
+    editable = EDITABLE[kind] if _may_edit(actor, record) else ()
+    return RecordDetail(present(kind, record, actor), changes, editable)
+
+
+def _may_edit(actor: Actor, record: Any) -> bool:
+    return (
+        actor.role in EDITORS
+        and record.grid_code is not None
+        and (actor.area_code == record.grid_code)
+    )
+
+
+@permission(EDITORS, "Correct a registry record of one's own grid (动态更新)")
+def edit_record(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: RecordKind,
+    record_id: int,
+    values: dict[str, str],
+    reason: str,
+) -> RecordDetail:
+    """Set the given fields (as text, checked like an import) on a record of the caller's
+    own grid, logging each field that changes with the caller and the REASON."""
+    record = _visible(uow, actor, kind, record_id)
+    if not _may_edit(actor, record):
+        raise Forbidden("registry_not_your_grid", code=record.grid_code or "-")
+    checked = check_edit(kind, values)
+    changes = apply_changes(kind, record, checked, actor.name, reason)
+    RegistryRepository(uow.session).add_changes(changes)
+    uow.commit()
+    return get_record(uow, actor, kind, record_id)
+
+
+class FieldProblem(InvalidInput):
+    """A wrong value of one field: the message starts with the field's name."""
+
+    def message(self, locale: Locale) -> str:
+        return f"{self.params['field']}: {super().message(locale)}"
+
+
+def check_edit(kind: RecordKind, values: dict[str, str]) -> dict[str, Any]:
+    """Field texts → values; every wrong field is named at once."""
+    problems: list[CivicGridError] = []
+    checked: dict[str, Any] = {}
+    for name, raw in values.items():
+        text = (raw or "").strip()
+        if name not in EDITABLE[kind]:
+            problems.append(
+                InvalidInput(
+                    "registry_field_not_editable", field=name, allowed=", ".join(EDITABLE[kind])
+                )
+            )
+            continue
+        try:
+            checked[name] = _edit_value(kind, name, text)
+        except IdentifierError as exc:
+            problems.append(FieldProblem(exc.reason, **{**exc.params, "field": name}))
+        except InvalidInput as exc:
+            problems.append(FieldProblem(exc.message_key, **{**exc.params, "field": name}))
+    if problems:
+        raise InvalidFields(problems)
+    return checked
+
+
+def _edit_value(kind: RecordKind, name: str, text: str) -> Any:
+    if name in ("phone", "owner_phone", "contact_phone"):
+        return parse_phone(text) if text else ""
+    if name in ("registered_on", "expires_on"):
+        if not text:
+            return None
+        parsed = parse_date(text)
+        if parsed is None:
+            raise InvalidInput("registry_bad_date", value=text)
+        return parsed
+    if name in ("area_m2", "lat", "lon", "occupancy_limit"):
+        if not text:
+            return None
+        most = {"lat": 90, "lon": 180}.get(name, 100000)
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidInput("registry_bad_number", value=text, most=most) from None
+        if not 0 <= number <= most or (name == "occupancy_limit" and not number.is_integer()):
+            raise InvalidInput("registry_bad_number", value=text, most=most)
+        return int(number) if name == "occupancy_limit" else number
+    if name == "care_tags":
+        tags = set()
+        for part in re.split(r"[、,，;；|/\s]+", text):
+            if part:
+                tags.add(_word(part, CARE_TAG_WORDS).value)
+        return ",".join(sorted(tags))
+    if name == "residence":
+        return _word(text, RESIDENCE_WORDS)
+    if name == "kind":
+        return _word(
+            text, HOUSE_KIND_WORDS if kind is RecordKind.HOUSE else ORGANISATION_KIND_WORDS
+        )
+    if name == "name" and not text:
+        raise InvalidInput("registry_required")
+    return text[:300]
+
+
+def _word(text: str, words: dict[str, Any]) -> Any:
+    lowered = text.lower()
+    if lowered in words:
+        return words[lowered]
+    for value in words.values():
+        if value.value == lowered:
+            return value
+    raise InvalidInput("registry_unknown_value", value=text, allowed="、".join(words))
+
+
+# ------------------------------------------------------------------ batches
+
+
+@permission(IMPORTERS, "List import batches")
+def list_batches(uow: UnitOfWork, actor: Actor, limit: int = 100) -> list[ImportBatch]:
+    """The latest import batches, newest first, with their counts."""
+    return RegistryRepository(uow.session).batches(limit)
+
+
+@permission(IMPORTERS, "Read the rows an import rejected or set aside for review")
+def list_rejects(
+    uow: UnitOfWork, actor: Actor, batch_id: int, limit: int = 100, offset: int = 0
+) -> tuple[ImportBatch, list[RejectedRow], int]:
+    """One batch and its rejected rows (row, field, reason in Chinese and English, the row
+    as read), in file order."""
+    repo = RegistryRepository(uow.session)
+    batch = repo.batch(batch_id)
+    if batch is None:
+        raise NotFound("not_found", what=f"batch {batch_id}")
+    items, total = repo.rejects(batch_id, limit, offset)
+    return batch, items, total
+
+
+# ------------------------------------------------------------------ summaries
+
+
+@permission(SUMMARY_READERS, "Per-grid registry counts of one's area")
+def grid_summaries(uow: UnitOfWork, actor: Actor) -> dict[str, dict[str, int]]:
+    """grid code → people, floating population, people in care groups, houses, rentals
+    and organisations, for the grids of the caller's area."""
+    return RegistryRepository(uow.session).summary(_scope(actor))
