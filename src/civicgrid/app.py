@@ -29,8 +29,10 @@ from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.insight import api as insight_api
 from civicgrid.insight.warnings import api as warnings_api
 from civicgrid.open311 import api as open311_api
+from civicgrid.registry import api as registry_api
 from civicgrid.transparency import api as transparency_api
 from civicgrid.web import case_pages, insight_pages, pages, portal, transparency_pages
+from civicgrid.web.registry_pages import router as registry_pages_router
 from civicgrid.web.warning_pages import router as warning_pages_router
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -43,12 +45,14 @@ ROUTERS = [
     transparency_api.router,
     insight_api.router,
     warnings_api.router,
+    registry_api.router,
     pages.router,
     case_pages.router,
     portal.router,
     transparency_pages.router,
     insight_pages.router,
     warning_pages_router,
+    registry_pages_router,
 ]
 
 

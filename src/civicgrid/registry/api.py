@@ -1,0 +1,121 @@
+"""/api/v1/registry: addresses, houses, people and organisations of the caller's area, the
+import batches and the rows they rejected."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.permissions import Actor
+from civicgrid.registry import services
+from civicgrid.registry.domain import RecordKind
+from civicgrid.registry.schemas import (
+    BatchOut,
+    ChangeOut,
+    RecordDetailOut,
+    RecordPage,
+    RecordPatch,
+    RejectOut,
+    RejectPage,
+)
+
+router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
+
+
+@router.get("/batches", response_model=list[BatchOut])
+def list_batches(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.IMPORTERS),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[BatchOut]:
+    """The latest import batches, newest first: source, file, encoding and the counts of
+    new, updated, unchanged, rejected and for-review rows."""
+    return [BatchOut.of(b) for b in services.list_batches(uow, actor, limit)]
+
+
+@router.get("/batches/{batch_id}/rejects", response_model=RejectPage)
+def list_rejects(
+    batch_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.IMPORTERS),
+    page: int = Query(1, ge=1),
+    page_size: int = Query(100, ge=1, le=1000),
+) -> RejectPage:
+    """Every problem of one batch: row number, field, reason (key, Chinese, English),
+    whether the record was stored anyway (for review), and the row as read."""
+    batch, items, total = services.list_rejects(
+        uow, actor, batch_id, limit=page_size, offset=(page - 1) * page_size
+    )
+    return RejectPage(
+        batch=BatchOut.of(batch),
+        items=[RejectOut.of(r) for r in items],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get("/{kind}", response_model=RecordPage)
+def search(
+    kind: RecordKind,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.RECORD_READERS),
+    q: str | None = Query(
+        None, description="the start of a name, a phone number or a whole identity number"
+    ),
+    grid: str | None = Query(None, description="only this grid"),
+    page: int = Query(1, ge=1),
+    page_size: int = Query(50, ge=1, le=500),
+) -> RecordPage:
+    """Records of one kind in the caller's area. An identity number is hashed before the
+    search; it is never stored or returned (people show its masked form)."""
+    found = services.search_records(
+        uow,
+        actor,
+        kind,
+        secret_key=platform_of(request).settings.secret_key,
+        q=q,
+        grid=grid,
+        limit=page_size,
+        offset=(page - 1) * page_size,
+    )
+    return RecordPage(items=found.items, total=found.total, page=page, page_size=page_size)
+
+
+@router.get("/{kind}/{record_id}", response_model=RecordDetailOut)
+def get_record(
+    kind: RecordKind,
+    record_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.RECORD_READERS),
+) -> RecordDetailOut:
+    """One record of the caller's area with its change history (newest first) and the
+    fields the caller may change."""
+    detail = services.get_record(uow, actor, kind, record_id)
+    return RecordDetailOut(
+        record=detail.record,
+        changes=[ChangeOut.of(c) for c in detail.changes],
+        editable=list(detail.editable),
+    )
+
+
+@router.patch("/{kind}/{record_id}", response_model=RecordDetailOut)
+def patch_record(
+    kind: RecordKind,
+    record_id: int,
+    body: RecordPatch,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.EDITORS),
+) -> RecordDetailOut:
+    """Correct fields of a record of the caller's own grid (grid workers), with the reason;
+    each changed field is logged. 422 names every wrong field."""
+    detail = services.edit_record(uow, actor, kind, record_id, body.changes, body.reason)
+    return RecordDetailOut(
+        record=detail.record,
+        changes=[ChangeOut.of(c) for c in detail.changes],
+        editable=list(detail.editable),
+    )

@@ -1,0 +1,214 @@
+"""The registry pages (一标三实): search per kind within one's area, a record with its change
+history and, for the grid's own grid worker, a form to correct it with the reason; and the
+per-grid summaries (people, houses, floating population, care groups) on a map."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from civicgrid.core.db import UnitOfWork
+from civicgrid.core.errors import CivicGridError, InvalidFields
+from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.i18n import MESSAGES, translate
+from civicgrid.core.permissions import Actor
+from civicgrid.registry import services
+from civicgrid.registry.domain import RecordKind
+from civicgrid.web.pages import TEMPLATES, render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 30
+# The columns each kind's list shows (the detail page shows every field the caller may see).
+LIST_COLUMNS: dict[RecordKind, tuple[str, ...]] = {
+    RecordKind.PERSON: ("name", "id_masked", "phone", "residence", "address_text", "grid_code"),
+    RecordKind.HOUSE: ("address_text", "kind", "occupancy_limit", "owner_name", "grid_code"),
+    RecordKind.ORGANISATION: ("name", "credit_code", "kind", "address_text", "grid_code"),
+    RecordKind.ADDRESS: ("text", "grid_code"),
+}
+HIDDEN_DETAIL = {"kind", "id", "content_hash", "id_hash", "batch_id", "source_key"}
+
+
+def registry_links(actor: Actor) -> list[tuple[str, str]]:
+    """The registry in the top bar, for those who may open it."""
+    if actor.role in services.SUMMARY_READERS:
+        return [("/registry", "ui.nav.registry")]
+    return []
+
+
+TEMPLATES.env.globals["registry_links"] = registry_links
+
+
+def _kind(value: str | None) -> RecordKind:
+    try:
+        return RecordKind(value or RecordKind.PERSON.value)
+    except ValueError:
+        return RecordKind.PERSON
+
+
+@router.get("/registry", response_class=HTMLResponse)
+def registry_page(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.SUMMARY_READERS),
+) -> HTMLResponse:
+    """Search one kind of record in the caller's area; the per-grid summary map above."""
+    params = request.query_params
+    kind = _kind(params.get("kind"))
+    q = params.get("q", "").strip()
+    page = max(int(params.get("page", "1")) if params.get("page", "1").isdigit() else 1, 1)
+    error = None
+    found = services.RecordPage([], 0)
+    searchable = actor.role in services.RECORD_READERS
+    if searchable:
+        try:
+            found = services.search_records(
+                uow,
+                actor,
+                kind,
+                secret_key=platform_of(request).settings.secret_key,
+                q=q or None,
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+            )
+        except CivicGridError as problem:
+            error = problem.message(request_locale(request))
+    summary = services.grid_summaries(uow, actor)
+    return render(
+        request,
+        actor,
+        "registry/list.html",
+        kinds=list(RecordKind),
+        kind=kind,
+        q=q,
+        page=page,
+        page_size=PAGE_SIZE,
+        found=found,
+        columns=LIST_COLUMNS[kind],
+        searchable=searchable,
+        error=error,
+        summary_json=json.dumps(summary, ensure_ascii=False),
+        show=_show,
+        **_labels(request),
+    )
+
+
+@router.get("/registry/{kind}/{record_id}", response_class=HTMLResponse)
+def record_page(
+    kind: RecordKind,
+    record_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.RECORD_READERS),
+) -> HTMLResponse:
+    """One record with its change history; the grid's grid worker gets the edit form."""
+    detail = services.get_record(uow, actor, kind, record_id)
+    return _detail(request, actor, kind, detail, saved=request.query_params.get("saved") == "1")
+
+
+def _detail(
+    request: Request,
+    actor: Actor,
+    kind: RecordKind,
+    detail: services.RecordDetail,
+    *,
+    saved: bool = False,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    fields = [(k, v) for k, v in detail.record.items() if k not in HIDDEN_DETAIL]
+    return render(
+        request,
+        actor,
+        "registry/detail.html",
+        status_code=status,
+        kind=kind,
+        record=detail.record,
+        fields=fields,
+        changes=detail.changes,
+        editable=detail.editable,
+        saved=saved,
+        errors=errors or {},
+        typed=typed or {},
+        show=_show,
+        care_hidden=actor.role not in services.CARE_TAG_READERS,
+        **_labels(request),
+    )
+
+
+@router.post("/registry/{kind}/{record_id}", response_class=HTMLResponse, response_model=None)
+async def edit_record(
+    kind: RecordKind,
+    record_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.EDITORS),
+) -> Response:
+    """Save a grid worker's correction (every field of the form, the reason required)."""
+    form = await request.form()
+    reason = str(form.get("reason", ""))
+    current = services.get_record(uow, actor, kind, record_id)
+    typed = {name: str(form.get(name, "")) for name in current.editable if name in form}
+    changes = {
+        name: value for name, value in typed.items() if value != _form_value(current.record, name)
+    }
+    try:
+        services.edit_record(uow, actor, kind, record_id, changes, reason)
+    except InvalidFields as problems:
+        uow.rollback()
+        locale = request_locale(request)
+        errors = {str(p.params.get("field", "")): p.message(locale) for p in problems.problems}
+        return _detail(request, actor, kind, current, errors=errors, typed=typed, status=422)
+    except CivicGridError as problem:
+        uow.rollback()
+        field = str(problem.params.get("field", "reason"))
+        errors = {field: problem.message(request_locale(request))}
+        return _detail(
+            request, actor, kind, current, errors=errors, typed=typed, status=problem.status
+        )
+    return RedirectResponse(f"/registry/{kind.value}/{record_id}?saved=1", status_code=303)
+
+
+def _form_value(record: dict[str, Any], name: str) -> str:
+    value = record.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _labels(request: Request) -> dict[str, Any]:
+    """`label(field, value)` (names for coded values: floating → 流动人口) and
+    `has_label(field)` for the templates, in the reader's language."""
+    locale = request_locale(request)
+
+    def label(_name: str, value: Any) -> str:
+        if isinstance(value, list):
+            return "、".join(label(_name, v) for v in value) if value else "—"
+        key = f"ui.registry.value.{value}"
+        if isinstance(value, str) and key in MESSAGES:
+            return translate(key, locale)
+        return _show(value)
+
+    return {"label": label, "has_label": lambda name: f"ui.registry.field.{name}" in MESSAGES}
+
+
+def _show(value: Any) -> str:
+    """A field's value as the page prints it."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+TEMPLATES.env.globals["registry_form_value"] = _form_value

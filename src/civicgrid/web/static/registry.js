@@ -1,0 +1,70 @@
+// The registry's per-grid summaries on a map of the caller's grids: the shade of a grid is
+// its people count; a tap shows people, floating population, care groups, houses, rentals
+// and organisations.
+(function () {
+  "use strict";
+  var el = document.getElementById("registry-map");
+  if (!el || !window.L) return;
+  var summary = JSON.parse(el.dataset.summary || "{}");
+  var most = 1;
+  Object.keys(summary).forEach(function (code) {
+    most = Math.max(most, summary[code].people || 0);
+  });
+  var map = L.map(el, { zoomSnap: 0.25, attributionControl: false });
+  var FIELDS = ["people", "floating", "care", "houses", "rentals", "organisations"];
+
+  function popup(props) {
+    var counts = summary[props.code] || {};
+    var box = document.createElement("div");
+    box.className = "registry-popup";
+    var title = document.createElement("strong");
+    title.textContent = el.dataset.labelGrid + " " + props.name + " (" + props.code + ")";
+    box.appendChild(title);
+    var list = document.createElement("dl");
+    FIELDS.forEach(function (name) {
+      var dt = document.createElement("dt");
+      dt.textContent = el.dataset["label" + name.charAt(0).toUpperCase() + name.slice(1)];
+      var dd = document.createElement("dd");
+      dd.textContent = String(counts[name] || 0);
+      list.appendChild(dt);
+      list.appendChild(dd);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  fetch(el.dataset.geojson, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) throw new Error((body.error && body.error.message) || response.statusText);
+        return body;
+      });
+    })
+    .then(function (collection) {
+      var own = collection.features.filter(function (f) {
+        return !f.properties.context && f.properties.level === "grid";
+      });
+      var layer = L.geoJSON(own, {
+        style: function (f) {
+          var n = (summary[f.properties.code] || {}).people || 0;
+          return {
+            color: "#3b6fd8", weight: 1, fillColor: "#1d4ed8",
+            fillOpacity: 0.08 + 0.6 * (n / most),
+          };
+        },
+        onEachFeature: function (f, shape) {
+          shape.bindPopup(function () { return popup(f.properties); });
+        },
+      }).addTo(map);
+      var extent = layer.getBounds();
+      if (extent.isValid()) map.fitBounds(extent, { padding: [6, 6] });
+      else map.setView([0, 0], 2);
+    })
+    .catch(function (error) {
+      var box = document.createElement("p");
+      box.className = "error map-error";
+      box.setAttribute("role", "alert");
+      box.textContent = (el.dataset.failed || "").replace("__REASON__", error.message);
+      el.appendChild(box);
+    });
+})();
