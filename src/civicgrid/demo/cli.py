@@ -16,7 +16,7 @@ from civicgrid.console import DbOption, err, friendly_errors, locale, out, platf
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import ROLE_LABELS, SYSTEM
 from civicgrid.demo.domain import DemoCityBuilder, Shape
-from civicgrid.demo.services import install_demo_city
+from civicgrid.demo.services import install_demo_city, install_demo_registry
 from civicgrid.insight.warnings.services import scan_warnings
 
 # Property names tried, in order, when --code-field/--name-field are not given.
@@ -41,6 +41,10 @@ def demo_command(
     cases: Annotated[
         int, typer.Option(help="how many demo cases to play (a month's worth)")
     ] = 3000,
+    registry_people: Annotated[
+        int,
+        typer.Option(help="people in the demo registry (一标三实), from three departments' files"),
+    ] = 20000,
 ) -> None:
     """Generate a demo city with departments, grid workers and one account per role.
 
@@ -69,6 +73,13 @@ def demo_command(
             progress=lambda step: err.print(f"… {step}"),
             hot_spots=cases > 0,
         )
+        batches = install_demo_registry(
+            uow,
+            SYSTEM,
+            registry_people,
+            secret_key=built.settings.secret_key,
+            progress=lambda step: err.print(f"… {step}"),
+        )
         # The command map shows the early warnings from the start.
         warnings = scan_warnings(uow, SYSTEM, built.warnings) if cases else None
         url = built.engine.url.render_as_string(hide_password=True)
@@ -81,6 +92,11 @@ def demo_command(
         out.print(f"cases: {states}")
     if warnings is not None:
         out.print(f"warnings: {warnings.hotspots} hot spots, {warnings.surges} surges")
+    for batch in batches:
+        out.print(
+            f"registry {batch.kind.value} from {batch.source}: {batch.created} records, "
+            f"{batch.rejected} rejected, {batch.review} for review"
+        )
     out.print(f"database: {url} ({elapsed:.1f} s)")
     table = Table("role", "username", "password", "area / department", title="Demo accounts")
     for credential in summary.credentials:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.areas.domain import Level
@@ -24,6 +27,10 @@ from civicgrid.core.permissions import ADMIN_ROLES, Actor, Role, permission
 from civicgrid.core.security import generate_password, hash_password
 from civicgrid.demo.cases import play_demo_cases
 from civicgrid.demo.domain import DemoCity
+from civicgrid.demo.registry import department_files, standard_addresses
+from civicgrid.registry.domain import ImportBatch, RecordKind
+from civicgrid.registry.importing import default_mapping, open_table
+from civicgrid.registry.services import import_records
 
 
 @dataclass(frozen=True)
@@ -155,3 +162,46 @@ def _role_accounts(uow: UnitOfWork, actor: Actor, city: DemoCity) -> list[Creden
         scope = " / ".join(filter(None, [user.area_code, user.department_code])) or "-"
         credentials.append(Credential(role, username, password, scope))
     return credentials
+
+
+@permission(ADMIN_ROLES, "Fill the demo registry from three departments' files")
+def install_demo_registry(
+    uow: UnitOfWork,
+    actor: Actor,
+    people: int,
+    *,
+    secret_key: str,
+    folder: Path | None = None,
+    today: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[ImportBatch]:
+    """Standard addresses for every grid, then the files of public security (户籍: everyone),
+    the housing office (houses, in its own address shorthand) and the grid workers'
+    collection (people they met, with new phones, names written by ear, care tags, a few
+    mistyped identity numbers; shops and organisations), each imported as a department's
+    file through the registry import. The files stay in FOLDER (a temporary one if none)."""
+    note = progress or (lambda _message: None)
+    grids = [
+        (a.code, a.geometry.representative_point().x, a.geometry.representative_point().y)
+        for a in AreaRepository(uow.session).list(level=Level.GRID)
+    ]
+    if not grids or people <= 0:
+        return []
+    per_grid = max(4, -(-people // (len(grids) * 2)))  # about two people per room
+    addresses = standard_addresses(grids, per_grid)
+    where = folder or Path(tempfile.mkdtemp(prefix="civicgrid-demo-registry-"))
+    batches = []
+    for kind, path, source in department_files(where, addresses, people, today or date.today()):
+        note(f"registry: {path.name}")
+        record_kind = RecordKind(kind)
+        report = import_records(
+            uow,
+            actor,
+            record_kind,
+            open_table(path),
+            default_mapping(record_kind),
+            secret_key=secret_key,
+            source=source,
+        )
+        batches.append(report.batch)
+    return batches
