@@ -32,7 +32,7 @@ setup: $(VENV)/.installed $(VENDOR)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	@touch $@
 
 # Browser libraries come from npm at setup time and are copied into the package; never committed.

@@ -1,0 +1,894 @@
+"""Record linkage (打破信息孤岛): the same people in several departments' files, found and
+grouped into one entity each, with Splink (DuckDB by default, Spark for a bigger city).
+
+Input is plain records — a pyarrow table or dicts with `source`, `record_id` and the kind's
+fields; output is scored pairs and clusters (an `entity_id` per record). What is compared,
+how candidates are found (blocking) and which value the registry believes are a
+`LinkageSpec`; `PEOPLE` is the one for people, and houses and organisations get their own.
+
+People are compared on:
+- name: the same characters → the same toneless pinyin (homophones 杨明伟 / 杨铭玮) →
+  pinyin Jaro-Winkler ≥ 0.9 → else. Names go through pinyin because DuckDB's string
+  distances count UTF-8 bytes (three per character) while Spark's count characters;
+  pinyin is ASCII, so both backends score it the same;
+- identity number: exact → one substitution or transposition away (a mistyped digit
+  fails the check character, but the value is kept and still links) → else;
+- birth date: exact → one of year, month, day differs or day and month swapped → else;
+- phone: exact → the same last eight digits → else;
+- address: the same door (road or estate, number, building, unit, room, read by
+  `parse_address`) → the same building → else; and sex: exact → else.
+
+Reviewer decisions (`ReviewDecisions`) are applied every time clusters are formed, so they
+survive the next run: a confirmed pair (must-link) is an edge even when the model scores it
+low, a split pair (cannot-link) is never an edge, and two records split apart are never put
+in one entity through a third record. Where a split pair would still end up together,
+their cluster is rebuilt from its strongest edges down (confirmed pairs first), leaving out
+every edge that would join two groups holding a split pair. A split beats a confirmation
+that contradicts it (a wrong merge of two people does more harm than a missed link); such
+confirmations are reported in `LinkageResult.conflicts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from civicgrid.registry.addresses import normalise, parse_address
+from civicgrid.registry.identifiers import clean
+
+if TYPE_CHECKING:
+    from splink.internals.database_api import DatabaseAPI
+
+Backend = Literal["duckdb", "spark"]
+RecordKey = tuple[str, str]  # (source, record_id)
+# progress(stage, done, total): called as each stage starts (done = stages finished so far)
+# and once more at the end with done == total.
+Progress = Callable[[str, int, int], None]
+
+UID_SEPARATOR = "|"
+DEFAULT_THRESHOLD = 0.9
+SPARK_SESSION_NAME = "civicgrid-linkage"
+
+logger = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ preparing values
+
+
+@cache
+def char_pinyin(char: str) -> str:
+    """The toneless pinyin of one character (the character itself when it has none)."""
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(lazy_pinyin(char, style=Style.NORMAL, errors="default")).lower()
+
+
+def name_pinyin(name: str) -> str:
+    """杨铭玮 → yangmingwei: character by character, so homophones always agree."""
+    return "".join(char_pinyin(c) for c in name if not c.isspace())
+
+
+def clean_name(text: str) -> str:
+    return re.sub(r"[\s·•.]", "", unicodedata.normalize("NFKC", text))
+
+
+_DATE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
+
+
+def clean_birth_date(text: str) -> str | None:
+    """1990-1-2, 1990/01/02, 19900102, 1990年1月2日 → 1990-01-02; None when it is no date."""
+    match = _DATE.match(unicodedata.normalize("NFKC", text).strip())
+    if not match:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def clean_sex(text: str) -> str | None:
+    value = text.strip().upper()
+    return {"M": "M", "男": "M", "1": "M", "F": "F", "女": "F", "2": "F"}.get(value)
+
+
+def clean_phone(text: str) -> str | None:
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits or None
+
+
+def address_keys(text: str) -> tuple[str, str] | None:
+    """(the door, the building) of a free-text address, however it was written."""
+    if not text.strip():
+        return None
+    parsed = parse_address(text)
+    road, number, building, unit, room = parsed.door_key()
+    if not (road or number):
+        whole = normalise(text)
+        return whole, whole
+    return (
+        UID_SEPARATOR.join((road, number, building, unit, room)),
+        UID_SEPARATOR.join((road, number, building)),
+    )
+
+
+def _map_strings(column: pa.Array | pa.ChunkedArray, function: Callable[[str], Any]) -> pa.Array:
+    """FUNCTION over each distinct value once (department files repeat values a lot)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(pc.fill_null(column.cast(pa.string()), ""))
+    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()])
+    return mapped.take(encoded.indices)
+
+
+def _as_table(records: pa.Table | Iterable[Mapping[str, Any]], fields: Sequence[str]) -> pa.Table:
+    if isinstance(records, pa.Table):
+        table = records
+    else:
+        rows = list(records)
+        columns = {name: [row.get(name) for row in rows] for name in rows[0]} if rows else {}
+        table = (
+            pa.table(columns)
+            if columns
+            else pa.table({f: pa.array([], pa.string()) for f in ("source", "record_id", *fields)})
+        )
+    missing = [f for f in ("source", "record_id") if f not in table.column_names]
+    if missing:
+        raise ValueError(f"records need the columns {', '.join(missing)}")
+    for name in fields:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(len(table), pa.string()))
+    return table
+
+
+def _prepare_people(table: pa.Table) -> pa.Table:
+    """The columns Splink compares, derived from a people table."""
+    names = _map_strings(table["name"], clean_name)
+    door_building = _map_strings(table["address"], address_keys)
+    phones = _map_strings(table["phone"], clean_phone)
+    identity = _map_strings(table["identity"], lambda v: clean(v) or None)
+    return pa.table(
+        {
+            "uid": _uids(table),
+            "name": pc.if_else(pc.equal(names, ""), None, names),
+            "name_py": _map_strings(names, lambda v: name_pinyin(v) or None),
+            "identity": identity,
+            "birth_date": _map_strings(table["birth_date"], clean_birth_date),
+            "sex": _map_strings(table["sex"], clean_sex),
+            "phone": phones,
+            "phone8": pc.utf8_slice_codeunits(phones, -8),
+            "address_door": pc.list_element(door_building, 0)
+            if len(table)
+            else pa.array([], pa.string()),
+            "address_building": pc.list_element(door_building, 1)
+            if len(table)
+            else pa.array([], pa.string()),
+        }
+    )
+
+
+def _uids(table: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(
+        table["source"].cast(pa.string()), table["record_id"].cast(pa.string()), UID_SEPARATOR
+    )
+
+
+def split_uid(uid: str) -> RecordKey:
+    source, _, record_id = uid.partition(UID_SEPARATOR)
+    return source, record_id
+
+
+def uid_of(key: RecordKey) -> str:
+    return f"{key[0]}{UID_SEPARATOR}{key[1]}"
+
+
+# ------------------------------------------------------------------ the kinds of entity
+
+
+@dataclass(frozen=True)
+class SurvivorshipRule:
+    """Which value of FIELD the registry believes: the first of SOURCES (in that order) that
+    has one, else the most frequent, else the most recent. SAME says when two written values
+    are one value (two spellings of one address are no disagreement)."""
+
+    field: str
+    sources: tuple[str, ...] = ()
+    same: Callable[[str], Any] | None = None
+
+
+@dataclass(frozen=True)
+class LinkageSpec:
+    """Everything kind-specific about linking one kind of entity (people, houses, …)."""
+
+    kind: str
+    fields: tuple[str, ...]
+    prepare: Callable[[pa.Table], pa.Table]  # → uid plus the columns compared
+    comparisons: Callable[[], list[Any]]
+    blocking_rules: Callable[[], list[Any]]
+    # Each trains the m values of the comparisons it does not block on.
+    training_rules: Callable[[], list[Any]]
+    # Pairs that agree on this are counted to estimate how many pairs match at all.
+    deterministic_rules: Callable[[], list[Any]]
+    deterministic_recall: float
+    survivorship: tuple[SurvivorshipRule, ...]
+    threshold: float = DEFAULT_THRESHOLD
+
+
+def _people_comparisons() -> list[Any]:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def same_parts(a: tuple[int, int], b: tuple[int, int]) -> str:
+        return f"substr(birth_date_l, {a[0]}, {a[1]}) = substr(birth_date_r, {b[0]}, {b[1]})"
+
+    year, month, day = (1, 4), (6, 2), (9, 2)
+    y, m, d = same_parts(year, year), same_parts(month, month), same_parts(day, day)
+    swapped = f"{y} AND {same_parts(month, day)} AND {same_parts(day, month)}"
+    return [
+        cl.CustomComparison(
+            output_column_name="name",
+            comparison_levels=[
+                cll.NullLevel("name_py"),
+                cll.ExactMatchLevel("name").configure(label_for_charts="same characters"),
+                cll.ExactMatchLevel("name_py").configure(label_for_charts="same pinyin"),
+                cll.JaroWinklerLevel("name_py", 0.9),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="identity",
+            comparison_levels=[
+                cll.NullLevel("identity"),
+                cll.ExactMatchLevel("identity"),
+                _one_edit_apart_level("identity"),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="birth_date",
+            comparison_levels=[
+                cll.NullLevel("birth_date"),
+                cll.ExactMatchLevel("birth_date"),
+                cll.CustomLevel(
+                    f"({y} AND {m}) OR ({y} AND {d}) OR ({m} AND {d}) OR ({swapped})",
+                    label_for_charts="one part differs or day and month swapped",
+                ),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="phone",
+            comparison_levels=[
+                cll.NullLevel("phone"),
+                cll.ExactMatchLevel("phone"),
+                cll.ExactMatchLevel("phone8").configure(
+                    label_for_charts="same last 8 digits", m_probability=0.02, u_probability=1e-6
+                ),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="address",
+            comparison_levels=[
+                cll.NullLevel("address_door"),
+                cll.ExactMatchLevel("address_door").configure(label_for_charts="same door"),
+                cll.ExactMatchLevel("address_building").configure(
+                    label_for_charts="same building", m_probability=0.02, u_probability=2e-4
+                ),
+                cll.ElseLevel(),
+            ],
+        ),
+        # Priors for levels a clean sample may never show; training refines them.
+        cl.ExactMatch("sex").configure(m_probabilities=[0.99, 0.01], u_probabilities=[0.5, 0.5]),
+    ]
+
+
+def _one_edit_apart_level(column: str) -> Any:
+    """A comparison level: COLUMN's two values are one substitution or one swap of
+    neighbours apart. DuckDB's Damerau-Levenshtein is slow (35 s for 2 million pairs of
+    identity numbers), so it is only asked about the few pairs a cheap distance leaves in
+    doubt: Hamming distance 2 on DuckDB, Levenshtein distance 2 on Spark."""
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
+    from splink.internals.dialects import SplinkDialect
+
+    class OneEditApart(ComparisonLevelCreator):
+        def create_sql(self, sql_dialect: SplinkDialect) -> str:
+            left, right = f"{column}_l", f"{column}_r"
+            damerau = f"{sql_dialect.damerau_levenshtein_function_name}({left}, {right}) <= 1"
+            if sql_dialect.sql_dialect_str == "duckdb":
+                return (
+                    f"CASE WHEN length({left}) <> length({right}) THEN false "
+                    f"WHEN hamming({left}, {right}) <= 1 THEN true "
+                    f"WHEN hamming({left}, {right}) = 2 THEN {damerau} ELSE false END"
+                )
+            if sql_dialect.sql_dialect_str == "spark":
+                return (
+                    f"CASE WHEN levenshtein({left}, {right}) <= 1 THEN true "
+                    f"WHEN levenshtein({left}, {right}) = 2 THEN {damerau} ELSE false END"
+                )
+            return damerau
+
+        def create_label_for_charts(self) -> str:
+            return "one character mistyped or two swapped"
+
+    return OneEditApart()
+
+
+def _people_blocking_rules() -> list[Any]:
+    from splink import block_on
+
+    # Tight enough for millions of records: every rule's blocks are a handful of records,
+    # and together they still catch a person whose id is missing and whose phone changed.
+    return [
+        block_on("identity"),
+        block_on("phone"),
+        block_on("name_py", "birth_date"),
+        block_on("birth_date", "address_door"),
+        block_on("name_py", "address_building"),
+        block_on("name", "phone8"),
+    ]
+
+
+def _people_training_rules() -> list[Any]:
+    from splink import block_on
+
+    return [block_on("identity"), block_on("name_py", "birth_date")]
+
+
+def _people_deterministic_rules() -> list[Any]:
+    from splink import block_on
+
+    return [block_on("identity"), block_on("name", "birth_date", "phone")]
+
+
+def _door(text: str) -> str:
+    keys = address_keys(text)
+    return keys[0] if keys else ""
+
+
+PEOPLE = LinkageSpec(
+    kind="people",
+    fields=("name", "identity", "birth_date", "sex", "phone", "address"),
+    prepare=_prepare_people,
+    comparisons=_people_comparisons,
+    blocking_rules=_people_blocking_rules,
+    training_rules=_people_training_rules,
+    deterministic_rules=_people_deterministic_rules,
+    deterministic_recall=0.7,
+    survivorship=(
+        # Public security holds the registered identity; the grid workers see where people
+        # live now and which phone they answer.
+        SurvivorshipRule("name", ("public_security",), clean_name),
+        SurvivorshipRule("identity", ("public_security",), clean),
+        SurvivorshipRule("birth_date", ("public_security",), clean_birth_date),
+        SurvivorshipRule("sex", ("public_security",), clean_sex),
+        SurvivorshipRule("address", ("grid", "housing"), _door),
+        SurvivorshipRule("phone", ("grid",), clean_phone),
+    ),
+)
+SPECS = {PEOPLE.kind: PEOPLE}
+
+
+# ------------------------------------------------------------------ reviewer decisions
+
+
+@dataclass(frozen=True)
+class ReviewDecisions:
+    """What reviewers decided about pairs of records: confirmed (must_link) and split
+    (cannot_link). Kept by the caller and passed to every run."""
+
+    must_link: Sequence[tuple[RecordKey, RecordKey]] = ()
+    cannot_link: Sequence[tuple[RecordKey, RecordKey]] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.must_link or self.cannot_link)
+
+
+class _Groups:
+    """Union-find over record ids, refusing merges that would join a split pair."""
+
+    def __init__(self, forbidden: Mapping[str, set[str]]) -> None:
+        self.parent: dict[str, str] = {}
+        self.members: dict[str, set[str]] = {}
+        self.forbidden = forbidden
+
+    def find(self, node: str) -> str:
+        if node not in self.parent:
+            self.parent[node] = node
+            self.members[node] = {node}
+        root = node
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[node] != root:
+            self.parent[node], node = root, self.parent[node]
+        return root
+
+    def union(self, a: str, b: str) -> bool:
+        """Join A's and B's groups unless one holds a record split from the other's."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        small, big = sorted((ra, rb), key=lambda r: len(self.members[r]))
+        if any(self.forbidden.get(n, set()) & self.members[big] for n in self.members[small]):
+            return False
+        self.parent[small] = big
+        self.members[big] |= self.members.pop(small)
+        return True
+
+
+def constrained_clusters(
+    nodes: Iterable[str],
+    edges: Iterable[tuple[str, str, float]],
+    decisions: ReviewDecisions,
+) -> tuple[dict[str, str], list[tuple[RecordKey, RecordKey]]]:
+    """Clusters of NODES from scored EDGES (uid_l, uid_r, probability) and reviewer
+    DECISIONS: confirmed pairs first, then edges from the strongest down, each refused
+    when it would put a split pair in one cluster. Returns uid → cluster id (the smallest
+    uid in the cluster) and the confirmations refused because a split contradicts them."""
+    forbidden: dict[str, set[str]] = defaultdict(set)
+    for a, b in decisions.cannot_link:
+        forbidden[uid_of(a)].add(uid_of(b))
+        forbidden[uid_of(b)].add(uid_of(a))
+    groups = _Groups(forbidden)
+    for node in nodes:
+        groups.find(node)
+    conflicts = [(a, b) for a, b in decisions.must_link if not groups.union(uid_of(a), uid_of(b))]
+    split = {frozenset((uid_of(a), uid_of(b))) for a, b in decisions.cannot_link}
+    for left, right, _ in sorted(edges, key=lambda e: -e[2]):
+        if frozenset((left, right)) not in split:
+            groups.union(left, right)
+    cluster_of: dict[str, str] = {}
+    for root, members in groups.members.items():
+        del root
+        label = min(members)
+        for member in members:
+            cluster_of[member] = label
+    return cluster_of, conflicts
+
+
+# ------------------------------------------------------------------ accuracy
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Pairwise: a pair of records is a true link when both are the same real entity."""
+
+    true_pairs: int
+    predicted_pairs: int
+    correct_pairs: int
+
+    @property
+    def precision(self) -> float:
+        return self.correct_pairs / self.predicted_pairs if self.predicted_pairs else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _pairs_in_groups(codes: np.ndarray) -> int:
+    counts = np.unique(codes, return_counts=True)[1].astype(np.int64)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def pairwise_accuracy(
+    truth: Sequence[Any] | np.ndarray, predicted: Sequence[Any] | np.ndarray
+) -> Accuracy:
+    """Precision and recall over all pairs of records, TRUTH and PREDICTED being each
+    record's true and predicted entity. Pairs are counted from group sizes (n·(n−1)/2 per
+    group, and per true-and-predicted group for the correct ones), never enumerated."""
+    truth_codes = np.unique(np.asarray(truth, dtype=object).astype(str), return_inverse=True)[1]
+    predicted_codes = np.unique(
+        np.asarray(predicted, dtype=object).astype(str), return_inverse=True
+    )[1]
+    if len(truth_codes) != len(predicted_codes):
+        raise ValueError("truth and predicted need one entry per record")
+    both = (
+        truth_codes.astype(np.int64) * (int(predicted_codes.max(initial=0)) + 1) + predicted_codes
+    )
+    return Accuracy(
+        true_pairs=_pairs_in_groups(truth_codes),
+        predicted_pairs=_pairs_in_groups(predicted_codes),
+        correct_pairs=_pairs_in_groups(both),
+    )
+
+
+# ------------------------------------------------------------------ survivorship
+
+
+@dataclass(frozen=True)
+class Belief:
+    """The value the registry believes for one field, where it came from and why."""
+
+    value: str | None
+    source: str | None
+    record_id: str | None
+    reason: str  # "source priority", "most frequent", "most recent", "no value"
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One of the different values the records of an entity hold for a field."""
+
+    value: str
+    records: tuple[RecordKey, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedEntity:
+    values: dict[str, Belief]
+    disagreements: dict[str, list[Disagreement]]  # only the fields with two values or more
+
+
+def resolve_entity(
+    records: Sequence[Mapping[str, Any]],
+    rules: Sequence[SurvivorshipRule] = PEOPLE.survivorship,
+    *,
+    recency: str | None = None,
+) -> ResolvedEntity:
+    """Which value the registry believes per field for one entity's RECORDS (dicts with
+    source, record_id and the fields), and where the records disagree. Values that mean
+    the same (by the rule's SAME) are one value. Ties in frequency go to the most recent
+    record: by the RECENCY field when given (an ISO date or a number), else the later
+    one in RECORDS."""
+    values: dict[str, Belief] = {}
+    disagreements: dict[str, list[Disagreement]] = {}
+    for rule in rules:
+        same = rule.same or (lambda v: v)
+        held: list[tuple[int, Mapping[str, Any], str, Any]] = []
+        for position, record in enumerate(records):
+            raw = record.get(rule.field)
+            text = "" if raw is None else str(raw).strip()
+            key = same(text) if text else None
+            if key not in (None, ""):
+                held.append((position, record, text, key))
+        if not held:
+            values[rule.field] = Belief(None, None, None, "no value")
+            continue
+
+        def newness(item: tuple[int, Mapping[str, Any], str, Any]) -> tuple[str, int]:
+            stamp = "" if recency is None else str(item[1].get(recency) or "")
+            return stamp, item[0]
+
+        groups: dict[Any, list[tuple[int, Mapping[str, Any], str, Any]]] = defaultdict(list)
+        for item in held:
+            groups[item[3]].append(item)
+        if len(groups) > 1:
+            disagreements[rule.field] = [
+                Disagreement(
+                    max(items, key=newness)[2],
+                    tuple((str(i[1]["source"]), str(i[1]["record_id"])) for i in items),
+                )
+                for items in sorted(groups.values(), key=len, reverse=True)
+            ]
+        chosen: tuple[int, Mapping[str, Any], str, Any] | None = None
+        reason = ""
+        for source in rule.sources:
+            from_source = [item for item in held if item[1]["source"] == source]
+            if from_source:
+                chosen, reason = max(from_source, key=newness), "source priority"
+                break
+        if chosen is None:
+            counts = Counter(item[3] for item in held)
+            top = max(counts.values())
+            candidates = [item for item in held if counts[item[3]] == top]
+            chosen = max(candidates, key=newness)
+            reason = (
+                "most frequent"
+                if len(counts) > 1 and len(candidates) < len(held)
+                else "most recent"
+            )
+            if len(counts) == 1:
+                reason = "all agree"
+        values[rule.field] = Belief(
+            chosen[2], str(chosen[1]["source"]), str(chosen[1]["record_id"]), reason
+        )
+    return ResolvedEntity(values, disagreements)
+
+
+# ------------------------------------------------------------------ running a linkage
+
+
+@dataclass
+class LinkageResult:
+    """Pairs scored above the threshold and each record's entity."""
+
+    kind: str
+    threshold: float
+    # uid_l, uid_r (source|record_id), match_probability, match_weight
+    pairs: pa.Table
+    # source, record_id, entity_id (+ the truth column when one was given)
+    clusters: pa.Table
+    timings: dict[str, float] = field(default_factory=dict)
+    accuracy: Accuracy | None = None
+    conflicts: list[tuple[RecordKey, RecordKey]] = field(default_factory=list)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def entities(self) -> dict[str, list[RecordKey]]:
+        """entity_id → its records."""
+        found: dict[str, list[RecordKey]] = defaultdict(list)
+        columns = self.clusters.select(["entity_id", "source", "record_id"]).to_pydict()
+        for entity, source, record in zip(
+            columns["entity_id"], columns["source"], columns["record_id"], strict=True
+        ):
+            found[entity].append((source, record))
+        return dict(found)
+
+    def entity_of(self) -> dict[RecordKey, str]:
+        columns = self.clusters.select(["entity_id", "source", "record_id"]).to_pydict()
+        return {
+            (s, r): e
+            for e, s, r in zip(
+                columns["entity_id"], columns["source"], columns["record_id"], strict=True
+            )
+        }
+
+
+def spark_session(cores: int = 2, memory: str = "6g") -> Any:
+    """A local Spark session with Splink's string-similarity functions on its class path."""
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    # Spark's Python workers run this interpreter (with its packages), not the first python3.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+    session = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName(SPARK_SESSION_NAME)
+        .config("spark.driver.memory", memory)
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.sql.shuffle.partitions", str(cores * 4))
+        .config("spark.default.parallelism", str(cores * 4))
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    # Splink breaks long query lineages with checkpoints.
+    session.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="civicgrid-spark-"))
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def database_api(backend: Backend) -> DatabaseAPI[Any]:
+    if backend == "duckdb":
+        from splink import DuckDBAPI
+
+        return DuckDBAPI()
+    if backend == "spark":
+        from splink import SparkAPI
+
+        return SparkAPI(
+            spark_session=spark_session(),
+            break_lineage_method="persist",
+            num_partitions_on_repartition=8,
+        )
+    raise ValueError(f"unknown backend {backend!r}: duckdb or spark")
+
+
+def link_records(
+    records: pa.Table | Iterable[Mapping[str, Any]],
+    spec: LinkageSpec = PEOPLE,
+    *,
+    backend: Backend | DatabaseAPI[Any] = "duckdb",
+    decisions: ReviewDecisions | None = None,
+    threshold: float | None = None,
+    seed: int = 42,
+    truth_column: str | None = None,
+    progress: Progress | None = None,
+    u_pairs: float = 2e6,
+    em_pairs: float = 2e6,
+) -> LinkageResult:
+    """Link RECORDS (source, record_id and SPEC's fields; several sources in one table)
+    into entities. The model is trained on the records themselves — u from a random
+    sample (SEED makes it repeatable), m by expectation maximisation — so nothing has to be
+    downloaded or labelled. Pairs scoring at least THRESHOLD are links; DECISIONS are
+    applied when forming clusters. With TRUTH_COLUMN the pairwise precision and recall
+    against it are computed."""
+    from splink import Linker, SettingsCreator
+
+    threshold = spec.threshold if threshold is None else threshold
+    decisions = decisions or ReviewDecisions()
+    stages = ["prepare", "train", "predict", "cluster"]
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def stage(index: int) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        if index > 0:
+            timings[stages[index - 1]] = now - started
+        started = now
+        if progress is not None:
+            progress(stages[index] if index < len(stages) else "done", index, len(stages))
+
+    stage(0)
+    table = _as_table(records, spec.fields)
+    prepared = spec.prepare(table)
+    if truth_column is not None and truth_column not in table.column_names:
+        raise ValueError(f"no truth column {truth_column!r} in the records")
+    duplicated = len(prepared) - len(pc.unique(prepared["uid"]))
+    if duplicated:
+        raise ValueError(f"{duplicated} records share a source and record_id with another")
+
+    db_api = database_api(backend) if isinstance(backend, str) else backend
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="uid",
+        comparisons=spec.comparisons(),
+        blocking_rules_to_generate_predictions=spec.blocking_rules(),
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+    stage(1)
+    source_table = db_api.register(prepared)
+    linker = Linker(source_table, settings, log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(
+        spec.deterministic_rules(), recall=spec.deterministic_recall
+    )
+    # One pass over the sample: the probe that could stop early costs more jobs than it
+    # saves on Spark, and rare levels never reach its minimum count anyway.
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=u_pairs, seed=seed, num_chunks=1, min_count_per_level=None
+    )
+    # Blocking on an identifier gives about one pair per record: sample only big inputs.
+    em_sample = em_pairs if len(prepared) > em_pairs else None
+    for rule in spec.training_rules():
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True, max_pairs=em_sample
+        )
+
+    stage(2)
+    predictions = linker.inference.predict(
+        threshold_match_probability=threshold, warning_mode="never"
+    )
+    pairs = predictions.as_pyarrow_table().select(
+        ["uid_l", "uid_r", "match_probability", "match_weight"]
+    )
+
+    stage(3)
+    if decisions:
+        edges = _apply_decisions(pairs, decisions)
+        edge_table = db_api.register(edges)
+    else:
+        edge_table = predictions
+    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        edge_table, threshold_match_probability=threshold
+    )
+    clusters = clustered.as_pyarrow_table().select(["uid", "cluster_id"])
+    conflicts: list[tuple[RecordKey, RecordKey]] = []
+    if decisions.cannot_link:
+        clusters, conflicts = _split_bridged(clusters, pairs, decisions)
+    elif decisions.must_link:
+        conflicts = []
+    clusters = _with_keys(clusters, table, prepared, truth_column)
+    model = linker.misc.save_model_to_json()
+    stage(4)
+
+    accuracy = None
+    if truth_column is not None:
+        accuracy = pairwise_accuracy(
+            clusters[truth_column].to_numpy(zero_copy_only=False),
+            clusters["entity_id"].to_numpy(zero_copy_only=False),
+        )
+    return LinkageResult(
+        kind=spec.kind,
+        threshold=threshold,
+        pairs=pairs,
+        clusters=clusters,
+        timings=timings,
+        accuracy=accuracy,
+        conflicts=conflicts,
+        model=model,
+    )
+
+
+def link_people(records: pa.Table | Iterable[Mapping[str, Any]], **options: Any) -> LinkageResult:
+    """`link_records` with the people spec."""
+    return link_records(records, PEOPLE, **options)
+
+
+def _apply_decisions(pairs: pa.Table, decisions: ReviewDecisions) -> pa.Table:
+    """The scored edges without split pairs and with confirmed pairs (probability 1)."""
+    split = {frozenset((uid_of(a), uid_of(b))) for a, b in decisions.cannot_link}
+    left, right = pairs["uid_l"].to_pylist(), pairs["uid_r"].to_pylist()
+    keep = [frozenset(p) not in split for p in zip(left, right, strict=True)]
+    kept = pairs.filter(pa.array(keep, pa.bool_())) if split else pairs
+    confirmed = [
+        (uid_of(a), uid_of(b))
+        for a, b in decisions.must_link
+        if frozenset((uid_of(a), uid_of(b))) not in split
+    ]
+    extra = pa.table(
+        {
+            "uid_l": pa.array([a for a, _ in confirmed], pa.string()),
+            "uid_r": pa.array([b for _, b in confirmed], pa.string()),
+            "match_probability": pa.array([1.0] * len(confirmed), pa.float64()),
+            "match_weight": pa.array([math.inf] * len(confirmed), pa.float64()),
+        }
+    )
+    return pa.concat_tables([kept.cast(extra.schema), extra])
+
+
+def _split_bridged(
+    clusters: pa.Table, pairs: pa.Table, decisions: ReviewDecisions
+) -> tuple[pa.Table, list[tuple[RecordKey, RecordKey]]]:
+    """Rebuild the clusters that still hold a split pair through a third record."""
+    cluster_of = dict(
+        zip(clusters["uid"].to_pylist(), clusters["cluster_id"].to_pylist(), strict=True)
+    )
+    bad = {
+        cluster_of[uid_of(a)]
+        for a, b in decisions.cannot_link
+        if uid_of(a) in cluster_of and cluster_of.get(uid_of(a)) == cluster_of.get(uid_of(b))
+    }
+    conflicts = [
+        (a, b)
+        for a, b in decisions.must_link
+        if any({uid_of(a), uid_of(b)} == {uid_of(c), uid_of(d)} for c, d in decisions.cannot_link)
+    ]
+    if not bad:
+        return clusters, conflicts
+    nodes = [uid for uid, cluster in cluster_of.items() if cluster in bad]
+    inside = set(nodes)
+    edges = [
+        (left, right, probability)
+        for left, right, probability in zip(
+            pairs["uid_l"].to_pylist(),
+            pairs["uid_r"].to_pylist(),
+            pairs["match_probability"].to_pylist(),
+            strict=True,
+        )
+        if left in inside
+    ]
+    local = ReviewDecisions(
+        must_link=[(a, b) for a, b in decisions.must_link if uid_of(a) in inside],
+        cannot_link=[(a, b) for a, b in decisions.cannot_link if uid_of(a) in inside],
+    )
+    rebuilt, refused = constrained_clusters(nodes, edges, local)
+    cluster_of.update(rebuilt)
+    for conflict in refused:
+        if conflict not in conflicts:
+            conflicts.append(conflict)
+    uids = clusters["uid"]
+    return pa.table(
+        {"uid": uids, "cluster_id": [cluster_of[u] for u in uids.to_pylist()]}
+    ), conflicts
+
+
+def _with_keys(
+    clusters: pa.Table, table: pa.Table, prepared: pa.Table, truth_column: str | None
+) -> pa.Table:
+    """source, record_id and entity_id in the input's order (+ the truth column)."""
+    position = pc.index_in(prepared["uid"], value_set=clusters["uid"])
+    entity = clusters["cluster_id"].take(position)
+    columns: dict[str, Any] = {
+        "source": table["source"].cast(pa.string()),
+        "record_id": table["record_id"].cast(pa.string()),
+        "entity_id": entity,
+    }
+    if truth_column is not None:
+        columns[truth_column] = table[truth_column]
+    return pa.table(columns)

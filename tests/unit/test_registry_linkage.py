@@ -1,0 +1,212 @@
+"""Record linkage: how values are compared, which value the registry believes, reviewer
+decisions and the precision/recall arithmetic. The Splink runs themselves are in
+tests/integration/test_registry_linkage.py."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from civicgrid.registry.addresses import chinese_number
+from civicgrid.registry.identifiers import IdentifierError, parse_identity
+from civicgrid.registry.linkage import (
+    ReviewDecisions,
+    address_keys,
+    clean_birth_date,
+    clean_phone,
+    constrained_clusters,
+    name_pinyin,
+    pairwise_accuracy,
+    resolve_entity,
+)
+from civicgrid.registry.synthetic import SOURCES, chinese_numeral, generate_people
+
+
+def test_homophone_names_share_their_pinyin() -> None:
+    assert name_pinyin("杨明伟") == name_pinyin("杨铭玮") == "yangmingwei"
+    assert name_pinyin("欧阳 娜") == "ouyangna"
+    assert name_pinyin("王伟") != name_pinyin("玉伟")
+
+
+def test_one_door_written_four_ways_is_one_address() -> None:
+    forms = [
+        "东城区东华门街道南池子大街12号3号楼2单元501室",
+        "南池子大街十二号3栋2单元501",
+        "南池子大街12号3-2-501",
+        "北京市东城区南池子大街１２号3幢 2单元 501室",
+    ]
+    assert {address_keys(form) for form in forms} == {("南池子大街|12|3|2|501", "南池子大街|12|3")}
+    assert address_keys("南池子大街12号3栋2单元502室")[1] == "南池子大街|12|3"  # type: ignore[index]
+    assert address_keys("  ") is None
+
+
+def test_dates_and_phones_are_read_however_they_are_written() -> None:
+    assert clean_birth_date("1990/1/2") == clean_birth_date("1990年01月02日") == "1990-01-02"
+    assert clean_birth_date("19900102") == "1990-01-02"
+    assert clean_birth_date("1990-02-30") is None
+    assert clean_phone("+86 138-1234-5678") == "13812345678"
+    assert clean_phone("") is None
+
+
+def test_door_numbers_in_chinese_numerals_read_back() -> None:
+    assert all(chinese_number(chinese_numeral(n)) == n for n in range(1, 1000))
+
+
+# ------------------------------------------------------------------ reviewer decisions
+
+A, B, C, D = ("health", "1"), ("grid", "2"), ("public_security", "3"), ("grid", "4")
+
+
+def uid(key: tuple[str, str]) -> str:
+    return f"{key[0]}|{key[1]}"
+
+
+def test_a_split_pair_stays_apart_even_when_a_third_record_bridges_them() -> None:
+    nodes = [uid(k) for k in (A, B, C)]
+    edges = [(uid(A), uid(C), 0.99), (uid(C), uid(B), 0.95), (uid(A), uid(B), 0.97)]
+    clusters, conflicts = constrained_clusters(nodes, edges, ReviewDecisions(cannot_link=[(A, B)]))
+    assert clusters[uid(A)] != clusters[uid(B)]
+    # C goes with the record it is most like (A, 0.99), not with B.
+    assert clusters[uid(C)] == clusters[uid(A)]
+    assert conflicts == []
+
+
+def test_a_confirmed_pair_joins_without_an_edge_but_never_against_a_split() -> None:
+    nodes = [uid(k) for k in (A, B, C, D)]
+    decisions = ReviewDecisions(must_link=[(A, D), (D, B)], cannot_link=[(A, B)])
+    clusters, conflicts = constrained_clusters(nodes, [], decisions)
+    assert clusters[uid(A)] == clusters[uid(D)]
+    assert clusters[uid(B)] != clusters[uid(A)]
+    assert conflicts == [(D, B)]
+    assert clusters[uid(C)] == uid(C)
+
+
+# ------------------------------------------------------------------ survivorship
+
+
+def test_the_registry_believes_public_security_for_identity_and_the_grid_for_address() -> None:
+    records = [
+        {
+            "source": "public_security",
+            "record_id": "GA1",
+            "name": "杨明伟",
+            "identity": "110105199001020017",
+            "birth_date": "1990-01-02",
+            "sex": "M",
+            "phone": "13800000001",
+            "address": "南池子大街12号3-2-501",
+        },
+        {
+            "source": "health",
+            "record_id": "WJ1",
+            "name": "杨铭玮",
+            "identity": "110105199001020027",
+            "birth_date": "1990-02-01",
+            "sex": "M",
+            "phone": "13900000002",
+            "address": "东城区东华门街道南池子大街12号3号楼2单元501室",
+        },
+        {
+            "source": "grid",
+            "record_id": "WG1",
+            "name": "杨明伟",
+            "identity": "",
+            "birth_date": "1990-01-02",
+            "sex": "M",
+            "phone": "13900000002",
+            "address": "建国路5号1-1-101",
+        },
+    ]
+    entity = resolve_entity(records)
+    assert entity.values["identity"].value == "110105199001020017"
+    assert entity.values["identity"].reason == "source priority"
+    assert entity.values["address"].source == "grid"
+    assert entity.values["phone"].value == "13900000002"
+    assert entity.values["sex"].reason == "source priority"
+    names = entity.disagreements["name"]
+    assert [d.value for d in names] == ["杨明伟", "杨铭玮"]
+    assert names[0].records == (("public_security", "GA1"), ("grid", "WG1"))
+    # Two spellings of one door are no disagreement; the grid's new address is.
+    assert [len(d.records) for d in entity.disagreements["address"]] == [2, 1]
+    assert "sex" not in entity.disagreements
+
+
+def test_without_a_preferred_source_the_most_frequent_then_the_most_recent_wins() -> None:
+    def record(source: str, rid: str, phone: str, when: str) -> dict[str, str]:
+        return {"source": source, "record_id": rid, "phone": phone, "updated": when}
+
+    frequent = [
+        record("health", "1", "13900000001", "2024-01-01"),
+        record("housing", "2", "13900000001", "2023-01-01"),
+        record("health", "3", "13900000003", "2026-01-01"),
+    ]
+    belief = resolve_entity(frequent, recency="updated").values["phone"]
+    assert (belief.value, belief.reason) == ("13900000001", "most frequent")
+    tie = frequent[1:]
+    belief = resolve_entity(tie, recency="updated").values["phone"]
+    assert (belief.value, belief.reason) == ("13900000003", "most recent")
+    assert resolve_entity([record("health", "1", "", "")]).values["phone"].reason == "no value"
+
+
+# ------------------------------------------------------------------ precision and recall
+
+
+def brute_force(truth: list[int], predicted: list[int]) -> tuple[int, int, int]:
+    pairs = list(combinations(range(len(truth)), 2))
+    true = {p for p in pairs if truth[p[0]] == truth[p[1]]}
+    found = {p for p in pairs if predicted[p[0]] == predicted[p[1]]}
+    return len(true), len(found), len(true & found)
+
+
+def test_pairwise_precision_and_recall_count_pairs_from_group_sizes() -> None:
+    truth = [1, 1, 1, 2, 2, 3]
+    predicted = [7, 7, 8, 8, 8, 9]
+    accuracy = pairwise_accuracy(truth, predicted)
+    assert (accuracy.true_pairs, accuracy.predicted_pairs, accuracy.correct_pairs) == (4, 4, 2)
+    assert accuracy.precision == accuracy.recall == 0.5
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        truth = rng.integers(0, 15, size=60).tolist()
+        predicted = rng.integers(0, 15, size=60).tolist()
+        accuracy = pairwise_accuracy(truth, predicted)
+        expected = brute_force(truth, predicted)
+        assert (accuracy.true_pairs, accuracy.predicted_pairs, accuracy.correct_pairs) == expected
+
+
+def test_no_pairs_at_all_is_perfect_not_a_division_by_zero() -> None:
+    accuracy = pairwise_accuracy(["a", "b"], ["x", "y"])
+    assert accuracy.precision == accuracy.recall == 1.0
+    with pytest.raises(ValueError):
+        pairwise_accuracy([1, 2], [1])
+
+
+# ------------------------------------------------------------------ the generator
+
+
+def test_the_generator_is_repeatable_and_noisy_the_way_departments_are() -> None:
+    files = generate_people(3000, seed=5)
+    assert set(files) == set(SOURCES)
+    again = generate_people(3000, seed=5)
+    assert all(files[s].equals(again[s]) for s in SOURCES)
+    police, health = files["public_security"].to_pylist(), files["health"].to_pylist()
+    # Everyone public security holds has a number; the health file misses some.
+    assert all(row["identity"] for row in police)
+    assert 0.15 < sum(not row["identity"] for row in health) / len(health) < 0.35
+    # Mistyped numbers are kept as written, though their check character fails.
+    wrong = 0
+    for row in health:
+        if row["identity"]:
+            try:
+                parse_identity(row["identity"])
+            except IdentifierError:
+                wrong += 1
+    assert wrong > 0
+    # Every address is one parse_address understands.
+    assert all(
+        address_keys(row["address"]) and "|" in address_keys(row["address"])[0] for row in health
+    )  # type: ignore[index]
+    # People are in one to three files.
+    held = np.bincount(np.concatenate([files[s]["person_id"].to_numpy() for s in SOURCES]))
+    assert held.min() >= 1 and held.max() == 3
