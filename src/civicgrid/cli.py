@@ -16,6 +16,7 @@ from civicgrid.demo.cli import demo_command
 from civicgrid.insight.cli import insight_cli
 from civicgrid.open311.cli import open311_cli
 from civicgrid.registry.cli import registry_cli
+from civicgrid.registry.import_cli import import_command as registry_import
 
 app = typer.Typer(
     help="CivicGrid — 城市基层社会治理平台 (urban grassroots governance platform).",
@@ -33,6 +34,7 @@ app.add_typer(rules_cli, name="rules")
 app.add_typer(cases_cli, name="cases")
 app.add_typer(open311_cli, name="open311")
 app.add_typer(insight_cli, name="insight")
+registry_cli.command("import")(registry_import)
 app.add_typer(registry_cli, name="registry")
 app.add_typer(db_cli, name="db")
 app.command("demo")(demo_command)

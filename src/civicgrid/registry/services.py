@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hmac
 import itertools
+import operator
 import queue
 import re
 import threading
@@ -92,7 +93,8 @@ def hash_secret(secret_key: str) -> str:
 
 
 def hash_identity(secret_key: str, number: str) -> str:
-    return hmac.digest(hash_secret(secret_key).encode(), number.encode(), "sha256").hex()
+    """The keyed hash the imports store for NUMBER (see importing.RowChecker)."""
+    return hmac.digest(hash_secret(secret_key).encode(), number.encode(), "sha256")[:16].hex()
 
 
 # ------------------------------------------------------------------ import
@@ -154,7 +156,7 @@ def import_records(
     writer = _ChunkWriter(uow, kind, batch, actor, progress)
     writer.start()
     seen: dict[str, int] = {}
-    order = IMPORT_COLUMNS[kind]
+    row_of = operator.itemgetter(*IMPORT_COLUMNS[kind])
     key_field = "key" if "key" in columns else _natural_key_field(kind)
     try:
         chunk = _Chunk()
@@ -168,7 +170,7 @@ def import_records(
             chunk.rows += 1
             if isinstance(checked, Checked):
                 seen[checked.key] = number
-                chunk.good.append(tuple([checked.values[c] for c in order]))
+                chunk.good.append(row_of(checked.values))
                 if checked.review:
                     chunk.add_problems(report, batch, number, checked.review, True, table, cells)
             else:
