@@ -109,16 +109,23 @@ def test_the_command_links_department_files_and_prints_precision(
         path = tmp_path / f"{source}.csv"
         pv.write_csv(part, path)
         inputs += ["--input", str(path)]
-    out = tmp_path / "clusters.csv"
-    result = CliRunner().invoke(
-        app, ["registry", "link", *inputs, "--truth-col", "person_id", "--out", str(out)]
-    )
+    out, entities = tmp_path / "clusters.csv", tmp_path / "entities.csv"
+    arguments = ["--truth-col", "person_id", "--out", str(out), "--entities", str(entities)]
+    result = CliRunner().invoke(app, ["registry", "link", *inputs, *arguments])
     assert result.exit_code == 0, result.output
     assert "precision" in result.output and "recall" in result.output
     clusters = pv.read_csv(out)
     assert clusters.column_names == ["source", "record_id", "entity_id", "person_id"]
     assert len(clusters) == len(small)
     assert set(clusters["source"].to_pylist()) == {"public_security", "health", "grid"}
+    believed = pv.read_csv(entities, convert_options=pv.ConvertOptions(strings_can_be_null=False))
+    assert len(believed) == len(set(clusters["entity_id"].to_pylist()))
+    assert {"entity_id", "records", "identity", "identity_from", "disagree"} <= set(
+        believed.column_names
+    )
+    # Where public security holds a person, its identity number is the one believed.
+    from_police = [s for s in believed["identity_from"].to_pylist() if s]
+    assert from_police.count("public_security") > 0.8 * len(from_police)
 
 
 def test_the_command_says_what_is_missing(tmp_path: Path) -> None:

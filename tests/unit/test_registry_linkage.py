@@ -120,6 +120,7 @@ def test_the_registry_believes_public_security_for_identity_and_the_grid_for_add
         },
     ]
     entity = resolve_entity(records)
+    assert entity.records == (("public_security", "GA1"), ("health", "WJ1"), ("grid", "WG1"))
     assert entity.values["identity"].value == "110105199001020017"
     assert entity.values["identity"].reason == "source priority"
     assert entity.values["address"].source == "grid"

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from civicgrid.console import err, out
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 registry_cli = typer.Typer(help="一标三实: addresses, houses, people, organisations.")
 
 
-def read_records(path: Path, source: str | None = None) -> object:
+def read_records(path: Path, source: str | None = None) -> pa.Table:
     """A department's CSV file as a table of strings; SOURCE (default: the file's name)
     fills the `source` column when the file has none."""
     import pyarrow as pa
@@ -60,6 +63,13 @@ def link_command(
     pairs_file: Annotated[
         Path | None, typer.Option("--pairs", help="also write the scored pairs here")
     ] = None,
+    entities_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--entities",
+            help="also write each entity's believed values and the fields its records disagree on",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed for the random sample u is estimated on")] = 42,
 ) -> None:
     """Link people across departments' files into entities, with progress; print pairwise
@@ -74,12 +84,12 @@ def link_command(
         err.print(f"unknown backend {backend!r}: duckdb or spark")
         raise typer.Exit(2)
     tables = [read_records(path) for path in inputs]
-    names = [set(t.column_names) for t in tables]  # type: ignore[attr-defined]
+    names = [set(t.column_names) for t in tables]
     if truth_col is not None and any(truth_col not in n for n in names):
         err.print(f"not every input has the truth column {truth_col!r}")
         raise typer.Exit(2)
     common = sorted(set.intersection(*names))
-    records = pa.concat_tables([t.select(common) for t in tables])  # type: ignore[attr-defined]
+    records = pa.concat_tables([t.select(common) for t in tables])
     out.print(f"{len(records):,} records from {len(inputs)} file(s)")
 
     with Progress(
@@ -106,6 +116,8 @@ def link_command(
     pv.write_csv(result.clusters, out_file)
     if pairs_file is not None:
         pv.write_csv(result.pairs, pairs_file)
+    if entities_file is not None:
+        write_entities(entities_file, records, result.clusters)
     entities = len(set(result.clusters["entity_id"].to_pylist()))
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
     out.print(f"{entities:,} entities, {len(result.pairs):,} linked pairs → {out_file}")
@@ -117,3 +129,27 @@ def link_command(
             f"({accuracy.correct_pairs:,} of {accuracy.predicted_pairs:,} predicted pairs "
             f"correct, {accuracy.true_pairs:,} true pairs)"
         )
+
+
+def write_entities(path: Path, records: pa.Table, clusters: pa.Table) -> None:
+    """One row per entity: its records, the value believed per field and where from, and
+    the fields its records disagree on."""
+    from civicgrid.registry.linkage import PEOPLE, resolve_entities
+
+    fields = [rule.field for rule in PEOPLE.survivorship]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["entity_id", "records", *fields, *(f"{f}_from" for f in fields), "disagree"]
+        )
+        for entity, resolved in resolve_entities(records, clusters):
+            beliefs = [resolved.values[f] for f in fields]
+            writer.writerow(
+                [
+                    entity,
+                    " ".join(f"{source}:{record}" for source, record in resolved.records),
+                    *(b.value or "" for b in beliefs),
+                    *(b.source or "" for b in beliefs),
+                    " ".join(resolved.disagreements),
+                ]
+            )

@@ -39,7 +39,7 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -539,6 +539,7 @@ class Disagreement:
 
 @dataclass(frozen=True)
 class ResolvedEntity:
+    records: tuple[RecordKey, ...]
     values: dict[str, Belief]
     disagreements: dict[str, list[Disagreement]]  # only the fields with two values or more
 
@@ -606,7 +607,8 @@ def resolve_entity(
         values[rule.field] = Belief(
             chosen[2], str(chosen[1]["source"]), str(chosen[1]["record_id"]), reason
         )
-    return ResolvedEntity(values, disagreements)
+    keys = tuple((str(r["source"]), str(r["record_id"])) for r in records)
+    return ResolvedEntity(keys, values, disagreements)
 
 
 # ------------------------------------------------------------------ running a linkage
@@ -705,8 +707,11 @@ def link_records(
     into entities. The model is trained on the records themselves — u from a random
     sample (SEED makes it repeatable), m by expectation maximisation — so nothing has to be
     downloaded or labelled. Pairs scoring at least THRESHOLD are links; DECISIONS are
-    applied when forming clusters. With TRUTH_COLUMN the pairwise precision and recall
-    against it are computed."""
+    applied when forming clusters (decisions about records not in RECORDS are ignored).
+    With TRUTH_COLUMN the pairwise precision and recall against it are computed.
+    BACKEND is "duckdb", "spark" or a Splink database API of one's own. U_PAIRS is the
+    size of the random sample of pairs u is estimated on; EM_PAIRS caps the pairs each
+    expectation-maximisation pass reads. PROGRESS is told as each stage starts."""
     from splink import Linker, SettingsCreator
 
     threshold = spec.threshold if threshold is None else threshold
@@ -770,6 +775,8 @@ def link_records(
 
     stage(3)
     if decisions:
+        decisions = _known(decisions, set(prepared["uid"].to_pylist()))
+    if decisions:
         edges = _apply_decisions(pairs, decisions)
         edge_table = db_api.register(edges)
     else:
@@ -781,8 +788,6 @@ def link_records(
     conflicts: list[tuple[RecordKey, RecordKey]] = []
     if decisions.cannot_link:
         clusters, conflicts = _split_bridged(clusters, pairs, decisions)
-    elif decisions.must_link:
-        conflicts = []
     clusters = _with_keys(clusters, table, prepared, truth_column)
     model = linker.misc.save_model_to_json()
     stage(4)
@@ -808,6 +813,37 @@ def link_records(
 def link_people(records: pa.Table | Iterable[Mapping[str, Any]], **options: Any) -> LinkageResult:
     """`link_records` with the people spec."""
     return link_records(records, PEOPLE, **options)
+
+
+def _known(decisions: ReviewDecisions, uids: set[str]) -> ReviewDecisions:
+    def both_known(pair: tuple[RecordKey, RecordKey]) -> bool:
+        return uid_of(pair[0]) in uids and uid_of(pair[1]) in uids
+
+    return ReviewDecisions(
+        must_link=[p for p in decisions.must_link if both_known(p)],
+        cannot_link=[p for p in decisions.cannot_link if both_known(p)],
+    )
+
+
+def resolve_entities(
+    records: pa.Table,
+    clusters: pa.Table,
+    rules: Sequence[SurvivorshipRule] = PEOPLE.survivorship,
+    *,
+    recency: str | None = None,
+) -> Iterator[tuple[str, ResolvedEntity]]:
+    """(entity_id, what the registry believes of it) for each entity in CLUSTERS (a
+    `LinkageResult.clusters`) over the RECORDS that were linked, record by record."""
+    position = pc.index_in(
+        _uids(clusters), value_set=_uids(records)
+    )  # each clustered record's row in RECORDS
+    rows = records.take(position).to_pylist()
+    entity_ids = clusters["entity_id"].to_pylist()
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entity, row in zip(entity_ids, rows, strict=True):
+        grouped[entity].append(row)
+    for entity, members in grouped.items():
+        yield entity, resolve_entity(members, rules, recency=recency)
 
 
 def _apply_decisions(pairs: pa.Table, decisions: ReviewDecisions) -> pa.Table:
