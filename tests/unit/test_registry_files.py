@@ -247,3 +247,45 @@ def test_the_rejected_file_is_utf8_with_a_bom_and_both_languages(tmp_path: Path)
     assert "身份证号码“123”应为18位" in text
     assert "should have 18 characters" in text
     assert text.splitlines()[1].startswith("2,id_number,")
+
+
+def test_an_organisation_with_a_wrong_credit_code_is_rejected(tmp_path: Path) -> None:
+    first17 = "91510107MA6CXYW12"
+    good = first17 + credit_check_character(first17)
+    wrong = first17 + ("0" if good[-1] != "0" else "1")
+    path = write(
+        tmp_path / "o.csv",
+        [
+            ["单位名称", "统一社会信用代码", "单位类型", "单位地址"],
+            ["锦绣便利店", good, "个体工商户", "南池子大街12号"],
+            ["翠湖超市", wrong, "企业", ""],
+        ],
+    )
+    check = checker(RecordKind.ORGANISATION, path)
+    first, second = (check.check(*row) for row in open_table(path).rows)
+    assert isinstance(first, Checked)
+    assert first.values["kind"] == "individual_business"
+    assert first.key == good
+    assert isinstance(second, list)
+    assert [(p.column, p.key) for p in second] == [("credit_code", "registry_credit_check_digit")]
+
+
+def test_a_house_with_an_impossible_area_is_rejected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "h.csv",
+        [
+            ["房屋地址", "房屋类型", "建筑面积", "核定居住人数"],
+            ["南池子大街12号3-2-501", "群租", "85.5", "4"],
+            ["南池子大街12号3-2-502", "宫殿", "-3", "2.5"],
+        ],
+    )
+    check = checker(RecordKind.HOUSE, path)
+    first, second = (check.check(*row) for row in open_table(path).rows)
+    assert isinstance(first, Checked)
+    assert (first.values["kind"], first.values["area_m2"], first.values["occupancy_limit"]) == (
+        "group_rental",
+        85.5,
+        4,
+    )
+    assert isinstance(second, list)
+    assert {p.column for p in second} == {"kind", "area_m2", "occupancy_limit"}
