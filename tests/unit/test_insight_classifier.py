@@ -97,6 +97,21 @@ def test_a_model_of_an_older_format_asks_to_be_trained_again(
         load_model(path)
 
 
+def test_a_model_of_an_older_format_is_due_for_retraining(
+    model: TextClassifier, tmp_path: Path
+) -> None:
+    import json
+
+    from civicgrid.insight.retraining import model_trained_at
+
+    path = tmp_path / "m.joblib"
+    save_model(model, path, counts={}, evaluation=None)
+    assert model_trained_at(path) is not None
+    meta = read_sidecar(path)
+    (tmp_path / "m.joblib.json").write_text(json.dumps({**meta, "format": 1}), encoding="utf-8")
+    assert model_trained_at(path) is None  # however young: the suggestions cannot load it
+
+
 def test_place_codes_and_numbers_name_no_topic(model: TextClassifier) -> None:
     assert level("A3区K12县B市西地省2019年3月") == "区县市西地省0年0月"
     assert level("PM2.5超标") == "PM0.0超标"

@@ -28,7 +28,7 @@ from civicgrid.core.errors import InvalidInput
 from civicgrid.core.jobs import PeriodicJob, run_due
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.insight import services
-from civicgrid.insight.classifier import ModelFileError, read_sidecar
+from civicgrid.insight.classifier import MODEL_FORMAT, ModelFileError, read_sidecar
 from civicgrid.insight.suggester import TrainedSuggester
 
 log = logging.getLogger("civicgrid.insight")
@@ -81,7 +81,10 @@ def retrain_job(
 
 def model_trained_at(path: Path) -> datetime | None:
     try:
-        return datetime.fromisoformat(read_sidecar(path)["trained_at"])
+        meta = read_sidecar(path)
+        if meta.get("format") != MODEL_FORMAT:
+            return None  # this version cannot load it: due for retraining, however young
+        return datetime.fromisoformat(meta["trained_at"])
     except (ModelFileError, OSError, ValueError, KeyError, TypeError):
         return None
 
