@@ -21,7 +21,12 @@ from civicgrid.registry.linkage import (
     pairwise_accuracy,
     resolve_entity,
 )
-from civicgrid.registry.synthetic import SOURCES, chinese_numeral, generate_people
+from civicgrid.registry.synthetic import (
+    SOURCES,
+    chinese_numeral,
+    generate_people,
+    identity_numbers,
+)
 
 
 def test_homophone_names_share_their_pinyin() -> None:
@@ -184,6 +189,13 @@ def test_no_pairs_at_all_is_perfect_not_a_division_by_zero() -> None:
 
 
 # ------------------------------------------------------------------ the generator
+
+
+def test_generated_identity_numbers_pass_the_standard_check() -> None:
+    born = np.array(["1949-12-31", "2012-03-04", "1980-01-09"], dtype="datetime64[D]")
+    numbers = identity_numbers(np.array([110105, 370102, 110101]), born, np.array([2, 17, 999]))
+    assert numbers[0] == "11010519491231002X"  # the standard's own example
+    assert [parse_identity(n).value for n in numbers] == numbers
 
 
 def test_the_generator_is_repeatable_and_noisy_the_way_departments_are() -> None:
