@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 
 Backend = Literal["duckdb", "spark"]
 RecordKey = tuple[str, str]  # (source, record_id)
-# progress(stage, done, total): called as each stage starts (done = stages finished so far)
-# and once more at the end with done == total.
+# progress(stage, done, total): called as each stage starts — prepare, load (start the
+# backend, hand it the records), train, predict, cluster — with done = stages finished so
+# far, and once more at the end as ("done", total, total).
 Progress = Callable[[str, int, int], None]
 
 UID_SEPARATOR = "|"
@@ -716,7 +717,7 @@ def link_records(
 
     threshold = spec.threshold if threshold is None else threshold
     decisions = decisions or ReviewDecisions()
-    stages = ["prepare", "train", "predict", "cluster"]
+    stages = ["prepare", "load", "train", "predict", "cluster"]
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -738,7 +739,9 @@ def link_records(
     if duplicated:
         raise ValueError(f"{duplicated} records share a source and record_id with another")
 
+    stage(1)  # starting the backend (Spark's JVM) and handing it the records
     db_api = database_api(backend) if isinstance(backend, str) else backend
+    source_table = db_api.register(prepared)
     settings = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="uid",
@@ -747,8 +750,7 @@ def link_records(
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
-    stage(1)
-    source_table = db_api.register(prepared)
+    stage(2)
     linker = Linker(source_table, settings, log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(
         spec.deterministic_rules(), recall=spec.deterministic_recall
@@ -765,7 +767,7 @@ def link_records(
             rule, estimate_without_term_frequencies=True, max_pairs=em_sample
         )
 
-    stage(2)
+    stage(3)
     predictions = linker.inference.predict(
         threshold_match_probability=threshold, warning_mode="never"
     )
@@ -773,7 +775,7 @@ def link_records(
         ["uid_l", "uid_r", "match_probability", "match_weight"]
     )
 
-    stage(3)
+    stage(4)
     if decisions:
         decisions = _known(decisions, set(prepared["uid"].to_pylist()))
     if decisions:
@@ -790,7 +792,7 @@ def link_records(
         clusters, conflicts = _split_bridged(clusters, pairs, decisions)
     clusters = _with_keys(clusters, table, prepared, truth_column)
     model = linker.misc.save_model_to_json()
-    stage(4)
+    stage(5)
 
     accuracy = None
     if truth_column is not None:
