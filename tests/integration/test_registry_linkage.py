@@ -111,6 +111,7 @@ def test_the_command_links_department_files_and_prints_precision(
         inputs += ["--input", str(path)]
     out, entities = tmp_path / "clusters.csv", tmp_path / "entities.csv"
     arguments = ["--truth-col", "person_id", "--out", str(out), "--entities", str(entities)]
+    arguments += ["--one-per-source", "public_security", "--one-per-source", "grid"]
     result = CliRunner().invoke(app, ["registry", "link", *inputs, *arguments])
     assert result.exit_code == 0, result.output
     assert "precision" in result.output and "recall" in result.output

@@ -88,6 +88,19 @@ def test_a_confirmed_pair_joins_without_an_edge_but_never_against_a_split() -> N
     assert clusters[uid(C)] == uid(C)
 
 
+def test_a_source_that_holds_each_person_once_never_gives_an_entity_two_records() -> None:
+    twin1, twin2, grid = ("public_security", "1"), ("public_security", "2"), ("grid", "9")
+    nodes = [uid(k) for k in (twin1, twin2, grid)]
+    # The grid's record of the second twin is nearly as like the first.
+    edges = [(uid(grid), uid(twin2), 0.99), (uid(grid), uid(twin1), 0.97)]
+    clusters, _ = constrained_clusters(nodes, edges, ReviewDecisions(), ["public_security"])
+    assert clusters[uid(grid)] == clusters[uid(twin2)] != clusters[uid(twin1)]
+    # Unless a reviewer found the two to be one person written twice.
+    confirmed = ReviewDecisions(must_link=[(twin1, twin2)])
+    clusters, _ = constrained_clusters(nodes, edges, confirmed, ["public_security"])
+    assert len(set(clusters.values())) == 1
+
+
 # ------------------------------------------------------------------ survivorship
 
 

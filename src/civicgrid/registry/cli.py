@@ -70,6 +70,13 @@ def link_command(
             help="also write each entity's believed values and the fields its records disagree on",
         ),
     ] = None,
+    one_per_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a source that holds each person once (e.g. public_security): two of its "
+            "records are never one entity; repeat for each"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed for the random sample u is estimated on")] = 42,
 ) -> None:
     """Link people across departments' files into entities, with progress; print pairwise
@@ -105,6 +112,7 @@ def link_command(
                 records,
                 backend=backend,
                 truth_column=truth_col,
+                one_per_source=one_per_source or (),
                 threshold=threshold,
                 seed=seed,
                 progress=progress,

@@ -39,7 +39,7 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -404,17 +404,22 @@ class ReviewDecisions:
 
 
 class _Groups:
-    """Union-find over record ids, refusing merges that would join a split pair."""
+    """Union-find over record ids, refusing merges that would join a split pair or two
+    records of a source that holds each entity once."""
 
-    def __init__(self, forbidden: Mapping[str, set[str]]) -> None:
+    def __init__(self, forbidden: Mapping[str, set[str]], one_per_source: Collection[str]) -> None:
         self.parent: dict[str, str] = {}
         self.members: dict[str, set[str]] = {}
+        self.sources: dict[str, set[str]] = {}
         self.forbidden = forbidden
+        self.one_per_source = frozenset(one_per_source)
 
     def find(self, node: str) -> str:
         if node not in self.parent:
             self.parent[node] = node
             self.members[node] = {node}
+            source = split_uid(node)[0]
+            self.sources[node] = {source} if source in self.one_per_source else set()
         root = node
         while self.parent[root] != root:
             root = self.parent[root]
@@ -422,16 +427,20 @@ class _Groups:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: str, b: str) -> bool:
-        """Join A's and B's groups unless one holds a record split from the other's."""
+    def union(self, a: str, b: str, *, confirmed: bool = False) -> bool:
+        """Join A's and B's groups unless one holds a record split from the other's, or
+        (for a pair no reviewer CONFIRMED) both hold a record of a one-per-source source."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
         small, big = sorted((ra, rb), key=lambda r: len(self.members[r]))
+        if not confirmed and self.sources[small] & self.sources[big]:
+            return False
         if any(self.forbidden.get(n, set()) & self.members[big] for n in self.members[small]):
             return False
         self.parent[small] = big
         self.members[big] |= self.members.pop(small)
+        self.sources[big] |= self.sources.pop(small)
         return True
 
 
@@ -439,19 +448,26 @@ def constrained_clusters(
     nodes: Iterable[str],
     edges: Iterable[tuple[str, str, float]],
     decisions: ReviewDecisions,
+    one_per_source: Collection[str] = (),
 ) -> tuple[dict[str, str], list[tuple[RecordKey, RecordKey]]]:
     """Clusters of NODES from scored EDGES (uid_l, uid_r, probability) and reviewer
     DECISIONS: confirmed pairs first, then edges from the strongest down, each refused
-    when it would put a split pair in one cluster. Returns uid → cluster id (the smallest
-    uid in the cluster) and the confirmations refused because a split contradicts them."""
+    when it would put a split pair in one cluster, or two records of a source in
+    ONE_PER_SOURCE (a confirmed pair may: the reviewer found a duplicate in that source).
+    Returns uid → cluster id (the smallest uid in the cluster) and the confirmations
+    refused because a split contradicts them."""
     forbidden: dict[str, set[str]] = defaultdict(set)
     for a, b in decisions.cannot_link:
         forbidden[uid_of(a)].add(uid_of(b))
         forbidden[uid_of(b)].add(uid_of(a))
-    groups = _Groups(forbidden)
+    groups = _Groups(forbidden, one_per_source)
     for node in nodes:
         groups.find(node)
-    conflicts = [(a, b) for a, b in decisions.must_link if not groups.union(uid_of(a), uid_of(b))]
+    conflicts = [
+        (a, b)
+        for a, b in decisions.must_link
+        if not groups.union(uid_of(a), uid_of(b), confirmed=True)
+    ]
     split = {frozenset((uid_of(a), uid_of(b))) for a, b in decisions.cannot_link}
     for left, right, _ in sorted(edges, key=lambda e: -e[2]):
         if frozenset((left, right)) not in split:
@@ -697,6 +713,7 @@ def link_records(
     *,
     backend: Backend | DatabaseAPI[Any] = "duckdb",
     decisions: ReviewDecisions | None = None,
+    one_per_source: Collection[str] = (),
     threshold: float | None = None,
     seed: int = 42,
     truth_column: str | None = None,
@@ -709,6 +726,9 @@ def link_records(
     sample (SEED makes it repeatable), m by expectation maximisation — so nothing has to be
     downloaded or labelled. Pairs scoring at least THRESHOLD are links; DECISIONS are
     applied when forming clusters (decisions about records not in RECORDS are ignored).
+    ONE_PER_SOURCE names the sources that hold each entity once (public security's 户籍
+    does): two of their records never end up in one entity unless a reviewer confirmed
+    the pair; the weaker links are the ones left out.
     With TRUTH_COLUMN the pairwise precision and recall against it are computed.
     BACKEND is "duckdb", "spark" or a Splink database API of one's own. U_PAIRS is the
     size of the random sample of pairs u is estimated on; EM_PAIRS caps the pairs each
@@ -788,8 +808,8 @@ def link_records(
     )
     clusters = clustered.as_pyarrow_table().select(["uid", "cluster_id"])
     conflicts: list[tuple[RecordKey, RecordKey]] = []
-    if decisions.cannot_link:
-        clusters, conflicts = _split_bridged(clusters, pairs, decisions)
+    if decisions.cannot_link or one_per_source:
+        clusters, conflicts = _split_bridged(clusters, pairs, decisions, one_per_source)
     clusters = _with_keys(clusters, table, prepared, truth_column)
     model = linker.misc.save_model_to_json()
     stage(5)
@@ -870,10 +890,23 @@ def _apply_decisions(pairs: pa.Table, decisions: ReviewDecisions) -> pa.Table:
     return pa.concat_tables([kept.cast(extra.schema), extra])
 
 
+def _clusters_with_two_of_a_source(clusters: pa.Table, one_per_source: Collection[str]) -> set[str]:
+    # "source|record_id" → "source"
+    sources = pc.list_element(pc.split_pattern(clusters["uid"], UID_SEPARATOR, max_splits=1), 0)
+    table = pa.table({"cluster_id": clusters["cluster_id"], "source": sources})
+    table = table.filter(pc.is_in(table["source"], value_set=pa.array(sorted(one_per_source))))
+    counts = table.group_by(["cluster_id", "source"]).aggregate([("source", "count")])
+    return set(counts.filter(pc.greater(counts["source_count"], 1))["cluster_id"].to_pylist())
+
+
 def _split_bridged(
-    clusters: pa.Table, pairs: pa.Table, decisions: ReviewDecisions
+    clusters: pa.Table,
+    pairs: pa.Table,
+    decisions: ReviewDecisions,
+    one_per_source: Collection[str] = (),
 ) -> tuple[pa.Table, list[tuple[RecordKey, RecordKey]]]:
-    """Rebuild the clusters that still hold a split pair through a third record."""
+    """Rebuild the clusters that still hold a split pair through a third record, or two
+    records of a source in ONE_PER_SOURCE."""
     cluster_of = dict(
         zip(clusters["uid"].to_pylist(), clusters["cluster_id"].to_pylist(), strict=True)
     )
@@ -882,6 +915,8 @@ def _split_bridged(
         for a, b in decisions.cannot_link
         if uid_of(a) in cluster_of and cluster_of.get(uid_of(a)) == cluster_of.get(uid_of(b))
     }
+    if one_per_source:
+        bad |= _clusters_with_two_of_a_source(clusters, one_per_source)
     conflicts = [
         (a, b)
         for a, b in decisions.must_link
@@ -905,7 +940,7 @@ def _split_bridged(
         must_link=[(a, b) for a, b in decisions.must_link if uid_of(a) in inside],
         cannot_link=[(a, b) for a, b in decisions.cannot_link if uid_of(a) in inside],
     )
-    rebuilt, refused = constrained_clusters(nodes, edges, local)
+    rebuilt, refused = constrained_clusters(nodes, edges, local, one_per_source)
     cluster_of.update(rebuilt)
     for conflict in refused:
         if conflict not in conflicts:
