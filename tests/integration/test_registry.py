@@ -266,6 +266,7 @@ def test_a_grid_worker_sees_her_grid_with_care_tags(registry_city: RegistryCity)
     assert page.total > 0
     assert {p["grid_code"] for p in page.items} == {registry_city.worker_grid}
     assert all("care_tags" in p and "id_hash" not in p for p in page.items)
+    assert all("source_key" not in p and len(p["id_masked"]) == 18 for p in page.items)
     assert all(len(p["phone"]) in (0, 11) and "*" not in p["phone"] for p in page.items)
 
 

@@ -396,7 +396,9 @@ def present(kind: RecordKind, record: Any, actor: Actor) -> dict[str, Any]:
         shown[column.name] = value.value if hasattr(value, "value") else value
     shown.pop("content_hash", None)
     if kind is RecordKind.PERSON:
-        shown.pop("id_hash", None)
+        # Without a record number of its own a person's key is the hash: neither is shown.
+        if shown.get("source_key") == shown.pop("id_hash", None):
+            shown.pop("source_key", None)
         if actor.role in CARE_TAG_READERS:
             shown["care_tags"] = record.tags and [t.value for t in record.tags]
         else:
@@ -439,7 +441,12 @@ def search_records(
         except IdentifierError as exc:
             raise InvalidInput(exc.reason, field="q", **exc.params) from exc
         name = None
-    elif q and clean(q).lstrip("+").isdigit() and len(clean(q)) >= 7:
+    elif (
+        q
+        and kind is not RecordKind.ADDRESS
+        and clean(q).lstrip("+").isdigit()
+        and len(clean(q)) >= 7
+    ):
         try:
             phone = parse_phone(q)
         except IdentifierError as exc:
