@@ -459,3 +459,26 @@ def test_the_map_page_for_leaders_has_no_search(registry_city: RegistryCity) -> 
     assert page.status_code == 200
     assert 'id="registry-map"' in page.text and 'name="q"' not in page.text
     client.cookies.clear()
+
+
+def test_a_corrected_address_is_matched_to_a_standard_one(registry_city: RegistryCity) -> None:
+    headers = registry_city.headers(username(registry_city, Role.GRID_WORKER))
+    client = registry_city.client
+    addresses = client.get(
+        "/api/v1/registry/addresses", headers=headers, params={"page_size": 5}
+    ).json()["items"]
+    target = addresses[-1]
+    person = client.get("/api/v1/registry/people", headers=headers, params={"page_size": 1}).json()[
+        "items"
+    ][0]
+    response = client.patch(
+        f"/api/v1/registry/people/{person['id']}",
+        headers=headers,
+        json={"reason": "搬到同网格另一户", "changes": {"address_text": target["text"]}},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["record"]["address_id"] == target["id"]
+    assert body["record"]["grid_code"] == target["grid_code"]
+    fields = {c["field"] for c in body["changes"] if c["reason"] == "搬到同网格另一户"}
+    assert "address_text" in fields

@@ -329,6 +329,14 @@ def apply_changes(
             field=unknown[0],
             allowed=", ".join(EDITABLE[kind]),
         )
+    return set_values(kind, record, values, actor, reason.strip())
+
+
+def set_values(
+    kind: RecordKind, record: Any, values: dict[str, Any], actor: str, reason: str
+) -> list[Change]:
+    """Set VALUES on RECORD, one change row per field that really changed (also for what a
+    correction implies, such as the standard address a new address text matches)."""
     changes: list[Change] = []
     now = utcnow()
     for name, new in values.items():
@@ -338,7 +346,7 @@ def apply_changes(
         setattr(record, name, new)
         assert record.id is not None
         changes.append(
-            Change(kind, record.id, name, as_text(old), as_text(new), actor, reason.strip(), at=now)
+            Change(kind, record.id, name, as_text(old), as_text(new), actor, reason, at=now)
         )
     if changes:
         record.updated_at = now

@@ -55,6 +55,7 @@ from civicgrid.registry.domain import (
     RejectedRow,
     StandardAddress,
     apply_changes,
+    set_values,
 )
 from civicgrid.registry.identifiers import IdentifierError, clean, parse_identity, parse_phone
 from civicgrid.registry.importing import (
@@ -519,8 +520,20 @@ def edit_record(
     if not _may_edit(actor, record):
         raise Forbidden("registry_not_your_grid", code=record.grid_code or "-")
     checked = check_edit(kind, values)
+    repo = RegistryRepository(uow.session)
     changes = apply_changes(kind, record, checked, actor.name, reason)
-    RegistryRepository(uow.session).add_changes(changes)
+    if any(c.field == "address_text" for c in changes):
+        # A new address is matched again: the standard address, its grid and the house.
+        found = _address_matcher(repo)(record.address_text)
+        placed: dict[str, Any] = {
+            "address_id": found.address_id,
+            "address_match": found.how,
+            "grid_code": found.grid_code or record.grid_code,
+        }
+        if kind is RecordKind.PERSON:
+            placed["house_id"] = repo.houses_by_address().get(found.address_id or -1)
+        changes += set_values(kind, record, placed, actor.name, reason.strip())
+    repo.add_changes(changes)
     uow.commit()
     return get_record(uow, actor, kind, record_id)
 
