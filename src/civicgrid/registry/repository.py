@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -355,8 +356,14 @@ class RegistryRepository:
                 for row in rows:
                     copy.write_row(row)
         else:
-            connection.execute(
-                insert(stage), [dict(zip(columns, row, strict=True)) for row in rows]
+            # The driver's own executemany: SQLAlchemy's per-row type handling would cost
+            # more than the insert. Dates go in as SQLAlchemy stores them (ISO text).
+            raw_sqlite = connection.connection.driver_connection
+            assert raw_sqlite is not None
+            marks = ", ".join("?" * len(columns))
+            raw_sqlite.executemany(
+                f"INSERT INTO {STAGE} ({', '.join(columns)}) VALUES ({marks})",
+                [tuple(_sqlite_value(v) for v in row) for row in rows],
             )
         return stage
 
@@ -551,6 +558,10 @@ _STAGE_TABLES = {
     kind: Table(STAGE, MetaData(), *(Column(c, table.c[c].type) for c in IMPORT_COLUMNS[kind]))
     for kind, table in TABLES.items()
 }
+
+
+def _sqlite_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _now(now: Any) -> Any:
