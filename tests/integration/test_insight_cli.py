@@ -96,7 +96,7 @@ def test_hot_issues_from_a_file_and_a_bad_time(tmp_path: Path) -> None:
 
 
 def test_urgency_of_each_message_with_its_reasons(tmp_path: Path) -> None:
-    rows = [["详情"], ["楼道里燃气泄漏，家里有老人"], ["路灯不亮"]]
+    rows = [["详情"], ["楼道里燃气泄漏，家里有老人"], ["路灯不亮"], ["物业不作为，非常不满"]]
     source = write(tmp_path / "u.csv", rows)
     result = run(
         "insight", "urgency", "--input", source, "--text-col", "详情", "--out", tmp_path / "o.csv"
@@ -105,3 +105,8 @@ def test_urgency_of_each_message_with_its_reasons(tmp_path: Path) -> None:
     scored = list(csv.DictReader((tmp_path / "o.csv").open(encoding="utf-8-sig")))
     assert float(scored[0]["urgency"]) >= 0.6 and scored[0]["urgency_reasons"] == "燃气泄漏 老人"
     assert float(scored[1]["urgency"]) == 0 and scored[1]["urgency_reasons"] == ""
+    assert (scored[2]["sentiment_label"], scored[2]["sentiment_words"]) == (
+        "negative",
+        "不作为 非常不满",
+    )
+    assert "负面 1 条" in result.output

@@ -122,6 +122,30 @@ def test_a_report_that_reads_urgent_is_taken_in_as_urgent_with_its_reasons(city:
     assert {"着火", "孩子"} <= set(urgent.event.data["urgency"]["reasons"])
     assert calm.case.priority is Priority.NORMAL
     assert calm.event.data["urgency"] == {"score": 0.0, "reasons": []}
+    assert calm.event.data["sentiment"] == {"score": 0.0, "label": "neutral", "words": []}
+    assert urgent.event.data["sentiment"]["label"] in ("negative", "neutral")
+
+
+def test_staff_see_how_a_report_reads_on_the_case_page(
+    city: City, city_client: Any, auth: Any
+) -> None:
+    point = city.area(city.plan.workers[0].grid_code).geometry.representative_point()
+    answer = city_client.post(
+        "/api/v1/cases",
+        json={
+            "description": "楼道里燃气泄漏，家里有老人，投诉多次无人管，忍无可忍！！",
+            "category": "CR01",
+            "lat": point.y,
+            "lon": point.x,
+            "channel": "hotline",
+        },
+        headers=auth("dispatcher"),
+    )
+    assert answer.status_code == 201, answer.text
+    page = city_client.get(f"/cases/{answer.json()['id']}", headers=auth("dispatcher"))
+    assert page.status_code == 200
+    assert "紧急程度" in page.text and "燃气泄漏、老人" in page.text
+    assert "情感倾向 负面" in page.text and "忍无可忍" in page.text
 
 
 def test_administrators_see_the_suggestion_model_dispatchers_do_not(

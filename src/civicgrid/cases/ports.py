@@ -5,8 +5,8 @@
 - CategorySuggester: guesses a category from the report's text. `insight` implements a
   trained one; the default here matches category names and keywords.
 - UrgencyScorer: how urgent a report reads (threats, danger, vulnerable people, anger) and
-  the words that say so; an urgent one is taken in as urgent. `insight` implements it; the
-  default here finds nothing.
+  its tone (angry … grateful), with the words that say so; an urgent one is taken in as
+  urgent. `insight` implements it; the default here finds nothing.
 - AddressResolver: turns a free-text address into a point. The registry's standard
   addresses implement it; the default matches area names (community, street, grid).
 """
@@ -77,6 +77,9 @@ class KeywordSuggester:
 class Urgency:
     score: float  # 0 (nothing urgent) to 1
     reasons: tuple[str, ...] = ()  # the words that raised it, for the timeline
+    sentiment: float = 0.0  # the tone: −1 (angry, desperate) to 1 (grateful)
+    sentiment_label: str = "neutral"  # "negative", "neutral" or "positive"
+    sentiment_words: tuple[str, ...] = ()  # the words that set the tone
 
 
 class UrgencyScorer(Protocol):

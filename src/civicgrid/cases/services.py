@@ -340,6 +340,11 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
                 "score": round(reads_urgent.score, 3),
                 "reasons": list(reads_urgent.reasons),
             },
+            "sentiment": {
+                "score": reads_urgent.sentiment,
+                "label": reads_urgent.sentiment_label,
+                "words": list(reads_urgent.sentiment_words),
+            },
         },
         attachments=[a.id for a in attachments],
     )

@@ -429,6 +429,10 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "en": "{rank}. {title} | place: {place} | {span} | {count} messages, {likes} likes "
         "| heat {heat}",
     },
+    "insight_sentiment_done": {
+        "zh": "情感倾向：负面 {negative} 条，中性 {neutral} 条，正面 {positive} 条",
+        "en": "Tone: {negative} negative, {neutral} neutral, {positive} positive",
+    },
     "insight_urgency_done": {
         "zh": "已评估 {count} 条留言的紧急程度，其中 {urgent} 条紧急；结果写入 {path}",
         "en": "Scored the urgency of {count} messages, {urgent} urgent; written to {path}",
@@ -1596,6 +1600,17 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     },
     "ui.event.level": {"zh": "转至{level}级办理", "en": "Now handled at {level} level"},
     "ui.event.satisfaction": {"zh": "满意度 {score}/5", "en": "Satisfaction {score}/5"},
+    "ui.event.urgency": {
+        "zh": "紧急程度 {score}：{words}",
+        "en": "Urgency {score}: {words}",
+    },
+    "ui.event.sentiment": {
+        "zh": "情感倾向 {label}（{score}）：{words}",
+        "en": "Tone {label} ({score}): {words}",
+    },
+    "sentiment.negative": {"zh": "负面", "en": "negative"},
+    "sentiment.neutral": {"zh": "中性", "en": "neutral"},
+    "sentiment.positive": {"zh": "正面", "en": "positive"},
     "ui.form.reason": {"zh": "原因", "en": "Reason"},
     "ui.form.note": {"zh": "说明（可选）", "en": "Note (optional)"},
     "ui.form.resolve_note": {"zh": "处置情况", "en": "What was done"},

@@ -339,7 +339,8 @@ def urgency(
     threshold: Annotated[float, typer.Option(help="score from which a message is urgent")] = 0.6,
 ) -> None:
     """Add the columns `urgency` (0–1) and `urgency_reasons` (the words that raised it:
-    threats, danger, vulnerable people, anger, time pressure) to every row of the file."""
+    threats, danger, vulnerable people, anger, time pressure), `sentiment` (−1 angry … 1
+    grateful), `sentiment_label` and `sentiment_words` to every row of the file."""
     from civicgrid.insight.urgency import LexiconUrgency
 
     with friendly_errors():
@@ -347,12 +348,20 @@ def urgency(
         messages = table.texts(text_col, title_col)
     scorer = LexiconUrgency()
     scores = [scorer.score(f"{title} {text}") for title, text in messages]
-    extra = [c for c in ("urgency", "urgency_reasons") if c not in table.header]
+    added = ("urgency", "urgency_reasons", "sentiment", "sentiment_label", "sentiment_words")
+    extra = [c for c in added if c not in table.header]
     write_csv(
         out_path,
         [*table.header, *extra],
         (
-            {**row, "urgency": f"{s.score:.3f}", "urgency_reasons": " ".join(s.reasons)}
+            {
+                **row,
+                "urgency": f"{s.score:.3f}",
+                "urgency_reasons": " ".join(s.reasons),
+                "sentiment": f"{s.sentiment:.3f}",
+                "sentiment_label": s.sentiment_label,
+                "sentiment_words": " ".join(s.sentiment_words),
+            }
             for row, s in zip(table.rows, scores, strict=True)
         ),
     )
@@ -362,6 +371,14 @@ def urgency(
             "insight_urgency_done",
             locale(),
             {"count": len(scores), "urgent": urgent, "path": out_path},
+        )
+    )
+    tones = Counter(s.sentiment_label for s in scores)
+    out.print(
+        translate(
+            "insight_sentiment_done",
+            locale(),
+            {t: tones.get(t, 0) for t in ("negative", "neutral", "positive")},
         )
     )
 

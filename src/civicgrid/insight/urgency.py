@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from civicgrid.cases.ports import Urgency
+from civicgrid.insight.sentiment import LexiconSentiment
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,12 @@ NEGATIONS = ("没有", "不", "无", "未", "没")
 
 
 class LexiconUrgency:
-    """Implements cases' UrgencyScorer port."""
+    """Implements cases' UrgencyScorer port: urgency from these word lists, the tone from
+    insight.sentiment."""
 
     def __init__(self, kinds: tuple[Kind, ...] = KINDS) -> None:
         self.kinds = kinds
+        self.sentiment = LexiconSentiment()
 
     def score(self, text: str) -> Urgency:
         calm = 1.0
@@ -67,7 +70,8 @@ class LexiconUrgency:
             if found:
                 calm *= 1 - kind.weight
                 reasons.extend(w for w in found if not any(w in r for r in reasons))
-        return Urgency(round(1 - calm, 3), tuple(reasons))
+        tone = self.sentiment.score(text)
+        return Urgency(round(1 - calm, 3), tuple(reasons), tone.score, tone.label, tone.words)
 
 
 def _said(text: str, word: str) -> bool:

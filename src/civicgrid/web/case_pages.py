@@ -35,6 +35,7 @@ from civicgrid.cases.domain import (
     Channel,
     Priority,
     Status,
+    SystemEvent,
 )
 from civicgrid.cases.repository import CaseFilter
 from civicgrid.cases.services import (
@@ -188,10 +189,13 @@ class Labels:
             return ""
         return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
-    def event_details(self, event: CaseEvent) -> list[str]:
-        """The facts of a timeline row beyond its note: units, hours, merges, levels."""
+    def event_details(self, event: CaseEvent, staff: bool = False) -> list[str]:
+        """The facts of a timeline row beyond its note: units, hours, merges, levels; for
+        STAFF also how the report reads (urgency and tone, with the words behind them)."""
         data = event.data
         details = []
+        if staff and event.action == SystemEvent.REPORT.value:
+            details.extend(self.reading(data))
         if event.action == Action.WHISTLE.value:
             names = "、".join(self.unit(code) for code in data.get("departments", []))
             details.append(
@@ -212,6 +216,29 @@ class Labels:
         if event.action == Action.RATE.value and data.get("satisfaction"):
             details.append(self.t("ui.event.satisfaction", score=data["satisfaction"]))
         return details
+
+    def reading(self, data: dict[str, Any]) -> list[str]:
+        lines = []
+        urgency = data.get("urgency") or {}
+        if urgency.get("reasons"):
+            lines.append(
+                self.t(
+                    "ui.event.urgency",
+                    score=f"{urgency.get('score', 0):.2f}",
+                    words="、".join(urgency["reasons"]),
+                )
+            )
+        tone = data.get("sentiment") or {}
+        if tone.get("words"):
+            lines.append(
+                self.t(
+                    "ui.event.sentiment",
+                    label=self.t(f"sentiment.{tone.get('label', 'neutral')}"),
+                    score=f"{tone.get('score', 0):+.2f}",
+                    words="、".join(tone["words"]),
+                )
+            )
+        return lines
 
     def masked(self, text: str, phone: bool, show: bool) -> str:
         if show:
