@@ -289,24 +289,34 @@ class RegistryRepository:
 
     # -------------------------------------------------------------- bulk import
 
-    def upsert(self, kind: RecordKind, rows: Sequence[tuple[Any, ...]]) -> Upserted:
+    def upsert(
+        self, kind: RecordKind, rows: Sequence[tuple[Any, ...]], *, new_source: bool = False
+    ) -> Upserted:
         """Write ROWS (values in IMPORT_COLUMNS order, unique by source and source key):
-        new keys are inserted, rows whose content hash differs are updated, others untouched."""
+        new keys are inserted, rows whose content hash differs are updated, others untouched.
+        NEW_SOURCE: the source had no records when the import began, so none can have
+        changed and the look for changed rows is skipped."""
         if not rows:
             return Upserted(0, 0, [])
         table = TABLES[kind]
         columns = IMPORT_COLUMNS[kind]
         stage = self._stage(kind, rows)
         data = [c for c in columns if c not in ("source", "source_key", "batch_id")]
-        changed = self.session.execute(
-            select(table.c.id, *(table.c[c] for c in data), *(stage.c[c] for c in data))
-            .join_from(
-                table,
-                stage,
-                and_(table.c.source == stage.c.source, table.c.source_key == stage.c.source_key),
-            )
-            .where(table.c.content_hash != stage.c.content_hash)
-        ).all()
+        changed = (
+            []
+            if new_source
+            else self.session.execute(
+                select(table.c.id, *(table.c[c] for c in data), *(stage.c[c] for c in data))
+                .join_from(
+                    table,
+                    stage,
+                    and_(
+                        table.c.source == stage.c.source, table.c.source_key == stage.c.source_key
+                    ),
+                )
+                .where(table.c.content_hash != stage.c.content_hash)
+            ).all()
+        )
         changes: list[tuple[int, str, Any, Any]] = []
         width = len(data)
         for row in changed:
@@ -367,13 +377,12 @@ class RegistryRepository:
             )
         return stage
 
-    def existing_keys(self, kind: RecordKind, source: str) -> int:
+    def has_records(self, kind: RecordKind, source: str) -> bool:
         table = TABLES[kind]
-        return int(
-            self.session.execute(
-                select(func.count()).select_from(table).where(table.c.source == source)
-            ).scalar_one()
-        )
+        found = self.session.execute(
+            select(table.c.id).where(table.c.source == source).limit(1)
+        ).scalar()
+        return found is not None
 
     # -------------------------------------------------------------- reading
 

@@ -154,7 +154,8 @@ def import_records(
     checker = RowChecker(kind, columns, context)
     report = ImportReport(batch)
     uow.commit()
-    writer = _ChunkWriter(uow, kind, batch, actor, progress)
+    new_source = not repo.has_records(kind, name)
+    writer = _ChunkWriter(uow, kind, batch, actor, progress, new_source)
     writer.start()
     seen: dict[str, int] = {}
     row_of = operator.itemgetter(*IMPORT_COLUMNS[kind])
@@ -243,8 +244,10 @@ class _ChunkWriter(threading.Thread):
         batch: ImportBatch,
         actor: Actor,
         progress: Callable[[int], None] | None,
+        new_source: bool,
     ) -> None:
         super().__init__(name="registry-import-writer", daemon=True)
+        self.new_source = new_source
         self.uow = uow
         self.kind = kind
         self.batch = batch
@@ -281,7 +284,7 @@ class _ChunkWriter(threading.Thread):
     def write(self, chunk: _Chunk) -> None:
         repo = RegistryRepository(self.uow.session)
         batch = self.batch
-        upserted = repo.upsert(self.kind, chunk.good)
+        upserted = repo.upsert(self.kind, chunk.good, new_source=self.new_source)
         batch.total += chunk.rows
         batch.created += upserted.created
         batch.updated += upserted.updated
