@@ -19,7 +19,9 @@ tone = LexiconSentiment().score
         ("反映多次一直没有回复", "negative"),
         ("咨询一下公积金提取需要哪些材料", "neutral"),
         ("希望尽快处理", "neutral"),  # a request, not praise
-        ("工地已经不再扰民了，谢谢", "positive"),
+        ("工地已经不再扰民了，谢谢", "neutral"),  # thanks alone is politeness
+        ("工地已经不再扰民了，非常满意", "positive"),
+        ("A2区工地拖欠工资，态度恶劣，万分感谢", "negative"),
     ],
 )
 def test_the_tone_of_citizens_messages(text: str, label: str) -> None:

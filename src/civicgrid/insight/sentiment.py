@@ -38,24 +38,25 @@ NEGATIVE: dict[str, float] = {
     **_words(
         -0.3,
         "投诉 举报 扰民 噪音 污染 恶臭 脏乱差 堵塞 隐患 危险 严重 损害 影响生活 影响休息 "
-        "困扰 麻烦 问题 难 差 破损 坏了 漏水 积水 停水 停电",
+        "困扰 麻烦 问题 难 差 破损 坏了 漏水 积水 停水 停电 刺耳 粉尘 烟尘 臭味 吵闹 "
+        "睡不着 无法入睡 乱象 侵占 私自 违章",
     ),
 }
 POSITIVE: dict[str, float] = {
     **_words(
         1.0,
-        "衷心感谢 非常感谢 特别感谢 感激 致敬 点赞 好评 表扬 赞扬 锦旗 为民办实事 辛苦了 "
-        "暖心 贴心 满意",
+        "衷心感谢 致敬 点赞 好评 表扬 赞扬 锦旗 为民办实事 辛苦了 暖心 贴心 满意",
     ),
-    **_words(
-        0.6,
-        "感谢 谢谢 及时 迅速 高效 负责 认真 耐心 热心 热情 周到 解决了 已解决 得到解决 "
-        "改善 好转 方便 放心 安心 支持",
-    ),
+    **_words(0.6, "解决了 已解决 得到解决 好转 热心 热情 周到 耐心"),
+    **_words(0.3, "及时 迅速 高效"),
+    # Politeness: nearly every letter ends with thanks, complaints included.
+    **_words(0.15, "感谢 谢谢 感激"),
 }
-# Neutral said plainly ("希望尽快处理" asks, it does not praise); a complaint turned round
-# ("没有解决", "一直不回复").
-UNMET: dict[str, float] = _words(-0.6, "解决 处理 落实 回复 答复 整改 查处")
+# Neutral said plainly ("希望尽快处理" asks, "方便市民" argues for a proposal, "负责人" is a
+# person); a complaint turned round ("没有解决", "一直不回复", "很不方便", "不负责").
+UNMET: dict[str, float] = _words(
+    -0.6, "解决 处理 落实 回复 答复 整改 查处 方便 改善 放心 安心 支持 满足 负责 认真"
+)
 DEGREE: dict[str, float] = {
     **_words(2.0, "极其 极度 非常 特别 十分 万分 太 严重 强烈 实在 简直"),
     **_words(1.5, "很 真 挺 相当 越来越 一直 总是 多次 反复 屡次"),
