@@ -392,7 +392,7 @@ class RowChecker:
         key = values.get("key") or natural_key
         if len(key) > 128:
             key = hashlib.blake2b(key.encode(), digest_size=32).hexdigest()
-        record["content_hash"] = content_hash(record)
+        record["content_hash"] = content_hash(values, record)
         record["source"] = self.context.source
         record["source_key"] = key
         record["batch_id"] = self.context.batch_id
@@ -757,11 +757,13 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def content_hash(record: dict[str, Any]) -> str:
-    """What the source said about the record (its values, not where or when it came from)."""
-    return hashlib.blake2b(
-        "\x1f".join(map(str, record.values())).encode(), digest_size=16
-    ).hexdigest()
+def content_hash(values: dict[str, str], record: dict[str, Any]) -> str:
+    """What the source said about the record: its fields as written (cheaper to hash than
+    the checked values, which follow from them) and where it was placed, so a record is
+    updated when a standard address it now matches was imported since."""
+    placed = f"{record.get('address_id')}\x1e{record.get('house_id')}\x1e{record.get('grid_code')}"
+    text = "\x1f".join(values.values()) + "\x1e" + placed
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 # ------------------------------------------------------------------ the report of bad rows
