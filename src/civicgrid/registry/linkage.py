@@ -30,10 +30,12 @@ confirmations are reported in `LinkageResult.conflicts`.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -679,14 +681,16 @@ def spark_session(cores: int = 2, memory: str = "6g") -> Any:
         .appName(SPARK_SESSION_NAME)
         .config("spark.driver.memory", memory)
         .config("spark.jars", similarity_jar_location())
-        .config("spark.sql.shuffle.partitions", str(cores * 4))
-        .config("spark.default.parallelism", str(cores * 4))
+        .config("spark.sql.shuffle.partitions", str(cores * 2))
+        .config("spark.default.parallelism", str(cores * 2))
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
-    # Splink breaks long query lineages with checkpoints.
-    session.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="civicgrid-spark-"))
+    # Splink may checkpoint to cut long query lineages, and Spark needs a folder for that.
+    checkpoints = tempfile.mkdtemp(prefix="civicgrid-spark-")
+    atexit.register(shutil.rmtree, checkpoints, ignore_errors=True)
+    session.sparkContext.setCheckpointDir(checkpoints)
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -702,7 +706,7 @@ def database_api(backend: Backend) -> DatabaseAPI[Any]:
         return SparkAPI(
             spark_session=spark_session(),
             break_lineage_method="persist",
-            num_partitions_on_repartition=8,
+            num_partitions_on_repartition=4,
         )
     raise ValueError(f"unknown backend {backend!r}: duckdb or spark")
 
