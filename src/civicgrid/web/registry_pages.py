@@ -5,6 +5,7 @@ per-grid summaries (people, houses, floating population, care groups) on a map."
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -208,6 +209,8 @@ def _show(value: Any) -> str:
         return "、".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
 
 
