@@ -15,6 +15,7 @@ from civicgrid.registry.linkage import (
     ReviewDecisions,
     address_keys,
     clean_birth_date,
+    clean_identity,
     clean_phone,
     constrained_clusters,
     name_pinyin,
@@ -53,6 +54,8 @@ def test_dates_and_phones_are_read_however_they_are_written() -> None:
     assert clean_birth_date("1990-02-30") is None
     assert clean_phone("+86 138-1234-5678") == "13812345678"
     assert clean_phone("") is None
+    assert clean_identity("110105491231002") == clean_identity("11010519491231002x")
+    assert clean_identity("11010519491231012X") == "11010519491231012X"  # kept, though wrong
 
 
 def test_door_numbers_in_chinese_numerals_read_back() -> None:

@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from civicgrid.registry.addresses import normalise, parse_address
-from civicgrid.registry.identifiers import clean
+from civicgrid.registry.identifiers import clean, identity_check_character
 
 if TYPE_CHECKING:
     from splink.internals.database_api import DatabaseAPI
@@ -104,6 +104,17 @@ def clean_birth_date(text: str) -> str | None:
         return date(year, month, day).isoformat()
     except ValueError:
         return None
+
+
+def clean_identity(text: str) -> str | None:
+    """Spaces and full-width digits out, an upper-case X, and an old 15-digit number
+    written the 18-digit way (as GB 11643 upgrades it), so the two forms match exactly.
+    A wrong check character is kept: the number may still link by its other digits."""
+    value = clean(text)
+    if len(value) == 15 and value.isdigit():
+        first17 = value[:6] + "19" + value[6:]
+        value = first17 + identity_check_character(first17)
+    return value or None
 
 
 def clean_sex(text: str) -> str | None:
@@ -167,7 +178,7 @@ def _prepare_people(table: pa.Table) -> pa.Table:
     names = _map_strings(table["name"], clean_name)
     door_building = _map_strings(table["address"], address_keys)
     phones = _map_strings(table["phone"], clean_phone)
-    identity = _map_strings(table["identity"], lambda v: clean(v) or None)
+    identity = _map_strings(table["identity"], clean_identity)
     return pa.table(
         {
             "uid": _uids(table),
@@ -380,7 +391,7 @@ PEOPLE = LinkageSpec(
         # Public security holds the registered identity; the grid workers see where people
         # live now and which phone they answer.
         SurvivorshipRule("name", ("public_security",), clean_name),
-        SurvivorshipRule("identity", ("public_security",), clean),
+        SurvivorshipRule("identity", ("public_security",), clean_identity),
         SurvivorshipRule("birth_date", ("public_security",), clean_birth_date),
         SurvivorshipRule("sex", ("public_security",), clean_sex),
         SurvivorshipRule("address", ("grid", "housing"), _door),
