@@ -556,7 +556,7 @@ class Belief:
     value: str | None
     source: str | None
     record_id: str | None
-    reason: str  # "source priority", "most frequent", "most recent", "no value"
+    reason: str  # "source priority", "all agree", "most frequent", "most recent", "no value"
 
 
 @dataclass(frozen=True)
@@ -921,9 +921,13 @@ def _split_bridged(
     one_per_source: Collection[str] = (),
 ) -> tuple[pa.Table, list[tuple[RecordKey, RecordKey]]]:
     """Rebuild the clusters that still hold a split pair through a third record, or two
-    records of a source in ONE_PER_SOURCE."""
+    records of a source in ONE_PER_SOURCE. Only those clusters leave Arrow for Python."""
+    decided = pa.array(
+        sorted({uid_of(k) for pair in decisions.cannot_link for k in pair}), pa.string()
+    )
+    in_decisions = clusters.filter(pc.is_in(clusters["uid"], value_set=decided))
     cluster_of = dict(
-        zip(clusters["uid"].to_pylist(), clusters["cluster_id"].to_pylist(), strict=True)
+        zip(in_decisions["uid"].to_pylist(), in_decisions["cluster_id"].to_pylist(), strict=True)
     )
     bad = {
         cluster_of[uid_of(a)]
@@ -939,31 +943,34 @@ def _split_bridged(
     ]
     if not bad:
         return clusters, conflicts
-    nodes = [uid for uid, cluster in cluster_of.items() if cluster in bad]
+    affected = clusters.filter(
+        pc.is_in(clusters["cluster_id"], value_set=pa.array(sorted(bad), pa.string()))
+    )
+    nodes = affected["uid"].to_pylist()
     inside = set(nodes)
-    edges = [
-        (left, right, probability)
-        for left, right, probability in zip(
-            pairs["uid_l"].to_pylist(),
-            pairs["uid_r"].to_pylist(),
-            pairs["match_probability"].to_pylist(),
+    near = pairs.filter(pc.is_in(pairs["uid_l"], value_set=affected["uid"]))
+    edges = list(
+        zip(
+            near["uid_l"].to_pylist(),
+            near["uid_r"].to_pylist(),
+            near["match_probability"].to_pylist(),
             strict=True,
         )
-        if left in inside
-    ]
+    )
     local = ReviewDecisions(
         must_link=[(a, b) for a, b in decisions.must_link if uid_of(a) in inside],
         cannot_link=[(a, b) for a, b in decisions.cannot_link if uid_of(a) in inside],
     )
     rebuilt, refused = constrained_clusters(nodes, edges, local, one_per_source)
-    cluster_of.update(rebuilt)
     for conflict in refused:
         if conflict not in conflicts:
             conflicts.append(conflict)
-    uids = clusters["uid"]
-    return pa.table(
-        {"uid": uids, "cluster_id": [cluster_of[u] for u in uids.to_pylist()]}
-    ), conflicts
+    # The rebuilt clusters' ids replace the old ones; every other record keeps its own.
+    rebuilt_uids = pa.array(list(rebuilt), pa.string())
+    rebuilt_ids = pa.array(list(rebuilt.values()), pa.string())
+    position = pc.index_in(clusters["uid"], value_set=rebuilt_uids)
+    new_ids = pc.if_else(pc.is_null(position), clusters["cluster_id"], rebuilt_ids.take(position))
+    return pa.table({"uid": clusters["uid"], "cluster_id": new_ids}), conflicts
 
 
 def _with_keys(
