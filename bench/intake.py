@@ -236,7 +236,8 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        help="server processes (default: 1 on SQLite, which has one writer; 2 on PostgreSQL)",
+        default=2,
+        help="server processes (one per core)",
     )
     parser.add_argument(
         "--rate",
@@ -247,8 +248,6 @@ def main() -> None:
     args = parser.parse_args()
 
     url = prepare_database(args.db)
-    if args.workers is None:
-        args.workers = 1 if url.startswith("sqlite") else 2
     env = {**os.environ, "CIVICGRID_DATABASE_URL": url, "CIVICGRID_SCHEDULER_INTERVAL_SECONDS": "0"}
     print(f"database: {make_url(url).render_as_string(hide_password=True)}")
     run("demo", "--reset", "--cases", "0", env=env)

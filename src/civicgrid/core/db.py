@@ -8,6 +8,7 @@ import SQLAlchemy.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: one server process per SQLite file there
+    fcntl = None  # type: ignore[assignment]
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -213,26 +219,62 @@ SessionFactory = Callable[[], Session]
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     if engine.dialect.name == "sqlite":
-        _take_turns_writing(factory)
+        _take_turns_writing(factory, _write_turn(engine.url.database))
     return factory
 
 
-# SQLite allows one writer at a time and makes the others sleep and retry, which turns a
-# burst of requests into seconds of latency. Sessions of one process take turns instead:
-# a session takes the turn at its first write and gives it back when its transaction ends.
-# (Reads need no turn: in WAL mode they never wait. Run one server process on SQLite.)
-_SQLITE_TURN = threading.Lock()
+class WriteTurn:
+    """SQLite allows one writer at a time and makes the others sleep and retry, which turns
+    a burst of requests into seconds of latency. Sessions take turns instead: a session
+    takes the turn at its first write and gives it back when its transaction ends. Reads
+    need no turn (in WAL mode they never wait).
+
+    The turn is a lock between the threads of a process and an exclusive `flock` on a file
+    beside the database between processes (the kernel wakes the next waiter at once), so
+    several server processes, and the command line beside them, share one SQLite file
+    without sleeping on each other."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._file = (
+            open(f"{path}.write-turn", "a+b")  # noqa: SIM115 - held for the process's life
+            if path and path != ":memory:" and fcntl is not None
+            else None
+        )
+
+    def take(self) -> None:
+        self._thread_lock.acquire()
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+
+    def give_back(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        self._thread_lock.release()
 
 
-def _take_turns_writing(factory: sessionmaker[Session]) -> None:
+_write_turns: dict[str, WriteTurn] = {}
+_write_turns_lock = threading.Lock()
+
+
+def _write_turn(path: str | None) -> WriteTurn:
+    """One turn per database file in a process (engines of the same file share it)."""
+    key = os.path.abspath(path) if path and path != ":memory:" else ":memory:"
+    with _write_turns_lock:
+        if key not in _write_turns:
+            _write_turns[key] = WriteTurn(key if key != ":memory:" else None)
+        return _write_turns[key]
+
+
+def _take_turns_writing(factory: sessionmaker[Session], turn: WriteTurn) -> None:
     def take(session: Session) -> None:
         if not session.info.get("sqlite_turn"):
-            _SQLITE_TURN.acquire()
+            turn.take()
             session.info["sqlite_turn"] = True
 
     def give_back(session: Session, *_args: Any) -> None:
         if session.info.pop("sqlite_turn", False):
-            _SQLITE_TURN.release()
+            turn.give_back()
 
     def on_execute(state: ORMExecuteState) -> None:
         if state.is_insert or state.is_update or state.is_delete:
