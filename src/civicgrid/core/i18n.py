@@ -583,8 +583,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "registry_id_missing": {"zh": "缺少身份证号码", "en": "The identity number is missing"},
     "registry_id_length": {
         "zh": "身份证号码“{value}”应为18位（旧号码15位），实际{length}位",
-        "en": "Identity number '{value}' should have 18 characters (15 for old ones), "
-        "not {length}",
+        "en": "Identity number '{value}' should have 18 characters (15 for old ones), not {length}",
     },
     "registry_id_characters": {
         "zh": "身份证号码“{value}”只能是数字，最后一位可以是X",
@@ -618,8 +617,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     },
     "registry_credit_authority": {
         "zh": "统一社会信用代码“{value}”的登记管理部门代码{authority}不存在",
-        "en": "Credit code '{value}' starts with {authority}, which is no registration "
-        "authority",
+        "en": "Credit code '{value}' starts with {authority}, which is no registration authority",
     },
     "registry_credit_region": {
         "zh": "统一社会信用代码“{value}”的地区码{region}不存在",
@@ -710,8 +708,7 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     },
     "registry_address_ambiguous": {
         "zh": "地址“{value}”对应多个标准地址（记录已按原文保存，待核实）",
-        "en": "'{value}' fits several standard addresses (record kept with this text, for "
-        "review)",
+        "en": "'{value}' fits several standard addresses (record kept with this text, for review)",
     },
     "registry_address_unparsed": {
         "zh": "无法从“{value}”中识别道路或小区",
@@ -753,9 +750,6 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "只有网格 {code} 的网格员可以修改这条记录",
         "en": "Only the grid worker of grid {code} may change this record",
     },
-
-
-
     # registry: pages
     "ui.nav.registry": {"zh": "一标三实", "en": "Registry"},
     "ui.registry.title": {"zh": "基础信息（一标三实）", "en": "Base registry"},

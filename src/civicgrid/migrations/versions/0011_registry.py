@@ -14,7 +14,6 @@ from alembic import op
 
 import civicgrid.core.db
 
-
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
