@@ -443,7 +443,18 @@ class RowChecker:
             problems.append(RowProblem(row, name, exc.reason, dict(exc.params)))
             return ""
 
-    def _text(self, row: int, name: str, value: str, limit: int, problems: list[RowProblem]) -> str:
+    def _text(
+        self,
+        row: int,
+        name: str,
+        value: str,
+        limit: int,
+        problems: list[RowProblem],
+        *,
+        required: bool = False,
+    ) -> str:
+        if required and not value:
+            problems.append(RowProblem(row, name, "registry_required", {}))
         if len(value) > limit:
             problems.append(
                 RowProblem(row, name, "registry_too_long", {"limit": limit, "length": len(value)})
@@ -515,10 +526,7 @@ class RowChecker:
         problems: list[RowProblem],
         review: list[RowProblem],
     ) -> tuple[dict[str, Any], str] | None:
-        name = values.get("name", "")
-        if not name:
-            problems.append(RowProblem(row, "name", "registry_required", {}))
-        name = self._text(row, "name", name, 100, problems)
+        name = self._text(row, "name", values.get("name", ""), 100, problems, required=True)
         identity = None
         try:
             identity = parse_identity(values.get("id_number", ""), self.context.today)
@@ -662,10 +670,7 @@ class RowChecker:
         problems: list[RowProblem],
         review: list[RowProblem],
     ) -> tuple[dict[str, Any], str] | None:
-        name = values.get("name", "")
-        if not name:
-            problems.append(RowProblem(row, "name", "registry_required", {}))
-        name = self._text(row, "name", name, 200, problems)
+        name = self._text(row, "name", values.get("name", ""), 200, problems, required=True)
         code = ""
         try:
             code = parse_credit_code(values.get("credit_code", ""))
