@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Column, String, Table, Text, select, update
 from sqlalchemy.exc import IntegrityError
@@ -157,13 +156,3 @@ class Scheduler:
                         log.info("%s: %s", name, outcome)
             except Exception:
                 log.exception("scheduler run failed")
-
-
-def describe(run: JobRun | None) -> dict[str, Any] | None:
-    if run is None:
-        return None
-    return {
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "outcome": run.outcome,
-    }
