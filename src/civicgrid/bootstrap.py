@@ -30,6 +30,7 @@ from civicgrid.insight.warnings import repository as _warnings_tables  # noqa: F
 from civicgrid.insight.warnings.ports import WarningPorts
 from civicgrid.insight.warnings.services import scan_job
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
+from civicgrid.registry import entities as _registry_entity_tables  # noqa: F401
 from civicgrid.registry import repository as _registry_tables  # noqa: F401
 from civicgrid.transparency import repository as _transparency_indexes  # noqa: F401
 from civicgrid.transparency.services import TransparencyPorts
