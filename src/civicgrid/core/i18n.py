@@ -750,6 +750,35 @@ MESSAGES: dict[str, dict[Locale, str]] = {
         "zh": "只有网格 {code} 的网格员可以修改这条记录",
         "en": "Only the grid worker of grid {code} may change this record",
     },
+    # registry: linked entities
+    "registry_link_kind_unknown": {
+        "zh": "{kind} 还不能关联，可关联：{allowed}",
+        "en": "{kind} cannot be linked yet; these can: {allowed}",
+    },
+    "registry_link_bad_decision": {
+        "zh": "无效的判断“{value}”，应为：{allowed}",
+        "en": "'{value}' is no decision; use one of: {allowed}",
+    },
+    "registry_link_reason_required": {
+        "zh": "请填写判断理由",
+        "en": "Say why you decide so",
+    },
+    "registry_link_not_in_entity": {
+        "zh": "记录 {record} 不属于实体 {entity}（或不在您的管辖范围内）",
+        "en": "Record {record} is not one of entity {entity} (or not in your area)",
+    },
+    "registry_link_no_record": {
+        "zh": "没有记录 {record}（或不在您的管辖范围内）",
+        "en": "There is no record {record} (or it is not in your area)",
+    },
+    "registry_link_alone": {
+        "zh": "记录 {record} 是该实体唯一的记录，无可确认或拆分的另一条",
+        "en": "Record {record} is the entity's only record: there is no other to confirm or split",
+    },
+    "registry_link_same_record": {
+        "zh": "不能就记录 {record} 与它自己作判断",
+        "en": "Record {record} cannot be decided about with itself",
+    },
     # registry: pages
     "ui.nav.registry": {"zh": "一标三实", "en": "Registry"},
     "ui.registry.title": {"zh": "基础信息（一标三实）", "en": "Base registry"},
@@ -834,6 +863,56 @@ MESSAGES: dict[str, dict[Locale, str]] = {
     "ui.registry.field.lat": {"zh": "纬度", "en": "Latitude"},
     "ui.registry.field.lon": {"zh": "经度", "en": "Longitude"},
     "ui.registry.field.entity_id": {"zh": "关联实体", "en": "Linked entity"},
+    "ui.registry.entity.title": {"zh": "关联实体 #{id}", "en": "Linked entity #{id}"},
+    "ui.registry.entity.intro": {
+        "zh": "各部门关于同一对象的记录并排显示；不一致的字段已标出，并给出平台采信的值及其来源。",
+        "en": "The departments' records of one entity side by side; fields they disagree on "
+        "are marked, with the value the registry believes and where it comes from.",
+    },
+    "ui.registry.entity.open": {"zh": "查看关联实体 #{id}", "en": "Open linked entity #{id}"},
+    "ui.registry.entity.field": {"zh": "字段", "en": "Field"},
+    "ui.registry.entity.record": {"zh": "记录", "en": "Record"},
+    "ui.registry.entity.believed": {"zh": "采信值", "en": "Believed value"},
+    "ui.registry.entity.from": {"zh": "来自 {source} #{record}", "en": "from {source} #{record}"},
+    "ui.registry.entity.disagree": {"zh": "不一致", "en": "Disagree"},
+    "ui.registry.entity.disagree_fields": {
+        "zh": "不一致的字段：{fields}",
+        "en": "Fields the records disagree on: {fields}",
+    },
+    "ui.registry.entity.agree": {"zh": "各记录一致。", "en": "The records agree."},
+    "ui.registry.entity.hidden": {
+        "zh": "另有 {n} 条记录在您的管辖范围外，未显示。",
+        "en": "{n} more records lie outside your area and are not shown.",
+    },
+    "ui.registry.entity.linked_at": {
+        "zh": "第 {run} 次关联，{at}",
+        "en": "Linkage run {run}, {at}",
+    },
+    "ui.registry.entity.decide": {"zh": "核实关联", "en": "Review the link"},
+    "ui.registry.entity.decide_hint": {
+        "zh": "确认：该记录确属此对象；拆分：该记录不是此对象，立即移出。"
+        "判断会保留，下次关联时仍然生效。",
+        "en": "Confirm: this record is this entity. Split: it is not; it leaves the entity now. "
+        "Decisions are kept and applied again by every later linkage run.",
+    },
+    "ui.registry.entity.reason": {"zh": "判断理由（必填）", "en": "Why (required)"},
+    "ui.registry.entity.confirm": {"zh": "确认属于此实体", "en": "Confirm"},
+    "ui.registry.entity.split": {"zh": "拆分出去", "en": "Split off"},
+    "ui.registry.entity.decided": {"zh": "已记录您的判断。", "en": "Your decision is recorded."},
+    "ui.registry.entity.decisions": {"zh": "核实记录", "en": "Reviewers' decisions"},
+    "ui.registry.entity.no_decisions": {"zh": "尚无人工核实。", "en": "No decisions yet."},
+    "ui.registry.entity.decision_line": {
+        "zh": "{at} {actor}：{decision} {a} 与 {b}（{reason}）",
+        "en": "{at} {actor}: {decision} {a} and {b} ({reason})",
+    },
+    "ui.registry.entity.confirm_word": {"zh": "确认", "en": "confirmed"},
+    "ui.registry.entity.split_word": {"zh": "拆分", "en": "split"},
+    "ui.registry.entity.reason_source priority": {"zh": "按来源优先", "en": "source priority"},
+    "ui.registry.entity.reason_all agree": {"zh": "各记录一致", "en": "all agree"},
+    "ui.registry.entity.reason_most frequent": {"zh": "多数记录", "en": "most frequent"},
+    "ui.registry.entity.reason_most recent": {"zh": "最新记录", "en": "most recent"},
+    "ui.registry.entity.reason_no value": {"zh": "均无此值", "en": "no value"},
+    "ui.registry.field.batch_id": {"zh": "导入批次", "en": "Import batch"},
     "ui.registry.value.registered": {"zh": "户籍人口", "en": "Registered resident"},
     "ui.registry.value.floating": {"zh": "流动人口", "en": "Floating population"},
     "ui.registry.value.self_occupied": {"zh": "自住", "en": "Self-occupied"},

@@ -73,7 +73,7 @@ def demo_command(
             progress=lambda step: err.print(f"… {step}"),
             hot_spots=cases > 0,
         )
-        batches = install_demo_registry(
+        registry = install_demo_registry(
             uow,
             SYSTEM,
             registry_people,
@@ -92,10 +92,17 @@ def demo_command(
         out.print(f"cases: {states}")
     if warnings is not None:
         out.print(f"warnings: {warnings.hotspots} hot spots, {warnings.surges} surges")
-    for batch in batches:
+    for batch in registry.batches:
         out.print(
             f"registry {batch.kind.value} from {batch.source}: {batch.created} records, "
             f"{batch.rejected} rejected, {batch.review} for review"
+        )
+    if registry.linked is not None:
+        run = registry.linked
+        out.print(
+            f"registry people linked: {run.records} records → {run.entities} entities, "
+            f"{run.linked_entities} with two records or more, {run.disagreeing_entities} "
+            f"whose records disagree ({sum(run.timings.values()):.1f} s)"
         )
     out.print(f"database: {url} ({elapsed:.1f} s)")
     table = Table("role", "username", "password", "area / department", title="Demo accounts")

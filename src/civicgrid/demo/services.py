@@ -29,6 +29,7 @@ from civicgrid.demo.cases import play_demo_cases
 from civicgrid.demo.domain import DemoCity
 from civicgrid.demo.registry import department_files, standard_addresses
 from civicgrid.registry.domain import ImportBatch, RecordKind
+from civicgrid.registry.entities import LinkRun, link_registry
 from civicgrid.registry.importing import default_mapping, open_table
 from civicgrid.registry.services import import_records
 
@@ -164,6 +165,12 @@ def _role_accounts(uow: UnitOfWork, actor: Actor, city: DemoCity) -> list[Creden
     return credentials
 
 
+@dataclass(frozen=True)
+class DemoRegistry:
+    batches: list[ImportBatch]
+    linked: LinkRun | None  # the people linked into entities
+
+
 @permission(ADMIN_ROLES, "Fill the demo registry from three departments' files")
 def install_demo_registry(
     uow: UnitOfWork,
@@ -174,19 +181,22 @@ def install_demo_registry(
     folder: Path | None = None,
     today: date | None = None,
     progress: Callable[[str], None] | None = None,
-) -> list[ImportBatch]:
+    link: bool = True,
+) -> DemoRegistry:
     """Standard addresses for every grid, then the files of public security (户籍: everyone),
     the housing office (houses, in its own address shorthand) and the grid workers'
     collection (people they met, with new phones, names written by ear, care tags, a few
     mistyped identity numbers; shops and organisations), each imported as a department's
-    file through the registry import. The files stay in FOLDER (a temporary one if none)."""
+    file through the registry import. The files stay in FOLDER (a temporary one if none).
+    With LINK the people are then linked into entities (Splink on DuckDB), so each person's
+    records from the departments open side by side."""
     note = progress or (lambda _message: None)
     grids = [
         (a.code, a.geometry.representative_point().x, a.geometry.representative_point().y)
         for a in AreaRepository(uow.session).list(level=Level.GRID)
     ]
     if not grids or people <= 0:
-        return []
+        return DemoRegistry([], None)
     per_grid = max(4, -(-people // (len(grids) * 2)))  # about two people per room
     addresses = standard_addresses(grids, per_grid)
     where = folder or Path(tempfile.mkdtemp(prefix="civicgrid-demo-registry-"))
@@ -204,4 +214,8 @@ def install_demo_registry(
             source=source,
         )
         batches.append(report.batch)
-    return batches
+    linked = None
+    if link:
+        note("registry: linking people")
+        linked = link_registry(uow, actor, RecordKind.PERSON, backend="duckdb")
+    return DemoRegistry(batches, linked)

@@ -1,5 +1,5 @@
 """/api/v1/registry: addresses, houses, people and organisations of the caller's area, the
-import batches and the rows they rejected."""
+import batches and the rows they rejected, and the linked entities with reviewers' decisions."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
-from civicgrid.registry import services
+from civicgrid.registry import entities, services
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.schemas import (
     BatchOut,
     ChangeOut,
+    EntityOut,
+    LinkDecisionIn,
     RecordDetailOut,
     RecordPage,
     RecordPatch,
@@ -56,6 +58,41 @@ def list_rejects(
         page=page,
         page_size=page_size,
     )
+
+
+@router.get("/entities/{entity_id}", response_model=EntityOut)
+def get_entity(
+    entity_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.RECORD_READERS),
+) -> EntityOut:
+    """One linked entity: the caller's visible records of it side by side, the value the
+    registry believes per field with its source, the fields the records disagree on, and
+    the reviewers' decisions about them."""
+    return EntityOut.of(entities.get_entity(uow, actor, entity_id))
+
+
+@router.post("/entities/{entity_id}/decisions", response_model=EntityOut)
+def decide(
+    entity_id: int,
+    body: LinkDecisionIn,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(entities.DECIDERS),
+) -> EntityOut:
+    """Confirm a record as this entity or split it off, with the reason; kept with who and
+    when and applied by every later linkage run. A split record gets an entity of its own
+    at once. 422 names the field when the record is not of this entity or the reason is
+    missing."""
+    view = entities.decide_link(
+        uow,
+        actor,
+        entity_id,
+        body.decision,
+        body.record_id,
+        body.reason,
+        other_record_id=body.other_record_id,
+    )
+    return EntityOut.of(view)
 
 
 @router.get("/{kind}", response_model=RecordPage)

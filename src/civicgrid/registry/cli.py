@@ -4,7 +4,6 @@ into entities in the configured database, or (with --input) departments' CSV fil
 from __future__ import annotations
 
 import csv
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -127,19 +126,6 @@ def _progress_bar() -> Any:
     )
 
 
-def _quiet_splink() -> None:
-    # Splink warns about every comparison level a small sample never shows; the result
-    # and its figures are what the command prints.
-    # A handler of our own stops Splink adding its default one when the Linker sets
-    # the level back to WARNING.
-    splink = logging.getLogger("splink")
-    if not splink.handlers:
-        handler = logging.StreamHandler()
-        handler.setLevel(logging.ERROR)
-        splink.addHandler(handler)
-        splink.propagate = False
-
-
 def link_database(
     db: str | None, kind_name: str, backend: str, threshold: float | None, seed: int
 ) -> None:
@@ -154,7 +140,6 @@ def link_database(
     except ValueError:
         err.print(f"unknown kind {kind_name!r}: " + ", ".join(k.value for k in RecordKind))
         raise typer.Exit(2) from None
-    _quiet_splink()
     with (
         platform(db) as built,
         UnitOfWork(built.session_factory) as uow,
@@ -211,6 +196,7 @@ def link_files(
     import pyarrow as pa
     import pyarrow.csv as pv
 
+    from civicgrid.registry.entities import quiet_splink
     from civicgrid.registry.linkage import link_people
 
     tables = [read_records(path) for path in inputs]
@@ -221,7 +207,7 @@ def link_files(
     common = sorted(set.intersection(*names))
     records = pa.concat_tables([t.select(common) for t in tables])
     out.print(f"{len(records):,} records from {len(inputs)} file(s)")
-    _quiet_splink()
+    quiet_splink()
 
     with _progress_bar() as bar:
         task = bar.add_task("linking", total=None)

@@ -32,6 +32,7 @@ the values believed from those records only.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -487,6 +488,7 @@ def link_registry(
     fields its records disagree on) and each record's entity_id. Entities keep their ids
     where their records did. Records carry no truth labels, so no accuracy is computed."""
     link = kind_link(kind)
+    quiet_splink()
     repo = EntityRepository(uow.session)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -606,6 +608,18 @@ def link_registry(
         accuracy=accuracy,
         conflicts=conflicts,
     )
+
+
+def quiet_splink() -> None:
+    """Splink's warnings about comparison levels a small sample never shows, kept off the
+    screen: a handler of our own at ERROR stops Splink adding its default one when each
+    Linker sets its logger back to WARNING."""
+    splink = logging.getLogger("splink")
+    if not splink.handlers:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.ERROR)
+        splink.addHandler(handler)
+        splink.propagate = False
 
 
 def _stable_ids(

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from civicgrid.registry.domain import Change, ImportBatch, RejectedRow
+from civicgrid.registry.entities import DecisionView, EntityView
 
 
 class RecordPage(BaseModel):
@@ -118,3 +119,73 @@ class RejectPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class BeliefOut(BaseModel):
+    value: str | None = Field(description="the value the registry believes")
+    source: str | None = Field(description="the source of the record it comes from")
+    record_id: int | None = Field(description="the record it comes from")
+    reason: str = Field(
+        description="source priority, all agree, most frequent, most recent or no value"
+    )
+
+
+class LinkDecisionOut(BaseModel):
+    decision: str = Field(description="confirm or split")
+    record_a: str
+    record_b: str
+    actor: str
+    reason: str
+    at: datetime
+
+    @classmethod
+    def of(cls, view: DecisionView) -> LinkDecisionOut:
+        return cls(
+            decision=view.decision,
+            record_a=view.record_a,
+            record_b=view.record_b,
+            actor=view.actor,
+            reason=view.reason,
+            at=view.at,
+        )
+
+
+class EntityOut(BaseModel):
+    id: int
+    kind: str
+    records: list[dict[str, Any]] = Field(
+        description="the records of the entity the caller may see, as the record API shows them"
+    )
+    hidden_records: int = Field(description="records of the entity outside the caller's area")
+    columns: list[str] = Field(description="the fields the records are lined up on")
+    believed: dict[str, BeliefOut] = Field(description="field → the value the registry believes")
+    disagree: list[str] = Field(description="the fields the records disagree on")
+    decisions: list[LinkDecisionOut] = Field(description="reviewers' decisions, newest first")
+    run_id: int
+    linked_at: datetime
+
+    @classmethod
+    def of(cls, view: EntityView) -> EntityOut:
+        return cls(
+            id=view.id,
+            kind=view.kind.value,
+            records=view.records,
+            hidden_records=view.hidden_records,
+            columns=view.columns,
+            believed={k: BeliefOut(**v) for k, v in view.believed.items()},
+            disagree=view.disagree,
+            decisions=[LinkDecisionOut.of(d) for d in view.decisions],
+            run_id=view.run_id,
+            linked_at=view.linked_at,
+        )
+
+
+class LinkDecisionIn(BaseModel):
+    decision: str = Field(description="confirm (the record is this entity) or split (it is not)")
+    record_id: int = Field(description="a record of the entity")
+    other_record_id: int | None = Field(
+        None,
+        description="decide about this pair only; without it the record is confirmed with, "
+        "or split from, every other record of the entity",
+    )
+    reason: str = Field(description="why (required, kept with the decision)")

@@ -1,6 +1,7 @@
 """The registry pages (一标三实): search per kind within one's area, a record with its change
-history and, for the grid's own grid worker, a form to correct it with the reason; and the
-per-grid summaries (people, houses, floating population, care groups) on a map."""
+history and, for the grid's own grid worker, a form to correct it with the reason; the
+per-grid summaries (people, houses, floating population, care groups) on a map; and a
+linked entity with its records side by side, where a reviewer confirms or splits a record."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from civicgrid.core.errors import CivicGridError, InvalidFields
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import MESSAGES, translate
 from civicgrid.core.permissions import Actor
-from civicgrid.registry import services
+from civicgrid.registry import entities, services
 from civicgrid.registry.domain import RecordKind
 from civicgrid.web.pages import TEMPLATES, render
 
@@ -95,6 +96,84 @@ def registry_page(
         show=_show,
         **_labels(request),
     )
+
+
+@router.get("/registry/entities/{entity_id}", response_class=HTMLResponse)
+def entity_page(
+    entity_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.RECORD_READERS),
+) -> HTMLResponse:
+    """One linked entity: its records side by side, disagreements marked, the believed
+    value per field with its source, and the form to confirm or split a record."""
+    view = entities.get_entity(uow, actor, entity_id)
+    decided = request.query_params.get("decided") == "1"
+    return _entity(request, actor, view, decided=decided)
+
+
+def _entity(
+    request: Request,
+    actor: Actor,
+    view: entities.EntityView,
+    *,
+    decided: bool = False,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    locale = request_locale(request)
+    names = [
+        translate(f"ui.registry.field.{f}", locale) if f"ui.registry.field.{f}" in MESSAGES else f
+        for f in view.disagree
+    ]
+    return render(
+        request,
+        actor,
+        "registry/entity.html",
+        disagree_names="、".join(names),
+        status_code=status,
+        entity=view,
+        may_decide=actor.role in entities.DECIDERS,
+        decided=decided,
+        errors=errors or {},
+        typed=typed or {},
+        show=_show,
+        **_labels(request),
+    )
+
+
+@router.post(
+    "/registry/entities/{entity_id}/decisions", response_class=HTMLResponse, response_model=None
+)
+async def decide_link(
+    entity_id: int,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(entities.DECIDERS),
+) -> Response:
+    """Keep a reviewer's confirm or split of one record of the entity, with the reason."""
+    form = await request.form()
+    typed = {name: str(form.get(name, "")) for name in ("decision", "record_id", "reason")}
+    raw_record = typed["record_id"].strip()
+    try:
+        if not raw_record.isdigit():
+            raise services.FieldProblem(
+                "registry_link_not_in_entity",
+                field="record_id",
+                record=raw_record or "—",
+                entity=entity_id,
+            )
+        entities.decide_link(
+            uow, actor, entity_id, typed["decision"], int(raw_record), typed["reason"]
+        )
+    except CivicGridError as problem:
+        uow.rollback()
+        field = str(problem.params.get("field", "reason"))
+        errors = {field: problem.message(request_locale(request))}
+        view = entities.get_entity(uow, actor, entity_id)
+        return _entity(request, actor, view, errors=errors, typed=typed, status=problem.status)
+    return RedirectResponse(f"/registry/entities/{entity_id}?decided=1", status_code=303)
 
 
 @router.get("/registry/{kind}/{record_id}", response_class=HTMLResponse)
