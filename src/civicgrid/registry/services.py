@@ -69,7 +69,13 @@ from civicgrid.registry.importing import (
     problem_messages,
     resolve_columns,
 )
-from civicgrid.registry.repository import IMPORT_COLUMNS, TABLES, RegistryRepository, Scope
+from civicgrid.registry.repository import (
+    IMPORT_COLUMNS,
+    TABLES,
+    RegistryRepository,
+    Scope,
+    Upserted,
+)
 
 IMPORTERS = frozenset({Role.DATA_ADMIN, Role.ADMIN})
 RECORD_READERS = frozenset({Role.GRID_WORKER, Role.CADRE, Role.DATA_ADMIN, Role.ADMIN})
@@ -130,7 +136,9 @@ def import_records(
     """Check every row of TABLE and write the good ones as KIND records of SOURCE, chunk by
     chunk: new keys are added, rows whose content changed are updated (each changed field
     logged), identical rows are left alone, so importing a file twice changes nothing.
-    Rows with problems are returned and kept in the database with the batch."""
+    Rows with problems are returned and kept in the database with the batch. A source's
+    first import writes its rows straight in; into an empty table (PostgreSQL) it is one
+    transaction that builds the table's indexes after the rows."""
     repo = RegistryRepository(uow.session)
     columns = resolve_columns(table, mapping, kind)
     first = next(table.rows, None)
@@ -275,16 +283,27 @@ class _ChunkWriter(threading.Thread):
 
     def run(self) -> None:
         try:
+            repo = RegistryRepository(self.uow.session)
+            # Into an empty table the whole load is one transaction that builds the indexes
+            # at its end; otherwise each chunk is committed as it is written.
+            first_load = self.new_source and repo.begin_first_load(self.kind)
+            if not first_load:
+                self.uow.commit()
             while (chunk := self.chunks.get()) is not None:
-                self.write(chunk)
+                self.write(repo, chunk, commit=not first_load)
+            if first_load:
+                repo.finish_first_load(self.kind)
+                self.uow.commit()
         except BaseException as exc:  # handed to the reading thread, which raises it
             self.error = exc
             self.uow.rollback()
 
-    def write(self, chunk: _Chunk) -> None:
-        repo = RegistryRepository(self.uow.session)
+    def write(self, repo: RegistryRepository, chunk: _Chunk, *, commit: bool) -> None:
         batch = self.batch
-        upserted = repo.upsert(self.kind, chunk.good, new_source=self.new_source)
+        if self.new_source:
+            upserted = Upserted(repo.insert_new(self.kind, chunk.good), 0, [])
+        else:
+            upserted = repo.upsert(self.kind, chunk.good)
         batch.total += chunk.rows
         batch.created += upserted.created
         batch.updated += upserted.updated
@@ -312,7 +331,10 @@ class _ChunkWriter(threading.Thread):
         )
         repo.add_rejects(chunk.rejects)
         self.uow.session.add(batch)
-        self.uow.commit()
+        if commit:
+            self.uow.commit()
+        else:
+            self.uow.session.flush()
         if self.progress:
             self.progress(chunk.rows)
 
