@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
@@ -289,3 +290,54 @@ def test_a_house_with_an_impossible_area_is_rejected(tmp_path: Path) -> None:
     )
     assert isinstance(second, list)
     assert {p.column for p in second} == {"kind", "area_m2", "occupancy_limit"}
+
+
+def test_the_plain_person_path_agrees_with_the_full_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows as the demo's departments write them, a share of them spoilt, and rows in the
+    unusual forms the plain path leaves to `_person`: both give the same record, key and
+    review notes, and the rows with problems get the same problems."""
+    from civicgrid.demo.registry import PEOPLE_HEADER, make_people, people_lines, spoil
+
+    today = date(2026, 11, 22)
+    people = make_people(600, ["南池子大街12号", "无名路9号"], today, seed=3)
+    spoil(people, 0.2, seed=4)
+    unusual = [
+        f"张三,{ZHANG.lower()},女,1949/12/31,+86 138-1234-5678,南池子大街12号,暂住,"
+        "20240301,2025年3月1日,独居老人",
+        f"李四, {ZHANG} ,F,19491231,010-62345678,,户籍,,,无",
+        f"王五,{ZHANG[:6] + ZHANG[8:17]},男,,13812345678,,,2030-01-01,,",
+        f"赵六,{ZHANG},女,1949-12-30,1381234567,,外星人,2024-03-01,2024-02-01,孤儿",
+        f",{ZHANG},,,,,,,,",
+    ]
+    path = tmp_path / "people.csv"
+    path.write_text(
+        ",".join(PEOPLE_HEADER) + "\n" + "\n".join([*people_lines(people, slice(None)), *unusual]),
+        encoding="utf-8",
+    )
+    plain = checker(RecordKind.PERSON, path)
+    plain.context.today = today
+    rows = list(open_table(path).rows)
+    taken: list[int] = []
+    original = RowChecker._plain_person
+
+    def spy(self: RowChecker, row: int, *args: Any) -> Any:
+        found = original(self, row, *args)
+        if found is not None:
+            taken.append(row)
+        return found
+
+    monkeypatch.setattr(RowChecker, "_plain_person", spy)
+    fast = [plain.check(n, cells) for n, cells in rows]
+    monkeypatch.setattr(RowChecker, "_plain_person", lambda *_args: None)
+    full = [plain.check(n, cells) for n, cells in rows]
+    assert len(rows) == 605
+    for (number, _cells), a, b in zip(rows, fast, full, strict=True):
+        if isinstance(a, Checked):
+            assert isinstance(b, Checked), number
+            assert (a.values, a.key, a.review) == (b.values, b.key, b.review), number
+        else:
+            assert a == b, number
+    assert len(taken) > 400
+    assert len(taken) < sum(isinstance(a, Checked) for a in fast)

@@ -9,6 +9,7 @@ import pytest
 from civicgrid.registry.addresses import AddressBook, chinese_number, parse_address
 from civicgrid.registry.identifiers import (
     IdentifierError,
+    IdentityHasher,
     credit_check_character,
     identity_check_character,
     identity_hash,
@@ -171,3 +172,13 @@ def test_every_identifier_reason_has_a_message_in_both_languages() -> None:
         "Identity number '110105194912310021' fails its check: the last character "
         "should be X, not 1 (a digit may be mistyped)"
     )
+
+
+@pytest.mark.parametrize("secret", ["k", "civicgrid-registry-identity:" + "s" * 48, "密钥" * 40])
+def test_the_import_hasher_is_the_registry_hmac(secret: str) -> None:
+    import hmac
+
+    hasher = IdentityHasher(secret)
+    for number in (GB11643_EXAMPLE, "110105194912310021"):
+        expected = hmac.digest(secret.encode(), number.encode(), "sha256")[:16].hex()
+        assert hasher(number) == expected

@@ -14,7 +14,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import hmac
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -40,7 +39,12 @@ from civicgrid.registry.domain import (
     Residence,
 )
 from civicgrid.registry.identifiers import (
+    EARLIEST_BIRTH,
+    PROVINCES,
     IdentifierError,
+    IdentityHasher,
+    identity_check_character,
+    mask_identity,
     parse_credit_code,
     parse_identity,
     parse_phone,
@@ -372,7 +376,7 @@ class RowChecker:
         self.kind = kind
         self.columns = columns
         self.context = context
-        self._secret = context.secret.encode()
+        self._hash_identity = IdentityHasher(context.secret)
         self._check = {
             RecordKind.ADDRESS: self._address,
             RecordKind.HOUSE: self._house,
@@ -383,12 +387,24 @@ class RowChecker:
     def check(self, row: int, cells: list[str]) -> Checked | list[RowProblem]:
         width = len(cells)
         values = {name: (cells[i].strip() if i < width else "") for name, i in self.columns.items()}
-        problems: list[RowProblem] = []
         review: list[RowProblem] = []
+        if self.kind is RecordKind.PERSON:
+            plain = self._plain_person(row, values, review)
+            if plain is not None:
+                return self._checked(values, *plain, review)
+        problems: list[RowProblem] = []
         out = self._check(row, values, problems, review)
         if problems or out is None:
             return problems
-        record, natural_key = out
+        return self._checked(values, *out, review)
+
+    def _checked(
+        self,
+        values: dict[str, str],
+        record: dict[str, Any],
+        natural_key: str,
+        review: list[RowProblem],
+    ) -> Checked:
         key = values.get("key") or natural_key
         if len(key) > 128:
             key = hashlib.blake2b(key.encode(), digest_size=32).hexdigest()
@@ -590,12 +606,96 @@ class RowChecker:
             return None
         where = self._where(row, values, review)
         address_id = where["address_id"]
-        # 128 bits of the HMAC: as unique as the numbers need, and half the index.
-        id_hash = hmac.digest(self._secret, identity.value.encode(), "sha256")[:16].hex()
+        id_hash = self._hash_identity(identity.value)
         record = {
             "name": name,
             "id_hash": id_hash,
             "id_masked": identity.masked,
+            "sex": sex,
+            "birth_date": born,
+            "phone": phone,
+            "residence": residence.value,
+            "registered_on": registered,
+            "expires_on": expires,
+            "household_address": household,
+            **where,
+            "house_id": self.context.houses_by_address.get(address_id) if address_id else None,
+            "care_tags": tags,
+        }
+        return record, id_hash
+
+    def _plain_person(
+        self, row: int, values: dict[str, str], review: list[RowProblem]
+    ) -> tuple[dict[str, Any], str] | None:
+        """A person row as nearly every export writes it (an 18-character identity number,
+        dates as 2024-03-01, a mobile number), checked without the bookkeeping of the
+        problems `_person` reports: a third of its time for a million rows. Any row it is
+        not sure of, right or wrong, is None and goes through `_person`, so the two agree:
+        the same values, the same review notes."""
+        get = values.get
+        today = self.context.today
+        name = get("name", "")
+        number = get("id_number", "")
+        if not name or len(name) > 100 or len(number) != 18:
+            return None
+        if not (number.isascii() and number.isalnum()):
+            return None
+        number = number.upper()
+        if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+            return None
+        if number[:2] not in PROVINCES:
+            return None
+        try:
+            born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        except ValueError:
+            return None
+        if not EARLIEST_BIRTH <= born <= today:
+            return None
+        if identity_check_character(number[:17]) != number[17]:
+            return None
+        sex = "M" if int(number[16]) % 2 else "F"
+        raw = get("birth_date", "")
+        if raw and parse_date(raw) != born:
+            return None
+        raw = get("sex", "")
+        if raw and SEX_WORDS.get(raw.lower(), "") != sex:
+            return None
+        registered = expires = None
+        if raw := get("registered_on", ""):
+            registered = parse_date(raw)
+            if registered is None or registered > today:
+                return None
+        if raw := get("expires_on", ""):
+            expires = parse_date(raw)
+            if expires is None or (registered is not None and expires < registered):
+                return None
+        if raw := get("residence", ""):
+            residence = RESIDENCE_WORDS.get(raw.lower())
+            if residence is None:
+                return None
+        else:
+            residence = Residence.FLOATING if expires else Residence.REGISTERED
+        tags = ""
+        if raw := get("care_tags", ""):
+            problems: list[RowProblem] = []
+            tags = self._tags(row, raw, problems)
+            if problems:
+                return None
+        phone = get("phone", "")
+        if phone and not (
+            len(phone) == 11 and phone.isascii() and phone.isdigit() and _MOBILE_START.match(phone)
+        ):
+            return None
+        household = get("household_address", "")
+        if len(household) > 300:
+            return None
+        where = self._where(row, values, review)
+        address_id = where["address_id"]
+        id_hash = self._hash_identity(number)
+        record = {
+            "name": name,
+            "id_hash": id_hash,
+            "id_masked": mask_identity(number),
             "sex": sex,
             "birth_date": born,
             "phone": phone,
@@ -747,12 +847,25 @@ class RowChecker:
         return record, standard.text()
 
 
+# A mobile number as `parse_phone` keeps it (1[3-9] and nine more digits).
+_MOBILE_START = re.compile(r"1[3-9]")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
 def parse_date(text: str) -> date | None:
     """2024-03-01, 2024/3/1, 2024.3.1, 2024年3月1日, 20240301; None when impossible."""
+    if (
+        len(text) == 10
+        and text[4] == text[7] == "-"
+        and text.isascii()
+        and (text[:4] + text[5:7] + text[8:]).isdigit()
+    ):
+        # The form nearly every export writes, read in C.
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return None
     match = _DATE.match(text) or _COMPACT_DATE.match(text)
     if match is None:
         return None
