@@ -383,3 +383,349 @@ def _department(source: str, people: dict[str, np.ndarray], rng: np.random.Gener
             "person_id": pa.array(people["person_id"][index][order]),
         }
     )
+
+
+# ------------------------------------------------------------------ houses
+
+HOUSE_SOURCES = ("real_estate", "housing", "grid")
+_HOUSE_PREFIX = {"real_estate": "BDC", "housing": "FG", "grid": "WGF"}
+
+
+def _person_names(n: int, rng: np.random.Generator) -> list[str]:
+    surname = rng.choice(len(SURNAMES), size=n, p=SURNAME_WEIGHTS / SURNAME_WEIGHTS.sum())
+    male = rng.random(n) < 0.5
+    given_len = np.where(rng.random(n) < 0.25, 1, 2)
+    picks = rng.integers(0, 10_000, size=(n, 2))
+    names = []
+    for i in range(n):
+        pool = MALE_CHARS if male[i] else FEMALE_CHARS
+        given = "".join(pool[picks[i, k] % len(pool)] for k in range(given_len[i]))
+        names.append(SURNAMES[surname[i]] + given)
+    return names
+
+
+def _name_noise(
+    names: np.ndarray, p_homophone: float, p_lookalike: float, rng: np.random.Generator
+) -> np.ndarray:
+    by_reading = _readings()
+    names = names.copy()
+    draw = rng.random((len(names), 2))
+    for j in np.flatnonzero(draw[:, 0] < p_homophone):
+        names[j] = _homophone(names[j], rng, by_reading)
+    for j in np.flatnonzero(draw[:, 1] < p_lookalike):
+        names[j] = _lookalike(names[j], rng)
+    return names
+
+
+def _mistype_room(room: int, rng: np.random.Generator) -> int:
+    """One digit of ROOM typed wrong, or its last two swapped (1203 → 1230)."""
+    digits = list(str(room))
+    if rng.random() < 0.5 and len(digits) >= 2 and digits[-1] != digits[-2]:
+        digits[-1], digits[-2] = digits[-2], digits[-1]
+    else:
+        k = int(rng.integers(1, len(digits)))  # the floor's first digit is rarely wrong
+        digits[k] = str((int(digits[k]) + int(rng.integers(1, 10))) % 10)
+    return int("".join(digits))
+
+
+def generate_houses(n: int, seed: int = 0) -> dict[str, pa.Table]:
+    """Three departments' files of N houses (flats): SOURCE → a table with the columns
+    source, record_id, address, owner_name, owner_phone, area_m2 and house_id (the truth).
+
+    Flats fill buildings of one to six units and 6–30 floors with two to four flats a
+    floor; flats above one another have the same floor plan, so the same area (hard
+    negatives: 501 and 601 differ only in owner). Some owners hold two flats.
+    - the real-estate register (不动产登记): the legal owner, the surveyed floor area to
+      0.01 m², the address in the full form, an old phone;
+    - the housing bureau (房管): the owner before a recent sale, the area rounded, some
+      rooms mistyped;
+    - the grid workers (网格): the address in shorthand, the owner's name by ear
+      (homophones), the usable area (套内面积, about a fifth less) or a guess, the phone the
+      owner answers now, owners unknown.
+    The same seed gives the same files."""
+    rng = np.random.default_rng(seed)
+    # Buildings: road, door number, building, units, floors, flats a floor, floor plans.
+    flats: list[
+        tuple[int, int, int, int, int, int]
+    ] = []  # road, number, building, unit, room, plan
+    plan_area: list[float] = []
+    taken: set[tuple[int, int, int]] = set()
+    while len(flats) < n:
+        road, number = int(rng.integers(0, len(ROADS))), int(rng.integers(1, 300))
+        building = int(rng.integers(1, 40))
+        if (road, number, building) in taken:  # one building at one door
+            continue
+        taken.add((road, number, building))
+        units, floors, per_floor = (
+            int(rng.integers(1, 7)),
+            int(rng.integers(6, 31)),
+            int(rng.integers(2, 5)),
+        )
+        plans = len(plan_area)
+        plan_area.extend(np.round(rng.uniform(35, 180, size=per_floor), 2).tolist())
+        for unit in range(1, units + 1):
+            for floor in range(1, floors + 1):
+                for k in range(1, per_floor + 1):
+                    flats.append((road, number, building, unit, floor * 100 + k, plans + k - 1))
+    # A random sample of the city's flats, in no order; doors repeat nowhere.
+    chosen = rng.choice(len(flats), size=n, replace=False)
+    homes = np.array([flats[i][:5] for i in chosen])
+    area = np.array([plan_area[flats[i][5]] for i in chosen])
+    # Owners: some hold two flats (same name and phone, another door).
+    owners = n - n // 20
+    owner_names = np.array(_person_names(owners, rng), dtype=object)
+    owner_phone = 13_000_000_000 + rng.choice(7_000_000_000, size=owners, replace=False)
+    owner = np.concatenate([np.arange(owners), rng.integers(0, owners, size=n - owners)])
+    rng.shuffle(owner)
+    old_phone = np.where(
+        rng.random(n) < 0.3, 13_000_000_000 + rng.integers(0, 7_000_000_000, size=n), -1
+    )
+    sold = rng.random(n) < 0.05  # the housing bureau still has the previous owner
+    previous_owner = np.array(_person_names(n, rng), dtype=object)
+    held = rng.random((n, 3)) < np.array([0.85, 0.6, 0.55])
+    nowhere = ~held.any(axis=1)
+    held[nowhere, rng.integers(0, 3, size=nowhere.sum())] = True
+
+    files = {}
+    for column, source in enumerate(HOUSE_SOURCES):
+        index = np.flatnonzero(held[:, column])
+        m = len(index)
+        draw = rng.random((m, 8))
+        names = owner_names[owner[index]]
+        phones = owner_phone[owner[index]].astype(object)
+        areas: list[str] = []
+        if source == "real_estate":
+            names = _name_noise(names, 0.0, 0.003, rng)
+            stale = (draw[:, 0] < 0.3) & (old_phone[index] > 0)
+            phones[stale] = old_phone[index][stale]
+            forms = np.where(draw[:, 1] < 0.7, 0, 3)
+            areas = [f"{a:.2f}" for a in area[index]]
+            rooms = homes[index, 4]
+        elif source == "housing":
+            names = np.where(sold[index], previous_owner[index], names)
+            names = _name_noise(names, 0.01, 0.01, rng)
+            phones[draw[:, 0] < 0.1] = ""
+            forms = rng.integers(0, ADDRESS_FORMS, size=m)
+            areas = [
+                f"{a:.0f}" if d < 0.5 else f"{a:.1f}"
+                for a, d in zip(area[index], draw[:, 2], strict=True)
+            ]
+            rooms = np.array(
+                [
+                    _mistype_room(int(r), rng) if d < 0.02 else int(r)
+                    for r, d in zip(homes[index, 4], draw[:, 3], strict=True)
+                ]
+            )
+        else:
+            names = _name_noise(names, 0.06, 0.01, rng)
+            names[draw[:, 0] < 0.15] = ""
+            phones[draw[:, 1] < 0.2] = ""
+            forms = rng.integers(1, ADDRESS_FORMS, size=m)
+            usable = area[index] * rng.uniform(0.75, 0.85, size=m)
+            guessed = np.round(area[index] * rng.uniform(0.85, 1.15, size=m) / 5) * 5
+            areas = [
+                "" if d < 0.2 else f"{u:.0f}" if d < 0.6 else f"{g:.0f}"
+                for u, g, d in zip(usable, guessed, draw[:, 2], strict=True)
+            ]
+            rooms = np.array(
+                [
+                    _mistype_room(int(r), rng) if d < 0.03 else int(r)
+                    for r, d in zip(homes[index, 4], draw[:, 3], strict=True)
+                ]
+            )
+        written = [
+            written_address((int(h[0]), int(h[1]), int(h[2]), int(h[3]), int(room)), int(form))
+            for h, room, form in zip(homes[index], rooms, forms, strict=True)
+        ]
+        order = rng.permutation(m)
+        prefix = _HOUSE_PREFIX[source]
+        files[source] = pa.table(
+            {
+                "source": pa.array([source] * m),
+                "record_id": pa.array([f"{prefix}{i:08d}" for i in range(m)]),
+                "address": pa.array([written[j] for j in order]),
+                "owner_name": pa.array(names[order].tolist(), pa.string()),
+                "owner_phone": pa.array([str(p) for p in phones[order].tolist()]),
+                "area_m2": pa.array([areas[j] for j in order]),
+                "house_id": pa.array(index[order]),
+            }
+        )
+    return files
+
+
+# ------------------------------------------------------------------ organisations
+
+ORGANISATION_SOURCES = ("market", "tax", "grid")
+_ORGANISATION_PREFIX = {"market": "SC", "tax": "SW", "grid": "WGD"}
+# Characters firms build their trade names (字号) from, and what they do.
+TRADE_CHARS = (
+    "华鑫瑞泰恒达盛源通宇兴利嘉禾博汇金诚信德康美安顺昌隆丰和祥福鼎新晨光明辉远航智创"
+    "锦程天地海鸿志伟东方中正佳艺优品尚卓越星辰云峰林森润泽宏图"
+)
+INDUSTRIES = (
+    "科技", "信息技术", "餐饮管理", "商贸", "建筑工程", "物业管理", "文化传媒", "医疗器械",
+    "教育咨询", "家政服务", "汽车维修", "电子商务", "房地产经纪", "广告", "物流", "服装",
+    "食品", "装饰工程", "健身服务", "美容美发",
+)  # fmt: skip
+DISTRICTS = ("东城", "西城", "朝阳", "海淀", "丰台", "石景山", "通州", "大兴", "昌平", "顺义")
+
+
+def credit_code(region: int, organisation_code: str) -> str:
+    """An enterprise's (登记管理部门 9, 类别 1) unified social credit code with its check
+    character (GB 32100)."""
+    from civicgrid.registry.identifiers import credit_check_character
+
+    first17 = f"91{region:06d}{organisation_code}"
+    return first17 + credit_check_character(first17)
+
+
+def _mistype_code(code: str, rng: np.random.Generator) -> str:
+    from civicgrid.registry.identifiers import CREDIT_ALPHABET
+
+    k = int(rng.integers(8, 17))
+    if rng.random() < 0.5 and code[k] != code[k + 1]:
+        return code[:k] + code[k + 1] + code[k] + code[k + 2 :]
+    other = CREDIT_ALPHABET[(CREDIT_ALPHABET.index(code[k]) + int(rng.integers(1, 31))) % 31]
+    return code[:k] + other + code[k + 1 :]
+
+
+def generate_organisations(n: int, seed: int = 0) -> dict[str, pa.Table]:
+    """Three departments' files of N organisations: SOURCE → a table with the columns
+    source, record_id, name, credit_code, address, contact_name, contact_phone and
+    organisation_id (the truth).
+
+    One in ten is a branch (分公司) of another: the same trade name and industry with the
+    district and 分公司 after it, its own credit code, address and phone (hard negatives).
+    Trade names are drawn from a small set of characters, so names one character apart
+    are common.
+    - market regulation (市场监管): the registered name with the city in front, the code,
+      the registered address, the legal representative;
+    - tax (税务): the code (a few mistyped), the legal form written another way (有限公司 /
+      有限责任公司, the city in brackets), the finance contact in a third of records;
+    - the grid workers (网格): the shop sign's name (often without the legal form, some
+      written by ear), codes often missing, the address where it trades, in shorthand,
+      the manager and the phone they answer.
+    The same seed gives the same files."""
+    rng = np.random.default_rng(seed)
+    heads = n - n // 10
+    cores: list[str] = []
+    seen: set[str] = set()
+    while len(cores) < heads:
+        length = 2 if rng.random() < 0.8 else 3
+        trade = "".join(TRADE_CHARS[i] for i in rng.integers(0, len(TRADE_CHARS), size=length))
+        candidate = trade + INDUSTRIES[int(rng.integers(0, len(INDUSTRIES)))]
+        if candidate not in seen:  # a name is registered once in a city
+            seen.add(candidate)
+            cores.append(candidate)
+    form = rng.choice(["有限公司", "有限责任公司", "股份有限公司"], size=n, p=[0.7, 0.25, 0.05])
+    parent = np.concatenate([np.arange(heads), rng.integers(0, heads, size=n - heads)])
+    core = np.array([cores[p] for p in parent], dtype=object)
+    branch = np.array(
+        [""] * heads
+        + [f"{DISTRICTS[int(i)]}分公司" for i in rng.integers(0, len(DISTRICTS), size=n - heads)],
+        dtype=object,
+    )
+    legal = np.array([f"{c}{form[p]}" for c, p in zip(core, parent, strict=True)], dtype=object)
+    region = REGIONS[rng.integers(0, 6, size=n)]  # Beijing's districts
+    alphabet = np.array(list("0123456789ABCDEFGHJKLMNPQRTUWXY"))
+    org_codes = ["".join(row) for row in alphabet[rng.integers(0, 31, size=(n, 9))]]
+    codes = np.array(
+        [credit_code(int(r), c) for r, c in zip(region, org_codes, strict=True)], dtype=object
+    )
+    representative = np.array(_person_names(n, rng), dtype=object)
+    representative[heads:] = _person_names(n - heads, rng)  # a branch has its own head
+    finance = np.array(_person_names(n, rng), dtype=object)
+    phone = 13_000_000_000 + rng.choice(7_000_000_000, size=n, replace=False)
+    fixed = rng.random(n) < 0.3
+    phone_text = np.array(
+        [
+            f"010-{6000_0000 + int(p) % 3000_0000}" if f else str(p)
+            for p, f in zip(phone, fixed, strict=True)
+        ],
+        dtype=object,
+    )
+    # The finance officer's or the shop manager's own mobile.
+    other_phone = (13_000_000_000 + rng.integers(0, 7_000_000_000, size=n)).astype(str)
+    homes = np.stack(
+        [
+            rng.integers(0, len(ROADS), size=n),
+            rng.integers(1, 300, size=n),
+            rng.integers(1, 40, size=n),
+            rng.integers(1, 7, size=n),
+            rng.integers(1, 30, size=n) * 100 + rng.integers(1, 5, size=n),
+        ],
+        axis=1,
+    )
+    moved = rng.random(n) < 0.15  # trades away from its registered address
+    trading = homes.copy()
+    trading[moved, 0] = rng.integers(0, len(ROADS), size=moved.sum())
+    trading[moved, 1] = rng.integers(1, 300, size=moved.sum())
+    held = rng.random((n, 3)) < np.array([0.85, 0.65, 0.55])
+    nowhere = ~held.any(axis=1)
+    held[nowhere, rng.integers(0, 3, size=nowhere.sum())] = True
+
+    files = {}
+    for column, source in enumerate(ORGANISATION_SOURCES):
+        index = np.flatnonzero(held[:, column])
+        m = len(index)
+        draw = rng.random((m, 8))
+        names, code, contact = [], codes[index].copy(), representative[index].copy()
+        phones = phone_text[index].copy()
+        if source == "market":
+            names = [
+                f"北京{legal[i]}{branch[i]}" if d < 0.7 else f"{legal[i]}{branch[i]}"
+                for i, d in zip(index, draw[:, 0], strict=True)
+            ]
+            places = homes[index]
+            forms = np.zeros(m, dtype=int)
+        elif source == "tax":
+            for j, i in enumerate(index):
+                written = legal[i]
+                if draw[j, 0] < 0.2:  # the other way of writing the legal form
+                    written = (
+                        written.replace("有限责任公司", "有限公司")
+                        if "有限责任" in written
+                        else written.replace("有限公司", "有限责任公司")
+                    )
+                if draw[j, 1] < 0.15:
+                    written = written.replace(core[i], f"{core[i]}(北京)", 1)
+                names.append(written + branch[i])
+            for wrong in np.flatnonzero(draw[:, 2] < 0.01):
+                code[wrong] = _mistype_code(code[wrong], rng)
+            finance_contact = draw[:, 3] < 0.33
+            contact = np.where(finance_contact, finance[index], contact)
+            phones = np.where(finance_contact & (draw[:, 4] < 0.3), other_phone[index], phones)
+            places = homes[index]
+            forms = rng.integers(0, ADDRESS_FORMS, size=m)
+        else:
+            signs = _name_noise(core[index], 0.03, 0.01, rng)
+            names = [
+                f"{s}{branch[i]}" if d < 0.4 else f"{s}{form[parent[i]]}{branch[i]}"
+                for s, i, d in zip(signs, index, draw[:, 0], strict=True)
+            ]
+            code[draw[:, 1] < 0.45] = ""
+            contact = _name_noise(contact, 0.05, 0.01, rng)
+            contact = np.where(draw[:, 2] < 0.3, finance[index], contact)
+            phones = np.where(draw[:, 4] < 0.2, other_phone[index], phones)
+            phones[draw[:, 3] < 0.1] = ""
+            places = trading[index]
+            forms = rng.integers(1, ADDRESS_FORMS, size=m)
+        written_places = [
+            written_address(tuple(int(v) for v in place), int(f))
+            for place, f in zip(places, forms, strict=True)
+        ]
+        order = rng.permutation(m)
+        prefix = _ORGANISATION_PREFIX[source]
+        files[source] = pa.table(
+            {
+                "source": pa.array([source] * m),
+                "record_id": pa.array([f"{prefix}{i:08d}" for i in range(m)]),
+                "name": pa.array([names[j] for j in order]),
+                "credit_code": pa.array(code[order].tolist(), pa.string()),
+                "address": pa.array([written_places[j] for j in order]),
+                "contact_name": pa.array(contact[order].tolist(), pa.string()),
+                "contact_phone": pa.array(phones[order].tolist(), pa.string()),
+                "organisation_id": pa.array(index[order]),
+            }
+        )
+    return files
