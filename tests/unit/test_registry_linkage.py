@@ -1,30 +1,46 @@
 """Record linkage: how values are compared, which value the registry believes, reviewer
-decisions and the precision/recall arithmetic. The Splink runs themselves are in
-tests/integration/test_registry_linkage.py."""
+decisions and the precision/recall arithmetic; houses and organisations linked on small
+generated cities in DuckDB. The people runs are in tests/integration/test_registry_linkage.py."""
 
 from __future__ import annotations
 
 from itertools import combinations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from civicgrid.registry.addresses import chinese_number
-from civicgrid.registry.identifiers import IdentifierError, parse_identity
+from civicgrid.registry.identifiers import IdentifierError, parse_credit_code, parse_identity
 from civicgrid.registry.linkage import (
+    HOUSES,
+    ORGANISATIONS,
+    SPECS,
+    LinkageResult,
     ReviewDecisions,
     address_keys,
+    clean_area,
     clean_birth_date,
+    clean_credit_code,
     clean_identity,
     clean_phone,
+    connected_components,
     constrained_clusters,
+    link_records,
     name_pinyin,
+    organisation_name,
     pairwise_accuracy,
     resolve_entity,
+    unit_keys,
 )
 from civicgrid.registry.synthetic import (
+    HOUSE_SOURCES,
+    ORGANISATION_SOURCES,
     SOURCES,
     chinese_numeral,
+    credit_code,
+    generate_houses,
+    generate_organisations,
     generate_people,
     identity_numbers,
 )
@@ -233,9 +249,185 @@ def test_the_generator_is_repeatable_and_noisy_the_way_departments_are() -> None
                 wrong += 1
     assert wrong > 0
     # Every address is one parse_address understands.
-    assert all(
-        address_keys(row["address"]) and "|" in address_keys(row["address"])[0] for row in health
-    )  # type: ignore[index]
+    assert all("|" in (address_keys(row["address"]) or ("",))[0] for row in health)
     # People are in one to three files.
     held = np.bincount(np.concatenate([files[s]["person_id"].to_numpy() for s in SOURCES]))
     assert held.min() >= 1 and held.max() == 3
+
+
+# ------------------------------------------------------------------ houses
+
+
+def test_floor_areas_are_read_however_they_are_written() -> None:
+    assert clean_area("89.5") == clean_area("８９.５㎡") == clean_area("89.5平方米") == 89.5
+    assert clean_area("89.5 m2") == 89.5
+    assert clean_area("") is None
+    assert clean_area("约90") is None
+    assert clean_area("0") is None
+
+
+def test_a_flat_is_its_unit_and_room() -> None:
+    assert unit_keys("南池子大街十二号3栋2单元501") == ("南池子大街|12|3|2", "501")
+    assert unit_keys("东城区东华门街道南池子大街12号3-2-501") == ("南池子大街|12|3|2", "501")
+    assert unit_keys("南池子大街12号") is None  # no room: no flat
+    assert unit_keys("") is None
+
+
+HOUSE_CASES = [
+    # source, record_id, address, owner_name, owner_phone, area_m2, house_id
+    ("real_estate", "BDC-A", "东城区东华门街道南池子大街12号3号楼2单元501室", "杨明伟",
+     "13811110001", "89.52", -1),
+    # The grid worker wrote the owner by ear and the usable area.
+    ("grid", "WGF-A", "南池子大街十二号3栋2单元501", "杨铭玮", "13811110001", "72", -1),
+    # The flat above: the same floor plan, another owner.
+    ("real_estate", "BDC-B", "东城区东华门街道南池子大街12号3号楼2单元601室", "陈静",
+     "13833330003", "89.52", -2),
+    # The housing bureau mistyped the room (610 for 601), the owner and area agree.
+    ("housing", "FG-B", "南池子大街12号3-2-610", "陈静", "13833330003", "89.5", -2),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def linked_houses() -> tuple[pa.Table, LinkageResult]:
+    generated = pa.concat_tables(generate_houses(1500, seed=3).values())
+    columns = ("source", "record_id", "address", "owner_name", "owner_phone", "area_m2")
+    rows = [dict(zip((*columns, "house_id"), case, strict=True)) for case in HOUSE_CASES]
+    records = pa.concat_tables([generated, pa.Table.from_pylist(rows, schema=generated.schema)])
+    result = link_records(
+        records, "houses", truth_column="house_id", one_per_source=HOUSE_SOURCES, seed=3
+    )
+    return records, result
+
+
+def test_houses_link_across_departments(linked_houses: tuple[pa.Table, LinkageResult]) -> None:
+    _, result = linked_houses
+    assert result.kind == "houses"
+    assert result.accuracy is not None
+    assert result.accuracy.precision >= 0.97 and result.accuracy.recall >= 0.97
+    entity = result.entity_of()
+    assert entity[("real_estate", "BDC-A")] == entity[("grid", "WGF-A")]
+    assert entity[("real_estate", "BDC-B")] == entity[("housing", "FG-B")]
+    # Neighbours with one floor plan stay apart.
+    assert entity[("real_estate", "BDC-A")] != entity[("real_estate", "BDC-B")]
+
+
+def test_the_register_is_believed_for_a_flats_owner_and_area() -> None:
+    rows = [dict(zip(("source", "record_id", "address", "owner_name", "owner_phone", "area_m2"),
+                     case[:6], strict=True)) for case in HOUSE_CASES[:2]]  # fmt: skip
+    entity = resolve_entity(rows, HOUSES.survivorship)
+    assert entity.values["owner_name"].value == "杨明伟"
+    assert entity.values["area_m2"].value == "89.52"
+    assert entity.values["owner_phone"].source == "grid"  # the phone the owner answers now
+    assert "address" not in entity.disagreements  # one door, written two ways
+
+
+# ------------------------------------------------------------------ organisations
+
+
+def test_an_organisations_name_without_city_bracketed_region_or_legal_form() -> None:
+    head = ("老王餐饮管理", False)
+    assert organisation_name("北京市老王餐饮管理有限公司") == head
+    assert organisation_name("老王餐饮管理(北京)有限责任公司") == head
+    assert organisation_name("老王餐饮管理（北京）有限公司") == head
+    assert organisation_name("北京老王餐饮管理股份有限公司") == head
+    assert organisation_name("老王餐饮管理") == head  # the shop sign
+    # A branch, with the legal form or without, is one name, and never its head office's.
+    branch = ("老王餐饮管理朝阳分公司", True)
+    assert organisation_name("北京市老王餐饮管理有限公司朝阳分公司") == branch
+    assert organisation_name("老王餐饮管理朝阳分公司") == branch
+    assert organisation_name("有限公司") == ("有限公司", False)
+
+
+def test_a_credit_code_is_cleaned_but_kept_when_its_check_fails() -> None:
+    assert clean_credit_code(" 91110105mA01abcd2x ") == "91110105MA01ABCD2X"
+    assert clean_credit_code("") is None
+
+
+HEAD_CODE = credit_code(110105, "MA01XQ3K8")
+BRANCH_CODE = credit_code(110108, "MA02BR7N4")
+SWAPPED_CODE = HEAD_CODE[:9] + HEAD_CODE[10] + HEAD_CODE[9] + HEAD_CODE[11:]
+ORGANISATION_CASES = [
+    # source, record_id, name, credit_code, address, contact_name, contact_phone, truth
+    ("market", "SC-HEAD", "北京恒达餐饮管理有限公司", HEAD_CODE, "建国路5号1-1-101",
+     "周伟", "13900000001", -1),
+    # Tax has the legal form written another way and a transposed code.
+    ("tax", "SW-HEAD", "恒达餐饮管理(北京)有限责任公司", SWAPPED_CODE,
+     "朝阳区建外街道建国路5号1号楼1单元101室", "周伟", "13900000001", -1),
+    # Its branch: the same trade name, its own code, address and phone.
+    ("market", "SC-BRANCH", "北京恒达餐饮管理有限公司海淀分公司", BRANCH_CODE, "学院路8号2-1-301",
+     "周伟", "13900000002", -2),
+    ("grid", "WGD-BRANCH", "恒达餐饮管理海淀分公司", "", "学院路八号2栋1单元301",
+     "吴敏", "13900000002", -2),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def linked_organisations() -> LinkageResult:
+    generated = pa.concat_tables(generate_organisations(1500, seed=3).values())
+    columns = ("source", "record_id", "name", "credit_code", "address", "contact_name")
+    fields = (*columns, "contact_phone", "organisation_id")
+    rows = [dict(zip(fields, case, strict=True)) for case in ORGANISATION_CASES]
+    cases = pa.Table.from_pylist(rows, schema=generated.schema)
+    return link_records(
+        pa.concat_tables([generated, cases]),
+        ORGANISATIONS,
+        truth_column="organisation_id",
+        one_per_source=ORGANISATION_SOURCES,
+        seed=3,
+    )
+
+
+def test_organisations_link_and_a_branch_is_not_its_head_office(
+    linked_organisations: LinkageResult,
+) -> None:
+    result = linked_organisations
+    assert result.kind == "organisations"
+    assert result.accuracy is not None
+    assert result.accuracy.precision >= 0.97 and result.accuracy.recall >= 0.97
+    entity = result.entity_of()
+    assert entity[("market", "SC-HEAD")] == entity[("tax", "SW-HEAD")]
+    assert entity[("market", "SC-BRANCH")] == entity[("grid", "WGD-BRANCH")]
+    assert entity[("market", "SC-HEAD")] != entity[("market", "SC-BRANCH")]
+
+
+def test_every_kind_has_a_spec_and_an_unknown_kind_is_refused() -> None:
+    assert set(SPECS) == {"people", "houses", "organisations"}
+    assert all(SPECS[kind].kind == kind for kind in SPECS)
+    with pytest.raises(ValueError, match="houses"):
+        link_records([], "shops")
+
+
+def test_clusters_are_the_connected_records_above_the_threshold() -> None:
+    edges = pa.table(
+        {
+            "uid_l": ["a|1", "b|2", "c|3"],
+            "uid_r": ["b|2", "c|3", "d|4"],
+            "match_probability": [0.99, 0.95, 0.5],
+        }
+    )
+    clusters = connected_components(pa.array(["a|1", "b|2", "c|3", "d|4", "e|5"]), edges, 0.9)
+    cluster = dict(
+        zip(clusters["uid"].to_pylist(), clusters["cluster_id"].to_pylist(), strict=True)
+    )
+    assert cluster["a|1"] == cluster["b|2"] == cluster["c|3"]
+    assert len({cluster["c|3"], cluster["d|4"], cluster["e|5"]}) == 3
+
+
+def test_the_house_and_organisation_generators_are_repeatable_and_true() -> None:
+    houses = generate_houses(800, seed=2)
+    assert set(houses) == set(HOUSE_SOURCES)
+    assert all(houses[s].equals(generate_houses(800, seed=2)[s]) for s in HOUSE_SOURCES)
+    register = houses["real_estate"].to_pylist()
+    # One flat per door in the register, and every address is a flat parse_address reads.
+    doors = {address_keys(row["address"]) for row in register}
+    assert len(doors) == len(register)
+    assert all(unit_keys(row["address"]) for row in register)
+    held = np.bincount(np.concatenate([houses[s]["house_id"].to_numpy() for s in HOUSE_SOURCES]))
+    assert held.min() >= 1 and held.max() == 3
+
+    organisations = generate_organisations(800, seed=2)
+    market = organisations["market"].to_pylist()
+    assert all(parse_credit_code(row["credit_code"]) for row in market)
+    grid = organisations["grid"].to_pylist()
+    assert 0.3 < sum(not row["credit_code"] for row in grid) / len(grid) < 0.6
+    assert any("分公司" in row["name"] for row in market)

@@ -1,10 +1,18 @@
-"""Record linkage (打破信息孤岛): the same people in several departments' files, found and
-grouped into one entity each, with Splink (DuckDB by default, Spark for a bigger city).
+"""Record linkage (打破信息孤岛): the same people, houses and organisations in several
+departments' files, found and grouped into one entity each, with Splink (DuckDB by default,
+Spark for a bigger city).
 
 Input is plain records — a pyarrow table or dicts with `source`, `record_id` and the kind's
 fields; output is scored pairs and clusters (an `entity_id` per record). What is compared,
 how candidates are found (blocking) and which value the registry believes are a
-`LinkageSpec`; `PEOPLE` is the one for people, and houses and organisations get their own.
+`LinkageSpec`: `SPECS` holds `PEOPLE`, `HOUSES` and `ORGANISATIONS`, and
+`link_records(records, "houses")` links any of them.
+
+Whatever the backend, two small steps run in DuckDB in this process: u (how often two
+different entities agree) is estimated on all pairs of a random sample of about 2,000
+records, and clusters are formed from the pairs above the threshold. Spark does the work
+that grows with the city — counting and scoring the blocked pairs, and expectation
+maximisation over them.
 
 People are compared on:
 - name: the same characters → the same toneless pinyin (homophones 杨明伟 / 杨铭玮) →
@@ -17,6 +25,19 @@ People are compared on:
 - phone: exact → the same last eight digits → else;
 - address: the same door (road or estate, number, building, unit, room, read by
   `parse_address`) → the same building → else; and sex: exact → else.
+
+Houses (flats) are compared on the address's door (a door names one flat, so its u is
+fixed small) → the same unit with the room one digit off or two swapped → the same
+building → else; the owner's name as for people; the owner's phone; and the floor area:
+within 0.5 m² → within 5 % → within 30 % (usable area 套内面积 against floor area 建筑面积)
+→ else.
+
+Organisations are compared on the unified social credit code: exact → one character
+mistyped or two swapped → else; the name (the city in front, a region in brackets and the
+legal form 有限公司/有限责任公司/股份有限公司 left out, wherever it stands; the branch words
+分公司… kept): the same → the same pinyin → pinyin Jaro-Winkler ≥ 0.92 when both or
+neither are a branch (a head office and its branch are two organisations) → else; the
+address's door → building → else; the contact's name as for people; and the contact phone.
 
 Reviewer decisions (`ReviewDecisions`) are applied every time clusters are formed, so they
 survive the next run: a confirmed pair (must-link) is an edge even when the model scores it
@@ -176,7 +197,6 @@ def _as_table(records: pa.Table | Iterable[Mapping[str, Any]], fields: Sequence[
 def _prepare_people(table: pa.Table) -> pa.Table:
     """The columns Splink compares, derived from a people table."""
     names = _map_strings(table["name"], clean_name)
-    door_building = _map_strings(table["address"], address_keys)
     phones = _map_strings(table["phone"], clean_phone)
     identity = _map_strings(table["identity"], clean_identity)
     return pa.table(
@@ -189,12 +209,7 @@ def _prepare_people(table: pa.Table) -> pa.Table:
             "sex": _map_strings(table["sex"], clean_sex),
             "phone": phones,
             "phone8": pc.utf8_slice_codeunits(phones, -8),
-            "address_door": pc.list_element(door_building, 0)
-            if len(table)
-            else pa.array([], pa.string()),
-            "address_building": pc.list_element(door_building, 1)
-            if len(table)
-            else pa.array([], pa.string()),
+            **_address_columns(table["address"]),
         }
     )
 
@@ -398,7 +413,351 @@ PEOPLE = LinkageSpec(
         SurvivorshipRule("phone", ("grid",), clean_phone),
     ),
 )
-SPECS = {PEOPLE.kind: PEOPLE}
+# ------------------------------------------------------------------ houses
+
+
+def clean_area(text: str) -> float | None:
+    """89.5, ８９.５㎡, 89.5平方米, 89.5 m2 → 89.5; None when it is no positive number."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    match = re.match(r"^(\d+(?:\.\d+)?)\s*(?:㎡|m2|m²|平方米|平米|平)?$", value, re.IGNORECASE)
+    if not match:
+        return None
+    area = float(match.group(1))
+    return area if area > 0 else None
+
+
+def unit_keys(text: str) -> tuple[str, str] | None:
+    """(the unit: road or estate, number, building, unit; the room) of a free-text address,
+    so a room number mistyped by one digit can still be compared with its neighbours."""
+    if not text.strip():
+        return None
+    parsed = parse_address(text)
+    road, number, building, unit, room = parsed.door_key()
+    if not (road or number) or not room:
+        return None
+    return UID_SEPARATOR.join((road, number, building, unit)), room
+
+
+def _parts(mapped: pa.Array, count: int) -> list[pa.Array]:
+    """The COUNT parts of each tuple a `_map_strings` returned (nulls where it gave None)."""
+    if mapped.type == pa.null():  # no value at all, or no records
+        return [pa.nulls(len(mapped), pa.string()) for _ in range(count)]
+    return [pc.list_element(mapped, i) for i in range(count)]
+
+
+def _name_columns(column: pa.Array | pa.ChunkedArray, prefix: str) -> dict[str, pa.Array]:
+    names = _map_strings(column, clean_name)
+    return {
+        prefix: pc.if_else(pc.equal(names, ""), None, names),
+        f"{prefix}_py": _map_strings(names, lambda v: name_pinyin(v) or None),
+    }
+
+
+def _address_columns(column: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
+    door, building = _parts(_map_strings(column, address_keys), 2)
+    return {"address_door": door, "address_building": building}
+
+
+def _prepare_houses(table: pa.Table) -> pa.Table:
+    """The columns Splink compares, derived from a houses table."""
+    unit, room = _parts(_map_strings(table["address"], unit_keys), 2)
+    phones = _map_strings(table["owner_phone"], clean_phone)
+    areas = _map_strings(table["area_m2"], clean_area)
+    return pa.table(
+        {
+            "uid": _uids(table),
+            **_address_columns(table["address"]),
+            "address_unit": unit,
+            "room": room,
+            **_name_columns(table["owner_name"], "owner"),
+            "owner_phone": phones,
+            "owner_phone8": pc.utf8_slice_codeunits(phones, -8),
+            "area_m2": areas.cast(pa.float64()),
+        }
+    )
+
+
+def _name_comparison(column: str, label: str) -> Any:
+    """COLUMN (characters) and COLUMN_py (its pinyin): the same characters → the same
+    pinyin → pinyin Jaro-Winkler ≥ 0.9 → else."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=label,
+        comparison_levels=[
+            cll.NullLevel(f"{column}_py"),
+            cll.ExactMatchLevel(column).configure(label_for_charts="same characters"),
+            cll.ExactMatchLevel(f"{column}_py").configure(label_for_charts="same pinyin"),
+            cll.JaroWinklerLevel(f"{column}_py", 0.9),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _phone_comparison(column: str) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column),
+            cll.ExactMatchLevel(f"{column}8").configure(
+                label_for_charts="same last 8 digits", m_probability=0.02, u_probability=1e-6
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _houses_comparisons() -> list[Any]:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    room_l, room_r = "room_l", "room_r"
+    return [
+        cl.CustomComparison(
+            output_column_name="address",
+            comparison_levels=[
+                cll.NullLevel("address_door"),
+                # A door names one flat: two flats' records share one only when a room
+                # number was mistyped. u from a random sample of pairs would instead be
+                # about one in N, the matches themselves, and a record that has nothing
+                # but the door (the grid's, with the owner unknown) would never link.
+                cll.ExactMatchLevel("address_door").configure(
+                    label_for_charts="same door", u_probability=1e-6, fix_u_probability=True
+                ),
+                # 501 for 510 or 502: a mistyped room, or the neighbour (the owner decides).
+                cll.CustomLevel(
+                    f"address_unit_l = address_unit_r AND length({room_l}) = length({room_r}) "
+                    f"AND levenshtein({room_l}, {room_r}) <= 2",
+                    label_for_charts="same unit, room one digit off or two swapped",
+                ),
+                cll.ExactMatchLevel("address_building").configure(label_for_charts="same building"),
+                cll.ElseLevel(),
+            ],
+        ),
+        _name_comparison("owner", "owner"),
+        _phone_comparison("owner_phone"),
+        cl.CustomComparison(
+            output_column_name="area_m2",
+            comparison_levels=[
+                cll.NullLevel("area_m2"),
+                cll.AbsoluteDifferenceLevel("area_m2", 0.5).configure(
+                    label_for_charts="within half a square metre"
+                ),
+                cll.PercentageDifferenceLevel("area_m2", 0.05),
+                # Floor area (建筑面积) against usable area (套内面积) is about a fifth less.
+                cll.PercentageDifferenceLevel("area_m2", 0.3),
+                cll.ElseLevel(),
+            ],
+        ),
+    ]
+
+
+def _houses_blocking_rules() -> list[Any]:
+    from splink import block_on
+
+    return [
+        block_on("address_door"),
+        block_on("address_unit", "owner_py"),
+        block_on("owner_py", "owner_phone"),
+        block_on("address_building", "owner_phone"),
+    ]
+
+
+def _houses_training_rules() -> list[Any]:
+    from splink import block_on
+
+    return [block_on("address_door"), block_on("owner_py", "owner_phone")]
+
+
+def _houses_deterministic_rules() -> list[Any]:
+    from splink import block_on
+
+    return [block_on("address_door", "owner_py"), block_on("address_door", "owner_phone")]
+
+
+HOUSES = LinkageSpec(
+    kind="houses",
+    fields=("address", "owner_name", "owner_phone", "area_m2"),
+    prepare=_prepare_houses,
+    comparisons=_houses_comparisons,
+    blocking_rules=_houses_blocking_rules,
+    training_rules=_houses_training_rules,
+    deterministic_rules=_houses_deterministic_rules,
+    deterministic_recall=0.8,
+    survivorship=(
+        # The real-estate register (不动产登记) holds the legal owner and the surveyed area;
+        # the grid workers see which phone the owner answers now.
+        SurvivorshipRule("address", ("real_estate", "housing"), _door),
+        SurvivorshipRule("owner_name", ("real_estate", "housing"), clean_name),
+        SurvivorshipRule("area_m2", ("real_estate", "housing"), clean_area),
+        SurvivorshipRule("owner_phone", ("grid",), clean_phone),
+    ),
+)
+
+
+# ------------------------------------------------------------------ organisations
+
+# A company's legal form, written or left out as a department pleases: 有限公司 and
+# 有限责任公司 are one form, and the shop sign the grid worker copies has none.
+LEGAL_FORMS = (
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "集团公司",
+    "个体工商户",
+    "合伙企业",
+    "公司",
+)
+# What makes a record a branch (分支机构) of another: a branch is an organisation of its
+# own, with its own credit code, never the head office written differently.
+BRANCH_WORDS = ("分公司", "分店", "分行", "分院", "营业部", "办事处", "分部")
+_REGION_PREFIX = re.compile(
+    r"^(?:[\u4e00-\u9fa5]{2,3}省)?(?:北京市?|天津市?|上海市?|重庆市?|[\u4e00-\u9fa5]{2,3}市)"
+    r"(?:[\u4e00-\u9fa5]{1,3}区)?"
+)
+_BRACKETED = re.compile(r"[(（][^)）]*[)）]")
+
+
+def organisation_name(text: str) -> tuple[str, bool]:
+    """(the name as compared, whether it names a branch): the city in front, a region in
+    brackets and the legal form are left out, wherever the legal form stands —
+    北京市老王餐饮管理有限公司朝阳分公司 and 老王餐饮管理朝阳分公司 are both
+    (老王餐饮管理朝阳分公司, True); 老王餐饮管理(北京)有限责任公司 is (老王餐饮管理, False).
+    The branch words stay in the name, so a head office and its branch never read as one."""
+    name = _BRACKETED.sub("", clean_name(text))
+    # The head office's part ends where a branch word starts (分公司 holds 公司).
+    head_end = min((at for w in BRANCH_WORDS if (at := name.find(w)) > 0), default=len(name))
+    branch = head_end < len(name)
+    for form in LEGAL_FORMS:
+        at = name.rfind(form, 0, head_end)
+        if at >= 0:
+            if at > 0:  # a name that is nothing but a legal form keeps it
+                name = name[:at] + name[at + len(form) :]
+            break
+    return _REGION_PREFIX.sub("", name, count=1) or name, branch
+
+
+def clean_credit_code(text: str) -> str | None:
+    """Spaces and full-width characters out, upper case; a wrong check character is kept
+    (the code may still link by its other characters)."""
+    return clean(text) or None
+
+
+def _prepare_organisations(table: pa.Table) -> pa.Table:
+    """The columns Splink compares, derived from an organisations table."""
+    name = _map_strings(table["name"], lambda v: organisation_name(v)[0])
+    branch = _map_strings(table["name"], lambda v: organisation_name(v)[1])
+    phones = _map_strings(table["contact_phone"], clean_phone)
+    return pa.table(
+        {
+            "uid": _uids(table),
+            "credit_code": _map_strings(table["credit_code"], clean_credit_code),
+            "org_name": pc.if_else(pc.equal(name, ""), None, name),
+            "org_name_py": _map_strings(name, lambda v: name_pinyin(v) or None),
+            "branch": branch,
+            **_address_columns(table["address"]),
+            **_name_columns(table["contact_name"], "contact"),
+            "contact_phone": phones,
+            "contact_phone8": pc.utf8_slice_codeunits(phones, -8),
+        }
+    )
+
+
+def _organisations_comparisons() -> list[Any]:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return [
+        cl.CustomComparison(
+            output_column_name="credit_code",
+            comparison_levels=[
+                cll.NullLevel("credit_code"),
+                cll.ExactMatchLevel("credit_code"),
+                _one_edit_apart_level("credit_code"),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="name",
+            comparison_levels=[
+                cll.NullLevel("org_name_py"),
+                cll.ExactMatchLevel("org_name").configure(
+                    label_for_charts="same name (city and legal form aside)"
+                ),
+                cll.ExactMatchLevel("org_name_py").configure(label_for_charts="same pinyin"),
+                # A branch's name holds its head office's: never a near match of it.
+                cll.And(
+                    cll.JaroWinklerLevel("org_name_py", 0.92),
+                    cll.CustomLevel("branch_l = branch_r"),
+                ).configure(
+                    label_for_charts="pinyin Jaro-Winkler >= 0.92, both or neither a branch"
+                ),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="address",
+            comparison_levels=[
+                cll.NullLevel("address_door"),
+                cll.ExactMatchLevel("address_door").configure(label_for_charts="same door"),
+                cll.ExactMatchLevel("address_building").configure(label_for_charts="same building"),
+                cll.ElseLevel(),
+            ],
+        ),
+        _name_comparison("contact", "contact"),
+        _phone_comparison("contact_phone"),
+    ]
+
+
+def _organisations_blocking_rules() -> list[Any]:
+    from splink import block_on
+
+    return [
+        block_on("credit_code"),
+        block_on("org_name_py"),
+        block_on("contact_phone"),
+        block_on("address_door", "contact_py"),
+        block_on("address_building", "contact_phone8"),
+    ]
+
+
+def _organisations_training_rules() -> list[Any]:
+    from splink import block_on
+
+    return [block_on("credit_code"), block_on("org_name_py")]
+
+
+def _organisations_deterministic_rules() -> list[Any]:
+    from splink import block_on
+
+    return [block_on("credit_code"), block_on("org_name", "contact_phone")]
+
+
+ORGANISATIONS = LinkageSpec(
+    kind="organisations",
+    fields=("name", "credit_code", "address", "contact_name", "contact_phone"),
+    prepare=_prepare_organisations,
+    comparisons=_organisations_comparisons,
+    blocking_rules=_organisations_blocking_rules,
+    training_rules=_organisations_training_rules,
+    deterministic_rules=_organisations_deterministic_rules,
+    deterministic_recall=0.8,
+    survivorship=(
+        # Market regulation (市场监管) registers the legal name and the code; the grid
+        # workers know where the business is and whom to call.
+        SurvivorshipRule("name", ("market",), clean_name),
+        SurvivorshipRule("credit_code", ("market", "tax"), clean_credit_code),
+        SurvivorshipRule("address", ("grid",), _door),
+        SurvivorshipRule("contact_name", ("grid",), clean_name),
+        SurvivorshipRule("contact_phone", ("grid",), clean_phone),
+    ),
+)
+SPECS = {spec.kind: spec for spec in (PEOPLE, HOUSES, ORGANISATIONS)}
 
 
 # ------------------------------------------------------------------ reviewer decisions
@@ -724,7 +1083,7 @@ def database_api(backend: Backend) -> DatabaseAPI[Any]:
 
 def link_records(
     records: pa.Table | Iterable[Mapping[str, Any]],
-    spec: LinkageSpec = PEOPLE,
+    spec: LinkageSpec | str = PEOPLE,
     *,
     backend: Backend | DatabaseAPI[Any] = "duckdb",
     decisions: ReviewDecisions | None = None,
@@ -737,7 +1096,8 @@ def link_records(
     em_pairs: float = 2e6,
 ) -> LinkageResult:
     """Link RECORDS (source, record_id and SPEC's fields; several sources in one table)
-    into entities. The model is trained on the records themselves — u from a random
+    into entities. SPEC is a `LinkageSpec` or the name of one in `SPECS` ("people",
+    "houses", "organisations"). The model is trained on the records themselves — u from a random
     sample (SEED makes it repeatable), m by expectation maximisation — so nothing has to be
     downloaded or labelled. Pairs scoring at least THRESHOLD are links; DECISIONS are
     applied when forming clusters (decisions about records not in RECORDS are ignored).
@@ -750,6 +1110,10 @@ def link_records(
     expectation-maximisation pass reads. PROGRESS is told as each stage starts."""
     from splink import Linker, SettingsCreator
 
+    if isinstance(spec, str):
+        if spec not in SPECS:
+            raise ValueError(f"no linkage for {spec!r}: one of {', '.join(SPECS)}")
+        spec = SPECS[spec]
     threshold = spec.threshold if threshold is None else threshold
     decisions = decisions or ReviewDecisions()
     stages = ["prepare", "load", "train", "predict", "cluster"]
@@ -777,23 +1141,18 @@ def link_records(
     stage(1)  # starting the backend (Spark's JVM) and handing it the records
     db_api = database_api(backend) if isinstance(backend, str) else backend
     source_table = db_api.register(prepared)
+    stage(2)
     settings = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="uid",
-        comparisons=spec.comparisons(),
+        comparisons=_comparisons_with_u(spec, prepared, u_pairs, seed),
         blocking_rules_to_generate_predictions=spec.blocking_rules(),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
-    stage(2)
     linker = Linker(source_table, settings, log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(
         spec.deterministic_rules(), recall=spec.deterministic_recall
-    )
-    # One pass over the sample: the probe that could stop early costs more jobs than it
-    # saves on Spark, and rare levels never reach its minimum count anyway.
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=u_pairs, seed=seed, num_chunks=1, min_count_per_level=None
     )
     # Blocking on an identifier gives about one pair per record: sample only big inputs.
     em_sample = em_pairs if len(prepared) > em_pairs else None
@@ -813,15 +1172,8 @@ def link_records(
     stage(4)
     if decisions:
         decisions = _known(decisions, set(prepared["uid"].to_pylist()))
-    if decisions:
-        edges = _apply_decisions(pairs, decisions)
-        edge_table = db_api.register(edges)
-    else:
-        edge_table = predictions
-    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        edge_table, threshold_match_probability=threshold
-    )
-    clusters = clustered.as_pyarrow_table().select(["uid", "cluster_id"])
+    edges = _apply_decisions(pairs, decisions) if decisions else pairs
+    clusters = connected_components(prepared["uid"], edges, threshold, db_api)
     conflicts: list[tuple[RecordKey, RecordKey]] = []
     if decisions.cannot_link or one_per_source:
         clusters, conflicts = _split_bridged(clusters, pairs, decisions, one_per_source)
@@ -845,6 +1197,71 @@ def link_records(
         conflicts=conflicts,
         model=model,
     )
+
+
+def _comparisons_with_u(
+    spec: LinkageSpec, prepared: pa.Table, u_pairs: float, seed: int
+) -> list[Any]:
+    """SPEC's comparisons with their u values (how often two different entities agree at
+    each level) estimated on every pair of a random sample of records big enough for
+    U_PAIRS pairs. The sample is small (2,000 records for 2 million pairs), so it is
+    scored in DuckDB whatever the backend: Splink scores the sample's pairs once per
+    comparison, and on Spark those six cross joins took 97 s of a 20,000-people run."""
+    from splink import DuckDBAPI, Linker, SettingsCreator
+
+    size = min(len(prepared), math.ceil(math.sqrt(2 * u_pairs)) + 1)
+    rows = np.sort(np.random.default_rng(seed).choice(len(prepared), size=size, replace=False))
+    db_api = DuckDBAPI()
+    sample = db_api.register(prepared.take(rows))
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="uid",
+        comparisons=spec.comparisons(),
+        blocking_rules_to_generate_predictions=[],
+    )
+    linker = Linker(sample, settings, log_level=logging.WARNING)
+    # One pass over all the sample's pairs: rare levels never reach a minimum count anyway.
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=u_pairs, seed=seed, num_chunks=1, min_count_per_level=None
+    )
+    trained = linker.misc.save_model_to_json()["comparisons"]
+    comparisons = spec.comparisons()
+    for comparison, levels in zip(comparisons, trained, strict=True):
+        comparison.configure(
+            u_probabilities=[
+                level.get("u_probability")
+                for level in levels["comparison_levels"]
+                if not level.get("is_null_level")
+            ]
+        )
+    return comparisons
+
+
+def connected_components(
+    uids: pa.Array | pa.ChunkedArray,
+    edges: pa.Table,
+    threshold: float,
+    db_api: DatabaseAPI[Any] | None = None,
+) -> pa.Table:
+    """uid → cluster_id: the records joined by EDGES (uid_l, uid_r, match_probability)
+    scoring at least THRESHOLD. Always solved in DuckDB (DB_API's own connection when it is
+    one): the edges above the threshold are few, about one per record, and Splink's
+    connected components on Spark run a Spark job for each step of each iteration, which
+    took longer than all the rest of a linkage of 20,000 people."""
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    duckdb_api = db_api if isinstance(db_api, DuckDBAPI) else DuckDBAPI()
+    clustered = cluster_pairwise_predictions_at_threshold(
+        pa.table({"uid": uids}),
+        edges.select(["uid_l", "uid_r", "match_probability"]),
+        db_api=duckdb_api,
+        node_id_column_name="uid",
+        threshold_match_probability=threshold,
+    )
+    clusters = clustered.as_pyarrow_table().select(["uid", "cluster_id"])
+    clustered.drop_table_from_database_and_remove_from_cache()
+    return clusters
 
 
 def link_people(records: pa.Table | Iterable[Mapping[str, Any]], **options: Any) -> LinkageResult:
