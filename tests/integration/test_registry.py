@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from civicgrid.accounts.services import actor_for_username
@@ -29,7 +29,12 @@ from civicgrid.registry import services
 from civicgrid.registry.domain import Person, RecordKind
 from civicgrid.registry.identifiers import identity_check_character
 from civicgrid.registry.importing import default_mapping, open_table
-from civicgrid.registry.repository import registry_changes, registry_people, registry_rejects
+from civicgrid.registry.repository import (
+    RegistryRepository,
+    registry_changes,
+    registry_people,
+    registry_rejects,
+)
 from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, open_platform
 
 
@@ -195,6 +200,52 @@ def test_a_missing_column_is_named_by_the_command(scratch: Platform, tmp_path: P
     flat = result.output.replace("\n", "")
     assert result.exit_code == 1
     assert "公民身份号码" in flat and "名字, 电话" in flat
+
+
+def _people_indexes(platform: Platform) -> list[tuple[str, str]]:
+    with platform.engine.connect() as connection:
+        return [
+            (str(name), str(definition))
+            for name, definition in connection.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE tablename = 'registry_people' ORDER BY indexname"
+                )
+            )
+        ]
+
+
+def test_a_first_load_into_an_empty_table_builds_its_indexes_again(
+    scratch: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if scratch.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL loads an empty table before indexing it")
+    before = _people_indexes(scratch)
+    rows = [[f"张{i}", identity(f"110105198001{i:02d}003"), "", "", ""] for i in range(1, 7)]
+    path = write_people(tmp_path / "people.csv", rows)
+
+    def failing(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("the disk is full")
+
+    original = RegistryRepository.insert_new
+    monkeypatch.setattr(RegistryRepository, "insert_new", failing)
+    with pytest.raises(RuntimeError), UnitOfWork(scratch.session_factory) as uow:
+        services.import_records(
+            uow,
+            SYSTEM,
+            RecordKind.PERSON,
+            open_table(path),
+            default_mapping(RecordKind.PERSON),
+            secret_key=TEST_SECRET,
+        )
+    assert _people_indexes(scratch) == before
+    monkeypatch.setattr(RegistryRepository, "insert_new", original)
+    batch = import_people(scratch, path).batch
+    assert (batch.total, batch.created) == (6, 6)
+    assert _people_indexes(scratch) == before
+    # The rebuilt source-key constraint still refuses a second copy of a record.
+    again = import_people(scratch, path).batch
+    assert (again.created, again.unchanged) == (0, 6)
 
 
 # ------------------------------------------------------------------ a city with a registry
