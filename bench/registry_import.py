@@ -174,6 +174,7 @@ def main() -> None:
     for run in ("first", "again"):
         pauses.count = 0
         started = time.perf_counter()
+        cpu = time.process_time()
         table = open_table(written)
         with UnitOfWork(platform.session_factory) as uow:
             report = import_records(
@@ -187,11 +188,13 @@ def main() -> None:
             )
         write_rejected(written, table.header, report.bad_rows)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         b = report.batch
         print(
             f"{run}: {b.total:,} rows in {seconds:.1f} s = {b.total / seconds:,.0f} rows/s; "
             f"{b.created:,} new, {b.updated:,} updated, {b.unchanged:,} unchanged, "
-            f"{b.rejected:,} rejected, {b.review:,} for review; peak memory {peak_mb():.0f} MB"
+            f"{b.rejected:,} rejected, {b.review:,} for review; peak memory {peak_mb():.0f} MB; "
+            f"{cpu:.1f} s of CPU in this process"
             + (f" (NOT VALID: paused {pauses.count} times)" if pauses.count else "")
         )
         sys.stdout.flush()
