@@ -350,3 +350,23 @@ def test_the_command_links_the_registry_in_the_database(linked_city: LinkedCity)
         cli_app, ["registry", "link", "--db", linked_city.url, "--kind", "addresses"]
     )
     assert wrong.exit_code == 1 and "addresses" in wrong.output
+
+
+def test_houses_and_organisations_are_linked_too(linked_city: LinkedCity) -> None:
+    from civicgrid.registry.domain import RecordKind
+    from civicgrid.registry.repository import registry_houses
+
+    with UnitOfWork(linked_city.platform.session_factory) as uow:
+        houses = entities.link_registry(uow, SYSTEM, RecordKind.HOUSE)
+        organisations = entities.link_registry(uow, SYSTEM, RecordKind.ORGANISATION)
+        unlinked = uow.session.execute(
+            select(registry_houses.c.id).where(registry_houses.c.entity_id.is_(None))
+        ).all()
+        house = uow.session.execute(select(registry_houses.c.entity_id).limit(1)).scalar_one()
+        view = entities.get_entity(uow, linked_city.actor(Role.DATA_ADMIN), house)
+    assert houses.records > 0 and houses.entities > 0 and unlinked == []
+    assert organisations.records > 0 and organisations.entities > 0
+    assert view.kind is RecordKind.HOUSE and "owner_name" in view.columns
+    # Entities of every kind share one numbering: a person's entity is never a house's.
+    kinds = {r["id"]: r["kind"] for r in entity_rows(linked_city)}
+    assert kinds[house] == "houses" and len(kinds) >= houses.entities + organisations.entities

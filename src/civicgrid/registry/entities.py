@@ -10,6 +10,8 @@ import); the "one digit mistyped" level of the comparison never fires on hashes,
 costs nothing here because the import rejects a number whose check character fails. The
 masked form is what the pages show as the identity the registry believes. Every other field
 (name through pinyin, birth date, sex, phone, address) is compared as in `linkage.PEOPLE`.
+Houses and organisations are linked on their columns as they are (`linkage.HOUSES`,
+`linkage.ORGANISATIONS`): a kind is linked once it has a `KindLink` naming its columns.
 
 Entity ids stay put: after each run every new cluster takes the id most of its records had
 before (the largest cluster first), so an entity whose membership is the same or overlaps
@@ -73,8 +75,10 @@ from civicgrid.registry.linkage import (
     ResolvedEntity,
     ReviewDecisions,
     SurvivorshipRule,
+    constrained_clusters,
     link_records,
     resolve_entity,
+    uid_of,
 )
 from civicgrid.registry.repository import CLASSES, TABLES, RegistryRepository
 from civicgrid.registry.services import (
@@ -172,6 +176,9 @@ SOURCE_ALIASES: dict[str, tuple[str, ...]] = {
     "public_security": ("公安", "公安局", "户籍"),
     "grid": ("网格采集", "网格"),
     "housing": ("住建", "住建局", "房管"),
+    "real_estate": ("不动产登记", "不动产"),
+    "market": ("市场监管", "市场监管局", "工商"),
+    "tax": ("税务", "税务局"),
 }
 
 KINDS: dict[RecordKind, KindLink] = {
@@ -198,6 +205,46 @@ KINDS: dict[RecordKind, KindLink] = {
             "household_address",
             "residence",
             "care_tags",
+            "grid_code",
+        ),
+    ),
+    RecordKind.HOUSE: KindLink(
+        kind=RecordKind.HOUSE,
+        spec=SPECS["houses"],
+        columns={
+            "address": "address_text",
+            "owner_name": "owner_name",
+            "owner_phone": "owner_phone",
+            "area_m2": "area_m2",
+        },
+        page_columns=(
+            "address_text",
+            "kind",
+            "area_m2",
+            "occupancy_limit",
+            "owner_name",
+            "owner_phone",
+            "manager_name",
+            "grid_code",
+        ),
+    ),
+    RecordKind.ORGANISATION: KindLink(
+        kind=RecordKind.ORGANISATION,
+        spec=SPECS["organisations"],
+        columns={
+            "name": "name",
+            "credit_code": "credit_code",
+            "address": "address_text",
+            "contact_name": "contact_name",
+            "contact_phone": "contact_phone",
+        },
+        page_columns=(
+            "name",
+            "credit_code",
+            "kind",
+            "address_text",
+            "contact_name",
+            "contact_phone",
             "grid_code",
         ),
     ),
@@ -525,28 +572,37 @@ def link_registry(
             if stage in RUN_STAGES:
                 tell(stage)
 
-        result = link_records(
-            records.select(["source", "record_id", *link.columns]),
-            link.spec,
-            backend=backend,
-            decisions=decisions,
-            one_per_source=link.one_per_source,
-            threshold=threshold,
-            seed=seed,
-            progress=inner,
-        )
-        timings.update(result.timings)
-        started = time.perf_counter()
-        cluster_of = dict(
-            zip(
-                result.clusters["record_id"].to_pylist(),
-                result.clusters["entity_id"].to_pylist(),
-                strict=True,
+        from splink.internals.exceptions import EMTrainingException
+
+        try:
+            result = link_records(
+                records.select(["source", "record_id", *link.columns]),
+                link.spec,
+                backend=backend,
+                decisions=decisions,
+                one_per_source=link.one_per_source,
+                threshold=threshold,
+                seed=seed,
+                progress=inner,
             )
-        )
-        accuracy, conflicts, pairs = result.accuracy, result.conflicts, len(result.pairs)
+        except EMTrainingException:
+            # Not one pair of records agrees on what the model trains on (a single
+            # department's file without duplicates): nothing links but what reviewers
+            # confirmed, so every other record is an entity of its own.
+            cluster_of, conflicts = _unlinked(record_ids, source_of, decisions)
+        else:
+            timings.update(result.timings)
+            cluster_of = dict(
+                zip(
+                    result.clusters["record_id"].to_pylist(),
+                    result.clusters["entity_id"].to_pylist(),
+                    strict=True,
+                )
+            )
+            accuracy, conflicts, pairs = result.accuracy, result.conflicts, len(result.pairs)
+        started = time.perf_counter()
     else:
-        cluster_of = {r: r for r in record_ids}
+        cluster_of, conflicts = _unlinked(record_ids, source_of, decisions)
 
     tell("resolve")
     members: dict[str, list[int]] = defaultdict(list)
@@ -608,6 +664,15 @@ def link_registry(
         accuracy=accuracy,
         conflicts=conflicts,
     )
+
+
+def _unlinked(
+    record_ids: Sequence[str], source_of: dict[str, str], decisions: ReviewDecisions
+) -> tuple[dict[str, str], list[tuple[tuple[str, str], tuple[str, str]]]]:
+    """Record id → cluster when no pair scored: only the reviewers' confirmations join."""
+    uids = [uid_of((source_of[r], r)) for r in record_ids]
+    clusters, conflicts = constrained_clusters(uids, [], decisions)
+    return {r: clusters[u] for r, u in zip(record_ids, uids, strict=True)}, conflicts
 
 
 def quiet_splink() -> None:
