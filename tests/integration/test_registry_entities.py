@@ -29,6 +29,7 @@ from civicgrid.demo.services import (
     install_demo_registry,
 )
 from civicgrid.registry import entities
+from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.entities import registry_entities, registry_link_decisions
 from civicgrid.registry.repository import registry_people
 from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, open_platform
@@ -353,7 +354,6 @@ def test_the_command_links_the_registry_in_the_database(linked_city: LinkedCity)
 
 
 def test_houses_and_organisations_are_linked_too(linked_city: LinkedCity) -> None:
-    from civicgrid.registry.domain import RecordKind
     from civicgrid.registry.repository import registry_houses
 
     with UnitOfWork(linked_city.platform.session_factory) as uow:
@@ -370,3 +370,19 @@ def test_houses_and_organisations_are_linked_too(linked_city: LinkedCity) -> Non
     # Entities of every kind share one numbering: a person's entity is never a house's.
     kinds = {r["id"]: r["kind"] for r in entity_rows(linked_city)}
     assert kinds[house] == "houses" and len(kinds) >= houses.entities + organisations.entities
+
+
+def test_an_entity_of_one_record_is_resolved_as_the_general_rule_does() -> None:
+    from civicgrid.registry.entities import KINDS, _rules, resolve_single
+    from civicgrid.registry.linkage import resolve_entity
+
+    rules = _rules(KINDS[RecordKind.PERSON].spec)
+    for record in [
+        {"source": "公安", "record_id": "1", "name": " 杨明伟 ", "identity": "ab12",
+         "birth_date": "1988-07-15", "sex": "M", "phone": "", "address": "人民路1号"},
+        {"source": "网格采集", "record_id": "2", "name": "", "identity": "",
+         "birth_date": "not a date", "sex": "x", "phone": "13800000000", "address": None},
+        {"source": "民政", "record_id": "3", "name": "李四", "identity": "cd34",
+         "birth_date": "", "sex": "F", "phone": "139 0000 0000", "address": "幸福里3-2-501"},
+    ]:  # fmt: skip
+        assert resolve_single(record, rules) == resolve_entity([record], rules)
