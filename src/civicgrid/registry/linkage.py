@@ -250,7 +250,9 @@ class LinkageSpec:
     kind: str
     fields: tuple[str, ...]
     prepare: Callable[[pa.Table], pa.Table]  # → uid plus the columns compared
-    comparisons: Callable[[], list[Any]]
+    # (how many records are linked) → the comparisons; a level whose u is fixed may need
+    # the number, as one in N records is a chance agreement.
+    comparisons: Callable[[int], list[Any]]
     blocking_rules: Callable[[], list[Any]]
     # Each trains the m values of the comparisons it does not block on.
     training_rules: Callable[[], list[Any]]
@@ -261,7 +263,8 @@ class LinkageSpec:
     threshold: float = DEFAULT_THRESHOLD
 
 
-def _people_comparisons() -> list[Any]:
+def _people_comparisons(records: int) -> list[Any]:
+    del records  # every u is estimated
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -512,7 +515,7 @@ def _phone_comparison(column: str) -> Any:
     )
 
 
-def _houses_comparisons() -> list[Any]:
+def _houses_comparisons(records: int) -> list[Any]:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -523,11 +526,13 @@ def _houses_comparisons() -> list[Any]:
             comparison_levels=[
                 cll.NullLevel("address_door"),
                 # A door names one flat: two flats' records share one only when a room
-                # number was mistyped. u from a random sample of pairs would instead be
-                # about one in N, the matches themselves, and a record that has nothing
-                # but the door (the grid's, with the owner unknown) would never link.
+                # number was mistyped onto a neighbour's. u from a random sample of pairs
+                # would instead count the matches themselves, and a record that has
+                # nothing but the door (the grid's, the owner unknown) would never link.
                 cll.ExactMatchLevel("address_door").configure(
-                    label_for_charts="same door", u_probability=1e-6, fix_u_probability=True
+                    label_for_charts="same door",
+                    u_probability=_chance_same_door(records),
+                    fix_u_probability=True,
                 ),
                 # 501 for 510 or 502: a mistyped room, or the neighbour (the owner decides).
                 cll.CustomLevel(
@@ -555,6 +560,17 @@ def _houses_comparisons() -> list[Any]:
             ],
         ),
     ]
+
+
+# The share of flat records whose room is mistyped onto another flat's door.
+MISTYPED_DOOR_SHARE = 0.01
+
+
+def _chance_same_door(records: int) -> float:
+    """u of the same door among RECORDS: each mistyped record shares its door with about
+    one other flat's record, out of all RECORDS·(RECORDS−1)/2 pairs."""
+    pairs = max(records * (records - 1) / 2, 1.0)
+    return min(max(MISTYPED_DOOR_SHARE * records / pairs, 1e-12), 0.5)
 
 
 def _houses_blocking_rules() -> list[Any]:
@@ -668,7 +684,8 @@ def _prepare_organisations(table: pa.Table) -> pa.Table:
     )
 
 
-def _organisations_comparisons() -> list[Any]:
+def _organisations_comparisons(records: int) -> list[Any]:
+    del records  # every u is estimated
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -1216,7 +1233,7 @@ def _comparisons_with_u(
     settings = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="uid",
-        comparisons=spec.comparisons(),
+        comparisons=spec.comparisons(len(prepared)),
         blocking_rules_to_generate_predictions=[],
     )
     linker = Linker(sample, settings, log_level=logging.WARNING)
@@ -1225,7 +1242,7 @@ def _comparisons_with_u(
         max_pairs=u_pairs, seed=seed, num_chunks=1, min_count_per_level=None
     )
     trained = linker.misc.save_model_to_json()["comparisons"]
-    comparisons = spec.comparisons()
+    comparisons = spec.comparisons(len(prepared))
     for comparison, levels in zip(comparisons, trained, strict=True):
         comparison.configure(
             u_probabilities=[
