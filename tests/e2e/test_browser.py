@@ -490,6 +490,7 @@ def test_a_data_administrator_opens_a_persons_entity_and_splits_a_record_on_a_ph
     else:
         raise AssertionError("no linked person among the first records")
     assert "采信值" in page.locator("#entity-table").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls
     entity_url = page.url
     split_off = page.locator("th.entity-record").nth(1).get_attribute("data-record")
     page.select_option("#decide-record", str(split_off))
