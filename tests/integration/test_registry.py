@@ -533,3 +533,50 @@ def test_a_corrected_address_is_matched_to_a_standard_one(registry_city: Registr
     assert body["record"]["grid_code"] == target["grid_code"]
     fields = {c["field"] for c in body["changes"] if c["reason"] == "搬到同网格另一户"}
     assert "address_text" in fields
+
+
+def test_an_address_moved_on_the_map_takes_what_is_at_it_to_its_new_grid(
+    registry_city: RegistryCity,
+) -> None:
+    worker = actor_of(registry_city, Role.GRID_WORKER)
+    admin = actor_of(registry_city, Role.DATA_ADMIN)
+    with UnitOfWork(registry_city.platform.session_factory) as uow:
+        people = services.search_records(
+            uow, worker, RecordKind.PERSON, secret_key=TEST_SECRET, limit=500
+        ).items
+        address_id = next(p["address_id"] for p in people if p["address_id"] is not None)
+        elsewhere = next(
+            a
+            for a in services.search_records(
+                uow, admin, RecordKind.ADDRESS, secret_key=TEST_SECRET, limit=500
+            ).items
+            if a["grid_code"] not in (None, registry_city.worker_grid)
+        )
+        nowhere = {"lat": "0.5", "lon": "0.5"}
+        with pytest.raises(InvalidInput) as refused:
+            services.edit_record(uow, worker, RecordKind.ADDRESS, address_id, nowhere, "核实")
+        assert refused.value.params["field"] == "lat"
+
+    with UnitOfWork(registry_city.platform.session_factory) as uow:
+        assert services.get_record(uow, worker, RecordKind.ADDRESS, address_id).record[
+            "grid_code"
+        ] == (registry_city.worker_grid)
+        point = {"lat": str(elsewhere["lat"]), "lon": str(elsewhere["lon"])}
+        moved = services.edit_record(
+            uow, worker, RecordKind.ADDRESS, address_id, point, "门牌坐标测错，重新定位"
+        )
+        assert moved.record["grid_code"] == elsewhere["grid_code"]
+        assert {"lat", "lon", "grid_code"} <= {c.field for c in moved.changes}
+
+    with UnitOfWork(registry_city.platform.session_factory) as uow:
+        residents = [
+            p
+            for p in services.search_records(
+                uow, admin, RecordKind.PERSON, secret_key=TEST_SECRET, limit=100_000
+            ).items
+            if p["address_id"] == address_id
+        ]
+        assert residents
+        assert {p["grid_code"] for p in residents} == {elsewhere["grid_code"]}
+        history = services.get_record(uow, admin, RecordKind.PERSON, residents[0]["id"]).changes
+        assert any(c.field == "grid_code" and c.reason == "门牌坐标测错，重新定位" for c in history)

@@ -466,6 +466,12 @@ class RegistryRepository:
     def get(self, kind: RecordKind, record_id: int) -> Any:
         return self.session.get(CLASSES[kind], record_id)
 
+    def at_address(self, kind: RecordKind, address_id: int) -> list[Any]:
+        """The houses, people or organisations matched to one standard address."""
+        table = TABLES[kind]
+        stmt = select(CLASSES[kind]).where(table.c.address_id == address_id)
+        return list(self.session.execute(stmt).scalars())
+
     def grid_path(self, grid_code: str | None) -> str | None:
         if grid_code is None:
             return None

@@ -514,8 +514,11 @@ class RecordDetail:
 @permission(RECORD_READERS, "Read one registry record and its change history")
 def get_record(uow: UnitOfWork, actor: Actor, kind: RecordKind, record_id: int) -> RecordDetail:
     """One record of the caller's area with every change made to it, newest first."""
-    record = _visible(uow, actor, kind, record_id)
-    changes = RegistryRepository(uow.session).changes_of(kind, record_id)
+    return _detail(uow, actor, kind, _visible(uow, actor, kind, record_id))
+
+
+def _detail(uow: UnitOfWork, actor: Actor, kind: RecordKind, record: Any) -> RecordDetail:
+    changes = RegistryRepository(uow.session).changes_of(kind, record.id)
     if actor.role not in CARE_TAG_READERS:
         changes = [c for c in changes if c.field != "care_tags"]
     editable = EDITABLE[kind] if _may_edit(actor, record) else ()
@@ -538,9 +541,12 @@ def edit_record(
     record_id: int,
     values: dict[str, str],
     reason: str,
+    locator_cache: LocatorCache | None = None,
 ) -> RecordDetail:
     """Set the given fields (as text, checked like an import) on a record of the caller's
-    own grid, logging each field that changes with the caller and the REASON."""
+    own grid, logging each field that changes with the caller and the REASON. A standard
+    address moved on the map is placed again (LOCATOR_CACHE: the server's map of grids;
+    without it the grids are read afresh)."""
     record = _visible(uow, actor, kind, record_id)
     if not _may_edit(actor, record):
         raise Forbidden("registry_not_your_grid", code=record.grid_code or "-")
@@ -558,9 +564,36 @@ def edit_record(
         if kind is RecordKind.PERSON:
             placed["house_id"] = repo.houses_by_address().get(found.address_id or -1)
         changes += set_values(kind, record, placed, actor.name, reason.strip())
+    if kind is RecordKind.ADDRESS and any(c.field in ("lat", "lon") for c in changes):
+        changes += _place_again(uow, repo, record, locator_cache, actor.name, reason.strip())
     repo.add_changes(changes)
     uow.commit()
-    return get_record(uow, actor, kind, record_id)
+    # The record as corrected, even when the correction moved it out of the caller's grid.
+    return _detail(uow, actor, kind, record)
+
+
+def _place_again(
+    uow: UnitOfWork,
+    repo: RegistryRepository,
+    address: StandardAddress,
+    cache: LocatorCache | None,
+    actor: str,
+    reason: str,
+) -> list[Change]:
+    """A standard address whose point was corrected lies in the grid of its new point, and
+    so does every house, person and organisation matched to it; a point in no grid is
+    refused (nothing of the correction is kept)."""
+    if address.lat is None or address.lon is None or address.id is None:
+        return []
+    grid = _grid_locator(uow, cache or LocatorCache())(address.lon, address.lat)
+    if grid is None:
+        raise InvalidInput("outside_city", lat=address.lat, lon=address.lon, field="lat")
+    changes = set_values(RecordKind.ADDRESS, address, {"grid_code": grid}, actor, reason)
+    if changes:
+        for kind in (RecordKind.HOUSE, RecordKind.PERSON, RecordKind.ORGANISATION):
+            for record in repo.at_address(kind, address.id):
+                changes += set_values(kind, record, {"grid_code": grid}, actor, reason)
+    return changes
 
 
 class FieldProblem(InvalidInput):
