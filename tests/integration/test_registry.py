@@ -561,12 +561,26 @@ def test_an_address_moved_on_the_map_takes_what_is_at_it_to_its_new_grid(
         assert services.get_record(uow, worker, RecordKind.ADDRESS, address_id).record[
             "grid_code"
         ] == (registry_city.worker_grid)
-        point = {"lat": str(elsewhere["lat"]), "lon": str(elsewhere["lon"])}
-        moved = services.edit_record(
-            uow, worker, RecordKind.ADDRESS, address_id, point, "门牌坐标测错，重新定位"
-        )
-        assert moved.record["grid_code"] == elsewhere["grid_code"]
-        assert {"lat", "lon", "grid_code"} <= {c.field for c in moved.changes}
+
+    # On the page: the worker sees the address she moved once more, without the form.
+    client = registry_city.client
+    client.cookies.clear()
+    client.post(
+        "/login",
+        data={"username": worker.name, "password": registry_city.password(worker.name)},
+        follow_redirects=False,
+    )
+    moved = client.post(
+        f"/registry/addresses/{address_id}",
+        data={
+            "lat": str(elsewhere["lat"]),
+            "lon": str(elsewhere["lon"]),
+            "reason": "门牌坐标测错，重新定位",
+        },
+    )
+    client.cookies.clear()
+    assert moved.status_code == 200, moved.text
+    assert elsewhere["grid_code"] in moved.text and 'id="edit-form"' not in moved.text
 
     with UnitOfWork(registry_city.platform.session_factory) as uow:
         residents = [

@@ -145,12 +145,21 @@ def patch_record(
     kind: RecordKind,
     record_id: int,
     body: RecordPatch,
+    request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.EDITORS),
 ) -> RecordDetailOut:
     """Correct fields of a record of the caller's own grid (grid workers), with the reason;
     each changed field is logged. 422 names every wrong field."""
-    detail = services.edit_record(uow, actor, kind, record_id, body.changes, body.reason)
+    detail = services.edit_record(
+        uow,
+        actor,
+        kind,
+        record_id,
+        body.changes,
+        body.reason,
+        platform_of(request).locator_cache,
+    )
     return RecordDetailOut(
         record=detail.record,
         changes=[ChangeOut.of(c) for c in detail.changes],

@@ -237,7 +237,9 @@ async def edit_record(
         name: value for name, value in typed.items() if value != _form_value(current.record, name)
     }
     try:
-        services.edit_record(uow, actor, kind, record_id, changes, reason)
+        saved = services.edit_record(
+            uow, actor, kind, record_id, changes, reason, platform_of(request).locator_cache
+        )
     except InvalidFields as problems:
         uow.rollback()
         locale = request_locale(request)
@@ -250,6 +252,8 @@ async def edit_record(
         return _detail(
             request, actor, kind, current, errors=errors, typed=typed, status=problem.status
         )
+    if not saved.editable:  # the correction moved it out of her grid: she sees it this once
+        return _detail(request, actor, kind, saved, saved=True)
     return RedirectResponse(f"/registry/{kind.value}/{record_id}?saved=1", status_code=303)
 
 
