@@ -81,14 +81,13 @@ def linked_city(databases: DatabaseMaker) -> Iterator[LinkedCity]:
     platform.engine.dispose()
 
 
-def entity_rows(city: LinkedCity) -> list[dict[str, Any]]:
+def entity_rows(city: LinkedCity, kind: str | None = "people") -> list[dict[str, Any]]:
+    """The entities of KIND (None: of every kind)."""
+    stmt = select(registry_entities).order_by(registry_entities.c.id)
+    if kind is not None:
+        stmt = stmt.where(registry_entities.c.kind == kind)
     with UnitOfWork(city.platform.session_factory) as uow:
-        return [
-            dict(r)
-            for r in uow.session.execute(
-                select(registry_entities).order_by(registry_entities.c.id)
-            ).mappings()
-        ]
+        return [dict(r) for r in uow.session.execute(stmt).mappings()]
 
 
 def members(city: LinkedCity, entity_id: int) -> list[dict[str, Any]]:
@@ -147,8 +146,8 @@ def link_again(city: LinkedCity) -> entities.LinkRun:
 
 
 def test_the_demo_registry_people_are_linked_into_entities(linked_city: LinkedCity) -> None:
-    run = linked_city.registry.linked
-    assert run is not None and run.accuracy is None
+    run = linked_city.registry.linked[RecordKind.PERSON]
+    assert run.accuracy is None
     assert run.records > 400 and run.linked_entities > 100
     assert run.disagreeing_entities > 0
     with UnitOfWork(linked_city.platform.session_factory) as uow:
@@ -156,8 +155,13 @@ def test_the_demo_registry_people_are_linked_into_entities(linked_city: LinkedCi
             select(registry_people.c.id).where(registry_people.c.entity_id.is_(None))
         ).all()
     assert unlinked == []
+    assert {r["kind"] for r in entity_rows(linked_city, None)} == {
+        "people",
+        "houses",
+        "organisations",
+    }
     rows = entity_rows(linked_city)
-    assert all(r["kind"] == "people" and r["records"] >= 1 for r in rows)
+    assert all(r["records"] >= 1 for r in rows)
     # Public security holds the registered identity: its records give the believed name.
     two = next(r for r in rows if r["records"] == 2)
     assert two["believed"]["name"]["source"] == "公安"
@@ -368,7 +372,7 @@ def test_houses_and_organisations_are_linked_too(linked_city: LinkedCity) -> Non
     assert organisations.records > 0 and organisations.entities > 0
     assert view.kind is RecordKind.HOUSE and "owner_name" in view.columns
     # Entities of every kind share one numbering: a person's entity is never a house's.
-    kinds = {r["id"]: r["kind"] for r in entity_rows(linked_city)}
+    kinds = {r["id"]: r["kind"] for r in entity_rows(linked_city, None)}
     assert kinds[house] == "houses" and len(kinds) >= houses.entities + organisations.entities
 
 

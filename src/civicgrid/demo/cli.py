@@ -97,10 +97,9 @@ def demo_command(
             f"registry {batch.kind.value} from {batch.source}: {batch.created} records, "
             f"{batch.rejected} rejected, {batch.review} for review"
         )
-    if registry.linked is not None:
-        run = registry.linked
+    for kind, run in registry.linked.items():
         out.print(
-            f"registry people linked: {run.records} records → {run.entities} entities, "
+            f"registry {kind.value} linked: {run.records} records → {run.entities} entities, "
             f"{run.linked_entities} with two records or more, {run.disagreeing_entities} "
             f"whose records disagree ({sum(run.timings.values()):.1f} s)"
         )

@@ -273,9 +273,11 @@ def department_files(
     )
     # The housing office: most addresses are houses; written in its shorthand.
     houses = []
+    housed: list[DemoAddress] = []
     for a in addresses:
         if rng.random() < 0.2:
             continue
+        housed.append(a)
         kind = str(HOUSE_KINDS[rng.choice(4, p=[0.6, 0.28, 0.04, 0.08])])
         area = round(float(rng.uniform(35, 140)), 1)
         limit = max(1, int(area // 15)) if kind != "商用" else ""
@@ -375,7 +377,62 @@ def department_files(
             "网格采集",
         )
     )
+    # A second generator, so the files above stay what they were for a seed.
+    more = np.random.default_rng(seed + 1)
+    files.append(("houses", _grid_houses(folder, more, housed, houses), "网格采集"))
+    files.append(("organisations", _registered(folder, more, organisations), "市场监管"))
     return files
+
+
+def _by_ear(rng: np.random.Generator, name: str, share: float) -> str:
+    return "".join(HOMOPHONES.get(c, c) for c in name) if rng.random() < share else name
+
+
+def _grid_houses(
+    folder: Path,
+    rng: np.random.Generator,
+    housed: Sequence[DemoAddress],
+    houses: Sequence[tuple[object, ...]],
+) -> Path:
+    """The houses grid workers visited (about half of the housing office's), as they saw
+    them: the address written out or in shorthand, the owner's name by ear, the phone the
+    family answers now, the usable rather than the floor area."""
+    rows = []
+    for a, (_door, kind, area, _limit, owner, phone) in zip(housed, houses, strict=True):
+        if rng.random() < 0.5:
+            continue
+        where = a.text if rng.random() < 0.7 else a.shorthand
+        seen = round(float(area) * 0.8) if rng.random() < 0.3 else area  # type: ignore[arg-type]
+        answers = _phone(rng) if rng.random() < 0.25 else phone
+        rows.append((where, kind, seen, _by_ear(rng, str(owner), 0.08), answers))
+    return write_csv(
+        folder / "网格采集_房屋.csv",
+        ["房屋地址", "房屋类型", "建筑面积", "产权人", "产权人电话"],
+        rows,
+    )
+
+
+def _registered(
+    folder: Path, rng: np.random.Generator, organisations: Sequence[tuple[object, ...]]
+) -> Path:
+    """Market regulation's register of the organisations the grid workers found: the
+    registered name (a company's with its legal form), the legal representative, the
+    standard address, often another phone."""
+    rows = []
+    for name, code, kind, address, contact, phone in organisations:
+        registered = f"{name}有限公司" if kind == "企业" else str(name)
+        representative = (
+            contact
+            if rng.random() < 0.6
+            else SURNAMES[int(rng.integers(0, len(SURNAMES)))] + GIVEN[int(rng.integers(0, 60))]
+        )
+        office = _phone(rng) if rng.random() < 0.5 else phone
+        rows.append((registered, code, kind, address, representative, office))
+    return write_csv(
+        folder / "市场监管_单位.csv",
+        ["单位名称", "统一社会信用代码", "单位类型", "单位地址", "法定代表人", "联系电话"],
+        rows,
+    )
 
 
 def _phone(rng: np.random.Generator) -> str:

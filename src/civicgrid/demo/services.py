@@ -168,7 +168,7 @@ def _role_accounts(uow: UnitOfWork, actor: Actor, city: DemoCity) -> list[Creden
 @dataclass(frozen=True)
 class DemoRegistry:
     batches: list[ImportBatch]
-    linked: LinkRun | None  # the people linked into entities
+    linked: dict[RecordKind, LinkRun]  # people, houses and organisations linked into entities
 
 
 @permission(ADMIN_ROLES, "Fill the demo registry from three departments' files")
@@ -184,19 +184,20 @@ def install_demo_registry(
     link: bool = True,
 ) -> DemoRegistry:
     """Standard addresses for every grid, then the files of public security (户籍: everyone),
-    the housing office (houses, in its own address shorthand) and the grid workers'
-    collection (people they met, with new phones, names written by ear, care tags, a few
-    mistyped identity numbers; shops and organisations), each imported as a department's
+    the housing office (houses, in its own address shorthand), market regulation (the
+    registered organisations) and the grid workers' collection (people they met, with new
+    phones, names written by ear, care tags, a few mistyped identity numbers; the houses
+    they visited; shops and organisations by their signs), each imported as a department's
     file through the registry import. The files stay in FOLDER (a temporary one if none).
-    With LINK the people are then linked into entities (Splink on DuckDB), so each person's
-    records from the departments open side by side."""
+    With LINK the people, houses and organisations are then linked into entities (Splink on
+    DuckDB), so each one's records from the departments open side by side."""
     note = progress or (lambda _message: None)
     grids = [
         (a.code, a.geometry.representative_point().x, a.geometry.representative_point().y)
         for a in AreaRepository(uow.session).list(level=Level.GRID)
     ]
     if not grids or people <= 0:
-        return DemoRegistry([], None)
+        return DemoRegistry([], {})
     per_grid = max(4, -(-people // (len(grids) * 2)))  # about two people per room
     addresses = standard_addresses(grids, per_grid)
     where = folder or Path(tempfile.mkdtemp(prefix="civicgrid-demo-registry-"))
@@ -214,8 +215,8 @@ def install_demo_registry(
             source=source,
         )
         batches.append(report.batch)
-    linked = None
-    if link:
-        note("registry: linking people")
-        linked = link_registry(uow, actor, RecordKind.PERSON, backend="duckdb")
+    linked = {}
+    for kind in (RecordKind.PERSON, RecordKind.HOUSE, RecordKind.ORGANISATION) if link else ():
+        note(f"registry: linking {kind.value}")
+        linked[kind] = link_registry(uow, actor, kind, backend="duckdb")
     return DemoRegistry(batches, linked)
