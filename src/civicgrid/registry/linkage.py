@@ -275,25 +275,8 @@ def _people_comparisons(records: int) -> list[Any]:
     y, m, d = same_parts(year, year), same_parts(month, month), same_parts(day, day)
     swapped = f"{y} AND {same_parts(month, day)} AND {same_parts(day, month)}"
     return [
-        cl.CustomComparison(
-            output_column_name="name",
-            comparison_levels=[
-                cll.NullLevel("name_py"),
-                cll.ExactMatchLevel("name").configure(label_for_charts="same characters"),
-                cll.ExactMatchLevel("name_py").configure(label_for_charts="same pinyin"),
-                cll.JaroWinklerLevel("name_py", 0.9),
-                cll.ElseLevel(),
-            ],
-        ),
-        cl.CustomComparison(
-            output_column_name="identity",
-            comparison_levels=[
-                cll.NullLevel("identity"),
-                cll.ExactMatchLevel("identity"),
-                _one_edit_apart_level("identity"),
-                cll.ElseLevel(),
-            ],
-        ),
+        _name_comparison("name", "name"),
+        _code_comparison("identity"),
         cl.CustomComparison(
             output_column_name="birth_date",
             comparison_levels=[
@@ -306,17 +289,7 @@ def _people_comparisons(records: int) -> list[Any]:
                 cll.ElseLevel(),
             ],
         ),
-        cl.CustomComparison(
-            output_column_name="phone",
-            comparison_levels=[
-                cll.NullLevel("phone"),
-                cll.ExactMatchLevel("phone"),
-                cll.ExactMatchLevel("phone8").configure(
-                    label_for_charts="same last 8 digits", m_probability=0.02, u_probability=1e-6
-                ),
-                cll.ElseLevel(),
-            ],
-        ),
+        _phone_comparison("phone"),
         cl.CustomComparison(
             output_column_name="address",
             comparison_levels=[
@@ -493,6 +466,23 @@ def _name_comparison(column: str, label: str) -> Any:
             cll.ExactMatchLevel(column).configure(label_for_charts="same characters"),
             cll.ExactMatchLevel(f"{column}_py").configure(label_for_charts="same pinyin"),
             cll.JaroWinklerLevel(f"{column}_py", 0.9),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _code_comparison(column: str) -> Any:
+    """An identity number or credit code: exact → one character mistyped or two neighbours
+    swapped (kept although the check character fails) → else."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column),
+            _one_edit_apart_level(column),
             cll.ElseLevel(),
         ],
     )
@@ -690,15 +680,7 @@ def _organisations_comparisons(records: int) -> list[Any]:
     import splink.comparison_library as cl
 
     return [
-        cl.CustomComparison(
-            output_column_name="credit_code",
-            comparison_levels=[
-                cll.NullLevel("credit_code"),
-                cll.ExactMatchLevel("credit_code"),
-                _one_edit_apart_level("credit_code"),
-                cll.ElseLevel(),
-            ],
-        ),
+        _code_comparison("credit_code"),
         cl.CustomComparison(
             output_column_name="name",
             comparison_levels=[
