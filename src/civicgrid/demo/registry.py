@@ -281,7 +281,7 @@ def department_files(
         kind = str(HOUSE_KINDS[rng.choice(4, p=[0.6, 0.28, 0.04, 0.08])])
         area = round(float(rng.uniform(35, 140)), 1)
         limit = max(1, int(area // 15)) if kind != "商用" else ""
-        owner = SURNAMES[int(rng.integers(0, len(SURNAMES)))] + GIVEN[int(rng.integers(0, 60))]
+        owner = _someone(rng)
         houses.append((a.shorthand, kind, area, limit, owner, _phone(rng)))
     files.append(
         (
@@ -323,9 +323,7 @@ def department_files(
     shorthand = {a.text: a.shorthand for a in addresses}
     collected = []
     for i in met:
-        name = str(people.name[i])
-        if rng.random() < 0.06:  # written by ear
-            name = "".join(HOMOPHONES.get(c, c) for c in name)
+        name = _by_ear(rng, str(people.name[i]), 0.06)
         number = str(people.id_number[i])
         if rng.random() < 0.01:  # one digit mistyped: the check digit fails
             spot = int(rng.integers(6, 17))
@@ -384,7 +382,12 @@ def department_files(
     return files
 
 
+def _someone(rng: np.random.Generator) -> str:
+    return SURNAMES[int(rng.integers(0, len(SURNAMES)))] + GIVEN[int(rng.integers(0, 60))]
+
+
 def _by_ear(rng: np.random.Generator, name: str, share: float) -> str:
+    """NAME written by ear (with homophones) for a SHARE of the people."""
     return "".join(HOMOPHONES.get(c, c) for c in name) if rng.random() < share else name
 
 
@@ -421,11 +424,7 @@ def _registered(
     rows = []
     for name, code, kind, address, contact, phone in organisations:
         registered = f"{name}有限公司" if kind == "企业" else str(name)
-        representative = (
-            contact
-            if rng.random() < 0.6
-            else SURNAMES[int(rng.integers(0, len(SURNAMES)))] + GIVEN[int(rng.integers(0, 60))]
-        )
+        representative = contact if rng.random() < 0.6 else _someone(rng)
         office = _phone(rng) if rng.random() < 0.5 else phone
         rows.append((registered, code, kind, address, representative, office))
     return write_csv(
