@@ -12,7 +12,6 @@ from civicgrid.registry.identifiers import (
     IdentityHasher,
     credit_check_character,
     identity_check_character,
-    identity_hash,
     parse_credit_code,
     parse_identity,
     parse_phone,
@@ -63,8 +62,8 @@ def test_a_mistyped_digit_is_caught_by_the_check_character() -> None:
 
 
 def test_the_identity_hash_needs_the_secret() -> None:
-    assert identity_hash(GB11643_EXAMPLE, "a") == identity_hash(GB11643_EXAMPLE, "a")
-    assert identity_hash(GB11643_EXAMPLE, "a") != identity_hash(GB11643_EXAMPLE, "b")
+    assert IdentityHasher("a")(GB11643_EXAMPLE) == IdentityHasher("a")(GB11643_EXAMPLE)
+    assert IdentityHasher("a")(GB11643_EXAMPLE) != IdentityHasher("b")(GB11643_EXAMPLE)
 
 
 def test_credit_codes_are_checked_by_their_mod_31_character() -> None:

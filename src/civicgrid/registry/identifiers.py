@@ -22,7 +22,6 @@ confirm: 110105********0213.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import operator
 import re
 import unicodedata
@@ -158,12 +157,6 @@ class IdentityHasher:
 
 
 _SHA256_BLOCK = 64
-
-
-def identity_hash(value: str, secret: str) -> str:
-    """A keyed hash (HMAC-SHA256) of an identity number: equal numbers give equal hashes,
-    and without the platform's secret nobody can test guesses against the stored hashes."""
-    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 # ------------------------------------------------------------------ unified social credit codes

@@ -590,12 +590,20 @@ class RegistryRepository:
         return list(self.session.execute(select(StandardAddress)).scalars())
 
     def houses_by_address(self) -> dict[int, int]:
+        """Standard address → the house at it (the first recorded, when several are)."""
         rows = self.session.execute(
             select(registry_houses.c.address_id, func.min(registry_houses.c.id))
             .where(registry_houses.c.address_id.is_not(None))
             .group_by(registry_houses.c.address_id)
         )
         return {int(a): int(h) for a, h in rows}
+
+    def house_at(self, address_id: int) -> int | None:
+        """The house at one standard address, as houses_by_address gives it."""
+        found = self.session.execute(
+            select(func.min(registry_houses.c.id)).where(registry_houses.c.address_id == address_id)
+        ).scalar()
+        return None if found is None else int(found)
 
     def grid_codes(self) -> set[str]:
         return set(

@@ -25,7 +25,6 @@ Who sees what (the principle: each role sees what its work needs, PIPL art. 6):
 
 from __future__ import annotations
 
-import hmac
 import itertools
 import operator
 import queue
@@ -57,7 +56,13 @@ from civicgrid.registry.domain import (
     apply_changes,
     set_values,
 )
-from civicgrid.registry.identifiers import IdentifierError, clean, parse_identity, parse_phone
+from civicgrid.registry.identifiers import (
+    IdentifierError,
+    IdentityHasher,
+    clean,
+    parse_identity,
+    parse_phone,
+)
 from civicgrid.registry.importing import (
     AddressFound,
     CheckContext,
@@ -101,7 +106,7 @@ def hash_secret(secret_key: str) -> str:
 
 def hash_identity(secret_key: str, number: str) -> str:
     """The keyed hash the imports store for NUMBER (see importing.RowChecker)."""
-    return hmac.digest(hash_secret(secret_key).encode(), number.encode(), "sha256")[:16].hex()
+    return IdentityHasher(hash_secret(secret_key))(number)
 
 
 # ------------------------------------------------------------------ import
@@ -562,7 +567,9 @@ def edit_record(
             "grid_code": found.grid_code or record.grid_code,
         }
         if kind is RecordKind.PERSON:
-            placed["house_id"] = repo.houses_by_address().get(found.address_id or -1)
+            placed["house_id"] = (
+                repo.house_at(found.address_id) if found.address_id is not None else None
+            )
         changes += set_values(kind, record, placed, actor.name, reason.strip())
     if kind is RecordKind.ADDRESS and any(c.field in ("lat", "lon") for c in changes):
         changes += _place_again(uow, repo, record, locator_cache, actor.name, reason.strip())
