@@ -196,19 +196,14 @@ def _as_table(records: pa.Table | Iterable[Mapping[str, Any]], fields: Sequence[
 
 def _prepare_people(table: pa.Table) -> pa.Table:
     """The columns Splink compares, derived from a people table."""
-    names = _map_strings(table["name"], clean_name)
-    phones = _map_strings(table["phone"], clean_phone)
-    identity = _map_strings(table["identity"], clean_identity)
     return pa.table(
         {
             "uid": _uids(table),
-            "name": pc.if_else(pc.equal(names, ""), None, names),
-            "name_py": _map_strings(names, lambda v: name_pinyin(v) or None),
-            "identity": identity,
+            **_name_columns(table["name"], "name"),
+            "identity": _map_strings(table["identity"], clean_identity),
             "birth_date": _map_strings(table["birth_date"], clean_birth_date),
             "sex": _map_strings(table["sex"], clean_sex),
-            "phone": phones,
-            "phone8": pc.utf8_slice_codeunits(phones, -8),
+            **_phone_columns(table["phone"], "phone"),
             **_address_columns(table["address"]),
         }
     )
@@ -429,6 +424,12 @@ def _name_columns(column: pa.Array | pa.ChunkedArray, prefix: str) -> dict[str, 
     }
 
 
+def _phone_columns(column: pa.Array | pa.ChunkedArray, prefix: str) -> dict[str, pa.Array]:
+    """PREFIX and PREFIX8 (its last eight digits), as _phone_comparison compares them."""
+    phones = _map_strings(column, clean_phone)
+    return {prefix: phones, f"{prefix}8": pc.utf8_slice_codeunits(phones, -8)}
+
+
 def _address_columns(column: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
     door, building = _parts(_map_strings(column, address_keys), 2)
     return {"address_door": door, "address_building": building}
@@ -437,7 +438,6 @@ def _address_columns(column: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
 def _prepare_houses(table: pa.Table) -> pa.Table:
     """The columns Splink compares, derived from a houses table."""
     unit, room = _parts(_map_strings(table["address"], unit_keys), 2)
-    phones = _map_strings(table["owner_phone"], clean_phone)
     areas = _map_strings(table["area_m2"], clean_area)
     return pa.table(
         {
@@ -446,8 +446,7 @@ def _prepare_houses(table: pa.Table) -> pa.Table:
             "address_unit": unit,
             "room": room,
             **_name_columns(table["owner_name"], "owner"),
-            "owner_phone": phones,
-            "owner_phone8": pc.utf8_slice_codeunits(phones, -8),
+            **_phone_columns(table["owner_phone"], "owner_phone"),
             "area_m2": areas.cast(pa.float64()),
         }
     )
@@ -658,7 +657,6 @@ def _prepare_organisations(table: pa.Table) -> pa.Table:
     """The columns Splink compares, derived from an organisations table."""
     name = _map_strings(table["name"], lambda v: organisation_name(v)[0])
     branch = _map_strings(table["name"], lambda v: organisation_name(v)[1])
-    phones = _map_strings(table["contact_phone"], clean_phone)
     return pa.table(
         {
             "uid": _uids(table),
@@ -668,8 +666,7 @@ def _prepare_organisations(table: pa.Table) -> pa.Table:
             "branch": branch,
             **_address_columns(table["address"]),
             **_name_columns(table["contact_name"], "contact"),
-            "contact_phone": phones,
-            "contact_phone8": pc.utf8_slice_codeunits(phones, -8),
+            **_phone_columns(table["contact_phone"], "contact_phone"),
         }
     )
 
@@ -1016,16 +1013,6 @@ class LinkageResult:
     accuracy: Accuracy | None = None
     conflicts: list[tuple[RecordKey, RecordKey]] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
-
-    def entities(self) -> dict[str, list[RecordKey]]:
-        """entity_id → its records."""
-        found: dict[str, list[RecordKey]] = defaultdict(list)
-        columns = self.clusters.select(["entity_id", "source", "record_id"]).to_pydict()
-        for entity, source, record in zip(
-            columns["entity_id"], columns["source"], columns["record_id"], strict=True
-        ):
-            found[entity].append((source, record))
-        return dict(found)
 
     def entity_of(self) -> dict[RecordKey, str]:
         columns = self.clusters.select(["entity_id", "source", "record_id"]).to_pydict()
