@@ -504,6 +504,28 @@ class LinkRun:
     conflicts: list[tuple[tuple[str, str], tuple[str, str]]] = field(default_factory=list)
 
 
+def _entity_row(
+    link: KindLink,
+    entity_id: int,
+    resolved: ResolvedEntity,
+    shown: dict[str, dict[str, str]],
+    records: int,
+    run_id: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The stored row of one entity: its believed values and the columns its records
+    disagree on."""
+    return {
+        "id": entity_id,
+        "kind": link.kind,
+        "believed": _believed(link, resolved, shown),
+        "disagree": [link.page_column(f) for f in resolved.disagreements],
+        "records": records,
+        "run_id": run_id,
+        "linked_at": now,
+    }
+
+
 def _believed(
     link: KindLink, resolved: ResolvedEntity, shown: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
@@ -566,6 +588,7 @@ def link_registry(
     )
     decision_rows = repo.decisions(kind)
     decisions = review_decisions(decision_rows, record_of, source_of)
+    compared = records.select(["source", "record_id", *link.columns])
     lap("read")
 
     accuracy = None
@@ -581,7 +604,7 @@ def link_registry(
 
         try:
             result = link_records(
-                records.select(["source", "record_id", *link.columns]),
+                compared,
                 link.spec,
                 backend=backend,
                 decisions=decisions,
@@ -616,7 +639,7 @@ def link_registry(
     old_ids = records["entity_id"].to_pylist()
     new_id_of, kept = _stable_ids(members, old_ids, repo.next_entity_id())
 
-    rows_of_records = records.select(["source", "record_id", *link.columns]).to_pylist()
+    rows_of_records = compared.to_pylist()
     shown = {
         column: dict(zip(record_ids, records[column].to_pylist(), strict=True))
         for column in set(link.shown_as.values())
@@ -634,21 +657,10 @@ def link_registry(
             if len(positions) == 1
             else resolve_entity([rows_of_records[p] for p in positions], rules)
         )
-        believed = _believed(link, resolved, shown)
-        disagree = [link.page_column(f) for f in resolved.disagreements]
+        row = _entity_row(link, entity_id, resolved, shown, len(positions), run_id, now)
         linked += len(positions) > 1
-        disagreeing += bool(disagree)
-        entity_rows.append(
-            {
-                "id": entity_id,
-                "kind": kind,
-                "believed": believed,
-                "disagree": disagree,
-                "records": len(positions),
-                "run_id": run_id,
-                "linked_at": now,
-            }
-        )
+        disagreeing += bool(row["disagree"])
+        entity_rows.append(row)
         assignments.extend((int(record_ids[p]), entity_id) for p in positions)
     lap("resolve")
 
@@ -969,14 +981,5 @@ def _refresh(uow: UnitOfWork, link: KindLink, entity_id: int, run_id: int) -> No
         repo.drop_entity(entity_id)
         return
     resolved = _resolve_records(link, members)
-    repo.put_entity(
-        {
-            "id": entity_id,
-            "kind": link.kind,
-            "believed": _believed(link, resolved, _shown(link, members)),
-            "disagree": [link.page_column(f) for f in resolved.disagreements],
-            "records": len(members),
-            "run_id": run_id,
-            "linked_at": utcnow(),
-        }
-    )
+    shown = _shown(link, members)
+    repo.put_entity(_entity_row(link, entity_id, resolved, shown, len(members), run_id, utcnow()))
