@@ -20,10 +20,11 @@ children are twins (same birth date and address, different names and ids). The c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
+from civicgrid.registry.identifiers import CREDIT_ALPHABET, credit_check_character
 
 SOURCES = ("public_security", "health", "grid")
 
@@ -100,19 +101,6 @@ def chinese_numeral(n: int) -> str:
         return head + "零" + digits[rest]
     tens, ones = divmod(rest, 10)
     return head + digits[tens] + "十" + (digits[ones] if ones else "")
-
-
-@dataclass(frozen=True)
-class Address:
-    road: int
-    number: int
-    building: int
-    unit: int
-    room: int
-
-    def written(self, form: int) -> str:
-        """The same door written the ways departments write it (all read by parse_address)."""
-        return written_address((self.road, self.number, self.building, self.unit, self.room), form)
 
 
 _FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -573,15 +561,11 @@ DISTRICTS = ("东城", "西城", "朝阳", "海淀", "丰台", "石景山", "通
 def credit_code(region: int, organisation_code: str) -> str:
     """An enterprise's (登记管理部门 9, 类别 1) unified social credit code with its check
     character (GB 32100)."""
-    from civicgrid.registry.identifiers import credit_check_character
-
     first17 = f"91{region:06d}{organisation_code}"
     return first17 + credit_check_character(first17)
 
 
 def _mistype_code(code: str, rng: np.random.Generator) -> str:
-    from civicgrid.registry.identifiers import CREDIT_ALPHABET
-
     k = int(rng.integers(8, 17))
     if rng.random() < 0.5 and code[k] != code[k + 1]:
         return code[:k] + code[k + 1] + code[k] + code[k + 2 :]
@@ -627,7 +611,7 @@ def generate_organisations(n: int, seed: int = 0) -> dict[str, pa.Table]:
     )
     legal = np.array([f"{c}{form[p]}" for c, p in zip(core, parent, strict=True)], dtype=object)
     region = REGIONS[rng.integers(0, 6, size=n)]  # Beijing's districts
-    alphabet = np.array(list("0123456789ABCDEFGHJKLMNPQRTUWXY"))
+    alphabet = np.array(list(CREDIT_ALPHABET))
     org_codes = ["".join(row) for row in alphabet[rng.integers(0, 31, size=(n, 9))]]
     codes = np.array(
         [credit_code(int(r), c) for r, c in zip(region, org_codes, strict=True)], dtype=object
