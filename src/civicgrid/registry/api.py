@@ -14,7 +14,6 @@ from civicgrid.registry import entities, services
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.schemas import (
     BatchOut,
-    ChangeOut,
     EntityOut,
     LinkDecisionIn,
     RecordDetailOut,
@@ -133,11 +132,7 @@ def get_record(
     """One record of the caller's area with its change history (newest first) and the
     fields the caller may change."""
     detail = services.get_record(uow, actor, kind, record_id)
-    return RecordDetailOut(
-        record=detail.record,
-        changes=[ChangeOut.of(c) for c in detail.changes],
-        editable=list(detail.editable),
-    )
+    return RecordDetailOut.of(detail)
 
 
 @router.patch("/{kind}/{record_id}", response_model=RecordDetailOut)
@@ -160,8 +155,4 @@ def patch_record(
         body.reason,
         platform_of(request).locator_cache,
     )
-    return RecordDetailOut(
-        record=detail.record,
-        changes=[ChangeOut.of(c) for c in detail.changes],
-        editable=list(detail.editable),
-    )
+    return RecordDetailOut.of(detail)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from civicgrid.registry.domain import Change, ImportBatch, RejectedRow
 from civicgrid.registry.entities import DecisionView, EntityView
+from civicgrid.registry.services import RecordDetail
 
 
 class RecordPage(BaseModel):
@@ -45,6 +46,14 @@ class RecordDetailOut(BaseModel):
     record: dict[str, Any]
     changes: list[ChangeOut]
     editable: list[str] = Field(description="fields the caller may change (PATCH)")
+
+    @classmethod
+    def of(cls, detail: RecordDetail) -> RecordDetailOut:
+        return cls(
+            record=detail.record,
+            changes=[ChangeOut.of(c) for c in detail.changes],
+            editable=list(detail.editable),
+        )
 
 
 class RecordPatch(BaseModel):
