@@ -192,10 +192,11 @@ def install_demo_registry(
     With LINK the people, houses and organisations are then linked into entities (Splink on
     DuckDB), so each one's records from the departments open side by side."""
     note = progress or (lambda _message: None)
-    grids = [
-        (a.code, a.geometry.representative_point().x, a.geometry.representative_point().y)
+    inside = {
+        a.code: a.geometry.representative_point()
         for a in AreaRepository(uow.session).list(level=Level.GRID)
-    ]
+    }
+    grids = [(code, point.x, point.y) for code, point in inside.items()]
     if not grids or people <= 0:
         return DemoRegistry([], {})
     per_grid = max(4, -(-people // (len(grids) * 2)))  # about two people per room
