@@ -91,6 +91,7 @@ from civicgrid.registry.services import (
     FieldProblem,
     mask_phone,
     present,
+    sees,
 )
 
 LINKERS = IMPORTERS
@@ -782,18 +783,6 @@ class EntityView:
     linked_at: datetime
 
 
-def _sees(repo: RegistryRepository, actor: Actor, record: Any, paths: dict[str, Any]) -> bool:
-    if actor.scope_path is None:
-        return True
-    code = record.grid_code
-    if code is None:
-        return False
-    if code not in paths:
-        paths[code] = repo.grid_path(code)
-    path = paths[code]
-    return path is not None and actor.covers(path)
-
-
 def _visible_members(
     uow: UnitOfWork, actor: Actor, entity_id: int
 ) -> tuple[Any, KindLink, list[Any], int]:
@@ -804,8 +793,8 @@ def _visible_members(
     link = kind_link(RecordKind(entity["kind"]))
     members = repo.members(link.kind, entity_id)
     registry = RegistryRepository(uow.session)
-    paths: dict[str, Any] = {}
-    visible = [m for m in members if _sees(registry, actor, m, paths)]
+    paths: dict[str, str | None] = {}
+    visible = [m for m in members if sees(registry, actor, m, paths)]
     if not visible:
         raise NotFound("not_found", what=f"entity/{entity_id}")
     return entity, link, visible, len(members) - len(visible)
@@ -922,7 +911,7 @@ def decide_link(
         other = by_id.get(other_record_id)
         if other is None and chosen is Decision.CONFIRM:
             other = registry.get(link.kind, other_record_id)
-            if other is not None and not _sees(registry, actor, other, {}):
+            if other is not None and not sees(registry, actor, other):
                 other = None
         if other is None:
             key = (

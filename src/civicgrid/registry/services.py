@@ -499,14 +499,30 @@ def search_records(
 def _visible(uow: UnitOfWork, actor: Actor, kind: RecordKind, record_id: int) -> Any:
     repo = RegistryRepository(uow.session)
     record = repo.get(kind, record_id)
-    if record is None:
+    if record is None or not sees(repo, actor, record):
         raise NotFound("not_found", what=f"{kind.value}/{record_id}")
-    if actor.scope_path is not None:
-        path = repo.grid_path(record.grid_code)
-        # Records outside every grid are for the data administrators to place.
-        if path is None or not actor.covers(path):
-            raise NotFound("not_found", what=f"{kind.value}/{record_id}")
     return record
+
+
+def sees(
+    repo: RegistryRepository,
+    actor: Actor,
+    record: Any,
+    paths: dict[str, str | None] | None = None,
+) -> bool:
+    """Whether RECORD lies in ACTOR's area. Records outside every grid are for the data
+    administrators to place, who see everything. PATHS remembers each grid's path across
+    calls (an entity's records share a few grids)."""
+    if actor.scope_path is None:
+        return True
+    code = record.grid_code
+    if code is None:
+        return False
+    known = paths if paths is not None else {}
+    if code not in known:
+        known[code] = repo.grid_path(code)
+    path = known[code]
+    return path is not None and actor.covers(path)
 
 
 @dataclass(frozen=True)
