@@ -235,10 +235,11 @@ class WriteTurn:
     without sleeping on each other."""
 
     def __init__(self, path: str | None) -> None:
+        """PATH: the database file; None for an in-memory database (threads only)."""
         self._thread_lock = threading.Lock()
         self._file = (
             open(f"{path}.write-turn", "a+b")  # noqa: SIM115 - held for the process's life
-            if path and path != ":memory:" and fcntl is not None
+            if path is not None and fcntl is not None
             else None
         )
 
