@@ -49,6 +49,16 @@ def settings_for(database_url: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def instance_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Commands and servers the tests start without a secret keep the one they generate
+    here, not in the developer's var/."""
+    folder = tmp_path_factory.mktemp("instance")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CIVICGRID_INSTANCE_DIR", str(folder))
+        yield folder
+
+
 class DatabaseMaker:
     """Fresh databases for one backend, dropped at the end of the session."""
 

@@ -6,13 +6,13 @@ Every setting is documented in the README's "Configuration" table.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The development secret is public (it is in this file); production refuses it.
-DEVELOPMENT_SECRET = "civicgrid-development-secret-change-me-0000"
+from civicgrid.core.instance import MIN_SECRET_CHARS, instance_secret
 
 
 class Settings(BaseSettings):
@@ -20,7 +20,12 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///var/civicgrid.db"
-    secret_key: str = DEVELOPMENT_SECRET
+    # Signs access tokens and reporters' passes and keys the registry's identity hashes.
+    # Unset, it is generated on the first start and kept in the instance folder; production
+    # must set it.
+    secret_key: str = ""
+    # What this installation keeps of its own beside the database (the generated secret).
+    instance_dir: Path = Path("var")
     token_ttl_minutes: int = 8 * 60
     default_locale: Literal["zh", "en"] = "zh"
     host: str = "127.0.0.1"
@@ -65,13 +70,18 @@ class Settings(BaseSettings):
     guest_reports_per_hour: int = 30
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        unsafe_secret = self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32
-        if self.environment == "production" and unsafe_secret:
-            raise ValueError(
-                "CIVICGRID_SECRET_KEY must be set to a private value of at least 32 "
-                "characters in production (生产环境必须设置至少 32 个字符的私有密钥)"
-            )
+    def _private_secret(self) -> Settings:
+        # Production names its secret, so every machine of it signs alike and a lost folder
+        # cannot silently change it.
+        if self.environment == "production":
+            if len(self.secret_key) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    f"CIVICGRID_SECRET_KEY must be set to a private value of at least "
+                    f"{MIN_SECRET_CHARS} characters in production "
+                    f"(生产环境必须设置至少 {MIN_SECRET_CHARS} 个字符的私有密钥)"
+                )
+        elif not self.secret_key:
+            self.secret_key = instance_secret(self.instance_dir)
         return self
 
     @property
