@@ -27,13 +27,19 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/locate.py
 
-setup: $(VENV)/.installed $(VENDOR)/.installed
+# Each domain's translations, compiled from its .po (core.i18n reads the .po where no .mo is).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard src/civicgrid/*/locale/*/LC_MESSAGES/*.po))
+
+setup: $(VENV)/.installed $(VENDOR)/.installed $(CATALOGUES)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	@touch $@
+
+%.mo: %.po | $(VENV)/.installed
+	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@
 
 # Browser libraries come from npm at setup time and are copied into the package; never committed.
 $(VENDOR)/.installed: package.json package-lock.json

@@ -3,7 +3,7 @@ answer loses timeliness, and every score says which words drove it."""
 
 from datetime import datetime
 
-from civicgrid.core.i18n import MESSAGES
+from civicgrid.core.i18n import has_message
 from civicgrid.insight.replies import (
     ASPECTS,
     Exchange,
@@ -64,7 +64,7 @@ def test_the_reasons_name_the_words_behind_each_score() -> None:
     text = reasons_text(good.reasons["concreteness"], "en")
     assert "legal basis: 根据《物业管理条例》" in text
     for reason in (r for reasons in good.reasons.values() for r in reasons):
-        assert f"reply.reason.{reason.kind}" in MESSAGES
+        assert has_message(f"reply.reason.{reason.kind}")
 
 
 def test_a_late_answer_loses_timeliness_and_total() -> None:

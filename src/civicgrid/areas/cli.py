@@ -86,9 +86,8 @@ def import_command(
         f"{len(report.rejections)} rejected"
     )
     if report.rejections and not partial:
-        err.print(
-            f"[red]{translate('import_rejected', lang, {'count': len(report.rejections)})}[/red]"
-        )
+        rejected = translate("import_rejected", lang, {"count": len(report.rejections)})
+        err.print(f"[red]{rejected}[/red]")
         raise typer.Exit(1)
 
 

@@ -73,7 +73,7 @@ from civicgrid.core.errors import (
     NotAuthenticated,
     NotFound,
 )
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.i18n import N_, Locale, translate
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
@@ -108,21 +108,21 @@ AREA_READERS = frozenset(
 
 # Actions after which the reporters hear from us (事事有回应), and what they hear.
 REPORTER_MESSAGES: dict[str, str] = {
-    SystemEvent.REPORT.value: "msg.received",
-    Action.ACCEPT.value: "msg.accepted",
-    Action.REJECT.value: "msg.rejected",
-    Action.DISPATCH.value: "msg.dispatched",
-    Action.WHISTLE.value: "msg.dispatched",
-    Action.RESOLVE.value: "msg.resolved",
-    Action.REWORK.value: "msg.rework",
-    Action.SUSPEND.value: "msg.suspended",
-    Action.RESUME.value: "msg.resumed",
-    Action.CLOSE.value: "msg.closed",
-    Action.RESOLVE_ON_SPOT.value: "msg.closed",
-    Action.REOPEN.value: "msg.reopened",
-    Action.ESCALATE.value: "msg.escalated",
-    Action.MERGE.value: "msg.merged",
-    Action.VOID.value: "msg.voided",
+    SystemEvent.REPORT.value: N_("msg.received"),
+    Action.ACCEPT.value: N_("msg.accepted"),
+    Action.REJECT.value: N_("msg.rejected"),
+    Action.DISPATCH.value: N_("msg.dispatched"),
+    Action.WHISTLE.value: N_("msg.dispatched"),
+    Action.RESOLVE.value: N_("msg.resolved"),
+    Action.REWORK.value: N_("msg.rework"),
+    Action.SUSPEND.value: N_("msg.suspended"),
+    Action.RESUME.value: N_("msg.resumed"),
+    Action.CLOSE.value: N_("msg.closed"),
+    Action.RESOLVE_ON_SPOT.value: N_("msg.closed"),
+    Action.REOPEN.value: N_("msg.reopened"),
+    Action.ESCALATE.value: N_("msg.escalated"),
+    Action.MERGE.value: N_("msg.merged"),
+    Action.VOID.value: N_("msg.voided"),
 }
 
 
@@ -1198,7 +1198,7 @@ def support_case(
     cases.add_event(case, event)
     AttachmentRepository(uow.session).attach(event.attachments, case_id)
     uow.session.flush()
-    notify_reporters(cases, case, event, ports, [reporter], key="msg.joined")
+    notify_reporters(cases, case, event, ports, [reporter], key=N_("msg.joined"))
     try:
         uow.commit()
     except StaleDataError as exc:
@@ -1470,7 +1470,7 @@ class RowsRejected(InvalidInput):
     def __init__(self, problems: list[RowProblem]) -> None:
         self.problems = problems
         first = problems[0]
-        super().__init__("csv_rows_rejected", count=len(problems), first=first.message("en"))
+        super().__init__(N_("csv_rows_rejected"), count=len(problems), first=first.message("en"))
 
     def message(self, locale: Locale) -> str:
         return "; ".join(p.message(locale) for p in self.problems[:20])

@@ -13,7 +13,7 @@ from rich.table import Table as RichTable
 
 from civicgrid.console import DbOption, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.i18n import translate
+from civicgrid.core.i18n import N_, translate
 from civicgrid.insight.classifier import (
     Evaluation,
     ModelFileError,
@@ -474,8 +474,8 @@ def replies(
         out.print(f"  {band:>7}  {count:>6}  {share:5.1f}%  {'█' * round(share / 2)}")
     ranked = sorted(range(len(scores)), key=lambda i: scores[i].total)
     for key, picked in (
-        ("insight_replies_best", list(reversed(ranked))[:examples]),
-        ("insight_replies_worst", ranked[:examples]),
+        (N_("insight_replies_best"), list(reversed(ranked))[:examples]),
+        (N_("insight_replies_worst"), ranked[:examples]),
     ):
         if not picked:
             continue

@@ -16,7 +16,7 @@ from civicgrid.cases.services import RowsRejected
 from civicgrid.cases.taxonomy import RowProblem, read_csv_text, write_rejected_rows
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.i18n import MESSAGES, translate
+from civicgrid.core.i18n import message_text, translate
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.open311 import services
 from civicgrid.open311.importing import (
@@ -143,10 +143,10 @@ def _show_problems(problems: list[RowProblem]) -> None:
 
 def _reason(key: str) -> str:
     """A problem's reason without its particulars ("the address '…' is not known")."""
-    forms = MESSAGES.get(key)
-    if forms is None:
+    text = message_text(key, locale())
+    if text is None:
         return key
-    return forms[locale()].format_map(defaultdict(lambda: "…"))
+    return text.format_map(defaultdict(lambda: "…"))
 
 
 def _save_rejected(target: Path | None, source: Path, rows: list[dict[str, str]]) -> Path:

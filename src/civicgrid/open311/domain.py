@@ -25,7 +25,7 @@ from civicgrid.cases.domain import (
     Status,
 )
 from civicgrid.core.errors import CivicGridError, InvalidInput
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.i18n import LOCALES, Locale, translate
 from civicgrid.core.permissions import Actor
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -59,10 +59,7 @@ def status_notes(case: Case) -> str:
     the request it was merged into."""
     if case.status is Status.MERGED and case.merged_into_id is not None:
         params = {"id": case.merged_into_id}
-        return (
-            f"{translate('open311.merged_into', 'zh', params)} "
-            f"{translate('open311.merged_into', 'en', params)}"
-        )
+        return " ".join(translate("open311.merged_into", lang, params) for lang in LOCALES)
     key = f"status.{case.status.value}"
     return f"{translate(key, 'zh')} {translate(key, 'en')}"
 

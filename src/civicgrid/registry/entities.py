@@ -66,6 +66,7 @@ from sqlalchemy.orm import Session
 
 from civicgrid.core.db import UnitOfWork, UtcDateTime, enum_column_type, metadata, utcnow
 from civicgrid.core.errors import InvalidInput, NotFound
+from civicgrid.core.i18n import N_
 from civicgrid.core.permissions import Actor, permission
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.linkage import (
@@ -915,9 +916,9 @@ def decide_link(
                 other = None
         if other is None:
             key = (
-                "registry_link_not_in_entity"
+                N_("registry_link_not_in_entity")
                 if chosen is Decision.SPLIT
-                else "registry_link_no_record"
+                else N_("registry_link_no_record")
             )
             raise FieldProblem(
                 key, field="other_record_id", record=other_record_id, entity=entity_id

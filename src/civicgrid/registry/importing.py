@@ -24,7 +24,7 @@ from typing import Any
 
 from civicgrid.cases.taxonomy import RowProblem
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.i18n import translate
+from civicgrid.core.i18n import N_, translate
 from civicgrid.registry.addresses import ParsedAddress, normalise, parse_address
 from civicgrid.registry.domain import (
     CARE_TAG_WORDS,
@@ -437,9 +437,9 @@ class RowChecker:
                     RowProblem(
                         row,
                         "address",
-                        "registry_address_unmatched"
+                        N_("registry_address_unmatched")
                         if found.how == "none"
-                        else "registry_address_ambiguous",
+                        else N_("registry_address_ambiguous"),
                         {"value": text},
                     )
                 )

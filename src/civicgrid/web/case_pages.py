@@ -49,7 +49,7 @@ from civicgrid.cases.services import (
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import MESSAGES, Locale, translate
+from civicgrid.core.i18n import N_, Locale, has_message, translate
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role
 from civicgrid.core.security import mask_name, mask_phone
 from civicgrid.insight.warnings.services import WARNING_READERS
@@ -76,16 +76,16 @@ def section_links(actor: Actor) -> list[tuple[str, str]]:
     role = actor.role
     links = []
     if role in DISPATCH_VIEWERS:
-        links.append(("/dispatch", "ui.nav.dispatch"))
+        links.append(("/dispatch", N_("ui.nav.dispatch")))
     if role in HANDLERS:
-        links.append(("/inbox", "ui.nav.inbox"))
+        links.append(("/inbox", N_("ui.nav.inbox")))
     if role in GRID_WORKERS:
-        links.append(("/grid", "ui.nav.grid"))
+        links.append(("/grid", N_("ui.nav.grid")))
     if role in WARNING_READERS:
-        links.append(("/warnings", "ui.nav.warnings"))
+        links.append(("/warnings", N_("ui.nav.warnings")))
     if role is None or role in RESIDENTS:
-        links.append(("/report", "ui.nav.report"))
-        links.append(("/track", "ui.nav.track"))
+        links.append(("/report", N_("ui.nav.report")))
+        links.append(("/track", N_("ui.nav.track")))
     return links
 
 
@@ -302,7 +302,7 @@ class Labels:
         elif action == "join":
             params["count"] = data.get("supporters", 1)
         key = f"plain.{action}"
-        return self.t(key, **params) if key in MESSAGES else self.action(action)
+        return self.t(key, **params) if has_message(key) else self.action(action)
 
 
 def _number_text(value: float) -> str:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.i18n import N_, Locale, translate
 from civicgrid.core.permissions import Actor
 from civicgrid.insight import services
 from civicgrid.insight.replies import ASPECTS, reasons_text
@@ -36,7 +36,7 @@ UNIT_ROWS = 20  # units in the reply-quality table unless all are asked for
 def insight_links(actor: Actor) -> list[tuple[str, str]]:
     """The insight page in the top bar, for those who may open it."""
     if actor.role in services.INSIGHT_VIEWERS:
-        return [("/insight", "ui.nav.insight")]
+        return [("/insight", N_("ui.nav.insight"))]
     return []
 
 

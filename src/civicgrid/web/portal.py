@@ -32,7 +32,7 @@ from civicgrid.core.errors import (
     NotAuthenticated,
 )
 from civicgrid.core.http import allow, count_attempt, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import MESSAGES, Locale
+from civicgrid.core.i18n import Locale, has_message
 from civicgrid.core.permissions import PUBLIC, Actor, Role
 from civicgrid.web.case_pages import (
     ActionForm,
@@ -90,7 +90,9 @@ def field_errors(error: CivicGridError | None, locale: Locale) -> dict[str, str]
 def error_list(errors: dict[str, str], labels: Labels) -> list[str]:
     """Each problem with the name of its field, for the summary above a form."""
     named = [(f"ui.field.{field}", message) for field, message in errors.items()]
-    return [f"{labels.t(key)}：{message}" if key in MESSAGES else message for key, message in named]
+    return [
+        f"{labels.t(key)}：{message}" if has_message(key) else message for key, message in named
+    ]
 
 
 def _residents_only(actor: Actor) -> None:

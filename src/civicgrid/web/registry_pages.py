@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidFields
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import MESSAGES, translate
+from civicgrid.core.i18n import N_, has_message, translate
 from civicgrid.core.permissions import Actor
 from civicgrid.registry import entities, services
 from civicgrid.registry.domain import RecordKind
@@ -37,7 +37,7 @@ HIDDEN_DETAIL = {"kind", "id", "content_hash", "id_hash", "batch_id", "source_ke
 def registry_links(actor: Actor) -> list[tuple[str, str]]:
     """The registry in the top bar, for those who may open it."""
     if actor.role in services.SUMMARY_READERS:
-        return [("/registry", "ui.nav.registry")]
+        return [("/registry", N_("ui.nav.registry"))]
     return []
 
 
@@ -124,7 +124,7 @@ def _entity(
 ) -> HTMLResponse:
     locale = request_locale(request)
     names = [
-        translate(f"ui.registry.field.{f}", locale) if f"ui.registry.field.{f}" in MESSAGES else f
+        translate(f"ui.registry.field.{f}", locale) if has_message(f"ui.registry.field.{f}") else f
         for f in view.disagree
     ]
     return render(
@@ -277,11 +277,11 @@ def _labels(request: Request) -> dict[str, Any]:
         if isinstance(value, list):
             return "、".join(label(_name, v) for v in value) if value else "—"
         key = f"ui.registry.value.{value}"
-        if isinstance(value, str) and key in MESSAGES:
+        if isinstance(value, str) and has_message(key):
             return translate(key, locale)
         return _show(value)
 
-    return {"label": label, "has_label": lambda name: f"ui.registry.field.{name}" in MESSAGES}
+    return {"label": label, "has_label": lambda name: has_message(f"ui.registry.field.{name}")}
 
 
 def _show(value: Any) -> str:

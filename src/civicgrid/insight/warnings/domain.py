@@ -25,7 +25,7 @@ from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from civicgrid.core.errors import Conflict
-from civicgrid.core.i18n import LOCALES, Locale, translate
+from civicgrid.core.i18n import LOCALES, N_, Locale, translate
 
 
 class WarningKind(StrEnum):
@@ -458,7 +458,7 @@ def explain(
                 "weekday_mean": f"{finding.baseline.get('weekday_mean', 0.0):.1f}",
                 "p": p_text(finding.score),
             }
-            key = "warning.explain.surge"
+            key = N_("warning.explain.surge")
         else:
             params |= {
                 "others": len(finding.cluster) - 1,
@@ -467,7 +467,11 @@ def explain(
             }
             history_days = int(finding.baseline.get("history_days", 0))
             params["history_days"] = history_days
-            key = "warning.explain.hotspot_history" if history_days else "warning.explain.hotspot"
+            key = (
+                N_("warning.explain.hotspot_history")
+                if history_days
+                else N_("warning.explain.hotspot")
+            )
         texts[locale] = translate(key, locale, params)
     return texts
 
