@@ -218,9 +218,13 @@ def test_a_stopped_scheduler_finishes_the_job_in_hand_and_starts_no_other(
         ran.append("slow")
         return "finished"
 
+    def next_one(uow: UnitOfWork) -> str:
+        ran.append("next")
+        return ""
+
     jobs = [
         PeriodicJob("test.slow", timedelta(minutes=1), slow),
-        PeriodicJob("test.next", timedelta(minutes=1), lambda uow: ran.append("next") or ""),
+        PeriodicJob("test.next", timedelta(minutes=1), next_one),
     ]
     scheduler = Scheduler(scratch.session_factory, jobs, 60)
     scheduler.start()
