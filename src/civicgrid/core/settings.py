@@ -61,7 +61,11 @@ class Settings(BaseSettings):
     # Hot spots and surges: how often the server scans the cases for them (0: never; then
     # run `civicgrid insight warnings scan` from cron).
     warning_scan_minutes: int = 60
+    # The periodic jobs wake at least this often (sooner when a job's period is shorter).
     scheduler_interval_seconds: int = 60
+    # `civicgrid serve` runs the periodic jobs in a thread of each server process; a
+    # deployment that runs `civicgrid worker` beside its servers turns this off.
+    embedded_worker: bool = True
     # Tracking a case by number and phone: attempts per client address per minute.
     track_attempts_per_minute: int = 10
     # Residents' own accounts, and reports or supports without one: per client address
