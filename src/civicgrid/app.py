@@ -97,7 +97,7 @@ class AccountsAuthenticator:
 def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> FastAPI:
     """The web application. With SCHEDULER, a background thread runs the platform's
     periodic jobs: marking overdue cases, escalating them and sending answers every minute,
-    and the slower ones (what `civicgrid serve` runs)."""
+    and the slower ones (what `civicgrid serve` runs unless a worker does)."""
     platform = platform or build_platform()
 
     @asynccontextmanager
@@ -159,7 +159,10 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     return app
 
 
-def create_served_app() -> FastAPI:
-    """The app of one `civicgrid serve --workers N` process (settings from the environment).
-    Every worker runs the scheduler; a database lock lets one tick at a time."""
-    return create_app(build_platform(), scheduler=True)
+def create_served_app(platform: Platform | None = None) -> FastAPI:
+    """The app `civicgrid serve` runs (in each of its processes; without PLATFORM, settings
+    from the environment): with the periodic jobs in a thread unless the deployment runs
+    `civicgrid worker` instead (CIVICGRID_EMBEDDED_WORKER=false). Each job runs in one
+    process at a time (core.jobs locks it)."""
+    platform = platform or build_platform()
+    return create_app(platform, scheduler=platform.settings.embedded_worker)

@@ -54,7 +54,7 @@ def serve(
 
     import uvicorn
 
-    from civicgrid.app import create_app
+    from civicgrid.app import create_served_app
     from civicgrid.serving import APP_FACTORY, can_share_port, serve_processes
 
     settings = load_settings()
@@ -67,7 +67,7 @@ def serve(
         out.print(f"CivicGrid {__version__} on http://{bind_host}:{bind_port}  (database: {url})")
         if workers <= 1:
             uvicorn.run(
-                create_app(built, scheduler=True),
+                create_served_app(built),
                 host=bind_host,
                 port=bind_port,
                 access_log=access_log,
@@ -88,6 +88,35 @@ def serve(
         access_log=access_log,
         log_level="warning",
     )
+
+
+@app.command()
+def worker(
+    db: DbOption = None,
+    once: Annotated[
+        bool, typer.Option(help="run whatever is due once and exit (for cron)")
+    ] = False,
+) -> None:
+    """Run the periodic jobs (deadlines, escalation, messages, retraining, warnings) in
+    this process until SIGTERM or Ctrl-C, for servers run with CIVICGRID_EMBEDDED_WORKER=false."""
+    import logging
+
+    from civicgrid.worker import run_once, run_until_stopped
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("civicgrid").setLevel(logging.INFO)
+    with platform(db, migrate=True) as built:
+        if once:
+            if not run_once(built):
+                raise typer.Exit(1)
+            return
+        if built.settings.scheduler_interval_seconds <= 0:
+            err.print(
+                "[red]定时任务已关闭 The scheduler is off:[/red] "
+                "set CIVICGRID_SCHEDULER_INTERVAL_SECONDS above 0, or run `worker --once` from cron"
+            )
+            raise typer.Exit(2)
+        run_until_stopped(built)
 
 
 @db_cli.command("upgrade")

@@ -308,19 +308,23 @@ class Scheduler:
         while not self._stop.is_set():
             self._stop.wait(self.run_pending())
 
+    def run_once(self) -> list[tuple[str, str]]:
+        """Run what is due now and log each outcome; (name, outcome) of each job run."""
+        done = run_due(self._session_factory, self._jobs, self._clock(), self._stop.is_set)
+        for name, outcome in done:
+            if outcome.startswith(FAILED):
+                continue  # run_due logged it with its traceback
+            if outcome:
+                log.info("%s: %s", name, outcome)
+            else:
+                log.debug("%s: nothing to do", name)
+        return done
+
     def run_pending(self) -> float:
-        """Run what is due now, log each outcome; seconds until the next job is due (at
-        most INTERVAL, at least MIN_WAIT_SECONDS)."""
+        """Run what is due now; seconds until the next job is due (at most INTERVAL, at
+        least MIN_WAIT_SECONDS)."""
         try:
-            for name, outcome in run_due(
-                self._session_factory, self._jobs, self._clock(), self._stop.is_set
-            ):
-                if outcome.startswith(FAILED):
-                    continue  # run_due logged it with its traceback
-                if outcome:
-                    log.info("%s: %s", name, outcome)
-                else:
-                    log.debug("%s: nothing to do", name)
+            self.run_once()
             due = next_due(self._session_factory, self._jobs)
             wait = 0.0 if due is None else (due - self._clock()).total_seconds()
         except Exception:  # the database is away, say: try again in a while
