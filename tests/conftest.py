@@ -7,6 +7,7 @@ read by tests; `scratch` starts empty (but migrated) for every test that writes.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -148,10 +149,21 @@ def city_client(city: City) -> Iterator[TestClient]:
         yield client
 
 
+_addresses = itertools.count(1)
+
+
+def own_address() -> tuple[str, int]:
+    """A client address no other test client uses: attempt limits are counted per address
+    in the database, so a test's attempts must not count against another's."""
+    n = next(_addresses)
+    return f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}", 50000
+
+
 @pytest.fixture
 def browser(city: City) -> Iterator[TestClient]:
-    """A client of its own, for tests that keep cookies (login, language)."""
-    with TestClient(create_app(city.platform)) as client:
+    """A client of its own (cookies, address), for tests that keep cookies (login,
+    language) or count attempts."""
+    with TestClient(create_app(city.platform), client=own_address()) as client:
         yield client
 
 

@@ -135,10 +135,17 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     app.state.authenticator = AccountsAuthenticator()
     app.state.error_page = pages.error_page
     settings = platform.settings
+
+    def limiter(name: str, limit: int, window_seconds: float) -> RateLimiter:
+        # Counted in the database, so all server processes share one count.
+        return RateLimiter(
+            platform.session_factory, name, limit, window_seconds, secret=settings.secret_key
+        )
+
     app.state.limiters = {
-        "track": RateLimiter(settings.track_attempts_per_minute, window_seconds=60),
-        "signup": RateLimiter(settings.signups_per_hour, window_seconds=3600),
-        "guest": RateLimiter(settings.guest_reports_per_hour, window_seconds=3600),
+        "track": limiter("track", settings.track_attempts_per_minute, 60),
+        "signup": limiter("signup", settings.signups_per_hour, 3600),
+        "guest": limiter("guest", settings.guest_reports_per_hour, 3600),
     }
     install_error_handlers(app)
 

@@ -20,6 +20,7 @@ from civicgrid.cases import repository as _cases_tables  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
 from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, LoggingNotifier
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_job
+from civicgrid.core import ratelimit as _rate_limit_tables  # noqa: F401
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.settings import Settings, get_settings

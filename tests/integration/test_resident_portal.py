@@ -20,7 +20,7 @@ from civicgrid.cases.domain import GUEST_NAME
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.demo.cases import demo_photo
-from tests.conftest import City
+from tests.conftest import City, own_address
 from tests.integration.test_case_pages import (  # noqa: F401  (fixtures)
     PHOTO,
     Persona,
@@ -38,7 +38,7 @@ PASSWORD = "rain-on-the-tiles"
 @pytest.fixture
 def visitor(city: City) -> Iterator[TestClient]:
     """Someone without an account, on a phone of her own (own cookies, own address limits)."""
-    with TestClient(create_app(city.platform)) as client:
+    with TestClient(create_app(city.platform), client=own_address()) as client:
         yield client
 
 
@@ -196,8 +196,9 @@ def test_every_wrong_sign_up_field_is_named_at_once(visitor: TestClient) -> None
     assert 'id="error-password_again"' in english.text
 
 
-def test_sign_ups_are_limited_per_address(visitor: TestClient) -> None:
-    visitor.app.state.limiters["signup"] = RateLimiter(2, window_seconds=3600)  # type: ignore[attr-defined]
+def test_sign_ups_are_limited_per_address(visitor: TestClient, city: City) -> None:
+    two_an_hour = RateLimiter(city.platform.session_factory, "signup", 2, window_seconds=3600)
+    visitor.app.state.limiters["signup"] = two_an_hour  # type: ignore[attr-defined]
     sign_up(visitor)
     visitor.post("/logout")
     sign_up(visitor)

@@ -141,7 +141,10 @@ def authenticate(request: Request, uow: UnitOfWork, credentials: Credentials | N
 
 
 def count_attempt(request: Request, name: str) -> None:
-    """One attempt by this client against the app's limiter NAME; 429 when over it."""
+    """One attempt by this client against the app's limiter NAME; 429 when over it. The
+    attempt is stored in a transaction of its own (a failed guess counts even when the
+    request's own is rolled back), so call this before the request writes: on SQLite a
+    thread that holds the write turn would wait for itself."""
     limiter = request.app.state.limiters[name]
     limiter.check(request.client.host if request.client else "-")
 
