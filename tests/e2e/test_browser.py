@@ -345,7 +345,7 @@ def test_a_resident_signs_up_on_her_phone_and_adds_her_voice_to_a_case_nearby(
     sentences = page.locator(".plain-timeline .text").all_inner_texts()
     assert sentences == ["收到反映", "又有一位居民附议（共 1 人）"]
     first = page.locator(".plain-timeline time").first.inner_text()
-    assert "月" in first and "日" in first and "UTC" not in first  # her own clock
+    assert "月" in first and "日" in first and "UTC" not in first  # the city's clock
 
 
 def test_a_resident_without_an_account_reports_anonymously_and_follows_it(

@@ -88,7 +88,7 @@ def test_hot_issues_from_a_file_and_a_bad_time(tmp_path: Path) -> None:
         "--id-col", "编号", "--out", tmp_path / "hot_out.csv",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "阳光花园" in result.output and "2019-12-01 – 2019-12-03" in result.output
+    assert "阳光花园" in result.output and "2019年12月1日 – 2019年12月3日" in result.output
     assert len(list(csv.DictReader((tmp_path / "hot_out.csv").open(encoding="utf-8-sig")))) == 3
     bad = write(tmp_path / "bad.csv", [*rows[:2], ["9", "电梯", "坏了", "昨天", "0"]])
     wrong = run("insight", "hot", "--input", bad, *options)

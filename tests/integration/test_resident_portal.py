@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -503,7 +504,11 @@ def test_the_timeline_is_told_in_plain_words_with_the_deadline_and_the_answers(
     page = visitor.post("/track", data={"number": str(case["id"]), "phone": phone}).text
     sentences = re.findall(r'<span class="text">([^<]+)</span>', page)
     assert sentences == ["收到反映", "已受理", "已立案", f"已交给{name}处理", f"{name}已接单"]
-    assert re.search(r'<time datetime="[^"]+" data-format="short">\d+月\d+日 \d\d:\d\d UTC', page)
+    # The city's clock (the default zone, Asia/Shanghai), not UTC; machines still read UTC.
+    stamp, shown = re.findall(r'<time datetime="([^"]+)">(\d+月\d+日 \d\d:\d\d)</time>', page)[-1]
+    local = datetime.fromisoformat(stamp).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert stamp.endswith("Z") and shown == f"{local.month}月{local.day}日 {local:%H:%M}"
+    assert "UTC" not in page
     assert "处理时限：" in page and 'class="light light-green"' in page
     assert f"案件 {case['id']} 已交由{name}办理" in page  # an answer she received
     assert phone not in page

@@ -5,17 +5,26 @@ messages in gettext catalogues beside its code, `<domain>/locale/<zh|en>/LC_MESS
 whose msgids are the keys; `make setup` compiles them to .mo files and `pybabel extract` (set up
 in babel.cfg and pyproject.toml) finds the keys the code and the templates use. The catalogues
 are found by looking through the package's folders, so core imports no domain.
+
+Dates, times and durations that people read are formatted here too, by Babel, in the reader's
+language and the city's time zone (the `timezone` setting); whatever a machine reads (the API,
+open data, <time datetime>) stays UTC ISO 8601. The city's days are its calendar days: "today"
+and "this month" in the figures begin at its midnight.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
@@ -110,3 +119,76 @@ def pick_locale(*candidates: str | None, default: Locale = "zh") -> Locale:
             if tag.startswith("en"):
                 return "en"
     return default
+
+
+# ------------------------------------------------------------------ the city's clock
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    """The time zone NAME ("Asia/Shanghai"), checked by the settings."""
+    return ZoneInfo(name)
+
+
+def city_day(moment: datetime, tz: str) -> date:
+    """The city's calendar day of MOMENT (a naive MOMENT is UTC, as stored)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone(tz)).date()
+
+
+def day_start(day: date, tz: str) -> datetime:
+    """The UTC instant at which the city's DAY begins, for queries over stored times."""
+    return datetime.combine(day, time(), tzinfo=zone(tz)).astimezone(UTC)
+
+
+def format_datetime(value: datetime, locale: Locale, tz: str, *, year: bool = True) -> str:
+    """'2024年3月2日 10:15' / 'Mar 2, 2024, 10:15 AM' in the city's time zone TZ, or without
+    the YEAR '3月2日 10:15' / 'Mar 2, 10:15 AM' (a naive VALUE is UTC, as stored)."""
+    day = babel_dates.format_skeleton(
+        "yMMMd" if year else "MMMd", value, tzinfo=zone(tz), locale=locale
+    )
+    clock = babel_dates.format_time(value, "short", tzinfo=zone(tz), locale=locale)
+    # How the locale joins a date and a time, as Babel's own format_datetime joins them.
+    pattern = str(babel_dates.get_datetime_format("medium", locale=locale)).replace("'", "")
+    return pattern.replace("{1}", day).replace("{0}", clock)
+
+
+def format_date(
+    value: date | datetime, locale: Locale, tz: str | None = None, *, year: bool = True
+) -> str:
+    """'2024年3月2日' / 'Mar 2, 2024' (or '3月2日' / 'Mar 2'); a datetime is first placed on the
+    city's calendar, so TZ is needed for one."""
+    if isinstance(value, datetime):
+        if tz is None:
+            raise ValueError("a time needs the city's time zone to fall on a day")
+        value = city_day(value, tz)
+    return babel_dates.format_skeleton("yMMMd" if year else "MMMd", value, locale=locale)
+
+
+DURATION_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def format_duration(delta: timedelta, locale: Locale) -> str:
+    """'2天 4小时' / '2 days 4 hr', '3小时 10分钟' / '3 hr 10 min': the two largest whole
+    units of DELTA's length (days, hours, minutes)."""
+    left = int(abs(delta).total_seconds()) // 60 * 60
+    parts: list[str] = []
+    for unit, seconds in DURATION_UNITS:
+        count, left = divmod(left, seconds)
+        if count and len(parts) < 2:
+            parts.append(_units(count * seconds, unit, locale))
+        elif parts:
+            break  # '2 days 10 min' says less than it seems to; stop at the first gap
+    return " ".join(parts) or _units(0, "minute", locale)
+
+
+def _units(seconds: int, unit: str, locale: Locale) -> str:
+    # An infinite threshold keeps Babel from rounding 7 days up to a week.
+    return babel_dates.format_timedelta(
+        timedelta(seconds=seconds),
+        granularity=unit,  # type: ignore[arg-type]
+        threshold=math.inf,
+        format="short",
+        locale=locale,
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicgrid.core.instance import MIN_SECRET_CHARS, instance_secret
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     instance_dir: Path = Path("var")
     token_ttl_minutes: int = 8 * 60
     default_locale: Literal["zh", "en"] = "zh"
+    # The city's time zone (an IANA name): pages, commands and messages show every date and
+    # time in it, and the figures' days and months are its own. Stored times and what
+    # machines read (the API, open data) stay UTC.
+    timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = 8000
     # Request threads per server process. Python runs one thread at a time; more threads
@@ -72,6 +77,18 @@ class Settings(BaseSettings):
     # per hour, so a script cannot fill the platform.
     signups_per_hour: int = 10
     guest_reports_per_hour: int = 30
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ValueError, KeyError, OSError) as exc:  # not a name, unknown, a folder
+            raise ValueError(
+                f"CIVICGRID_TIMEZONE must name a time zone such as Asia/Shanghai, not {name!r} "
+                f"(时区名称无效)"
+            ) from exc
+        return name
 
     @model_validator(mode="after")
     def _private_secret(self) -> Settings:

@@ -13,7 +13,7 @@ from rich.table import Table as RichTable
 
 from civicgrid.console import DbOption, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.i18n import N_, translate
+from civicgrid.core.i18n import N_, format_date, translate
 from civicgrid.insight.classifier import (
     Evaluation,
     ModelFileError,
@@ -261,8 +261,11 @@ def hot(
         issues = hot_issues(posts, half_life_days=half_life)
     lang = locale()
     for rank, issue in enumerate(issues[:top], start=1):
+        # The file's own times, as written in it (no zone to convert from).
         span = (
-            f"{issue.first:%Y-%m-%d} – {issue.last:%Y-%m-%d}" if issue.first and issue.last else "-"
+            f"{format_date(issue.first.date(), lang)} – {format_date(issue.last.date(), lang)}"
+            if issue.first and issue.last
+            else "-"
         )
         out.print(
             translate(
@@ -280,7 +283,7 @@ def hot(
             )
         )
         for post in issue.posts[:messages]:
-            when = f"{post.at:%Y-%m-%d}" if post.at else ""
+            when = format_date(post.at.date(), lang) if post.at else ""
             out.print(f"    {post.id}  {when}  👍{post.likes}  {post.title or post.text[:40]}")
     out.print(translate("insight_hot_summary", lang, {"issues": len(issues), "count": len(posts)}))
     if out_path:

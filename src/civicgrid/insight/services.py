@@ -177,6 +177,11 @@ class ModelOverview:
     def can_retrain(self) -> bool:
         return bool(self.path) and not self.running
 
+    @property
+    def trained_at(self) -> datetime | None:
+        stamp = (self.model or {}).get("trained_at")
+        return datetime.fromisoformat(stamp) if stamp else None
+
 
 def retraining_now(run: JobRun | None, now: datetime) -> bool:
     return run is not None and run.finished_at is None and run.started_at > now - STALE_RUN

@@ -49,7 +49,7 @@ from civicgrid.cases.services import (
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import N_, Locale, has_message, translate
+from civicgrid.core.i18n import N_, Locale, format_duration, has_message, translate
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role
 from civicgrid.core.security import mask_name, mask_phone
 from civicgrid.insight.warnings.services import WARNING_READERS
@@ -165,26 +165,17 @@ class Labels:
     def grid(self, code: str) -> str:
         return self.grids.get(code, code)
 
-    def duration(self, delta: timedelta) -> str:
-        minutes = int(delta.total_seconds() // 60)
-        days, rest = divmod(minutes, 24 * 60)
-        if days:
-            return self.t("ui.dur.days", days=days, hours=rest // 60)
-        if minutes >= 60:
-            return self.t("ui.dur.hours", hours=minutes // 60, minutes=minutes % 60)
-        return self.t("ui.dur.minutes", minutes=minutes)
-
     def due(self, case: Case) -> str:
         """'3 h 10 min left' or '2 d 4 h overdue' for the current step's deadline."""
         if case.deadline_at is None or not case.is_open:
             return ""
         left = case.deadline_at - self.now
         if left >= timedelta(0):
-            return self.t("ui.due_in", time=self.duration(left))
-        return self.t("ui.overdue_by", time=self.duration(-left))
+            return self.t("ui.due_in", time=format_duration(left, self.locale))
+        return self.t("ui.overdue_by", time=format_duration(-left, self.locale))
 
     def utc(self, moment: datetime | None) -> str:
-        """ISO time for <time datetime>, which the page script shows in local time."""
+        """UTC ISO 8601 for <time datetime>, which machines read."""
         if moment is None:
             return ""
         return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -253,12 +244,6 @@ class Labels:
         if event.actor_name.startswith(REPORTER_PREFIX):
             return self.t("ui.case.phone_reporter")
         return event.actor_name
-
-    def short_time(self, moment: datetime) -> str:
-        """'3月2日 10:15' / 'Mar 2 10:15' in UTC, until the page script shows local time."""
-        if self.locale == "en":
-            return f"{moment:%b} {moment.day} {moment:%H:%M} UTC"
-        return f"{moment.month}月{moment.day}日 {moment:%H:%M} UTC"
 
     def plain_timeline(self, view: CaseView) -> list[tuple[CaseEvent, str]]:
         """The timeline as sentences a resident understands ("the urban management unit

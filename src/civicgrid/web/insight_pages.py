@@ -10,7 +10,7 @@ every few seconds and shows the outcome when it is recorded.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -55,18 +55,6 @@ class View:
     def t(self, key: str, **params: Any) -> str:
         return translate(key, self.locale, params)
 
-    def when(self, moment: datetime | str | None) -> str:
-        if moment is None:
-            return ""
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-    def day(self, moment: datetime | None) -> str:
-        return moment.strftime("%Y-%m-%d") if moment else "—"
-
     def share(self, value: float | None) -> str:
         return "—" if value is None else f"{value:.2f}"
 
@@ -78,9 +66,6 @@ class View:
             return ""
         english = self.locale == "en" and category.name_en
         return str(category.name_en if english else category.name)
-
-    def hours(self, every: timedelta) -> str:
-        return f"{every.total_seconds() / 3600:g}"
 
 
 def _overview(request: Request, uow: UnitOfWork, actor: Actor) -> services.ModelOverview:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from civicgrid.accounts import services as accounts
 from civicgrid.areas import services as areas
@@ -24,12 +26,42 @@ from civicgrid.core.http import (
     platform_of,
     request_locale,
 )
-from civicgrid.core.i18n import LOCALES, N_, Locale, translate
+from civicgrid.core.i18n import (
+    LOCALES,
+    N_,
+    Locale,
+    format_date,
+    format_datetime,
+    format_duration,
+    translate,
+)
 from civicgrid.core.permissions import ANONYMOUS, PUBLIC, ROLE_LABELS, Actor
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 # Marks a message key a template only holds (a link's label) for `pybabel extract`.
 TEMPLATES.env.globals["N_"] = N_
+
+
+# Every date, time and duration on a page, in the reader's language and the city's time zone
+# (render puts both in each page's context): `{{ case.created_at|datetime }}`,
+# `|datetime(year=False)`, `|date`, `|duration`.
+@pass_context
+def _datetime(context: Context, value: datetime | None, year: bool = True) -> str:
+    return format_datetime(value, context["lang"], context["timezone"], year=year) if value else "—"
+
+
+@pass_context
+def _date(context: Context, value: date | datetime | None, year: bool = True) -> str:
+    return format_date(value, context["lang"], context["timezone"], year=year) if value else "—"
+
+
+@pass_context
+def _duration(context: Context, value: timedelta) -> str:
+    return format_duration(value, context["lang"])
+
+
+TEMPLATES.env.filters.update(datetime=_datetime, date=_date, duration=_duration)
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -47,6 +79,7 @@ def render(
         {
             "t": t,
             "lang": locale,
+            "timezone": platform_of(request).settings.timezone,
             "other_lang": "en" if locale == "zh" else "zh",
             "actor": actor,
             "role_label": ROLE_LABELS[actor.role][locale] if actor.role else "",

@@ -6,7 +6,7 @@ linked entity with its records side by side, where a reviewer confirms or splits
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidFields
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import N_, has_message, translate
+from civicgrid.core.i18n import N_, Locale, format_date, format_datetime, has_message, translate
 from civicgrid.core.permissions import Actor
 from civicgrid.registry import entities, services
 from civicgrid.registry.domain import RecordKind
@@ -93,7 +93,6 @@ def registry_page(
         searchable=searchable,
         error=error,
         summary_json=json.dumps(summary, ensure_ascii=False),
-        show=_show,
         **_labels(request),
     )
 
@@ -138,7 +137,6 @@ def _entity(
         decided=decided,
         errors=errors or {},
         typed=typed or {},
-        show=_show,
         **_labels(request),
     )
 
@@ -214,7 +212,6 @@ def _detail(
         saved=saved,
         errors=errors or {},
         typed=typed or {},
-        show=_show,
         care_hidden=actor.role not in services.CARE_TAG_READERS,
         **_labels(request),
     )
@@ -269,9 +266,13 @@ def _form_value(record: dict[str, Any], name: str) -> str:
 
 
 def _labels(request: Request) -> dict[str, Any]:
-    """`label(field, value)` (names for coded values: floating → 流动人口) and
-    `has_label(field)` for the templates, in the reader's language."""
+    """`label(field, value)` (names for coded values: floating → 流动人口), `show(value)` and
+    `has_label(field)` for the templates, in the reader's language and the city's time zone."""
     locale = request_locale(request)
+    tz = platform_of(request).settings.timezone
+
+    def show(value: Any) -> str:
+        return _show(value, locale, tz)
 
     def label(_name: str, value: Any) -> str:
         if isinstance(value, list):
@@ -279,12 +280,15 @@ def _labels(request: Request) -> dict[str, Any]:
         key = f"ui.registry.value.{value}"
         if isinstance(value, str) and has_message(key):
             return translate(key, locale)
-        return _show(value)
+        return show(value)
 
-    return {"label": label, "has_label": lambda name: has_message(f"ui.registry.field.{name}")}
+    def has_label(name: str) -> bool:
+        return has_message(f"ui.registry.field.{name}")
+
+    return {"label": label, "show": show, "has_label": has_label}
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, locale: Locale, tz: str) -> str:
     """A field's value as the page prints it."""
     if value is None or value == "" or value == []:
         return "—"
@@ -293,7 +297,9 @@ def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+        return format_datetime(value, locale, tz)
+    if isinstance(value, date):
+        return format_date(value, locale)
     return str(value)
 
 

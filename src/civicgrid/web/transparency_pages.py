@@ -7,7 +7,7 @@ what may be published is decided there.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,7 +19,7 @@ from civicgrid.cases.domain import STEPS
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.i18n import Locale, city_day, format_date, format_duration, translate
 from civicgrid.core.permissions import PUBLIC, Actor
 from civicgrid.transparency import services
 from civicgrid.transparency.domain import MAX_PERIOD_DAYS
@@ -78,7 +78,8 @@ def transparency_page(
     except CivicGridError as problem:
         error, status = problem.message(locale), problem.status
     entries = services.authority_list(uow, actor)
-    view = PageView(locale, filters, found.scope if found else None)
+    timezone = platform_of(request).settings.timezone
+    view = PageView(locale, timezone, filters, found.scope if found else None)
     return render(
         request,
         actor,
@@ -103,8 +104,9 @@ class PageView:
     """Formatting for the template: numbers, shares, durations, bars and links that keep
     the filters."""
 
-    def __init__(self, locale: Locale, filters: Filters, scope: Scope | None) -> None:
+    def __init__(self, locale: Locale, tz: str, filters: Filters, scope: Scope | None) -> None:
         self.locale = locale
+        self.tz = tz
         self.filters = filters
         self.scope = scope
 
@@ -120,17 +122,11 @@ class PageView:
     def hours(self, value: float | None) -> str:
         if value is None:
             return self.t("tp.none")
-        minutes = round(value * 60)
-        if minutes >= 24 * 60:
-            days, rest = divmod(minutes, 24 * 60)
-            return self.t("ui.dur.days", days=days, hours=rest // 60)
-        if minutes >= 60:
-            return self.t("ui.dur.hours", hours=minutes // 60, minutes=minutes % 60)
-        return self.t("ui.dur.minutes", minutes=minutes)
+        return format_duration(timedelta(minutes=round(value * 60)), self.locale)
 
-    def last_day(self, end: datetime) -> str:
-        """The last day before an exclusive END."""
-        return (end - timedelta(days=1)).date().isoformat()
+    def last_day(self, end: datetime) -> date:
+        """The city's last day before an exclusive END (the midnight after it)."""
+        return city_day(end - timedelta(seconds=1), self.tz)
 
     def bar(self, count: int, counts: list[int]) -> float:
         top = max(counts) if counts else 0
@@ -163,7 +159,7 @@ def _points(listing: CaseListing, view: PageView) -> list[dict[str, Any]]:
                 "label": category.label(view.locale) if category else item.category_code,
                 "state": view.t(f"status.{item.status.value}"),
                 "closed": item.state == "closed",
-                "day": item.reported_on.isoformat(),
+                "day": format_date(item.reported_on, view.locale),
                 "title": item.title,
             }
         )

@@ -1,37 +1,11 @@
-// The case pages: times in the reader's own zone, the dispatch map of open cases coloured by
-// deadline light, the pin-or-GPS place picker of the report forms, and the residents'
-// three-step report with categories suggested while typing and open cases of the same
-// problem nearby. The pages work without it; this makes them quicker to use.
+// The case pages: the dispatch map of open cases coloured by deadline light, the pin-or-GPS
+// place picker of the report forms, and the residents' three-step report with categories
+// suggested while typing and open cases of the same problem nearby. The pages work without
+// it; this makes them quicker to use.
 (function () {
   "use strict";
 
-  // ---------------------------------------------------------------- times
-  // The server writes UTC; the reader wants the clock on their wall.
-
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-
   var ENGLISH = (document.documentElement.lang || "").indexOf("en") === 0;
-  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-  // "3月2日 10:15" / "Mar 2 10:15": how a resident says when something happened.
-  function shortTime(moment) {
-    var clock = pad(moment.getHours()) + ":" + pad(moment.getMinutes());
-    if (ENGLISH) return MONTHS[moment.getMonth()] + " " + moment.getDate() + " " + clock;
-    return (moment.getMonth() + 1) + "月" + moment.getDate() + "日 " + clock;
-  }
-
-  function localTimes(root) {
-    root.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
-      var moment = new Date(el.getAttribute("datetime"));
-      if (isNaN(moment.getTime())) return;
-      el.title = el.textContent;
-      el.dataset.local = "true";
-      if (el.dataset.format === "short") { el.textContent = shortTime(moment); return; }
-      el.textContent = moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" +
-        pad(moment.getDate()) + " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes());
-    });
-  }
-  localTimes(document);
 
   // ---------------------------------------------------------------- base maps
   // No tile server: the area outlines are the base map, as on the grid map.
@@ -393,7 +367,6 @@
         .then(function (response) { return response.ok ? response.text() : ""; })
         .then(function (html) {
           nearby.innerHTML = html;
-          localTimes(nearby);
           nearby.dataset.loaded = "true";
         })
         .catch(function () { nearby.textContent = ""; });
@@ -437,6 +410,4 @@
   document.addEventListener("toggle", function (event) {
     if (event.target.open) refreshPickersIn(event.target);
   }, true);
-
-  document.body.addEventListener("htmx:afterSettle", function () { localTimes(document); });
 })();
