@@ -102,4 +102,5 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         jobs,
         warnings=warnings,
         retrainer=retrainer,
+        transparency=TransparencyPorts(timezone=settings.timezone),
     )

@@ -8,8 +8,9 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from sqlalchemy import select, update
 from civicgrid.cases.domain import Case, Status, is_about_a_person
 from civicgrid.cases.repository import case_events, case_reporters, cases, categories
 from civicgrid.core.db import UnitOfWork, utcnow
+from civicgrid.core.i18n import city_day
 from civicgrid.transparency.domain import (
     ClosedCase,
     Period,
@@ -88,6 +90,12 @@ def fresh(city: City) -> None:
     city.platform.transparency.cache.clear()
 
 
+def this_year(city: City) -> Period:
+    """The default period: the twelve months up to the city's today, in its time zone."""
+    tz = city.platform.settings.timezone
+    return parse_period(None, None, city_day(utcnow(), tz), tz)
+
+
 def truth(city: City, period: Period, path: str = "/") -> dict[str, Any]:
     """The figures computed in Python, case by case, by the definitions of the domain."""
     with UnitOfWork(city.platform.session_factory) as uow:
@@ -111,7 +119,7 @@ def truth(city: City, period: Period, path: str = "/") -> dict[str, Any]:
         ]
         months: dict[str, int] = {}
         for c in reported:
-            key = c.created_at.astimezone(UTC).strftime("%Y-%m")
+            key = c.created_at.astimezone(ZoneInfo(period.tz)).strftime("%Y-%m")
             months[key] = months.get(key, 0) + 1
         return {
             "reported": len(reported),
@@ -160,7 +168,7 @@ def test_the_figures_follow_their_definitions(
 ) -> None:
     fresh(city)
     body = city_client.get(f"{API}/summary").json()
-    period = parse_period(None, None, utcnow().date())
+    period = this_year(city)
     expected = truth(city, period)
     assert body["period"] == {
         "from": period.first.isoformat(),
@@ -212,7 +220,7 @@ def test_a_district_is_split_into_its_streets_and_a_street_into_its_communities(
     assert body["area"] == {"code": district.code, "name": district.name, "level": "district"}
     streets = [a for a in city.plan.areas if a.parent_code == district.code]
     assert [a["code"] for a in body["by_area"]] == sorted(s.code for s in streets)
-    period = parse_period(None, None, utcnow().date())
+    period = this_year(city)
     expected = truth(city, period, district.path)
     assert body["reported"] == sum(a["count"] for a in body["by_area"]) == expected["reported"]
     assert body["closing"]["closed"] == expected["closing"].closed
@@ -488,7 +496,7 @@ def test_the_page_shows_a_wrong_filter_in_chinese_and_keeps_the_authority_list(
 
 def test_the_default_period_reaches_today(city: City, city_client: TestClient) -> None:
     body = city_client.get(f"{API}/summary").json()
-    today = utcnow().date()
+    today = city_day(utcnow(), city.platform.settings.timezone)  # the city's today, not UTC's
     assert date.fromisoformat(body["period"]["to"]) == today
     first = date.fromisoformat(body["period"]["from"])
     assert first.day == 1 and today - first < timedelta(days=366)

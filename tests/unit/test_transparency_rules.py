@@ -27,6 +27,7 @@ from civicgrid.transparency.repository import centre_of
 from civicgrid.transparency.services import FigureCache
 
 TODAY = date(2025, 3, 14)
+CITY = "Asia/Shanghai"  # UTC+8 all year
 MORNING = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
@@ -34,27 +35,44 @@ MORNING = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def test_the_default_period_is_twelve_calendar_months_up_to_today() -> None:
-    period = parse_period(None, None, TODAY)
+    period = parse_period(None, None, TODAY, CITY)
     assert (period.first, period.last) == (date(2024, 4, 1), TODAY)
     assert period.months()[0] == "2024-04" and period.months()[-1] == "2025-03"
     assert len(period.months()) == 12
 
 
 def test_a_period_from_a_day_alone_runs_a_year_but_not_past_today() -> None:
-    assert parse_period("2023-01-01", None, TODAY).last == date(2023, 12, 31)
-    assert parse_period("2025-01-01", None, TODAY).last == TODAY
+    assert parse_period("2023-01-01", None, TODAY, CITY).last == date(2023, 12, 31)
+    assert parse_period("2025-01-01", None, TODAY, CITY).last == TODAY
 
 
 def test_a_period_to_a_day_alone_starts_twelve_months_before_it() -> None:
-    assert parse_period(None, "2024-06-30", TODAY).first == date(2023, 7, 1)
+    assert parse_period(None, "2024-06-30", TODAY, CITY).first == date(2023, 7, 1)
 
 
-def test_the_period_bounds_are_whole_utc_days() -> None:
-    period = Period(date(2025, 1, 1), date(2025, 1, 31))
-    assert period.start == datetime(2025, 1, 1, tzinfo=UTC)
-    assert period.end == datetime(2025, 2, 1, tzinfo=UTC)
+def test_the_period_bounds_are_the_citys_whole_days() -> None:
+    # January in Shanghai runs from its midnight, 16:00 UTC the day before.
+    period = Period(date(2025, 1, 1), date(2025, 1, 31), CITY)
+    assert period.start == datetime(2024, 12, 31, 16, tzinfo=UTC)
+    assert period.end == datetime(2025, 1, 31, 16, tzinfo=UTC)
     assert period.days == 31
-    assert period.recent_window() == (datetime(2025, 1, 2, tzinfo=UTC), period.end)
+    assert period.recent_window() == (datetime(2025, 1, 1, 16, tzinfo=UTC), period.end)
+
+
+def test_a_city_on_utc_counts_utc_days() -> None:
+    period = Period(date(2025, 1, 1), date(2025, 1, 31), "UTC")
+    assert (period.start, period.end) == (
+        datetime(2025, 1, 1, tzinfo=UTC),
+        datetime(2025, 2, 1, tzinfo=UTC),
+    )
+
+
+def test_the_months_of_a_period_are_the_citys_months() -> None:
+    period = Period(date(2025, 1, 15), date(2025, 2, 10), CITY)
+    assert period.month_bounds() == [
+        ("2025-01", datetime(2025, 1, 14, 16, tzinfo=UTC), datetime(2025, 1, 31, 16, tzinfo=UTC)),
+        ("2025-02", datetime(2025, 1, 31, 16, tzinfo=UTC), datetime(2025, 2, 10, 16, tzinfo=UTC)),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -71,7 +89,7 @@ def test_a_date_in_a_wrong_format_names_its_field(
     first: str | None, last: str | None, field: str
 ) -> None:
     with pytest.raises(InvalidInput) as raised:
-        parse_period(first, last, TODAY)
+        parse_period(first, last, TODAY, CITY)
     assert raised.value.message_key == "transparency_bad_date"
     assert raised.value.params["field"] == field
     assert f"parameter {field} " in str(raised.value)
@@ -79,13 +97,13 @@ def test_a_date_in_a_wrong_format_names_its_field(
 
 def test_a_period_ending_before_it_starts_is_refused() -> None:
     with pytest.raises(InvalidInput, match="parameter to"):
-        parse_period("2025-02-01", "2025-01-01", TODAY)
+        parse_period("2025-02-01", "2025-01-01", TODAY, CITY)
 
 
 def test_a_period_longer_than_two_years_is_refused() -> None:
-    assert parse_period("2023-03-15", "2025-03-14", TODAY).days == 731 == MAX_PERIOD_DAYS
+    assert parse_period("2023-03-15", "2025-03-14", TODAY, CITY).days == 731 == MAX_PERIOD_DAYS
     with pytest.raises(InvalidInput) as raised:
-        parse_period("2023-03-14", "2025-03-14", TODAY)
+        parse_period("2023-03-14", "2025-03-14", TODAY, CITY)
     assert raised.value.message_key == "transparency_period_too_long"
     assert raised.value.params["days"] == 732
 
@@ -165,7 +183,7 @@ def test_cases_about_a_person_are_chosen_by_group_or_category() -> None:
 
 
 def test_a_public_place_is_rounded_to_about_100_m_and_its_title_cleaned() -> None:
-    published = publish(row(), "FA", (30.005, 104.005), ["王小明"])
+    published = publish(row(), "FA", (30.005, 104.005), ["王小明"], tz=CITY)
     assert (published.lat, published.lon, published.precision) == (30.006, 104.005, "point")
     assert not published.protected
     assert "13912345678" not in published.title and "王小明" not in published.title
@@ -174,16 +192,23 @@ def test_a_public_place_is_rounded_to_about_100_m_and_its_title_cleaned() -> Non
     assert published.state == "open" and published.reported_on == date(2025, 3, 1)
 
 
+def test_a_case_is_published_on_the_citys_day() -> None:
+    late = MORNING.replace(hour=20)  # 04:00 on 2 March in Shanghai
+    published = publish(row(created_at=late, closed_at=late), "FA", None, tz=CITY)
+    assert (published.reported_on, published.closed_on) == (date(2025, 3, 2), date(2025, 3, 2))
+    assert publish(row(created_at=late), "FA", None, tz="UTC").reported_on == date(2025, 3, 1)
+
+
 def test_a_case_about_a_person_shows_its_grid_centre_and_no_words() -> None:
     centre = centre_of(GRID)
     assert centre == (30.005, 104.005)
-    published = publish(row("SC01", title="独居老人张大爷需要助餐"), "SC", centre)
+    published = publish(row("SC01", title="独居老人张大爷需要助餐"), "SC", centre, tz=CITY)
     assert (published.lat, published.lon) == centre
     assert (published.precision, published.title, published.protected) == ("grid", "", True)
 
 
 def test_a_reporter_who_asked_to_stay_anonymous_is_treated_like_a_person() -> None:
-    published = publish(row(reporter_hidden=True), "FA", (30.005, 104.005))
+    published = publish(row(reporter_hidden=True), "FA", (30.005, 104.005), tz=CITY)
     assert (published.lat, published.lon, published.title) == (30.005, 104.005, "")
 
 

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from civicgrid.cases.domain import (
     OPEN_STATUSES,
@@ -23,6 +23,7 @@ from civicgrid.cases.domain import (
     scrub,
 )
 from civicgrid.core.errors import InvalidInput
+from civicgrid.core.i18n import city_day, day_start
 
 # ------------------------------------------------------------------ the period
 
@@ -35,21 +36,22 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True)
 class Period:
-    """Whole days, FIRST to LAST inclusive, in UTC (the platform keeps every time in UTC)."""
+    """Whole days of the city, FIRST to LAST inclusive, in its time zone TZ: a resident's
+    "March" begins at the city's midnight. The platform keeps every time in UTC, so the
+    bounds are UTC instants and the queries stay on the indexed times."""
 
     first: date
     last: date
+    tz: str
 
     @property
     def start(self) -> datetime:
-        return datetime(self.first.year, self.first.month, self.first.day, tzinfo=UTC)
+        return day_start(self.first, self.tz)
 
     @property
     def end(self) -> datetime:
         """The moment after the last day (exclusive bound)."""
-        return datetime(self.last.year, self.last.month, self.last.day, tzinfo=UTC) + timedelta(
-            days=1
-        )
+        return day_start(self.last + timedelta(days=1), self.tz)
 
     @property
     def days(self) -> int:
@@ -69,14 +71,15 @@ class Period:
         bounds = []
         for month in self.months():
             year, number = int(month[:4]), int(month[5:])
-            start = datetime(year, number, 1, tzinfo=UTC)
-            following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+            start = day_start(date(year, number, 1), self.tz)
+            following = day_start(date(year + number // 12, number % 12 + 1, 1), self.tz)
             bounds.append((month, max(start, self.start), min(following, self.end)))
         return bounds
 
     def recent_window(self) -> tuple[datetime, datetime]:
         """The last RECENT_DAYS days of the period (the map of recent cases)."""
-        return max(self.start, self.end - timedelta(days=RECENT_DAYS)), self.end
+        first = day_start(self.last - timedelta(days=RECENT_DAYS - 1), self.tz)
+        return max(self.start, first), self.end
 
 
 def default_first_day(last: date, months: int = DEFAULT_MONTHS) -> date:
@@ -97,9 +100,10 @@ def parse_day(value: str, field: str) -> date:
         raise InvalidInput("transparency_bad_date", field=field, value=value) from exc
 
 
-def parse_period(first: str | None, last: str | None, today: date) -> Period:
-    """The period of `from` and `to` (either may be missing): by default the twelve calendar
-    months up to today; `from` alone runs a year; the period is at most MAX_PERIOD_DAYS."""
+def parse_period(first: str | None, last: str | None, today: date, tz: str) -> Period:
+    """The period of `from` and `to` (either may be missing), in the city's days (TZ, where
+    it is TODAY): by default the twelve calendar months up to today; `from` alone runs a
+    year; the period is at most MAX_PERIOD_DAYS."""
     last_day = parse_day(last, "to") if last else None
     first_day = parse_day(first, "from") if first else None
     if last_day is None:
@@ -113,7 +117,7 @@ def parse_period(first: str | None, last: str | None, today: date) -> Period:
         raise InvalidInput(
             "transparency_period_reversed", first=first_day.isoformat(), last=last_day.isoformat()
         )
-    period = Period(first_day, last_day)
+    period = Period(first_day, last_day, tz)
     if period.days > MAX_PERIOD_DAYS:
         raise InvalidInput(
             "transparency_period_too_long",
@@ -278,11 +282,13 @@ def publish(
     group_code: str | None,
     grid_centre: tuple[float, float] | None,
     reporter_names: Iterable[str] = (),
+    *,
+    tz: str,
 ) -> PublicCase:
     """ROW made fit to publish. A case about a person, or one whose reporter asked to stay
     anonymous, shows its grid's centre (GRID_CENTRE, lat/lon) and no words; any other case
     its point rounded to about 100 m and its title without contact details or the
-    reporters' names."""
+    reporters' names. Its days are the city's (TZ), as the period's are."""
     personal = is_about_a_person(row.category_code, group_code) or row.reporter_hidden
     if personal:
         lat, lon = grid_centre if grid_centre is not None else (None, None)
@@ -297,8 +303,8 @@ def publish(
         group_code=group_code,
         status=row.status,
         state=public_state(row.status),
-        reported_on=row.created_at.astimezone(UTC).date(),
-        closed_on=row.closed_at.astimezone(UTC).date() if row.closed_at else None,
+        reported_on=city_day(row.created_at, tz),
+        closed_on=city_day(row.closed_at, tz) if row.closed_at else None,
         lat=lat,
         lon=lon,
         precision=precision,

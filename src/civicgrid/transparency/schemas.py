@@ -67,7 +67,7 @@ class AreaCountOut(AreaOut):
 
 
 class MonthOut(BaseModel):
-    month: str = Field(description="YYYY-MM (UTC)")
+    month: str = Field(description="YYYY-MM, a month of the city (in its time zone)")
     count: int
 
 

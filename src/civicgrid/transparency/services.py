@@ -19,6 +19,7 @@ from civicgrid.cases.domain import OPEN_STATUSES, Category, Status, TimeLimits, 
 from civicgrid.cases.repository import TaxonomyRepository
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import InvalidInput
+from civicgrid.core.i18n import city_day
 from civicgrid.core.permissions import PUBLIC, Actor, permission
 from civicgrid.transparency.domain import (
     RECENT_LIMIT,
@@ -74,6 +75,13 @@ class FigureCache:
 class TransparencyPorts:
     cache: FigureCache = field(default_factory=FigureCache)
     clock: Callable[[], datetime] = utcnow
+    # The city's time zone (the `timezone` setting): whose days and months the figures count.
+    timezone: str = "Asia/Shanghai"
+
+    def period(self, filters: Filters) -> Period:
+        """The period FILTERS ask for, in the city's days; "today" is the city's today."""
+        today = city_day(self.clock(), self.timezone)
+        return parse_period(filters.first, filters.last, today, self.timezone)
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,7 @@ def summary(uow: UnitOfWork, actor: Actor, filters: Filters, ports: Transparency
     """Cases reported in the period by category, area and month; of the cases closed in the
     period the median time to close, the on-time rate and the residents' satisfaction.
     Kept for a minute per filter."""
-    period = parse_period(filters.first, filters.last, ports.clock().date())
+    period = ports.period(filters)
     key = ("summary", period, (filters.area or "").strip())
     return ports.cache.get(key, lambda: _summary(uow, period, filters.area, ports.clock()))
 
@@ -340,7 +348,7 @@ def recent_cases(
     """The newest cases (at most RECENT_LIMIT) reported in the last 30 days of the period:
     category, state, dates, a rounded place and the title, nothing about the people. Cases
     about a person show their grid's centre and no words. Kept for a minute per filter."""
-    period = parse_period(filters.first, filters.last, ports.clock().date())
+    period = ports.period(filters)
     key = ("recent", period, (filters.area or "").strip())
     return ports.cache.get(key, lambda: _recent(uow, period, filters.area))
 
@@ -365,7 +373,13 @@ def _recent(uow: UnitOfWork, period: Period, area: str | None) -> CaseListing:
     centres = queries.grid_centres(sorted(protected_grids))
     names = queries.reporter_names([r.id for r in rows])
     items = [
-        publish(r, group_of(r.category_code), centres.get(r.grid_code), names.get(r.id, []))
+        publish(
+            r,
+            group_of(r.category_code),
+            centres.get(r.grid_code),
+            names.get(r.id, []),
+            tz=period.tz,
+        )
         for r in rows
     ]
     shown = {c.category_code for c in items} | {c.group_code for c in items if c.group_code}
