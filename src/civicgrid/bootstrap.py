@@ -12,17 +12,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Importing the repositories registers their tables on core.db.metadata.
 from civicgrid.accounts import repository as _accounts_tables  # noqa: F401
-from civicgrid.accounts.services import ResponsibleStaff, grid_worker_facts
+from civicgrid.accounts.services import StaffDirectory, grid_worker_facts
 from civicgrid.areas import repository as _areas_tables  # noqa: F401
 from civicgrid.areas.ports import register_fact_source
 from civicgrid.areas.services import LocatorCache
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
-from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, LoggingNotifier
+from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_job
 from civicgrid.core import ratelimit as _rate_limit_tables  # noqa: F401
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
+from civicgrid.core.outbox import (
+    MessageChannel,
+    SmtpTransport,
+    Transport,
+    Transports,
+    WebhookTransport,
+)
 from civicgrid.core.settings import Settings, get_settings
 from civicgrid.insight.retraining import Retrainer, retrain, retrain_job
 from civicgrid.insight.suggester import TrainedSuggester
@@ -33,6 +40,7 @@ from civicgrid.insight.warnings.services import scan_job
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 from civicgrid.registry import entities as _registry_entity_tables  # noqa: F401
 from civicgrid.registry import repository as _registry_tables  # noqa: F401
+from civicgrid.system.services import OutboxPorts, delivery_job
 from civicgrid.transparency import repository as _transparency_indexes  # noqa: F401
 from civicgrid.transparency.services import TransparencyPorts
 
@@ -54,6 +62,7 @@ class Platform:
     # Retrains the category suggestions now (the insight page); None without a model path.
     retrainer: Retrainer | None = None
     warnings: WarningPorts = field(default_factory=WarningPorts)
+    outbox: OutboxPorts = field(default_factory=OutboxPorts)
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -73,12 +82,16 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
             else KeywordSuggester()
         ),
         address_resolver=AreaNameResolver(),
-        notifier=LoggingNotifier(),
         urgency=LexiconUrgency(),
+        directory=StaffDirectory(),
     )
     session_factory = make_session_factory(engine)
     intake = IntakeWriter(session_factory, cases, gather_seconds=settings.intake_gather_ms / 1000)
-    jobs = [tick_job(cases)]
+    outbox = OutboxPorts(transports_for(settings), cases.clock)
+    jobs = [
+        tick_job(cases),
+        delivery_job(outbox, timedelta(seconds=settings.outbox_interval_seconds)),
+    ]
     retrainer = None
     if settings.suggestion_model_path:
         path = Path(settings.suggestion_model_path)
@@ -88,7 +101,10 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
             every = timedelta(hours=settings.retrain_every_hours)
             jobs.append(retrain_job(path, every, suggester, clock=cases.clock))
     warnings = WarningPorts(
-        directory=ResponsibleStaff(), locale=settings.default_locale, clock=cases.clock
+        directory=cases.directory,
+        locale=settings.default_locale,
+        clock=cases.clock,
+        timezone=settings.timezone,
     )
     if settings.warning_scan_minutes > 0:
         jobs.append(scan_job(warnings, timedelta(minutes=settings.warning_scan_minutes)))
@@ -103,4 +119,26 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         warnings=warnings,
         retrainer=retrainer,
         transparency=TransparencyPorts(timezone=settings.timezone),
+        outbox=outbox,
     )
+
+
+def transports_for(settings: Settings) -> Transports:
+    """The outbox's transport per channel, from the settings; the log for the rest."""
+    by_channel: dict[MessageChannel, Transport] = {
+        MessageChannel.WEBHOOK: WebhookTransport(secret=settings.webhook_secret)
+    }
+    if settings.smtp_host:
+        by_channel[MessageChannel.EMAIL] = SmtpTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    if settings.sms_webhook_url:
+        by_channel[MessageChannel.SMS] = WebhookTransport(
+            url=settings.sms_webhook_url, secret=settings.webhook_secret
+        )
+    return Transports(by_channel)

@@ -25,12 +25,14 @@ from civicgrid.cli import app as cli
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import Forbidden, NotFound
 from civicgrid.core.jobs import run_due
+from civicgrid.core.outbox import OutboxMessage, Transports
 from civicgrid.core.permissions import SYSTEM, Actor, Role
 from civicgrid.demo.domain import DemoCityBuilder
 from civicgrid.demo.services import DemoSummary, install_demo_city
 from civicgrid.insight.warnings import services
-from civicgrid.insight.warnings.domain import WarningKind, WarningNotice, WarningState
+from civicgrid.insight.warnings.domain import WarningKind, WarningState
 from civicgrid.insight.warnings.repository import warnings_table
+from civicgrid.system.services import deliver_messages
 from tests.conftest import SMALL_CITY
 
 TODAY = date(2026, 11, 18)
@@ -43,7 +45,7 @@ class Town:
     summary: DemoSummary
     grids: list[Area]
     workers: dict[str, str]  # grid code → grid worker's username
-    sent: list[WarningNotice] = field(default_factory=list)
+    sent: list[OutboxMessage] = field(default_factory=list)
 
     def password(self, username: str) -> str:
         if username.startswith("gw"):
@@ -103,7 +105,7 @@ class Town:
 
     def deliver(self) -> int:
         with UnitOfWork(self.platform.session_factory) as uow:
-            return services.deliver_notices(uow, self.platform.warnings.sender, NOW)
+            return deliver_messages(uow, SYSTEM, self.platform.outbox).sent
 
     def count_warnings(self) -> int:
         with UnitOfWork(self.platform.session_factory) as uow:
@@ -119,10 +121,10 @@ class Town:
 
 
 class RecordingSender:
-    def __init__(self, sent: list[WarningNotice]) -> None:
+    def __init__(self, sent: list[OutboxMessage]) -> None:
         self.sent = sent
 
-    def send(self, notice: WarningNotice) -> None:
+    def send(self, notice: OutboxMessage) -> None:
         self.sent.append(notice)
 
 
@@ -134,7 +136,8 @@ def town(scratch: Platform) -> Iterator[Town]:
     grids = sorted((a for a in plan.areas if a.level is Level.GRID), key=lambda a: a.code)
     town = Town(scratch, summary, grids, {w.grid_code: w.username for w in plan.workers})
     scratch.warnings.clock = lambda: NOW
-    scratch.warnings.sender = RecordingSender(town.sent)
+    scratch.outbox.clock = lambda: NOW
+    scratch.outbox.transports = Transports(fallback=RecordingSender(town.sent))
     yield town
 
 
@@ -155,7 +158,7 @@ def test_a_surge_is_raised_and_sent_to_the_cadre_and_the_grid_worker(town: Town)
     assert warning.observed == 10 and warning.expected < 1
     assert "噪声污染 10 件" in warning.explanation_zh and "10 Noise cases" in warning.explanation_en
     assert town.deliver() == 2
-    by_person = {n.username: n for n in town.sent}
+    by_person = {n.recipient.removeprefix("user:"): n for n in town.sent}
     assert set(by_person) == {"cadre", town.workers[grid.code]}
     assert by_person[town.workers[grid.code]].channel == "sms"  # grid workers have phones
     assert by_person["cadre"].channel == "web"
@@ -217,9 +220,11 @@ def test_the_scheduler_runs_the_scan_and_sends_the_notices(town: Town) -> None:
     town.quiet_history()
     town.add_cases(town.cadre_grids()[0], "EP01", TODAY, 9)
     (job,) = [j for j in town.platform.jobs if j.name == "insight.warnings"]
+    (outbox,) = [j for j in town.platform.jobs if j.name == "outbox.deliver"]
     assert job.every == timedelta(minutes=60)
-    done = dict(run_due(town.platform.session_factory, [job], NOW))
-    assert done["insight.warnings"] == "1 warnings raised, 0 updated, 2 notices sent"
+    done = dict(run_due(town.platform.session_factory, [job, outbox], NOW))
+    assert done["insight.warnings"] == "1 warnings raised, 0 updated, 2 notices written"
+    assert done["outbox.deliver"] == "2 sent, 0 to retry, 0 failed"
     assert len(town.sent) == 2
 
 

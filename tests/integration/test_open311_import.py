@@ -152,7 +152,7 @@ def timeline(town: Town, case_id: int) -> list[Row]:
     """A case's timeline rows, read while the session holds them."""
     with UnitOfWork(town.platform.session_factory) as uow:
         events = CaseRepository(uow.session).timeline(case_id)
-        return [Row(e.action, e.to_status, e.at.isoformat(), dict(e.data)) for e in events]
+        return [Row(e.action, e.to_state, e.at.isoformat(), dict(e.data)) for e in events]
 
 
 def count_cases(town: Town) -> int:

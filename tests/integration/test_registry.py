@@ -23,6 +23,7 @@ from civicgrid.cli import app as cli_app
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import Forbidden, InvalidFields, InvalidInput, NotFound
 from civicgrid.core.permissions import SYSTEM, Actor, Role
+from civicgrid.core.workflow import events
 from civicgrid.demo.domain import DemoCityBuilder
 from civicgrid.demo.services import DemoSummary, install_demo_city, install_demo_registry
 from civicgrid.registry import services
@@ -31,7 +32,6 @@ from civicgrid.registry.identifiers import identity_check_character
 from civicgrid.registry.importing import default_mapping, open_table
 from civicgrid.registry.repository import (
     RegistryRepository,
-    registry_changes,
     registry_people,
     registry_rejects,
 )
@@ -124,7 +124,7 @@ def test_a_second_import_of_the_same_file_changes_nothing(
     with UnitOfWork(scratch.session_factory) as uow:
         person = uow.session.execute(select(Person)).scalar_one()
         assert person.batch_id == first.id
-        assert uow.session.execute(select(func.count()).select_from(registry_changes)).scalar() == 0
+        assert uow.session.execute(select(func.count()).select_from(events)).scalar() == 0
 
 
 def test_a_changed_row_is_updated_and_the_change_logged(scratch: Platform, tmp_path: Path) -> None:
@@ -137,10 +137,10 @@ def test_a_changed_row_is_updated_and_the_change_logged(scratch: Platform, tmp_p
     with UnitOfWork(scratch.session_factory) as uow:
         person = uow.session.execute(select(Person)).scalar_one()
         assert person.phone == "13999999999" and person.batch_id == batch.id
-        changes = uow.session.execute(
-            select(registry_changes.c.field, registry_changes.c.old, registry_changes.c.new)
-        ).all()
-        assert [tuple(c) for c in changes] == [("phone", "13812345678", "13999999999")]
+        changes = RegistryRepository(uow.session).changes_of(RecordKind.PERSON, person.id)
+        assert [(c.field, c.old, c.new) for c in changes] == [
+            ("phone", "13812345678", "13999999999")
+        ]
 
 
 def test_the_same_person_from_two_departments_is_two_records(

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from civicgrid.cases.domain import Case, Status, is_about_a_person
-from civicgrid.cases.repository import case_events, case_reporters, cases, categories
+from civicgrid.cases.repository import case_reporters, cases, categories
+from civicgrid.cases.views import case_event_rows
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.i18n import city_day
 from civicgrid.transparency.domain import (
@@ -104,7 +105,7 @@ def truth(city: City, period: Period, path: str = "/") -> dict[str, Any]:
         ]
         late = set(
             uow.session.execute(
-                select(case_events.c.case_id).where(case_events.c.action == "overdue")
+                select(case_event_rows.c.case_id).where(case_event_rows.c.action == "overdue")
             ).scalars()
         )
         reported = [

@@ -9,7 +9,7 @@ import pytest
 
 from civicgrid.areas.domain import Function, Level
 from civicgrid.cases.domain import (
-    ACTION_ROLES,
+    CASE,
     TRANSITIONS,
     Action,
     AuthorityRule,
@@ -116,11 +116,13 @@ def test_every_action_in_every_state_is_allowed_exactly_as_the_table_says(
     if action is Action.APPROVE_EXTENSION or action is Action.DENY_EXTENSION:
         case.pending_extension_hours = 24
     command = COMPLETE.get(action, Command(action))
-    actor = ACTOR_FOR.get(action, DISPATCHER if Role.DISPATCHER in ACTION_ROLES[action] else ADMIN)
+    actor = ACTOR_FOR.get(
+        action, DISPATCHER if Role.DISPATCHER in CASE.spec(action).roles() else ADMIN
+    )
     if status in TRANSITIONS[action]:
         event = case.apply(command, actor, T0 + timedelta(hours=1))
         assert case.status is TRANSITIONS[action][status]
-        assert (event.from_status, event.to_status) == (status, case.status)
+        assert (event.from_state, event.to_state) == (status, case.status)
         assert event.actor_name == actor.name
     else:
         with pytest.raises(Conflict) as refused:

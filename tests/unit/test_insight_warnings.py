@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from civicgrid.core.errors import Conflict
+from civicgrid.core.errors import Conflict, Forbidden
+from civicgrid.core.permissions import Actor, Role
 from civicgrid.insight.warnings.domain import (
     DailyCounts,
     Finding,
     RiskWarning,
     Thresholds,
+    WarningAction,
     WarningKind,
     WarningState,
     benjamini_hochberg,
@@ -125,16 +127,36 @@ def test_a_surge_is_explained_in_both_languages() -> None:
 def test_a_warning_moves_from_new_to_acknowledged_to_closed_only() -> None:
     finding = Finding(WarningKind.SURGE, "G1", "EP01", DAY, DAY, 9, 1.0, 1e-6, 1e-4, ("G1",))
     warning = RiskWarning.raise_from(finding, "/C/G1/", {"zh": "z", "en": "e"}, _now())
-    warning.move_to(WarningState.ACKNOWLEDGED, "cadre", "去现场看看", _now())
-    warning.move_to(WarningState.CLOSED, "cadre", "已处理", _now())
+    cadre = Actor("cadre", Role.CADRE, area_code="C", area_path="/C/")
+    acknowledged = warning.apply(WarningAction.ACKNOWLEDGE, cadre, "去现场看看", _now())
+    closed = warning.apply(WarningAction.CLOSE, cadre, "已处理", _now())
     assert (warning.state, warning.handled_by, warning.note) == (
         WarningState.CLOSED,
         "cadre",
         "已处理",
     )
+    # Who acknowledged and who closed, and why, stay in the history.
+    assert [
+        (e.action, e.actor_name, e.note, e.from_state, e.to_state) for e in (acknowledged, closed)
+    ] == [
+        ("acknowledge", "cadre", "去现场看看", "new", "acknowledged"),
+        ("close", "cadre", "已处理", "acknowledged", "closed"),
+    ]
     with pytest.raises(Conflict) as refused:
-        warning.move_to(WarningState.ACKNOWLEDGED, "cadre", "", _now())
+        warning.apply(WarningAction.ACKNOWLEDGE, cadre, "", _now())
     assert refused.value.params["state"] == "closed"
+
+
+def test_only_staff_of_the_warnings_area_may_handle_it() -> None:
+    finding = Finding(WarningKind.SURGE, "G1", "EP01", DAY, DAY, 9, 1.0, 1e-6, 1e-4, ("G1",))
+    warning = RiskWarning.raise_from(finding, "/C/S1/G1/", {"zh": "z", "en": "e"}, _now())
+    elsewhere = Actor("other", Role.CADRE, area_code="S2", area_path="/C/S2/")
+    with pytest.raises(Forbidden):
+        warning.apply(WarningAction.ACKNOWLEDGE, elsewhere, "", _now())
+    worker = Actor("gw", Role.GRID_WORKER, area_code="G1", area_path="/C/S1/G1/")
+    with pytest.raises(Forbidden):
+        warning.apply(WarningAction.CLOSE, worker, "", _now())
+    assert warning.state is WarningState.NEW
 
 
 def _now():  # type: ignore[no-untyped-def]

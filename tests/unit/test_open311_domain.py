@@ -311,7 +311,7 @@ def test_a_closed_request_is_replayed_at_its_own_times() -> None:
         now=NOW + timedelta(days=365),
         data={"source_status": "Closed"},
     )
-    assert [(e.action, e.at, e.to_status) for e in events] == [("close", closed, Status.CLOSED)]
+    assert [(e.action, e.at, e.to_state) for e in events] == [("close", closed, Status.CLOSED)]
     assert (case.status, case.closed_at, case.resolved_at) == (Status.CLOSED, closed, closed)
     assert (case.department_code, case.deadline_at, case.updated_at) == ("U1", None, closed)
     assert case.handlers[0].department_code == "U1" and case.handlers[0].lead

@@ -74,6 +74,10 @@ class UserRepository:
             stmt = stmt.where(users.c.role == role)
         return int(self.session.execute(stmt).scalar_one())
 
+    def of_department(self, department_code: str) -> Sequence[User]:
+        stmt = select(User).where(users.c.department_code == department_code)
+        return self.session.execute(stmt.order_by(users.c.username)).scalars().all()
+
     def list(self) -> Sequence[User]:
         return self.session.execute(select(User).order_by(users.c.username)).scalars().all()
 

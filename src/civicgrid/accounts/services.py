@@ -23,6 +23,7 @@ from civicgrid.areas.ports import AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.core.db import UnitOfWork, bump_revision, read_revision, utcnow
 from civicgrid.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from civicgrid.core.outbox import Contact
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
     ANY_USER,
@@ -318,14 +319,22 @@ def grid_worker_facts(session: Session, area: Area, actor: Actor, facts: AreaFac
             )
 
 
-class ResponsibleStaff:
-    """Who is responsible for an area: the active accounts of the given roles bound to it or
-    to an area above it (the staff directory insight's warnings are sent through)."""
+class StaffDirectory:
+    """Who works where (core.outbox.Directory): the platform tells units of new work and
+    areas' staff of warnings through it."""
 
-    def responsible_for(
-        self, session: Session, area_path: str, roles: frozenset[Role]
-    ) -> list[User]:
+    def unit_staff(self, session: Session, unit_code: str) -> list[Contact]:
+        """The active accounts of a handling unit."""
+        found = UserRepository(session).of_department(unit_code)
+        return [_contact(u) for u in found if u.active]
+
+    def area_staff(self, session: Session, area_path: str, roles: frozenset[Role]) -> list[Contact]:
+        """The active accounts of ROLES bound to the area at AREA_PATH or to one above it."""
         codes = area_path.strip("/").split("/")
         users = UserRepository(session)
         found = [u for role in sorted(roles) for u in users.in_areas(codes, role) if u.active]
-        return sorted(found, key=lambda u: u.username)
+        return [_contact(u) for u in sorted(found, key=lambda u: u.username)]
+
+
+def _contact(user: User) -> Contact:
+    return Contact(username=user.username, name=user.display_name, phone=user.phone)

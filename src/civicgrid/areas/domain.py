@@ -173,3 +173,20 @@ class Department:
     phone: str = ""
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
+    # The unit's own system, told of new work by an HTTP POST (empty: none).
+    webhook_url: str = ""
+    id: int | None = None
+
+    def facts(self) -> dict[str, object]:
+        """What its history records of a unit (events.data), field by field."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "level": self.level.value,
+            "area_code": self.area_code,
+            "kind": self.kind.value,
+            "function": self.function.value,
+            "phone": self.phone,
+            "active": self.active,
+            "webhook_url": self.webhook_url,
+        }

@@ -72,6 +72,7 @@ departments = Table(
     Column("phone", String(40), nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("webhook_url", String(500), nullable=False, default="", server_default=""),
 )
 Index("ix_departments_level_area", departments.c.level, departments.c.area_code)
 Index("ix_departments_area_function", departments.c.area_code, departments.c.function)

@@ -16,9 +16,13 @@ from civicgrid.areas.importing import Candidate, Problem, RawFeature, Rejection,
 from civicgrid.areas.locator import GridEntry, Locator
 from civicgrid.areas.ports import FACT_SOURCES, AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
-from civicgrid.core.db import UnitOfWork
+from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import Conflict, InvalidInput, NotFound
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, STAFF, Actor, permission
+from civicgrid.core.workflow import Event, EventLog, change_event, field_changes
+
+# A handling unit's kind in the event log.
+UNIT_KIND = "unit"
 
 # A child may stick out of its parent by this share of its own area before it is flagged;
 # real boundary files from different departments rarely align to the metre.
@@ -448,9 +452,11 @@ def add_department(
     kind: UnitKind = UnitKind.GOVERNMENT,
     function: Function = Function.GENERAL,
     phone: str = "",
+    webhook_url: str = "",
 ) -> Department:
     """A department (or other handling unit) at LEVEL, responsible for AREA_CODE, with the
-    FUNCTION the authority list routes by."""
+    FUNCTION the authority list routes by; WEBHOOK_URL is its own system's address, told
+    of new work. Its creation is the first row of its history."""
     departments = DepartmentRepository(uow.session)
     if departments.get(code) is not None:
         raise Conflict("department_exists", code=code)
@@ -466,11 +472,79 @@ def add_department(
         kind=kind,
         function=function,
         phone=phone,
+        webhook_url=check_webhook_url(webhook_url),
     )
     departments.add(department)
+    uow.session.flush()
+    created = {name: (None, value) for name, value in department.facts().items()}
+    EventLog(uow.session).add(
+        change_event(UNIT_KIND, department.id or 0, actor, utcnow(), created, action="create")
+    )
     AreaRepository(uow.session).mark_changed()  # routing caches hold the units
     uow.commit()
     return department
+
+
+@dataclass
+class UnitChange:
+    """What an administrator changes of a unit (None: left as it is)."""
+
+    name: str | None = None
+    phone: str | None = None
+    active: bool | None = None
+    webhook_url: str | None = None
+
+
+@permission(ADMIN_ROLES, "Change a handling unit")
+def change_department(
+    uow: UnitOfWork, actor: Actor, code: str, change: UnitChange, reason: str = ""
+) -> Department:
+    """Rename a unit, change its phone or webhook, or take it out of (or back into) service
+    — an inactive unit is no longer routed to. Each change is a row of its history with
+    the old and new values and the reason."""
+    department = DepartmentRepository(uow.session).get(code)
+    if department is None:
+        raise NotFound("department_not_found", code=code)
+    area = AreaRepository(uow.session).get(department.area_code)
+    if area is not None:
+        actor.require_covers(area.code, area.path)
+    if change.name is not None and not change.name.strip():
+        raise InvalidInput("department_name_empty", field="name")
+    before = department.facts()
+    if change.name is not None:
+        department.name = change.name.strip()
+    if change.phone is not None:
+        department.phone = change.phone.strip()
+    if change.active is not None:
+        department.active = change.active
+    if change.webhook_url is not None:
+        department.webhook_url = check_webhook_url(change.webhook_url)
+    changes = field_changes(before, department.facts())
+    if not changes:
+        raise InvalidInput("department_nothing_to_change", field="name")
+    EventLog(uow.session).add(
+        change_event(UNIT_KIND, department.id or 0, actor, utcnow(), changes, note=reason)
+    )
+    AreaRepository(uow.session).mark_changed()
+    uow.commit()
+    return department
+
+
+@permission(STAFF, "The history of a handling unit")
+def department_history(uow: UnitOfWork, actor: Actor, code: str) -> list[Event]:
+    """Every change of a unit since it was registered: who, when, why, old and new."""
+    department = DepartmentRepository(uow.session).get(code)
+    if department is None:
+        raise NotFound("department_not_found", code=code)
+    return list(EventLog(uow.session).of(UNIT_KIND, department.id or 0))
+
+
+def check_webhook_url(url: str) -> str:
+    """An http(s) address, or empty (no system of its own)."""
+    url = url.strip()
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise InvalidInput("department_webhook_invalid", url=url, field="webhook_url")
+    return url
 
 
 @permission(STAFF, "List handling units relevant to the caller")

@@ -25,6 +25,7 @@ from civicgrid.console import DbOption, err, friendly_errors, locale, out, platf
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import translate
 from civicgrid.core.permissions import SYSTEM
+from civicgrid.system.services import deliver_messages
 
 rules_cli = typer.Typer(help="The authority list (事权清单): who handles which category, how fast.")
 categories_cli = typer.Typer(help="The two-level category taxonomy of cases.")
@@ -99,7 +100,8 @@ def tick_command(db: DbOption = None) -> None:
     cron when the scheduler is switched off."""
     with platform(db) as built, UnitOfWork(built.session_factory) as uow:
         report = services.tick(uow, SCHEDULER, built.cases)
+        delivered = deliver_messages(uow, SCHEDULER, built.outbox)
     out.print(
         f"overdue marked: {report.marked_overdue}, escalated: {report.escalated}, "
-        f"messages sent: {report.messages_sent}"
+        f"messages sent: {delivered.sent}"
     )

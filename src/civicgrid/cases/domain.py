@@ -1,9 +1,12 @@
 """Cases (事件/工单): the 12345 / 数字城管 workflow as plain Python.
 
-One transition table says which action leads from which state to which; one method checks
-it. Every change produces a CaseEvent (a timeline row) and history is never rewritten.
-Deadlines are stored on the case (deadline_at, warn_at) so "what is overdue" is one indexed
-query, as Healthchecks does with `going_down_after`.
+A case is a record kind of the workflow kernel (core.workflow): the transition table,
+each action's rule (roles and their relations to the case: in its area, the lead unit, a
+summoned unit, its reporter) and the time limit of each step are declared once, in CASE at
+the end of this module; `Case.apply` lets the kernel check them and returns the timeline
+row (an `Event`), and history is never rewritten. Deadlines are stored on the case
+(deadline_at, warn_at) so "what is overdue" is one indexed query, as Healthchecks does with
+`going_down_after`.
 """
 
 from __future__ import annotations
@@ -16,8 +19,24 @@ from enum import StrEnum
 from typing import Any
 
 from civicgrid.areas.domain import LEVELS, Function, Level
-from civicgrid.core.errors import Conflict, Forbidden, InvalidInput
+from civicgrid.core.errors import CivicGridError, Conflict, Forbidden, InvalidInput
+from civicgrid.core.i18n import N_
 from civicgrid.core.permissions import Actor, Role
+from civicgrid.core.workflow import (
+    WARNING_SHARE,
+    ActionSpec,
+    Context,
+    Event,
+    Grant,
+    Light,
+    RecordKind,
+    Relation,
+    grant,
+    in_area,
+)
+
+# The kind's name in the event log (events.kind) and in the outbox.
+CASE_KIND = "case"
 
 
 class Channel(StrEnum):
@@ -147,39 +166,6 @@ TRANSITIONS: dict[Action, dict[Status, Status]] = {
     Action.RESOLVE_ON_SPOT: {Status.REPORTED: Status.CLOSED},
 }
 
-# Who may take each action, by role; the case itself then decides (see Case.authorize):
-# the dispatch centre acts inside its area, handlers on their department's cases, a grid
-# worker in her grid, a resident on her own report.
-CENTRE = frozenset({Role.DISPATCHER, Role.CADRE, Role.ADMIN})
-HANDLING = frozenset({Role.HANDLER, Role.API_CLIENT, Role.ADMIN})
-CHECKERS = frozenset({Role.GRID_WORKER, Role.RESIDENT, Role.DISPATCHER, Role.CADRE, Role.ADMIN})
-ACTION_ROLES: dict[Action, frozenset[Role]] = {
-    Action.ACCEPT: CENTRE,
-    Action.REJECT: CENTRE,
-    Action.REGISTER: CENTRE,
-    Action.DISPATCH: CENTRE,
-    Action.WHISTLE: CENTRE,
-    Action.RETURN: HANDLING,
-    Action.START: HANDLING,
-    Action.CHECK_IN: HANDLING,
-    Action.RESOLVE: HANDLING,
-    Action.REQUEST_EXTENSION: HANDLING,
-    Action.APPROVE_EXTENSION: CENTRE,
-    Action.DENY_EXTENSION: CENTRE,
-    Action.SUSPEND: CENTRE,
-    Action.RESUME: CENTRE,
-    Action.VERIFY: CHECKERS,
-    Action.REWORK: CHECKERS,
-    Action.CLOSE: CENTRE,
-    Action.RATE: frozenset({Role.RESIDENT, Role.DISPATCHER, Role.ADMIN}),
-    Action.REOPEN: frozenset({Role.RESIDENT, Role.DISPATCHER, Role.CADRE, Role.ADMIN}),
-    Action.VOID: frozenset({Role.ADMIN}),
-    Action.ESCALATE: CENTRE | HANDLING,
-    Action.MERGE: CENTRE,
-    Action.AMEND: CENTRE,
-    Action.RESOLVE_ON_SPOT: frozenset({Role.GRID_WORKER}),
-}
-
 # Residents may reopen a closed case of theirs for this long.
 REOPEN_WINDOW = timedelta(days=7)
 
@@ -196,7 +182,6 @@ STEP_OF_STATUS: dict[Status, str] = {
     Status.VERIFIED: "close",
 }
 STEPS = ("accept", "register", "dispatch", "start", "handle", "verify", "close")
-WARNING_SHARE = 0.75  # 黄灯 at 75% of a step's time, 红灯 at 100%
 
 
 @dataclass(frozen=True)
@@ -222,13 +207,6 @@ class TimeLimits:
         if not data:
             return cls()
         return cls(**{step: float(data[step]) for step in STEPS if step in data})
-
-
-class Light(StrEnum):
-    GREEN = "green"
-    YELLOW = "yellow"  # 黄灯: past 75% of the step's time
-    RED = "red"  # 红灯: past the deadline
-    NONE = "none"  # no running clock (suspended, finished)
 
 
 # ------------------------------------------------------------------ taxonomy and authority list
@@ -261,11 +239,97 @@ class AuthorityRule:
     area_code: str | None = None
     limits: dict[str, float] = field(default_factory=dict)
     auto_escalate: bool = True
+    # The list's versions this line belongs to: from the version that added it up to (not
+    # including) the one that changed or removed it; None while it is in force. A line is
+    # never deleted, so an open case keeps the rule it was routed by.
+    version_from: int = 0
+    version_to: int | None = None
     id: int | None = None
 
     @property
     def time_limits(self) -> TimeLimits:
         return TimeLimits.from_dict(self.limits)
+
+    def in_version(self, version: int) -> bool:
+        return self.version_from <= version and (
+            self.version_to is None or version < self.version_to
+        )
+
+    def facts(self) -> dict[str, object]:
+        """The line as its history records it."""
+        return {
+            "category": self.category_code,
+            "level": self.level.value,
+            "function": self.department_function.value if self.department_function else None,
+            "department": self.department_code,
+            "area": self.area_code,
+            "limits": dict(self.time_limits.as_dict()),
+            "auto_escalate": self.auto_escalate,
+        }
+
+    def copy(self, **changes: Any) -> AuthorityRule:
+        """A new line like this one with CHANGES (a change makes a new line; the old one
+        stays with the versions it belonged to)."""
+        values: dict[str, Any] = {
+            "category_code": self.category_code,
+            "level": self.level,
+            "department_function": self.department_function,
+            "department_code": self.department_code,
+            "area_code": self.area_code,
+            "limits": dict(self.limits),
+            "auto_escalate": self.auto_escalate,
+        }
+        return AuthorityRule(**(values | changes))
+
+
+# A step may take from a minute to a year: longer is a typing mistake, not a rule.
+MAX_STEP_HOURS = 24 * 365
+MIN_STEP_HOURS = 1 / 60
+
+
+def limit_problems(limits: dict[str, Any]) -> list[tuple[str, str, dict[str, object]]]:
+    """What is wrong with the hours of each step: (field, message key, params) for each
+    step whose hours are not a number from a minute to a year, or that is not a step."""
+    problems: list[tuple[str, str, dict[str, object]]] = []
+    for step, value in limits.items():
+        if step not in STEPS:
+            problems.append(
+                (step, N_("rule_unknown_step"), {"step": step, "steps": ", ".join(STEPS)})
+            )
+            continue
+        try:
+            hours = float(value)
+        except (TypeError, ValueError):
+            hours = -1.0
+        if not MIN_STEP_HOURS <= hours <= MAX_STEP_HOURS or hours != hours:
+            problems.append(
+                (f"{step}_h", N_("csv_bad_hours"), {"value": value, "max": MAX_STEP_HOURS})
+            )
+    return problems
+
+
+class ListChange(StrEnum):
+    """How a version of the authority list came about."""
+
+    REPLACE = "replace"  # a whole list imported
+    ADD = "add"  # one line added
+    CHANGE = "change"  # one line changed
+    REMOVE = "remove"  # one line removed
+
+
+# The authority list's kind in the event log: one event per version.
+AUTHORITY_LIST_KIND = "authority_list"
+
+
+@dataclass(eq=False)
+class AuthorityListVersion:
+    """One version of the authority list: who made it, when, how and why."""
+
+    change: ListChange
+    created_by: str
+    created_at: datetime
+    reason: str = ""
+    id: int | None = None
 
 
 HANDLING_LEVELS: tuple[Level, ...] = (Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY)
@@ -281,6 +345,8 @@ class Route:
     department_code: str | None
     rule_id: int | None
     limits: TimeLimits
+    # The version of the authority list it was worked out from.
+    version: int | None = None
 
 
 def chain_of(area_path: str) -> dict[Level, str]:
@@ -293,16 +359,18 @@ def route_case(
     chain: dict[Level, str],
     rules: list[AuthorityRule],
     unit_for: dict[tuple[str, Function], str],
+    version: int | None = None,
 ) -> Route:
     """Route a new case by the authority list to the lowest level that has authority over
     its category (小事不出村); with no rule at any level, to the city's dispatch centre.
 
     CHAIN maps each level to the case's area at that level (from its grid); UNIT_FOR maps
-    (area code, function) to the unit serving that area."""
+    (area code, function) to the unit serving that area; RULES are those of the list's
+    VERSION."""
     for level in HANDLING_LEVELS:
         if level in chain and _best_rule(rules, category, level, chain) is not None:
-            return route_at(level, category, chain, rules, unit_for)
-    return route_at(Level.CITY, category, chain, rules, unit_for)
+            return route_at(level, category, chain, rules, unit_for, version)
+    return route_at(Level.CITY, category, chain, rules, unit_for, version)
 
 
 def route_at(
@@ -311,17 +379,18 @@ def route_at(
     chain: dict[Level, str],
     rules: list[AuthorityRule],
     unit_for: dict[tuple[str, Function], str],
+    version: int | None = None,
 ) -> Route:
     """The route at exactly LEVEL (used when escalating one level up). Without a rule there,
     the level's dispatch centre chooses the unit by hand (department None)."""
     area_code = chain.get(level, "")
     rule = _best_rule(rules, category, level, chain)
     if rule is None:
-        return Route(level, area_code, None, None, TimeLimits())
+        return Route(level, area_code, None, None, TimeLimits(), version)
     department = rule.department_code
     if department is None and rule.department_function is not None:
         department = unit_for.get((area_code, rule.department_function))
-    return Route(level, area_code, department, rule.id, rule.time_limits)
+    return Route(level, area_code, department, rule.id, rule.time_limits, version)
 
 
 def _best_rule(
@@ -384,23 +453,6 @@ class Reporter:
     id: int | None = None
 
 
-@dataclass(eq=False)
-class CaseEvent:
-    """One row of a case's timeline. Written once, never changed."""
-
-    action: str
-    actor_name: str
-    actor_role: str
-    from_status: Status | None
-    to_status: Status
-    at: datetime
-    note: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    attachments: list[str] = field(default_factory=list)
-    case_id: int | None = None
-    id: int | None = None
-
-
 @dataclass
 class Command:
     """What a person asks to do to a case (the body of POST /cases/{id}/actions)."""
@@ -425,6 +477,131 @@ class Command:
     location: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Urgency:
+    """How urgent a report reads (insight scores it; see cases.ports.UrgencyScorer)."""
+
+    score: float  # 0 (nothing urgent) to 1
+    reasons: tuple[str, ...] = ()  # the words that raised it, for the timeline
+    sentiment: float = 0.0  # the tone: −1 (angry, desperate) to 1 (grateful)
+    sentiment_label: str = "neutral"  # "negative", "neutral" or "positive"
+    sentiment_words: tuple[str, ...] = ()  # the words that set the tone
+
+
+# A report's words never raise it to urgent unless a threshold is set (see Report).
+NEVER_URGENT = 2.0
+# A report without a title is known by the start of its description.
+TITLE_CHARS = 40
+
+
+@dataclass
+class Report:
+    """A report as intake has checked and placed it: everything the domain needs to open a
+    case. `open` applies the rules of a new case — its title, its priority, who its
+    reporter is — and writes its first timeline row, whoever reports (intake, Open311,
+    the demo)."""
+
+    channel: Channel
+    description: str
+    category: Category
+    group: Category | None  # the category's level-1 group
+    grid_code: str
+    area_path: str
+    route: Route
+    lat: float | None = None
+    lon: float | None = None
+    title: str = ""
+    address: str = ""
+    located_by: str = "point"
+    category_given: bool = True
+    suggestions: list[tuple[str, float]] = field(default_factory=list)
+    urgency: Urgency = Urgency(0.0)
+    urgency_threshold: float = NEVER_URGENT
+    priority: Priority | None = None  # chosen by staff; residents' choice is ignored
+    hidden: bool = False  # 公开时匿名
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    reporter_email: str = ""
+    attachments: list[str] = field(default_factory=list)
+
+    def is_urgent(self) -> bool:
+        """Urgent by its category or its group, or by its words (a threat, a danger to
+        children, …)."""
+        return (
+            self.category.urgent
+            or (self.group is not None and self.group.urgent)
+            or self.urgency.score >= self.urgency_threshold
+        )
+
+    def open(self, actor: Actor, now: datetime) -> tuple[Case, Reporter, Event]:
+        """The new case, its reporter and its first timeline row. A resident or a grid
+        worker reporting is the case's reporter account (she follows and may confirm it);
+        a resident without an account (ACTOR without a role) is recorded as a resident."""
+        staff_priority = self.priority if actor.is_staff else None
+        username = actor.name if actor.role in (Role.RESIDENT, Role.GRID_WORKER) else None
+        case = Case(
+            title=(self.title or self.description[:TITLE_CHARS]).strip(),
+            description=self.description,
+            channel=self.channel,
+            category_code=self.category.code,
+            grid_code=self.grid_code,
+            area_path=self.area_path,
+            handling_level=self.route.level,
+            handling_area_code=self.route.area_code,
+            created_at=now,
+            lat=self.lat,
+            lon=self.lon,
+            address=self.address,
+            priority=staff_priority or (Priority.URGENT if self.is_urgent() else Priority.NORMAL),
+            reporter_username=username,
+            updated_at=now,
+            reporter_hidden=self.hidden,
+        )
+        case.route_to(self.route, now)
+        case.start_clock(now)
+        reporter = Reporter(
+            channel=self.channel,
+            name=self.reporter_name or (actor.display_name if actor.role is Role.RESIDENT else ""),
+            phone=self.reporter_phone,
+            email=self.reporter_email,
+            username=username,
+            created_at=now,
+            hidden=self.hidden,
+        )
+        doer = actor if actor.role is not None else Actor(actor.name, Role.RESIDENT)
+        event = CASE.event(
+            case,
+            SystemEvent.REPORT,
+            doer,
+            now,
+            from_state=None,
+            data={
+                "channel": self.channel.value,
+                "located_by": self.located_by,
+                "category": self.category.code,
+                "category_given": self.category_given,
+                "suggestions": [[code, round(c, 3)] for code, c in self.suggestions[:3]],
+                "route": {
+                    "level": self.route.level.value,
+                    "area": self.route.area_code,
+                    "department": self.route.department_code,
+                    "rule": self.route.rule_id,
+                },
+                "urgency": {
+                    "score": round(self.urgency.score, 3),
+                    "reasons": list(self.urgency.reasons),
+                },
+                "sentiment": {
+                    "score": self.urgency.sentiment,
+                    "label": self.urgency.sentiment_label,
+                    "words": list(self.urgency.sentiment_words),
+                },
+            },
+            attachments=self.attachments,
+        )
+        return case, reporter, event
+
+
 @dataclass(eq=False)
 class Case:
     description: str
@@ -444,6 +621,9 @@ class Case:
     department_code: str | None = None
     suggested_department_code: str | None = None
     rule_id: int | None = None
+    # The version of the authority list it was routed by: escalating it later follows the
+    # same list, whatever replaced it since.
+    rule_version: int | None = None
     time_limits: dict[str, float] = field(default_factory=dict)
     reporter_username: str | None = None
     updated_at: datetime | None = None
@@ -477,16 +657,10 @@ class Case:
         return self.status in OPEN_STATUSES
 
     def allowed_actions(self) -> list[Action]:
-        return [action for action, moves in TRANSITIONS.items() if self.status in moves]
+        return [Action(name) for name in CASE.allowed(self.status)]
 
     def light(self, now: datetime) -> Light:
-        if self.deadline_at is None or not self.is_open:
-            return Light.NONE
-        if now >= self.deadline_at:
-            return Light.RED
-        if self.warn_at is not None and now >= self.warn_at:
-            return Light.YELLOW
-        return Light.GREEN
+        return CASE.light(self, now)
 
     def reopen_window_passed(self, now: datetime) -> bool:
         """Residents may reopen a closed case for REOPEN_WINDOW after it was closed."""
@@ -495,23 +669,17 @@ class Case:
     def reopen_until(self) -> datetime | None:
         return self.closed_at + REOPEN_WINDOW if self.closed_at is not None else None
 
-    def add_supporter(self, actor: Actor, now: datetime, note: str = "") -> CaseEvent:
+    def add_supporter(self, actor: Actor, now: datetime, note: str = "") -> Event:
         """Another resident adds her voice (附议) to this open case instead of reporting the
         same problem again: counted on the case, one timeline row. 409 once it is closed."""
         if not self.is_open:
             raise Conflict("case_not_open_for_support", id=self.id, status=self.status.value)
         self.supporters += 1
         self.updated_at = now
-        return CaseEvent(
-            action=ResidentEvent.JOIN.value,
-            # Without an account she is a guest: a resident all the same.
-            actor_name=actor.name,
-            actor_role=(actor.role or Role.RESIDENT).value,
-            from_status=self.status,
-            to_status=self.status,
-            at=now,
-            note=note,
-            data={"supporters": self.supporters},
+        # Without an account she is a guest: a resident all the same.
+        doer = actor if actor.role is not None else Actor(actor.name, Role.RESIDENT)
+        return CASE.event(
+            self, ResidentEvent.JOIN, doer, now, note=note, data={"supporters": self.supporters}
         )
 
     @property
@@ -521,39 +689,21 @@ class Case:
     def handler_codes(self) -> set[str]:
         return {h.department_code for h in self.handlers}
 
-    # -- the one place where transitions are checked
+    # -- acting (the kernel checks the declaration in CASE)
 
-    def apply(self, command: Command, actor: Actor, now: datetime) -> CaseEvent:
+    def apply(self, command: Command, actor: Actor, now: datetime) -> Event:
         """Carry out COMMAND for ACTOR at NOW, or raise: 409 when the state does not allow
         the action (naming the state and what it does allow), 403 when the actor may not,
         422 when a field the action needs is missing or wrong."""
         action = command.action
-        moves = TRANSITIONS[action]
-        if self.status not in moves:
-            raise Conflict(
-                "case_wrong_state",
-                id=self.id,
-                status=self.status.value,
-                action=action.value,
-                allowed=", ".join(a.value for a in self.allowed_actions()) or "-",
-            )
-        self.authorize(actor, action, now, as_reporter=command.as_reporter)
-        before = self.status
-        data = _HANDLERS[action](self, command, actor, now)
-        self.status = moves[before]
-        if self.status is not before:
-            self._restart_clock(now, resume=action is Action.RESUME)
-        self.updated_at = now
-        return CaseEvent(
-            action=action.value,
-            actor_name=actor.name,
-            actor_role=actor.role.value if actor.role else "",
-            from_status=before,
-            to_status=self.status,
-            at=now,
+        return CASE.apply(
+            self,
+            action,
+            _context(actor, now, command.as_reporter),
+            lambda: _HANDLERS[action](self, command, actor, now),
+            command=command,
             note=command.note or command.reason,
-            data=data,
-            attachments=list(command.attachments),
+            attachments=command.attachments,
         )
 
     def authorize(
@@ -561,85 +711,28 @@ class Case:
     ) -> None:
         """Raise 403 unless ACTOR may take ACTION on this case now. AS_REPORTER: the caller
         proved to be the case's reporter without an account (see Command.as_reporter)."""
-        role = actor.role
-        if role is None or role not in ACTION_ROLES[action]:
-            raise Forbidden("forbidden_role", role=role.value if role else "-")
-        if role is Role.ADMIN:
-            return
-        if role in (Role.HANDLER, Role.API_CLIENT):
-            self._authorize_handler(actor, action)
-        elif role is Role.RESIDENT:
-            if not as_reporter and self.reporter_username != actor.name:
-                raise Forbidden("case_not_yours", id=self.id)
-            if as_reporter and action not in REPORTER_ACTIONS:
-                raise Forbidden("forbidden_role", role=role.value)
-            if action is Action.REOPEN and self.reopen_window_passed(now):
-                raise Forbidden("case_reopen_window", days=REOPEN_WINDOW.days)
-        else:
-            if not actor.covers(self.area_path):
-                raise Forbidden("forbidden_area", code=self.grid_code)
-            if action is Action.RESOLVE_ON_SPOT and self.reporter_username != actor.name:
-                raise Forbidden("case_not_yours", id=self.id)
+        CASE.authorize(self, action, _context(actor, now, as_reporter))
 
-    def _authorize_handler(self, actor: Actor, action: Action) -> None:
-        mine = actor.department_code
-        if mine is None or mine not in self.handler_codes():
-            raise Forbidden("case_not_your_department", id=self.id)
-        is_lead = mine == self.lead_department
-        if action is Action.CHECK_IN and is_lead:
-            raise Conflict("case_lead_checks_in", id=self.id)
-        if action is not Action.CHECK_IN and not is_lead:
-            raise Forbidden("case_lead_only", id=self.id, lead=self.lead_department or "-")
+    def available_actions(
+        self, actor: Actor, now: datetime, *, as_reporter: bool = False
+    ) -> list[Action]:
+        """The actions ACTOR could take on this case right now (for one-click buttons)."""
+        return [Action(a) for a in CASE.available(self, _context(actor, now, as_reporter))]
 
     # -- clocks
 
     def start_clock(self, now: datetime) -> None:
         """Set the deadline of the current step (called when the case is created)."""
-        self._restart_clock(now)
+        CASE.restart_clock(self, now)
 
-    def _step_hours(self, step: str) -> float:
+    def step_hours(self, step: str) -> float:
+        """The hours of STEP by the case's rule, halved when the case is urgent."""
         hours = TimeLimits.from_dict(self.time_limits).hours(step)
         return hours / 2 if self.priority is Priority.URGENT else hours
 
-    def _restart_clock(self, now: datetime, resume: bool = False) -> None:
-        """A new step starts its clock; a suspended case resumes with the time it had left."""
-        self.step_started_at = now
-        self.overdue = False
-        step = STEP_OF_STATUS.get(self.status)
-        remaining = self.paused_remaining_seconds
-        if step is None:
-            self.deadline_at = self.warn_at = None
-            return
-        self.paused_remaining_seconds = None
-        if resume and remaining is not None:
-            self._set_deadline(now, now + timedelta(seconds=max(remaining, 0)))
-        else:
-            self._set_deadline(now, now + timedelta(hours=self._step_hours(step)))
-
-    def _recompute_deadline(self) -> None:
-        """The current step keeps its start; its length follows new limits or priority."""
-        step = STEP_OF_STATUS.get(self.status)
-        if step is not None and self.step_started_at is not None:
-            started = self.step_started_at
-            self._set_deadline(started, started + timedelta(hours=self._step_hours(step)))
-
-    def _set_deadline(self, started: datetime, deadline: datetime) -> None:
-        self.deadline_at = deadline
-        self.warn_at = started + (deadline - started) * WARNING_SHARE
-
-    def mark_overdue(self, now: datetime) -> CaseEvent:
+    def mark_overdue(self, now: datetime) -> Event:
         """The scheduler's mark (红灯) when a step's deadline has passed."""
-        self.overdue = True
-        self.updated_at = now
-        return CaseEvent(
-            action=SystemEvent.OVERDUE.value,
-            actor_name="system",
-            actor_role="",
-            from_status=self.status,
-            to_status=self.status,
-            at=now,
-            data={"deadline_at": self.deadline_at.isoformat() if self.deadline_at else None},
-        )
+        return CASE.mark_overdue(self, now)
 
     def route_to(self, route: Route, now: datetime) -> None:
         """Adopt a route (at intake, amend or escalation): level, area, suggested unit, limits."""
@@ -648,6 +741,8 @@ class Case:
         self.suggested_department_code = route.department_code
         self.rule_id = route.rule_id
         self.time_limits = route.limits.as_dict()
+        if route.version is not None:
+            self.rule_version = route.version
 
 
 # ------------------------------------------------------------------ what each action does
@@ -663,7 +758,6 @@ def _accept(case: Case, command: Command, actor: Actor, now: datetime) -> dict[s
 
 
 def _reject(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.reason, "reason", command.action)
     case.resolution = command.reason
     case.closed_at = now
     return {}
@@ -694,7 +788,6 @@ def _whistle(case: Case, command: Command, actor: Actor, now: datetime) -> dict[
 
 
 def _return(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.reason, "reason", command.action)
     returned_by = case.department_code
     case.department_code = None
     case.handlers = []
@@ -715,14 +808,12 @@ def _check_in(case: Case, command: Command, actor: Actor, now: datetime) -> dict
 
 
 def _resolve(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.note, "note", command.action)
     case.resolution = command.note
     case.resolved_at = now
     return {}
 
 
 def _request_extension(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.reason, "reason", command.action)
     if command.hours is None or command.hours <= 0:
         raise InvalidInput("case_hours_positive", field="hours")
     if case.pending_extension_hours is not None:
@@ -737,7 +828,7 @@ def _approve_extension(case: Case, command: Command, actor: Actor, now: datetime
         raise Conflict("case_no_extension_pending", id=case.id)
     case.pending_extension_hours = None
     if case.deadline_at is not None and case.step_started_at is not None:
-        case._set_deadline(case.step_started_at, case.deadline_at + timedelta(hours=hours))
+        CASE.set_deadline(case, case.step_started_at, case.deadline_at + timedelta(hours=hours))
     case.overdue = False
     return {
         "hours": hours,
@@ -754,9 +845,7 @@ def _deny_extension(case: Case, command: Command, actor: Actor, now: datetime) -
 
 
 def _suspend(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.reason, "reason", command.action)
-    if case.deadline_at is not None:
-        case.paused_remaining_seconds = (case.deadline_at - now).total_seconds()
+    CASE.pause_clock(case, now)
     return {}
 
 
@@ -794,7 +883,6 @@ def _rate(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str
 
 
 def _reopen(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.reason, "reason", command.action)
     case.closed_at = case.resolved_at = None
     case.satisfaction = None
     case.department_code = None
@@ -803,13 +891,11 @@ def _reopen(case: Case, command: Command, actor: Actor, now: datetime) -> dict[s
 
 
 def _void(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.reason, "reason", command.action)
     case.closed_at = now
     return {}
 
 
 def _escalate(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.reason, "reason", command.action)
     route = command.route
     if route is None:
         raise Conflict("case_at_top_level", id=case.id)
@@ -857,13 +943,11 @@ def _amend(case: Case, command: Command, actor: Actor, now: datetime) -> dict[st
             command.route.department_code,
         ]
         case.route_to(command.route, now)
-    case._recompute_deadline()
+    CASE.recompute_deadline(case)
     return {"overrides": changes}
 
 
 def _resolve_on_spot(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    _require(command.note, "note", command.action)
-    _require(command.attachments, "attachments", command.action)
     case.resolution = command.note
     case.resolved_at = case.closed_at = now
     case.resolved_on_spot = True
@@ -896,6 +980,143 @@ _HANDLERS = {
     Action.AMEND: _amend,
     Action.RESOLVE_ON_SPOT: _resolve_on_spot,
 }
+
+
+# ------------------------------------------------------------------ the declaration
+
+# Who may take each action, by role and relation to the case: the dispatch centre acts
+# inside its area, the lead unit on the cases it leads (a summoned unit only reports in),
+# a grid worker in her grid, a resident on her own report, the administrator anywhere.
+CENTRE = frozenset({Role.DISPATCHER, Role.CADRE, Role.ADMIN})
+HANDLING = frozenset({Role.HANDLER, Role.API_CLIENT, Role.ADMIN})
+UNIT_ROLES = frozenset({Role.HANDLER, Role.API_CLIENT})
+
+
+def _unit_refusal(case: Case, context: Context) -> CivicGridError:
+    mine = context.actor.department_code
+    if mine is None or mine not in case.handler_codes():
+        return Forbidden("case_not_your_department", id=case.id)
+    return Forbidden("case_lead_only", id=case.id, lead=case.lead_department or "-")
+
+
+def _summoned_refusal(case: Case, context: Context) -> CivicGridError:
+    mine = context.actor.department_code
+    if mine is not None and mine == case.lead_department:
+        return Conflict("case_lead_checks_in", id=case.id)
+    return Forbidden("case_not_your_department", id=case.id)
+
+
+IN_AREA: Relation[Case] = in_area(lambda case: case.area_path, lambda case: case.grid_code)
+LEAD_UNIT: Relation[Case] = Relation(
+    "lead_unit",
+    lambda case, ctx: (
+        ctx.actor.department_code is not None and ctx.actor.department_code == case.lead_department
+    ),
+    _unit_refusal,
+)
+SUMMONED_UNIT: Relation[Case] = Relation(
+    "summoned_unit",
+    lambda case, ctx: (
+        ctx.actor.department_code in case.handler_codes()
+        and ctx.actor.department_code != case.lead_department
+    ),
+    _summoned_refusal,
+)
+# The account that filed the report, or a reporter who proved herself by the case's
+# number and her phone (Context.proven).
+REPORTER: Relation[Case] = Relation(
+    "reporter",
+    lambda case, ctx: (
+        case.reporter_username is not None and case.reporter_username == ctx.actor.name
+    ),
+    lambda case, ctx: Forbidden("case_not_yours", id=case.id),
+)
+WITHIN_REOPEN_WINDOW: Relation[Case] = Relation(
+    "within_reopen_window",
+    lambda case, ctx: not case.reopen_window_passed(ctx.now),
+    lambda case, ctx: Forbidden("case_reopen_window", days=REOPEN_WINDOW.days),
+)
+
+ADMIN: Grant[Case] = grant({Role.ADMIN})
+BY_CENTRE: tuple[Grant[Case], ...] = (ADMIN, grant({Role.DISPATCHER, Role.CADRE}, IN_AREA))
+BY_LEAD_UNIT: tuple[Grant[Case], ...] = (ADMIN, grant(UNIT_ROLES, LEAD_UNIT))
+GRANTS: dict[Action, tuple[Grant[Case], ...]] = {
+    Action.ACCEPT: BY_CENTRE,
+    Action.REJECT: BY_CENTRE,
+    Action.REGISTER: BY_CENTRE,
+    Action.DISPATCH: BY_CENTRE,
+    Action.WHISTLE: BY_CENTRE,
+    Action.RETURN: BY_LEAD_UNIT,
+    Action.START: BY_LEAD_UNIT,
+    Action.CHECK_IN: (ADMIN, grant(UNIT_ROLES, SUMMONED_UNIT)),
+    Action.RESOLVE: BY_LEAD_UNIT,
+    Action.REQUEST_EXTENSION: BY_LEAD_UNIT,
+    Action.APPROVE_EXTENSION: BY_CENTRE,
+    Action.DENY_EXTENSION: BY_CENTRE,
+    Action.SUSPEND: BY_CENTRE,
+    Action.RESUME: BY_CENTRE,
+    # 核查: the grid worker of the case's grid, the centre, or its reporter.
+    Action.VERIFY: (
+        *BY_CENTRE,
+        grant({Role.GRID_WORKER}, IN_AREA),
+        grant({Role.RESIDENT}, REPORTER),
+    ),
+    Action.REWORK: (
+        *BY_CENTRE,
+        grant({Role.GRID_WORKER}, IN_AREA),
+        grant({Role.RESIDENT}, REPORTER),
+    ),
+    Action.CLOSE: BY_CENTRE,
+    # 回访: the reporter rates; the hotline may record a rating given on the phone.
+    Action.RATE: (ADMIN, grant({Role.DISPATCHER}, IN_AREA), grant({Role.RESIDENT}, REPORTER)),
+    Action.REOPEN: (*BY_CENTRE, grant({Role.RESIDENT}, REPORTER, WITHIN_REOPEN_WINDOW)),
+    Action.VOID: (ADMIN,),
+    Action.ESCALATE: (*BY_CENTRE, grant(UNIT_ROLES, LEAD_UNIT)),
+    Action.MERGE: BY_CENTRE,
+    Action.AMEND: BY_CENTRE,
+    # 就地解决: a grid worker closes her own report in her grid on the spot, with a photo.
+    Action.RESOLVE_ON_SPOT: (grant({Role.GRID_WORKER}, IN_AREA, REPORTER),),
+}
+REQUIRES: dict[Action, tuple[str, ...]] = {
+    Action.REJECT: ("reason",),
+    Action.RETURN: ("reason",),
+    Action.RESOLVE: ("note",),
+    Action.REQUEST_EXTENSION: ("reason",),
+    Action.SUSPEND: ("reason",),
+    Action.REOPEN: ("reason",),
+    Action.VOID: ("reason",),
+    Action.ESCALATE: ("reason",),
+    Action.RESOLVE_ON_SPOT: ("note", "attachments"),
+}
+
+
+def _step_hours(case: Case, step: str) -> float:
+    return case.step_hours(step)
+
+
+CASE: RecordKind[Case] = RecordKind(
+    name=CASE_KIND,
+    actions={
+        action.value: ActionSpec(
+            action.value,
+            {before.value: after.value for before, after in TRANSITIONS[action].items()},
+            GRANTS[action],
+            REQUIRES.get(action, ()),
+            clock="resume" if action is Action.RESUME else "restart",
+        )
+        for action in Action
+    },
+    open_states=frozenset(s.value for s in OPEN_STATUSES),
+    messages="case",
+    state_field="status",
+    steps={status.value: step for status, step in STEP_OF_STATUS.items()},
+    step_hours=_step_hours,
+    warning_share=WARNING_SHARE,
+)
+
+
+def _context(actor: Actor, now: datetime, as_reporter: bool) -> Context:
+    return Context(actor, now, frozenset({REPORTER.name}) if as_reporter else frozenset())
 
 
 # ------------------------------------------------------------------ what the public may read

@@ -1,7 +1,5 @@
 """What cases needs from elsewhere, declared here and implemented outside:
 
-- Notifier: hands answers to reporters to an SMS or e-mail gateway. The platform ships a
-  logging implementation; a city plugs in its gateway.
 - CategorySuggester: guesses a category from the report's text. `insight` implements a
   trained one; the default here matches category names and keywords.
 - UrgencyScorer: how urgent a report reads (threats, danger, vulnerable people, anger) and
@@ -20,28 +18,9 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from civicgrid.cases.domain import Category
-from civicgrid.cases.repository import Message
+from civicgrid.cases.domain import Category, Urgency
 
 log = logging.getLogger("civicgrid.notify")
-
-
-class Notifier(Protocol):
-    def send(self, message: Message) -> None:
-        """Deliver one message or raise; unsent messages stay in the outbox for a retry."""
-
-
-class LoggingNotifier:
-    """Writes each message to the log (the `civicgrid.notify` logger)."""
-
-    def send(self, message: Message) -> None:
-        log.info(
-            "to %s via %s (case %s): %s",
-            message.recipient,
-            message.channel,
-            message.case_id,
-            message.body,
-        )
 
 
 @dataclass(frozen=True)
@@ -71,15 +50,6 @@ class KeywordSuggester:
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
         total = sum(hits for hits, _ in scored) or 1
         return [Suggestion(code, hits / total) for hits, code in scored[:5]]
-
-
-@dataclass(frozen=True)
-class Urgency:
-    score: float  # 0 (nothing urgent) to 1
-    reasons: tuple[str, ...] = ()  # the words that raised it, for the timeline
-    sentiment: float = 0.0  # the tone: −1 (angry, desperate) to 1 (grateful)
-    sentiment_label: str = "neutral"  # "negative", "neutral" or "positive"
-    sentiment_words: tuple[str, ...] = ()  # the words that set the tone
 
 
 class UrgencyScorer(Protocol):

@@ -1,8 +1,8 @@
-"""Tables for the taxonomy, the authority list, cases, their timeline, reporters, messages
-and attachments.
+"""Tables for the taxonomy, the authority list, cases, their reporters and attachments.
 
-The timeline (case_events) is append-only: this module offers no way to change or delete an
-event. "Overdue now" and the dispatch queue are index scans on deadline_at.
+A case's timeline is its rows in the platform's event log (core.workflow.events, kind
+"case"), append-only; its answers and notices are its rows in the platform's outbox
+(core.outbox). "Overdue now" and the dispatch queue are index scans on deadline_at.
 """
 
 from __future__ import annotations
@@ -40,13 +40,15 @@ from sqlalchemy.orm import Session, relationship
 
 from civicgrid.areas.domain import Function, Level
 from civicgrid.cases.domain import (
+    CASE_KIND,
     OPEN_STATUSES,
+    AuthorityListVersion,
     AuthorityRule,
     Case,
-    CaseEvent,
     CaseHandler,
     Category,
     Channel,
+    ListChange,
     Priority,
     Reporter,
     Status,
@@ -58,7 +60,10 @@ from civicgrid.core.db import (
     mapper_registry,
     metadata,
     read_revision,
+    utcnow,
 )
+from civicgrid.core.outbox import Outbox, OutboxMessage
+from civicgrid.core.workflow import Event, EventLog, events
 
 TAXONOMY_REVISION = "taxonomy"
 
@@ -76,6 +81,17 @@ categories = Table(
     Column("active", Boolean, nullable=False, default=True),
 )
 
+authority_lists = Table(
+    "authority_lists",
+    metadata,
+    # The version number of the authority list.
+    Column("id", Integer, primary_key=True),
+    Column("change", enum_column_type(ListChange, 16), nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+)
+
 authority_rules = Table(
     "authority_rules",
     metadata,
@@ -87,8 +103,12 @@ authority_rules = Table(
     Column("department_code", String(64), ForeignKey("departments.code"), nullable=True),
     Column("limits", JSON, nullable=False),
     Column("auto_escalate", Boolean, nullable=False, default=True),
+    Column("version_from", Integer, ForeignKey("authority_lists.id"), nullable=False),
+    Column("version_to", Integer, ForeignKey("authority_lists.id"), nullable=True),
 )
 Index("ix_authority_rules_category_level", authority_rules.c.category_code, authority_rules.c.level)
+# The list in force: the lines no version has ended.
+Index("ix_authority_rules_in_force", authority_rules.c.version_to, authority_rules.c.id)
 
 cases = Table(
     "cases",
@@ -111,6 +131,7 @@ cases = Table(
     Column("department_code", String(64), ForeignKey("departments.code"), nullable=True),
     Column("suggested_department_code", String(64), nullable=True),
     Column("rule_id", Integer, nullable=True),
+    Column("rule_version", Integer, nullable=True),
     Column("time_limits", JSON, nullable=False),
     Column("reporter_username", String(80), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -167,6 +188,15 @@ case_handlers = Table(
     Column("checked_in_at", UtcDateTime(), nullable=True),
     Column("note", Text, nullable=False, default=""),
 )
+# "Was this case ever overdue?" (the on-time rate): the cases' overdue marks alone, a small
+# part of the event log, so a year's closed cases are matched against them in one join.
+Index(
+    "ix_events_case_overdue",
+    events.c.record_id,
+    postgresql_where=and_(events.c.kind == CASE_KIND, events.c.action == "overdue"),
+    sqlite_where=and_(events.c.kind == CASE_KIND, events.c.action == "overdue"),
+)
+
 # A unit's whistled cases (lead false) without touching the table.
 Index(
     "ix_case_handlers_department",
@@ -189,37 +219,6 @@ case_reporters = Table(
     Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
 )
 
-case_events = Table(
-    "case_events",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
-    Column("action", String(32), nullable=False),
-    Column("actor_name", String(120), nullable=False),
-    Column("actor_role", String(24), nullable=False),
-    Column("from_status", enum_column_type(Status, 24), nullable=True),
-    Column("to_status", enum_column_type(Status, 24), nullable=False),
-    Column("at", UtcDateTime(), nullable=False),
-    Column("note", Text, nullable=False, default=""),
-    Column("data", JSON, nullable=False),
-    Column("attachments", JSON, nullable=False),
-)
-
-case_messages = Table(
-    "case_messages",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
-    Column("reporter_id", Integer, ForeignKey("case_reporters.id"), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("recipient", String(200), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("sent_at", UtcDateTime(), nullable=True),
-)
-# Outbox: messages not yet handed to the SMS/e-mail gateway.
-Index("ix_case_messages_unsent", case_messages.c.sent_at, case_messages.c.id)
-
 attachments = Table(
     "attachments",
     metadata,
@@ -234,19 +233,6 @@ attachments = Table(
     Column("uploaded_by", String(120), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
-
-
-@dataclass(eq=False)
-class Message:
-    """An answer to a reporter, stored before it is sent (outbox)."""
-
-    case_id: int
-    reporter_id: int
-    channel: str
-    recipient: str
-    body: str
-    created_at: datetime
-    sent_at: datetime | None = None
 
 
 @dataclass(eq=False)
@@ -266,10 +252,9 @@ class Attachment:
 
 mapper_registry.map_imperatively(Category, categories)
 mapper_registry.map_imperatively(AuthorityRule, authority_rules)
+mapper_registry.map_imperatively(AuthorityListVersion, authority_lists)
 mapper_registry.map_imperatively(CaseHandler, case_handlers)
 mapper_registry.map_imperatively(Reporter, case_reporters)
-mapper_registry.map_imperatively(CaseEvent, case_events)
-mapper_registry.map_imperatively(Message, case_messages)
 mapper_registry.map_imperatively(Attachment, attachments)
 mapper_registry.map_imperatively(
     Case,
@@ -296,11 +281,33 @@ class TaxonomyRepository:
             stmt = stmt.where(categories.c.active.is_(True))
         return self.session.execute(stmt).scalars().all()
 
-    def rules(self) -> Sequence[AuthorityRule]:
+    def rules(self, *, every_version: bool = False) -> Sequence[AuthorityRule]:
+        """The authority list in force (with EVERY_VERSION: every line ever written, for
+        the cases routed by an earlier version)."""
         stmt = select(AuthorityRule).order_by(
             authority_rules.c.category_code, authority_rules.c.level, authority_rules.c.id
         )
+        if not every_version:
+            stmt = stmt.where(authority_rules.c.version_to.is_(None))
         return self.session.execute(stmt).scalars().all()
+
+    def rule(self, rule_id: int) -> AuthorityRule | None:
+        return self.session.get(AuthorityRule, rule_id)
+
+    def current_version(self) -> int:
+        """The version of the list in force (0 before any list was installed)."""
+        found = self.session.execute(select(func.max(authority_lists.c.id))).scalar()
+        return int(found or 0)
+
+    def versions(self, limit: int = 100) -> Sequence[AuthorityListVersion]:
+        stmt = select(AuthorityListVersion).order_by(authority_lists.c.id.desc()).limit(limit)
+        return self.session.execute(stmt).scalars().all()
+
+    def new_version(self, change: ListChange, actor: str, reason: str) -> AuthorityListVersion:
+        version = AuthorityListVersion(change, actor, utcnow(), reason)
+        self.session.add(version)
+        self.session.flush()
+        return version
 
     def replace_categories(self, items: Iterable[Category]) -> None:
         """Upsert by code; categories are never deleted (old cases refer to them), only
@@ -322,9 +329,29 @@ class TaxonomyRepository:
         self.session.flush()
         self.mark_changed()
 
-    def replace_rules(self, items: Iterable[AuthorityRule]) -> None:
-        self.session.execute(authority_rules.delete())
-        self.session.add_all(list(items))
+    def replace_rules(self, items: Iterable[AuthorityRule], version: int) -> int:
+        """The list of VERSION is ITEMS: every line in force ends, the new ones begin.
+        Returns how many lines ended."""
+        ended = self.session.execute(
+            authority_rules.update()
+            .where(authority_rules.c.version_to.is_(None))
+            .values(version_to=version)
+        ).rowcount  # type: ignore[attr-defined]
+        for item in items:
+            item.version_from = version
+            self.session.add(item)
+        self.session.flush()
+        self.mark_changed()
+        return int(ended)
+
+    def add_rule(self, rule: AuthorityRule, version: int) -> None:
+        rule.version_from = version
+        self.session.add(rule)
+        self.session.flush()
+        self.mark_changed()
+
+    def end_rule(self, rule: AuthorityRule, version: int) -> None:
+        rule.version_to = version
         self.session.flush()
         self.mark_changed()
 
@@ -439,14 +466,13 @@ class CaseRepository:
             returning = learn_ids and any(getattr(row, "id", 0) is None for row in rows)
             self.session.bulk_save_objects(rows, return_defaults=returning)
 
-    def add_event(self, case: Case, event: CaseEvent) -> None:
+    def add_event(self, case: Case, event: Event) -> None:
         """Append to the timeline (the only write the timeline knows)."""
-        event.case_id = case.id
-        self.session.add(event)
+        event.record_id = case.id
+        EventLog(self.session).add(event)
 
-    def timeline(self, case_id: int) -> Sequence[CaseEvent]:
-        stmt = select(CaseEvent).where(case_events.c.case_id == case_id).order_by(case_events.c.id)
-        return self.session.execute(stmt).scalars().all()
+    def timeline(self, case_id: int) -> Sequence[Event]:
+        return EventLog(self.session).of(CASE_KIND, case_id)
 
     def reporters(self, case_id: int) -> Sequence[Reporter]:
         stmt = (
@@ -459,23 +485,12 @@ class CaseRepository:
     def add_reporter(self, reporter: Reporter) -> None:
         self.session.add(reporter)
 
-    def messages(self, case_id: int) -> Sequence[Message]:
-        stmt = (
-            select(Message).where(case_messages.c.case_id == case_id).order_by(case_messages.c.id)
-        )
-        return self.session.execute(stmt).scalars().all()
+    def messages(self, case_id: int) -> Sequence[OutboxMessage]:
+        """What the outbox holds for the case: answers to its reporters, notices to units."""
+        return Outbox(self.session).of(CASE_KIND, case_id)
 
-    def add_messages(self, messages: Sequence[Message]) -> None:
-        self.session.add_all(list(messages))
-
-    def unsent_messages(self, limit: int = 500) -> Sequence[Message]:
-        stmt = (
-            select(Message)
-            .where(case_messages.c.sent_at.is_(None))
-            .order_by(case_messages.c.id)
-            .limit(limit)
-        )
-        return self.session.execute(stmt).scalars().all()
+    def add_messages(self, messages: Sequence[OutboxMessage]) -> None:
+        Outbox(self.session).add(messages)
 
     # -- lists
 

@@ -14,14 +14,12 @@ from civicgrid.cases.domain import (
     Action,
     AuthorityRule,
     Case,
-    CaseEvent,
     Category,
     Channel,
     Light,
     Priority,
     Status,
 )
-from civicgrid.cases.repository import Message
 from civicgrid.cases.services import (
     ActionRequest,
     CaseView,
@@ -30,7 +28,9 @@ from civicgrid.cases.services import (
     NewSupporter,
     SuggestedCategory,
 )
+from civicgrid.core.outbox import Delivery, MessageChannel, OutboxMessage
 from civicgrid.core.security import mask_name, mask_phone
+from civicgrid.core.workflow import Event
 
 
 class AttachmentIn(BaseModel):
@@ -235,13 +235,13 @@ class EventOut(BaseModel):
     attachments: list[str]
 
     @classmethod
-    def of(cls, event: CaseEvent) -> EventOut:
+    def of(cls, event: Event) -> EventOut:
         return cls(
             action=event.action,
             actor=event.actor_name,
             actor_role=event.actor_role,
-            from_status=event.from_status,
-            to_status=event.to_status,
+            from_status=Status(event.from_state) if event.from_state else None,
+            to_status=Status(event.to_state or Status.REPORTED),
             at=event.at,
             note=event.note,
             data=event.data,
@@ -254,18 +254,22 @@ class MessageOut(BaseModel):
     recipient: str
     body: str
     created_at: datetime
+    state: Delivery = Field(description="pending, sent, or failed after its retries")
+    attempts: int
     sent_at: datetime | None
 
     @classmethod
-    def of(cls, message: Message, show_contacts: bool) -> MessageOut:
-        recipient = message.recipient
-        if not show_contacts and message.channel == "sms":
+    def of(cls, message: OutboxMessage, show_contacts: bool) -> MessageOut:
+        recipient = message.address
+        if not show_contacts and message.channel is MessageChannel.SMS:
             recipient = mask_phone(recipient)
         return cls(
-            channel=message.channel,
+            channel=message.channel.value,
             recipient=recipient,
             body=message.body,
             created_at=message.created_at,
+            state=message.state,
+            attempts=message.attempts,
             sent_at=message.sent_at,
         )
 
@@ -280,7 +284,10 @@ class ReporterOut(BaseModel):
 
 class CaseDetailOut(CaseOut):
     timeline: list[EventOut]
-    messages: list[MessageOut]
+    messages: list[MessageOut] = Field(description="the answers to the reporters")
+    notices: list[MessageOut] = Field(
+        description="what units and the dispatch centre were told (dispatchers, cadres)"
+    )
     reporters: list[ReporterOut]
     allowed_actions: list[Action] = Field(description="what the caller may do now")
 
@@ -291,6 +298,7 @@ class CaseDetailOut(CaseOut):
             **CaseOut.of(view.case, now).model_dump(),
             timeline=[EventOut.of(e) for e in view.timeline],
             messages=[MessageOut.of(m, shown) for m in view.messages],
+            notices=[MessageOut.of(m, shown) for m in view.notices],
             reporters=[
                 ReporterOut(
                     channel=r.channel,

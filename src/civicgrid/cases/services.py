@@ -11,35 +11,40 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from civicgrid.areas.domain import Area, Function
+from civicgrid.areas.domain import Area, Function, Level
 from civicgrid.areas.ports import AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.areas.services import Located, LocatorCache, locate_point
 from civicgrid.cases.attachments import Upload, check_upload
 from civicgrid.cases.domain import (
-    ACTION_ROLES,
+    AUTHORITY_LIST_KIND,
+    CASE,
+    CASE_KIND,
     GUEST_NAME,
     OPEN_STATUSES,
     REPORTER_ACTIONS,
     REPORTER_PREFIX,
     Action,
+    AuthorityListVersion,
     AuthorityRule,
     Case,
-    CaseEvent,
     Category,
     Channel,
     Command,
     Light,
+    ListChange,
     Priority,
+    Report,
     Reporter,
     Route,
     Status,
     SystemEvent,
+    TimeLimits,
     chain_of,
+    limit_problems,
     next_level_up,
     route_at,
     route_case,
@@ -48,7 +53,6 @@ from civicgrid.cases.domain import (
 from civicgrid.cases.ports import (
     AddressResolver,
     CategorySuggester,
-    Notifier,
     NoUrgency,
     Suggestion,
     UrgencyScorer,
@@ -60,21 +64,27 @@ from civicgrid.cases.repository import (
     CaseFilter,
     CaseRepository,
     CaseScope,
-    Message,
     TaxonomyRepository,
 )
 from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork, read_revision, utcnow
 from civicgrid.core.errors import (
-    CivicGridError,
     Conflict,
     Forbidden,
+    InvalidFields,
     InvalidInput,
     NotAuthenticated,
     NotFound,
 )
 from civicgrid.core.i18n import N_, Locale, translate
 from civicgrid.core.jobs import PeriodicJob
+from civicgrid.core.outbox import (
+    Directory,
+    MessageChannel,
+    NoDirectory,
+    OutboxMessage,
+    messages_to,
+)
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
     PUBLIC,
@@ -85,6 +95,7 @@ from civicgrid.core.permissions import (
 )
 from civicgrid.core.security import issue_pass, read_pass
 from civicgrid.core.settings import Settings
+from civicgrid.core.workflow import Event, EventLog
 
 log = logging.getLogger("civicgrid.cases")
 
@@ -131,15 +142,19 @@ REPORTER_MESSAGES: dict[str, str] = {
 
 class RoutingCache:
     """Categories, the authority list and the unit serving each (area, function), kept in
-    memory and reloaded when an import bumps the taxonomy or areas revision."""
+    memory and reloaded when an import bumps the taxonomy or areas revision. Every version
+    of the list is held (a line is never deleted), so a case routed by an earlier version
+    is escalated by that version's rules."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
         self.categories: dict[str, Category] = {}
+        self.version = 0
         self.rules: list[AuthorityRule] = []
         self.rules_by_id: dict[int, AuthorityRule] = {}
-        self._rules_by_category: dict[str, list[AuthorityRule]] = {}
+        self._every_rule: list[AuthorityRule] = []
+        self._by_version: dict[int, dict[str, list[AuthorityRule]]] = {}
         self.unit_for: dict[tuple[str, Function], str] = {}
         self.units: set[str] = set()
 
@@ -154,12 +169,12 @@ class RoutingCache:
             if key != self._key:
                 taxonomy = TaxonomyRepository(uow.session)
                 self.categories = {c.code: c for c in taxonomy.categories()}
-                self.rules = list(taxonomy.rules())
-                self.rules_by_id = {r.id: r for r in self.rules if r.id is not None}
-                by_category: dict[str, list[AuthorityRule]] = {}
-                for rule in self.rules:
-                    by_category.setdefault(rule.category_code, []).append(rule)
-                self._rules_by_category = by_category
+                every = list(taxonomy.rules(every_version=True))
+                self.version = taxonomy.current_version()
+                self._every_rule = every
+                self.rules = [r for r in every if r.version_to is None]
+                self.rules_by_id = {r.id: r for r in every if r.id is not None}
+                self._by_version = {}
                 unit_for: dict[tuple[str, Function], str] = {}
                 units = set()
                 for unit in DepartmentRepository(uow.session).list():
@@ -171,12 +186,20 @@ class RoutingCache:
                 self._key = key
         return self
 
-    def rules_for(self, category: Category) -> list[AuthorityRule]:
-        """The rules that can route CATEGORY: its own and its level-1 group's (intake routes
-        every report, and the whole authority list is long)."""
-        rules = self._rules_by_category.get(category.code, [])
+    def rules_for(self, category: Category, version: int | None = None) -> list[AuthorityRule]:
+        """The rules of VERSION (the list in force when None) that can route CATEGORY: its
+        own and its level-1 group's (intake routes every report, and the list is long)."""
+        version = self.version if version is None else version
+        by_category = self._by_version.get(version)
+        if by_category is None:
+            by_category = {}
+            for rule in self._every_rule:
+                if rule.in_version(version):
+                    by_category.setdefault(rule.category_code, []).append(rule)
+            self._by_version[version] = by_category
+        rules = by_category.get(category.code, [])
         if category.parent_code is not None:
-            rules = rules + self._rules_by_category.get(category.parent_code, [])
+            rules = rules + by_category.get(category.parent_code, [])
         return rules
 
 
@@ -187,9 +210,10 @@ class CasePorts:
     routing: RoutingCache
     suggester: CategorySuggester
     address_resolver: AddressResolver
-    notifier: Notifier
     clock: Callable[[], datetime] = utcnow
     urgency: UrgencyScorer = field(default_factory=NoUrgency)
+    # Who works in each unit and area: units hear of new work through it.
+    directory: Directory = field(default_factory=NoDirectory)
 
     @property
     def locale(self) -> Locale:
@@ -225,7 +249,7 @@ class Reported:
     possible_duplicates: list[int]
     suggestions: list[Suggestion]
     reporter: Reporter
-    event: CaseEvent
+    event: Event
     attachments: list[Attachment]
 
 
@@ -276,78 +300,44 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
     )
     category = _category(routing, new.category, suggestions, settings.fallback_category)
     grid_path = located.path
-    route = route_case(category, chain_of(grid_path), routing.rules_for(category), routing.unit_for)
-    staff_priority = new.priority if actor.is_staff else None
-    # Urgent by its category, or by its words (a threat, a danger to children, …).
-    reads_urgent = ports.urgency.score(f"{new.title} {new.description}")
-    urgent = (
-        category.urgent
-        or (category.parent_code and routing.categories[category.parent_code].urgent)
-        or reads_urgent.score >= settings.urgency_threshold
+    route = route_case(
+        category,
+        chain_of(grid_path),
+        routing.rules_for(category),
+        routing.unit_for,
+        routing.version,
     )
-    case = Case(
-        title=(new.title or new.description[:40]).strip(),
-        description=new.description,
-        channel=new.channel,
-        category_code=category.code,
-        grid_code=located.grid.code,
-        area_path=grid_path,
-        handling_level=route.level,
-        handling_area_code=route.area_code,
-        created_at=now,
-        lat=lat,
-        lon=lon,
-        address=new.address,
-        priority=staff_priority or (Priority.URGENT if urgent else Priority.NORMAL),
-        reporter_username=actor.name if actor.role in (Role.RESIDENT, Role.GRID_WORKER) else None,
-        updated_at=now,
-        reporter_hidden=new.reporter_hidden,
-    )
-    case.route_to(route, now)
-    case.start_clock(now)
     attachments = [
         check_upload(
             u, settings.max_attachment_mb, actor.name, now, strip_location=new.reporter_hidden
         )
         for u in new.attachments
     ]
-    reporter = Reporter(
+    report = Report(
         channel=new.channel,
-        name=new.reporter_name or (actor.display_name if actor.role is Role.RESIDENT else ""),
-        phone=new.reporter_phone,
-        email=new.reporter_email,
-        username=case.reporter_username,
-        created_at=now,
+        description=new.description,
+        category=category,
+        group=routing.categories.get(category.parent_code or ""),
+        grid_code=located.grid.code,
+        area_path=grid_path,
+        route=route,
+        lat=lat,
+        lon=lon,
+        title=new.title,
+        address=new.address,
+        located_by=located_by,
+        category_given=new.category is not None,
+        suggestions=[(s.category_code, s.confidence) for s in suggestions],
+        urgency=ports.urgency.score(f"{new.title} {new.description}"),
+        urgency_threshold=settings.urgency_threshold,
+        priority=new.priority,
         hidden=new.reporter_hidden,
-    )
-    event = CaseEvent(
-        action=SystemEvent.REPORT.value,
-        actor_name=actor.name,
-        # Only a guest (report_as_guest) comes without a role: a resident without an account.
-        actor_role=(actor.role or Role.RESIDENT).value,
-        from_status=None,
-        to_status=case.status,
-        at=now,
-        note="",
-        data={
-            "channel": new.channel.value,
-            "located_by": located_by,
-            "category": category.code,
-            "category_given": new.category is not None,
-            "suggestions": [[s.category_code, round(s.confidence, 3)] for s in suggestions[:3]],
-            "route": _route_data(route),
-            "urgency": {
-                "score": round(reads_urgent.score, 3),
-                "reasons": list(reads_urgent.reasons),
-            },
-            "sentiment": {
-                "score": reads_urgent.sentiment,
-                "label": reads_urgent.sentiment_label,
-                "words": list(reads_urgent.sentiment_words),
-            },
-        },
+        reporter_name=new.reporter_name,
+        reporter_phone=new.reporter_phone,
+        reporter_email=new.reporter_email,
         attachments=[a.id for a in attachments],
     )
+    case, reporter, event = report.open(actor, now)
     return Reported(case, [], suggestions, reporter, event, attachments)
 
 
@@ -365,7 +355,7 @@ def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) 
     for item, stored, earlier in zip(batch, stored_near, batch_near, strict=True):
         item.possible_duplicates = stored + earlier
         item.reporter.case_id = item.case.id
-        item.event.case_id = item.case.id
+        item.event.record_id = item.case.id
         for attachment in item.attachments:
             attachment.case_id = item.case.id
     cases.add_new(reporters, learn_ids=True)  # their ids go into the answers
@@ -413,15 +403,6 @@ def _category(
     if category is None:
         raise InvalidInput("unknown_category", code=fallback)
     return category
-
-
-def _route_data(route: Route) -> dict[str, object]:
-    return {
-        "level": route.level.value,
-        "area": route.area_code,
-        "department": route.department_code,
-        "rule": route.rule_id,
-    }
 
 
 def _store_uploads(
@@ -519,58 +500,145 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 # ------------------------------------------------------------------ messages
 
+# Actions that give a unit new work (or news about work it has), and what it hears: the
+# lead unit of a dispatch, every unit a whistle summons, the lead unit when a fix fails
+# verification or its extension is decided, and whoever leads a case that resumes.
+UNIT_MESSAGES: dict[str, str] = {
+    Action.DISPATCH.value: N_("msg.unit.dispatched"),
+    Action.REWORK.value: N_("msg.unit.rework"),
+    Action.APPROVE_EXTENSION.value: N_("msg.unit.extension_approved"),
+    Action.DENY_EXTENSION.value: N_("msg.unit.extension_denied"),
+    Action.RESUME.value: N_("msg.unit.resumed"),
+}
+# A whistle tells its lead it leads and the others to report in.
+WHISTLE_LEAD = N_("msg.unit.whistle_lead")
+WHISTLE_SUMMONED = N_("msg.unit.whistle_summoned")
+# The dispatch centre of the case's handling area hears when work comes back to it.
+CENTRE_MESSAGES: dict[str, str] = {
+    Action.RETURN.value: N_("msg.centre.returned"),
+    Action.ESCALATE.value: N_("msg.centre.escalated"),
+    Action.REOPEN.value: N_("msg.centre.reopened"),
+}
+CENTRE_RECIPIENTS = frozenset({Role.DISPATCHER})
 
-def notify_reporters(
+
+def notify(
     cases: CaseRepository,
     case: Case,
-    event: CaseEvent,
+    event: Event,
     ports: CasePorts,
     reporters: Sequence[Reporter] | None = None,
     key: str | None = None,
 ) -> None:
-    """Store an answer to each reporter for an event that matters to them (outbox)."""
-    cases.add_messages(answers_for(cases, case, event, ports, reporters, key))
-
-
-def answers_for(
-    cases: CaseRepository,
-    case: Case,
-    event: CaseEvent,
-    ports: CasePorts,
-    reporters: Sequence[Reporter] | None = None,
-    key: str | None = None,
-) -> list[Message]:
-    """The answer each reporter (all the case's, or REPORTERS) gets for EVENT, if it is one
-    that matters to them."""
-    key = key or REPORTER_MESSAGES.get(event.action)
+    """Store every message EVENT causes (in the outbox, in the caller's transaction): the
+    answer to each reporter (事事有回应), and the new work of the units and the dispatch
+    centre it concerns."""
+    messages = answers_for(cases, case, event, ports, reporters, key)
     if key is None:
-        return []
+        messages += work_for(cases, case, event, ports)
+    cases.add_messages(messages)
+
+
+def _params(cases: CaseRepository, case: Case, event: Event, ports: CasePorts) -> dict[str, object]:
     routing = ports.routing
     department = event.data.get("lead") or event.data.get("department") or case.department_code
     category = routing.categories.get(case.category_code)
-    params = {
+    return {
         "id": case.id,
         "category": category.name if category else case.category_code,
         "department": _unit_name(cases, department),
         "reason": event.note,
         "answer": case.resolution,
         "into": event.data.get("into", ""),
+        "title": case.title,
     }
-    body = translate(key, ports.locale, params)
+
+
+def answers_for(
+    cases: CaseRepository,
+    case: Case,
+    event: Event,
+    ports: CasePorts,
+    reporters: Sequence[Reporter] | None = None,
+    key: str | None = None,
+) -> list[OutboxMessage]:
+    """The answer each reporter (all the case's, or REPORTERS) gets for EVENT, if it is one
+    that matters to them."""
+    key = key or REPORTER_MESSAGES.get(event.action)
+    if key is None:
+        return []
+    body = translate(key, ports.locale, _params(cases, case, event, ports))
     messages = []
     for reporter in reporters if reporters is not None else cases.reporters(case.id):  # type: ignore[arg-type]
-        channel, recipient = _contact(reporter)
+        channel, address = _contact(reporter)
         messages.append(
-            Message(
-                case_id=case.id,  # type: ignore[arg-type]
-                reporter_id=reporter.id,  # type: ignore[arg-type]
+            OutboxMessage(
+                record_kind=CASE_KIND,
+                record_id=case.id,  # type: ignore[arg-type]
+                recipient=reporter_key(reporter),
                 channel=channel,
-                recipient=recipient,
+                address=address,
                 body=body,
                 created_at=event.at,
             )
         )
     return messages
+
+
+def work_for(
+    cases: CaseRepository, case: Case, event: Event, ports: CasePorts
+) -> list[OutboxMessage]:
+    """What the units and the dispatch centre hear of EVENT: each unit's accounts (and the
+    unit's own system, when it has a webhook), or the centre's dispatchers."""
+    params = _params(cases, case, event, ports)
+    units: list[tuple[str, str]] = []
+    if event.action == Action.WHISTLE.value:
+        lead = str(event.data.get("lead") or "")
+        units = [
+            (code, WHISTLE_LEAD if code == lead else WHISTLE_SUMMONED)
+            for code in event.data.get("departments") or []
+        ]
+    elif event.action in UNIT_MESSAGES and case.department_code:
+        units = [(case.department_code, UNIT_MESSAGES[event.action])]
+    messages: list[OutboxMessage] = []
+    session = cases.session
+    for code, key in units:
+        body = translate(key, ports.locale, params)
+        staff = ports.directory.unit_staff(session, code)
+        messages += messages_to(staff, CASE_KIND, case.id, body, event.at)  # type: ignore[arg-type]
+        unit = DepartmentRepository(session).get(code)
+        if unit is not None and unit.webhook_url:
+            messages.append(
+                OutboxMessage(
+                    record_kind=CASE_KIND,
+                    record_id=case.id,  # type: ignore[arg-type]
+                    recipient=f"unit:{code}",
+                    channel=MessageChannel.WEBHOOK,
+                    address=unit.webhook_url,
+                    body=body,
+                    created_at=event.at,
+                )
+            )
+    if event.action in CENTRE_MESSAGES:
+        body = translate(CENTRE_MESSAGES[event.action], ports.locale, params)
+        centre = _handling_area_path(case)
+        staff = ports.directory.area_staff(session, centre, CENTRE_RECIPIENTS)
+        messages += messages_to(staff, CASE_KIND, case.id, body, event.at)  # type: ignore[arg-type]
+    return messages
+
+
+def _handling_area_path(case: Case) -> str:
+    """The path of the area whose centre handles the case now (its handling level's)."""
+    codes = case.area_path.strip("/").split("/")
+    if case.handling_area_code in codes:
+        codes = codes[: codes.index(case.handling_area_code) + 1]
+    return "/" + "/".join(codes) + "/"
+
+
+def reporter_key(reporter: Reporter) -> str:
+    """How the outbox names a case's reporter (as the timeline names one who proved
+    herself by her phone)."""
+    return f"{REPORTER_PREFIX}{reporter.id}"
 
 
 def _unit_name(cases: CaseRepository, code: object) -> str:
@@ -580,12 +648,12 @@ def _unit_name(cases: CaseRepository, code: object) -> str:
     return unit.name if unit else code
 
 
-def _contact(reporter: Reporter) -> tuple[str, str]:
+def _contact(reporter: Reporter) -> tuple[MessageChannel, str]:
     if reporter.phone:
-        return "sms", reporter.phone
+        return MessageChannel.SMS, reporter.phone
     if reporter.email:
-        return "email", reporter.email
-    return "web", reporter.username or "-"
+        return MessageChannel.EMAIL, reporter.email
+    return MessageChannel.WEB, reporter.username or "-"
 
 
 # ------------------------------------------------------------------ actions
@@ -612,11 +680,11 @@ class ActionRequest:
     attachments: list[Upload] = field(default_factory=list)
 
 
-@permission(CASE_READERS, "Act on a case")
+@permission(CASE.acting_roles(), "Act on a case")
 def act_on_case(
     uow: UnitOfWork, actor: Actor, case_id: int, request: ActionRequest, ports: CasePorts
 ) -> CaseView:
-    """Carry out one action on a case (see cases.domain.TRANSITIONS), append it to the
+    """Carry out one action on a case (see cases.domain.CASE), append it to the
     timeline and answer the reporters. Two people acting at once: the second gets a 409."""
     cases = CaseRepository(uow.session)
     case = cases.get(case_id)
@@ -636,7 +704,7 @@ def _carry_out(
     ports: CasePorts,
     *,
     as_reporter: bool = False,
-) -> CaseEvent:
+) -> Event:
     """Apply REQUEST to CASE, store the timeline row and the answers, commit."""
     now = ports.clock()
     action = _parse_action(request)
@@ -672,7 +740,7 @@ def _carry_out(
     if target is not None:
         _absorb(cases, case, target, actor, now, ports)
     uow.session.flush()
-    notify_reporters(cases, case, event, ports)
+    notify(cases, case, event, ports)
     try:
         uow.commit()
     except StaleDataError as exc:
@@ -734,18 +802,10 @@ def _absorb(
         )
         cases.add_reporter(copy)
         moved.append(copy)
-    cases.add_event(
-        target,
-        CaseEvent(
-            action=SystemEvent.ABSORB.value,
-            actor_name=actor.name,
-            actor_role=actor.role.value if actor.role else "",
-            from_status=target.status,
-            to_status=target.status,
-            at=now,
-            data={"from": merged.id, "reporters": len(moved)},
-        ),
+    absorbed = CASE.event(
+        target, SystemEvent.ABSORB, actor, now, data={"from": merged.id, "reporters": len(moved)}
     )
+    cases.add_event(target, absorbed)
     target.updated_at = now
 
 
@@ -754,9 +814,10 @@ def _escalation_route(case: Case, routing: RoutingCache) -> Route | None:
     if level is None:
         return None
     category = routing.categories[case.category_code]
-    return route_at(
-        level, category, chain_of(case.area_path), routing.rules_for(category), routing.unit_for
-    )
+    # The case keeps the version of the authority list it was routed by.
+    version = case.rule_version
+    rules = routing.rules_for(category, version)
+    return route_at(level, category, chain_of(case.area_path), rules, routing.unit_for, version)
 
 
 def _prepare_amend(
@@ -784,7 +845,11 @@ def _prepare_amend(
         }
     if command.category_code or command.location:
         command.route = route_case(
-            category, chain_of(grid_path), routing.rules_for(category), routing.unit_for
+            category,
+            chain_of(grid_path),
+            routing.rules_for(category),
+            routing.unit_for,
+            routing.version,
         )
 
 
@@ -826,12 +891,15 @@ def scope_of(actor: Actor) -> CaseScope:
 @dataclass
 class CaseView:
     case: Case
-    timeline: list[CaseEvent]
-    messages: list[Message]
+    timeline: list[Event]
+    # The answers to its reporters (a resident: only hers), with their delivery state.
+    messages: list[OutboxMessage]
     reporters: list[Reporter]
     light: Light
     allowed_actions: list[Action]
     show_contacts: bool
+    # What units and the dispatch centre were told of new work (staff who see contacts).
+    notices: list[OutboxMessage] = field(default_factory=list)
     # Names of the units the case and its timeline mention (public, like the authority list).
     unit_names: dict[str, str] = field(default_factory=dict)
 
@@ -853,26 +921,46 @@ def get_case(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts) -> C
 def _view(
     cases: CaseRepository, actor: Actor, case: Case, reporters: list[Reporter], now: datetime
 ) -> CaseView:
-    messages = list(cases.messages(case.id))  # type: ignore[arg-type]
+    everything = list(cases.messages(case.id))  # type: ignore[arg-type]
     if actor.role is Role.RESIDENT:
         # A resident sees herself among the reporters, never the others who joined.
         reporters = [r for r in reporters if r.username == actor.name]
-        mine = {r.id for r in reporters}
-        messages = [m for m in messages if m.reporter_id in mine]
+    answers = _answers_to(everything, reporters if actor.role is Role.RESIDENT else None)
+    show_contacts = actor.role in CONTACT_READERS
     timeline = list(cases.timeline(case.id))  # type: ignore[arg-type]
     return CaseView(
         case=case,
         timeline=timeline,
-        messages=messages,
+        messages=answers,
         reporters=reporters,
         light=case.light(now),
         allowed_actions=actions_for(actor, case, now),
-        show_contacts=actor.role in (Role.DISPATCHER, Role.CADRE, Role.ADMIN),
+        show_contacts=show_contacts,
         unit_names=_unit_names(cases, case, timeline),
+        notices=[m for m in everything if not _is_answer(m)] if show_contacts else [],
     )
 
 
-def _unit_names(cases: CaseRepository, case: Case, timeline: Sequence[CaseEvent]) -> dict[str, str]:
+# Who sees reporters' contacts, and what units and the centre were told.
+CONTACT_READERS = frozenset({Role.DISPATCHER, Role.CADRE, Role.ADMIN})
+
+
+def _is_answer(message: OutboxMessage) -> bool:
+    return message.recipient.startswith(REPORTER_PREFIX)
+
+
+def _answers_to(
+    messages: Sequence[OutboxMessage], reporters: Sequence[Reporter] | None
+) -> list[OutboxMessage]:
+    """The answers among MESSAGES: to REPORTERS only, or to every reporter (None)."""
+    answers = [m for m in messages if _is_answer(m)]
+    if reporters is None:
+        return answers
+    keys = {reporter_key(r) for r in reporters}
+    return [m for m in answers if m.recipient in keys]
+
+
+def _unit_names(cases: CaseRepository, case: Case, timeline: Sequence[Event]) -> dict[str, str]:
     codes = {case.department_code, case.suggested_department_code}
     codes |= {h.department_code for h in case.handlers}
     for event in timeline:
@@ -887,16 +975,7 @@ def actions_for(
     actor: Actor, case: Case, now: datetime, *, as_reporter: bool = False
 ) -> list[Action]:
     """The actions ACTOR could take on CASE right now (for one-click buttons)."""
-    allowed = []
-    for action in case.allowed_actions():
-        if actor.role not in ACTION_ROLES[action]:
-            continue
-        try:
-            case.authorize(actor, action, now, as_reporter=as_reporter)
-        except CivicGridError:
-            continue
-        allowed.append(action)
-    return allowed
+    return case.available_actions(actor, now, as_reporter=as_reporter)
 
 
 # Lists count matching cases up to this many; beyond it the total reads "1,000+".
@@ -1001,12 +1080,11 @@ def _reporter_view(
     now: datetime,
     allowed: list[Action] | None = None,
 ) -> CaseView:
-    ids = {r.id for r in mine}
     timeline = list(cases.timeline(case.id))  # type: ignore[arg-type]
     return CaseView(
         case=case,
         timeline=timeline,
-        messages=[m for m in cases.messages(case.id) if m.reporter_id in ids],  # type: ignore[arg-type]
+        messages=_answers_to(cases.messages(case.id), mine),  # type: ignore[arg-type]
         reporters=mine,
         light=case.light(now),
         allowed_actions=allowed or [],
@@ -1148,7 +1226,7 @@ class NewSupporter:
 class Supported:
     case: Case
     reporter: Reporter
-    event: CaseEvent
+    event: Event
 
 
 @permission(PUBLIC, "Add one's voice to an open case (附议)")
@@ -1198,7 +1276,7 @@ def support_case(
     cases.add_event(case, event)
     AttachmentRepository(uow.session).attach(event.attachments, case_id)
     uow.session.flush()
-    notify_reporters(cases, case, event, ports, [reporter], key=N_("msg.joined"))
+    notify(cases, case, event, ports, [reporter], key=N_("msg.joined"))
     try:
         uow.commit()
     except StaleDataError as exc:
@@ -1308,18 +1386,15 @@ def act_as_reporter(
 class TickReport:
     marked_overdue: int = 0
     escalated: int = 0
-    messages_sent: int = 0
 
 
-@permission(ADMIN_ROLES, "Mark overdue cases, escalate them per rule, send messages")
+@permission(ADMIN_ROLES, "Mark overdue cases and escalate them per rule")
 def tick(uow: UnitOfWork, actor: Actor, ports: CasePorts, batch: int = 500) -> TickReport:
     """What the scheduler does every minute: mark each case whose step deadline passed
-    (红灯), escalate dispatched or in-progress ones whose rule says so, and hand unsent
-    answers to the notifier."""
+    (红灯), and escalate dispatched or in-progress ones whose rule says so; the messages
+    this causes go into the outbox with each change (the outbox job delivers them)."""
     now = ports.clock()
     report = TickReport()
-    if not claim_scheduler(uow):
-        return report  # another server process is ticking right now
     routing = ports.routing.fresh(uow)
     cases = CaseRepository(uow.session)
     while True:
@@ -1344,40 +1419,10 @@ def tick(uow: UnitOfWork, actor: Actor, ports: CasePorts, batch: int = 500) -> T
                 event = case.apply(command, actor, now)
                 cases.add_event(case, event)
                 uow.session.flush()
-                notify_reporters(cases, case, event, ports)
+                notify(cases, case, event, ports)
                 report.escalated += 1
         uow.commit()
-    report.messages_sent = deliver_messages(uow, ports.notifier, now)
     return report
-
-
-SCHEDULER_LOCK_ID = 7_341_203  # arbitrary, CivicGrid's own
-
-
-def claim_scheduler(uow: UnitOfWork) -> bool:
-    """One scheduler tick at a time across server processes: a PostgreSQL advisory lock
-    (released at commit); SQLite serialises writers by itself."""
-    if uow.session.get_bind().dialect.name != "postgresql":
-        return True
-    claimed = uow.session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": SCHEDULER_LOCK_ID}
-    ).scalar()
-    return bool(claimed)
-
-
-def deliver_messages(uow: UnitOfWork, notifier: Notifier, now: datetime, limit: int = 1000) -> int:
-    """Send stored answers; a failure leaves the rest in the outbox for the next tick."""
-    sent = 0
-    for message in CaseRepository(uow.session).unsent_messages(limit):
-        try:
-            notifier.send(message)
-        except Exception:  # a gateway error must not stop the scheduler
-            log.exception("could not send message %s", getattr(message, "id", "?"))
-            break
-        message.sent_at = now
-        sent += 1
-    uow.commit()
-    return sent
 
 
 def tick_job(ports: CasePorts) -> PeriodicJob:
@@ -1385,12 +1430,9 @@ def tick_job(ports: CasePorts) -> PeriodicJob:
 
     def run(uow: UnitOfWork) -> str:
         done = tick(uow, SCHEDULER, ports)
-        if not (done.marked_overdue or done.escalated or done.messages_sent):
+        if not (done.marked_overdue or done.escalated):
             return ""
-        return (
-            f"{done.marked_overdue} overdue marked, {done.escalated} escalated, "
-            f"{done.messages_sent} answers sent"
-        )
+        return f"{done.marked_overdue} overdue marked, {done.escalated} escalated"
 
     return PeriodicJob(
         "cases.tick", timedelta(seconds=ports.settings.scheduler_interval_seconds), run
@@ -1434,34 +1476,195 @@ def list_rules(uow: UnitOfWork, actor: Actor) -> list[AuthorityRule]:
     return list(TaxonomyRepository(uow.session).rules())
 
 
+def _rule_problems(
+    uow: UnitOfWork, row: int, rule: AuthorityRule, known_categories: set[str]
+) -> list[RowProblem]:
+    """What is wrong with one line against the categories, units and areas, and its hours."""
+    problems = []
+    if rule.category_code not in known_categories:
+        problems.append(
+            RowProblem(row, "category", "csv_unknown_category", {"value": rule.category_code})
+        )
+    if rule.department_code and DepartmentRepository(uow.session).get(rule.department_code) is None:
+        problems.append(
+            RowProblem(row, "department", "csv_unknown_department", {"value": rule.department_code})
+        )
+    if rule.area_code and AreaRepository(uow.session).get(rule.area_code) is None:
+        problems.append(RowProblem(row, "area", "csv_unknown_area", {"value": rule.area_code}))
+    if rule.level is Level.GRID:
+        problems.append(RowProblem(row, "level", "csv_bad_level", {"value": rule.level.value}))
+    if rule.department_function is None and not rule.department_code:
+        problems.append(RowProblem(row, "function", "csv_function_or_department"))
+    for name, key, params in limit_problems(rule.limits):
+        problems.append(RowProblem(row, name, key, params))
+    return problems
+
+
+def _new_version(
+    uow: UnitOfWork, actor: Actor, change: ListChange, reason: str, data: dict[str, object]
+) -> AuthorityListVersion:
+    """A new version of the authority list, with its row in the list's history."""
+    version = TaxonomyRepository(uow.session).new_version(change, actor.name, reason.strip())
+    EventLog(uow.session).add(
+        Event(
+            kind=AUTHORITY_LIST_KIND,
+            record_id=version.id,
+            action=change.value,
+            actor_name=actor.name,
+            actor_role=actor.role.value if actor.role else "",
+            from_state=None,
+            to_state=None,
+            at=version.created_at,
+            note=reason.strip(),
+            data=data,
+        )
+    )
+    return version
+
+
 @permission(ADMIN_ROLES, "Replace the authority list")
-def replace_rules(uow: UnitOfWork, actor: Actor, parsed: Parsed[AuthorityRule]) -> int:
+def replace_rules(
+    uow: UnitOfWork, actor: Actor, parsed: Parsed[AuthorityRule], reason: str = ""
+) -> int:
     """Install an authority list read by cases.taxonomy.parse_rules, after checking every
-    row against the categories, departments and areas; all rows or none."""
+    row against the categories, departments and areas; all rows or none. It becomes a new
+    version of the list: open cases keep the version they were routed by."""
     taxonomy = TaxonomyRepository(uow.session)
     known_categories = {c.code for c in taxonomy.categories()}
-    departments = DepartmentRepository(uow.session)
-    areas = AreaRepository(uow.session)
     problems = list(parsed.problems)
     for row, rule in parsed.items:
-        if rule.category_code not in known_categories:
-            problems.append(
-                RowProblem(row, "category", "csv_unknown_category", {"value": rule.category_code})
-            )
-        if rule.department_code and departments.get(rule.department_code) is None:
-            problems.append(
-                RowProblem(
-                    row, "department", "csv_unknown_department", {"value": rule.department_code}
-                )
-            )
-        if rule.area_code and areas.get(rule.area_code) is None:
-            problems.append(RowProblem(row, "area", "csv_unknown_area", {"value": rule.area_code}))
+        problems += _rule_problems(uow, row, rule, known_categories)
     if problems:
         parsed.problems = sorted(problems, key=lambda p: p.row)
         raise RowsRejected(parsed.problems)
-    taxonomy.replace_rules([rule for _, rule in parsed.items])
+    rules = [rule for _, rule in parsed.items]
+    before = len(taxonomy.rules())
+    version = _new_version(
+        uow, actor, ListChange.REPLACE, reason, {"rules": len(rules), "replaced": before}
+    )
+    taxonomy.replace_rules(rules, version.id or 0)
     uow.commit()
     return len(parsed.items)
+
+
+@dataclass
+class RuleEdit:
+    """One line of the authority list as an administrator writes it (a whole line: every
+    field it has; the hours of steps left out keep the defaults)."""
+
+    category: str
+    level: str
+    function: str | None = None
+    department: str | None = None
+    area: str | None = None
+    limits: dict[str, float] = field(default_factory=dict)
+    auto_escalate: bool = True
+
+    def to_rule(self) -> AuthorityRule:
+        try:
+            level = Level(self.level)
+        except ValueError as exc:
+            raise InvalidInput("csv_bad_level", value=self.level, field="level") from exc
+        function = None
+        if self.function:
+            try:
+                function = Function(self.function)
+            except ValueError as exc:
+                raise InvalidInput(
+                    "csv_bad_function", value=self.function, field="function"
+                ) from exc
+        return AuthorityRule(
+            category_code=self.category.strip(),
+            level=level,
+            department_function=function,
+            department_code=(self.department or "").strip() or None,
+            area_code=(self.area or "").strip() or None,
+            limits={**TimeLimits().as_dict(), **self.limits},
+            auto_escalate=self.auto_escalate,
+        )
+
+
+def _checked_rule(uow: UnitOfWork, edit: RuleEdit) -> AuthorityRule:
+    rule = edit.to_rule()
+    known = {c.code for c in TaxonomyRepository(uow.session).categories()}
+    problems = _rule_problems(uow, 0, rule, known)
+    if problems:
+        raise InvalidFields(
+            [InvalidInput(p.key, **(p.params | {"field": p.column})) for p in problems]
+        )
+    return rule
+
+
+def _rule_in_force(uow: UnitOfWork, rule_id: int) -> AuthorityRule:
+    rule = TaxonomyRepository(uow.session).rule(rule_id)
+    if rule is None or rule.version_to is not None:
+        raise NotFound("rule_not_found", id=rule_id)
+    return rule
+
+
+@permission(ADMIN_ROLES, "Add one line to the authority list")
+def add_rule(uow: UnitOfWork, actor: Actor, edit: RuleEdit, reason: str) -> AuthorityRule:
+    """A new line, checked like a row of an imported list; it makes a new version."""
+    _require_reason(reason)
+    rule = _checked_rule(uow, edit)
+    version = _new_version(uow, actor, ListChange.ADD, reason, {"new": rule.facts()})
+    TaxonomyRepository(uow.session).add_rule(rule, version.id or 0)
+    uow.commit()
+    return rule
+
+
+@permission(ADMIN_ROLES, "Change one line of the authority list")
+def change_rule(
+    uow: UnitOfWork, actor: Actor, rule_id: int, edit: RuleEdit, reason: str
+) -> AuthorityRule:
+    """The line as written now: a new line takes its place in a new version, and the old
+    one stays with the versions (and the open cases) it belonged to."""
+    _require_reason(reason)
+    old = _rule_in_force(uow, rule_id)
+    rule = _checked_rule(uow, edit)
+    if rule.facts() == old.facts():
+        raise InvalidInput("rule_unchanged", id=rule_id, field="category")
+    data = {"rule": rule_id, "old": old.facts(), "new": rule.facts()}
+    version = _new_version(uow, actor, ListChange.CHANGE, reason, data)
+    taxonomy = TaxonomyRepository(uow.session)
+    taxonomy.end_rule(old, version.id or 0)
+    taxonomy.add_rule(rule, version.id or 0)
+    uow.commit()
+    return rule
+
+
+@permission(ADMIN_ROLES, "Remove one line from the authority list")
+def remove_rule(uow: UnitOfWork, actor: Actor, rule_id: int, reason: str) -> AuthorityListVersion:
+    """The line leaves the list in a new version (cases routed by it keep it)."""
+    _require_reason(reason)
+    old = _rule_in_force(uow, rule_id)
+    version = _new_version(
+        uow, actor, ListChange.REMOVE, reason, {"rule": rule_id, "old": old.facts()}
+    )
+    TaxonomyRepository(uow.session).end_rule(old, version.id or 0)
+    uow.commit()
+    return version
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise InvalidInput("rule_reason_required", field="reason")
+
+
+@dataclass(frozen=True)
+class ListVersion:
+    version: AuthorityListVersion
+    event: Event | None  # its row in the list's history (what changed)
+
+
+@permission(STAFF, "The versions of the authority list")
+def rule_versions(uow: UnitOfWork, actor: Actor, limit: int = 100) -> list[ListVersion]:
+    """Every version of the authority list, newest first: who made it, when, how, why and
+    what it changed."""
+    versions = list(TaxonomyRepository(uow.session).versions(limit))
+    ids = [v.id for v in versions if v.id is not None]
+    events = EventLog(uow.session).of_kind(AUTHORITY_LIST_KIND, ids)
+    return [ListVersion(v, next(iter(events.get(v.id or 0, [])), None)) for v in versions]
 
 
 class RowsRejected(InvalidInput):

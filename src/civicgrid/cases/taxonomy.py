@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from civicgrid.areas.domain import Function, Level
-from civicgrid.cases.domain import STEPS, AuthorityRule, Category, TimeLimits
+from civicgrid.cases.domain import STEPS, AuthorityRule, Category, TimeLimits, limit_problems
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.i18n import Locale, translate
 
@@ -177,20 +177,14 @@ def parse_rules(text: str) -> Parsed[AuthorityRule]:
         department = row.get("department") or None
         if function is None and department is None and not problems:
             problems.append(RowProblem(number, "function", "csv_function_or_department"))
-        limits: dict[str, float] = {}
         defaults = TimeLimits()
-        for step in STEPS:
-            value = row.get(f"{step}_h", "")
-            if not value:
-                limits[step] = defaults.hours(step)
-                continue
-            try:
-                hours = float(value)
-            except ValueError:
-                hours = -1
-            if hours <= 0:
-                problems.append(RowProblem(number, f"{step}_h", "csv_bad_hours", {"value": value}))
-            limits[step] = hours
+        given = {step: row.get(f"{step}_h", "") for step in STEPS}
+        for name, key, params in limit_problems({k: v for k, v in given.items() if v}):
+            problems.append(RowProblem(number, name, key, params))
+        limits = {
+            step: float(value) if value and not problems else defaults.hours(step)
+            for step, value in given.items()
+        }
         auto = _flag(row.get("auto_escalate", "yes") or "yes", number, "auto_escalate", problems)
         if problems or level is None:
             parsed.problems.extend(problems)

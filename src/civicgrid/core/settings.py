@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     # `civicgrid serve` runs the periodic jobs in a thread of each server process; a
     # deployment that runs `civicgrid worker` beside its servers turns this off.
     embedded_worker: bool = True
+    # The outbox: how often its messages are delivered, and where they go. Without an SMTP
+    # host e-mails are written to the log; without an SMS webhook, SMS too. A unit's own
+    # system is told of new work at the webhook address registered with the unit; with a
+    # webhook secret every POST carries its HMAC-SHA256 (X-CivicGrid-Signature).
+    outbox_interval_seconds: int = 5
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "civicgrid@localhost"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    sms_webhook_url: str = ""
+    webhook_secret: str = ""
     # Tracking a case by number and phone: attempts per client address per minute.
     track_attempts_per_minute: int = 10
     # Residents' own accounts, and reports or supports without one: per client address

@@ -11,29 +11,27 @@ from datetime import datetime, timedelta
 
 import shapely
 from faker import Faker
-from sqlalchemy import update
 
 from civicgrid.areas.domain import Area
 from civicgrid.cases.attachments import Upload, check_upload
 from civicgrid.cases.domain import (
+    CASE_KIND,
     Action,
     Case,
-    CaseEvent,
     Category,
     Channel,
     Command,
-    Priority,
-    Reporter,
+    Report,
     Status,
-    SystemEvent,
     chain_of,
     next_level_up,
     route_at,
     route_case,
 )
-from civicgrid.cases.repository import AttachmentRepository, CaseRepository, case_messages
-from civicgrid.cases.services import CasePorts, RoutingCache, notify_reporters
+from civicgrid.cases.repository import AttachmentRepository, CaseRepository
+from civicgrid.cases.services import CasePorts, RoutingCache, notify
 from civicgrid.core.db import UnitOfWork, utcnow
+from civicgrid.core.outbox import Outbox
 from civicgrid.core.permissions import Actor, Role
 
 CHANNELS = [
@@ -194,11 +192,7 @@ def play_demo_cases(
         if number % 250 == 249:
             uow.commit()
     # The month already happened: its answers went out when they were written.
-    uow.session.execute(
-        update(case_messages)
-        .where(case_messages.c.sent_at.is_(None))
-        .values(sent_at=case_messages.c.created_at)
-    )
+    Outbox(uow.session).mark_all_sent(CASE_KIND)
     uow.commit()
     return tally
 
@@ -244,7 +238,13 @@ def _new_case(
     cast: Cast,
 ) -> tuple[Case, Actor]:
     point = _point_in(grid, rng)
-    route = route_case(category, chain_of(grid.path), routing.rules, routing.unit_for)
+    route = route_case(
+        category,
+        chain_of(grid.path),
+        routing.rules_for(category),
+        routing.unit_for,
+        routing.version,
+    )
     what = rng.choice(category.keywords.split() or [category.name])
     description = rng.choice(TEMPLATES).format(
         place=f"{grid.name.split('第')[0]}{rng.randint(1, 40)}{rng.choice(PLACES)}",
@@ -259,49 +259,28 @@ def _new_case(
     if channel is Channel.GRID_WORKER and worker:
         reporter_actor = cast.grid_worker(worker, grid)
         username = worker
-    parent = routing.categories.get(category.parent_code or "")
-    urgent = category.urgent or bool(parent and parent.urgent)
-    case = Case(
-        title=f"{category.name}：{description[:18]}",
-        description=description,
+    report = Report(
         channel=channel,
-        category_code=category.code,
+        description=description,
+        category=category,
+        group=routing.categories.get(category.parent_code or ""),
         grid_code=grid.code,
         area_path=grid.path,
-        handling_level=route.level,
-        handling_area_code=route.area_code,
-        created_at=at,
+        route=route,
         lat=point.y,
         lon=point.x,
-        priority=Priority.URGENT if urgent else Priority.NORMAL,
-        reporter_username=username,
-        updated_at=at,
+        title=f"{category.name}：{description[:18]}",
+        reporter_name="" if username else faker.name(),
+        reporter_phone="" if username else faker.phone_number(),
     )
-    case.route_to(route, at)
-    case.start_clock(at)
+    case, reporter, event = report.open(reporter_actor, at)
     cases.add(case)
     cases.session.flush()
-    reporter = Reporter(
-        channel=channel,
-        name="" if username else faker.name(),
-        phone="" if username else faker.phone_number(),
-        username=username,
-        created_at=at,
-        case_id=case.id,
-    )
+    reporter.case_id = case.id
     cases.add_reporter(reporter)
-    event = CaseEvent(
-        action=SystemEvent.REPORT.value,
-        actor_name=reporter_actor.name,
-        actor_role=reporter_actor.role.value if reporter_actor.role else "",
-        from_status=None,
-        to_status=case.status,
-        at=at,
-        data={"channel": channel.value, "located_by": "point", "category": category.code},
-    )
     cases.add_event(case, event)
     cases.session.flush()
-    notify_reporters(cases, case, event, ports, [reporter])
+    notify(cases, case, event, ports, [reporter])
     return case, reporter_actor
 
 
@@ -348,7 +327,7 @@ def _play(
         clock = moment
         event = case.apply(command, actor, clock)
         cases.add_event(case, event)
-        notify_reporters(cases, case, event, ports)
+        notify(cases, case, event, ports)
         return True
 
     if (
@@ -411,7 +390,10 @@ def _play(
         category = routing.categories[case.category_code]
         level = next_level_up(case.handling_level)
         assert level is not None
-        route = route_at(level, category, chain_of(case.area_path), routing.rules, routing.unit_for)
+        rules = routing.rules_for(category, case.rule_version)
+        route = route_at(
+            level, category, chain_of(case.area_path), rules, routing.unit_for, case.rule_version
+        )
         if not step(
             Command(Action.ESCALATE, reason="超出本级职权，申请上级协调", route=route), handler, 0.3
         ):

@@ -21,7 +21,8 @@ from sqlalchemy import and_, func, select, true
 
 from civicgrid.areas.repository import departments
 from civicgrid.cases.domain import Action, Status
-from civicgrid.cases.repository import TaxonomyRepository, case_events, cases
+from civicgrid.cases.repository import TaxonomyRepository, cases
+from civicgrid.cases.views import case_event_rows
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import Conflict, InvalidInput
 from civicgrid.core.jobs import JobRun, last_runs
@@ -73,9 +74,9 @@ def closed_case_history(uow: UnitOfWork) -> History:
         )
     ).all()
     amended = session.execute(
-        select(case_events.c.case_id, case_events.c.data)
-        .join(cases, cases.c.id == case_events.c.case_id)
-        .where(case_events.c.action == Action.AMEND.value, cases.c.status == Status.CLOSED)
+        select(case_event_rows.c.case_id, case_event_rows.c.data)
+        .join(cases, cases.c.id == case_event_rows.c.case_id)
+        .where(case_event_rows.c.action == Action.AMEND.value, cases.c.status == Status.CLOSED)
     ).all()
     corrected = {case_id for case_id, data in amended if data and "category" in data}
     return History(
@@ -300,9 +301,11 @@ def scored_replies(
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for case_id, note in session.execute(
-            select(case_events.c.case_id, case_events.c.note)
-            .where(case_events.c.case_id.in_(chunk), case_events.c.action.in_(REPLY_ACTIONS))
-            .order_by(case_events.c.case_id, case_events.c.at, case_events.c.id)
+            select(case_event_rows.c.case_id, case_event_rows.c.note)
+            .where(
+                case_event_rows.c.case_id.in_(chunk), case_event_rows.c.action.in_(REPLY_ACTIONS)
+            )
+            .order_by(case_event_rows.c.case_id, case_event_rows.c.at, case_event_rows.c.id)
         ):
             if note and note.strip():
                 notes.setdefault(case_id, []).append(note.strip())

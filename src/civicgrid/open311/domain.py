@@ -16,17 +16,17 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from civicgrid.cases.domain import (
+    CASE,
     OPEN_STATUSES,
-    WARNING_SHARE,
     Action,
     Case,
-    CaseEvent,
     CaseHandler,
     Status,
 )
 from civicgrid.core.errors import CivicGridError, InvalidInput
 from civicgrid.core.i18n import LOCALES, Locale, translate
 from civicgrid.core.permissions import Actor
+from civicgrid.core.workflow import Event
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"json": "application/json", "xml": "text/xml"}
@@ -533,7 +533,7 @@ def replay_history(
     due_at: datetime | None,
     now: datetime,
     data: Mapping[str, object],
-) -> list[CaseEvent]:
+) -> list[Event]:
     """Bring a freshly reported CASE (created at its historic time) to the state an export
     says it is in, with the export's times: one timeline row for that state at CHANGED_AT,
     the unit that held it, the due date as its deadline, and an overdue mark at the due
@@ -541,17 +541,16 @@ def replay_history(
     created = case.created_at
     if unit is not None:  # the export's agency, not the authority list, had the case
         case.suggested_department_code = unit
-    events: list[CaseEvent] = []
+    events: list[Event] = []
     if status is not Status.REPORTED:
         case.status = status
         events.append(
-            CaseEvent(
-                action=ACTION_INTO[status].value,
-                actor_name=actor.name,
-                actor_role=actor.role.value if actor.role else "",
-                from_status=Status.REPORTED,
-                to_status=status,
-                at=changed_at,
+            CASE.event(
+                case,
+                ACTION_INTO[status],
+                actor,
+                changed_at,
+                from_state=Status.REPORTED,
                 data={"imported": True, **data, "department": unit},
             )
         )
@@ -562,10 +561,9 @@ def replay_history(
         case.start_clock(changed_at if status is not Status.REPORTED else created)
         if due_at is not None and case.step_started_at is not None:
             started = case.step_started_at
-            case.deadline_at = due_at
-            case.warn_at = (
-                started + (due_at - started) * WARNING_SHARE if due_at > started else due_at
-            )
+            CASE.set_deadline(case, started, due_at)
+            if due_at <= started:
+                case.warn_at = due_at
         if case.deadline_at is not None and case.deadline_at < now:
             events.append(case.mark_overdue(case.deadline_at))
     else:

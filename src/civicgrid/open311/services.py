@@ -21,13 +21,14 @@ from civicgrid.areas.domain import Level
 from civicgrid.areas.repository import AreaRepository
 from civicgrid.areas.services import add_department
 from civicgrid.cases.attachments import Upload
-from civicgrid.cases.domain import Case, CaseEvent, Category, Channel
+from civicgrid.cases.domain import Case, Category, Channel
 from civicgrid.cases.repository import CaseRepository
 from civicgrid.cases.services import CasePorts, NewCase, Reported, RowsRejected, prepare_report
 from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidInput, NotFound
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor, Role, permission
+from civicgrid.core.workflow import Event
 from civicgrid.open311.domain import (
     SUBMITTED,
     AttributeAnswer,
@@ -517,7 +518,7 @@ def _store_history(
     history), their timelines at the export's times and their source keys."""
     cases = CaseRepository(uow.session)
     repo = Open311Repository(uow.session)
-    histories: list[list[CaseEvent]] = []
+    histories: list[list[Event]] = []
     for item in chunk:
         row, case = item.row, item.reported.case
         item.reported.event.data["import"] = {

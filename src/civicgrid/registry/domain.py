@@ -16,6 +16,7 @@ sees the full number again after import; the department that holds it is its own
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -23,6 +24,7 @@ from typing import Any
 
 from civicgrid.core.db import utcnow
 from civicgrid.core.errors import InvalidInput
+from civicgrid.core.workflow import Event
 
 
 class RecordKind(StrEnum):
@@ -265,7 +267,9 @@ class RejectedRow:
 
 @dataclass(eq=False)
 class Change:
-    """One field of one record changed (动态更新): by whom, when, why, from what to what."""
+    """One field of one record changed (动态更新): by whom, when, why, from what to what.
+    Stored in the platform's event log, one event per record and correction or import
+    batch (see change_events)."""
 
     kind: RecordKind
     record_id: int
@@ -276,7 +280,61 @@ class Change:
     reason: str
     batch_id: int | None = None
     at: datetime = dataclasses.field(default_factory=utcnow)
-    id: int | None = None
+
+
+class ChangeAction(StrEnum):
+    CORRECT = "correct"  # a grid worker's correction on the spot
+    IMPORT = "import"  # a department's file changed the record
+
+
+def change_kind(kind: RecordKind) -> str:
+    """The event log's kind of a registry record ("registry.people", …)."""
+    return f"registry.{kind.value}"
+
+
+def change_events(changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """The event rows of CHANGES: one per record, correction or batch, listing each field's
+    old and new value; the reason is the note (a correction's, or the batch's)."""
+    grouped: dict[tuple[RecordKind, int, int | None, str, str, datetime], dict[str, list[str]]]
+    grouped = {}
+    for c in changes:
+        key = (c.kind, c.record_id, c.batch_id, c.actor, c.reason, c.at)
+        grouped.setdefault(key, {})[c.field] = [c.old, c.new]
+    return [
+        {
+            "kind": change_kind(kind),
+            "record_id": record_id,
+            "action": (ChangeAction.IMPORT if batch_id is not None else ChangeAction.CORRECT).value,
+            "actor_name": actor,
+            "actor_role": "",
+            "from_state": None,
+            "to_state": None,
+            "at": at,
+            "note": reason,
+            "data": {"changes": fields} | ({"batch": batch_id} if batch_id is not None else {}),
+            "attachments": [],
+        }
+        for (kind, record_id, batch_id, actor, reason, at), fields in grouped.items()
+    ]
+
+
+def changes_in(kind: RecordKind, event: Event) -> list[Change]:
+    """The field changes one event of a registry record holds."""
+    batch = event.data.get("batch")
+    return [
+        Change(
+            kind,
+            int(event.record_id or 0),
+            name,
+            str(old),
+            str(new),
+            event.actor_name,
+            event.note,
+            batch_id=int(batch) if batch is not None else None,
+            at=event.at,
+        )
+        for name, (old, new) in (event.data.get("changes") or {}).items()
+    ]
 
 
 # ------------------------------------------------------------------ editing by grid workers

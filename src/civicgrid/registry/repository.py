@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from civicgrid.areas.repository import areas
 from civicgrid.core.db import UtcDateTime, enum_column_type, mapper_registry, metadata, utcnow
+from civicgrid.core.workflow import EventLog, events
 from civicgrid.registry.domain import (
     Change,
     House,
@@ -59,6 +60,9 @@ from civicgrid.registry.domain import (
     RejectedRow,
     Residence,
     StandardAddress,
+    change_events,
+    change_kind,
+    changes_in,
 )
 
 # References between records (batch_id, address_id, house_id) are set by the import from
@@ -233,22 +237,6 @@ registry_rejects = Table(
     Column("kept", Boolean, nullable=False),
 )
 
-registry_changes = Table(
-    "registry_changes",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("kind", enum_column_type(RecordKind, 16), nullable=False),
-    Column("record_id", Integer, nullable=False),
-    Column("field", String(64), nullable=False),
-    Column("old", Text, nullable=False),
-    Column("new", Text, nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("batch_id", Integer, ForeignKey("registry_batches.id"), nullable=True),
-    Column("at", UtcDateTime(), nullable=False),
-)
-Index("ix_registry_changes_record", registry_changes.c.kind, registry_changes.c.record_id)
-
 TABLES: dict[RecordKind, Table] = {
     RecordKind.ADDRESS: registry_addresses,
     RecordKind.HOUSE: registry_houses,
@@ -274,7 +262,6 @@ mapper_registry.map_imperatively(Person, registry_people)
 mapper_registry.map_imperatively(Organisation, registry_organisations)
 mapper_registry.map_imperatively(ImportBatch, registry_batches)
 mapper_registry.map_imperatively(RejectedRow, registry_rejects)
-mapper_registry.map_imperatively(Change, registry_changes)
 
 
 @dataclass
@@ -542,20 +529,15 @@ class RegistryRepository:
         return stmt
 
     def changes_of(self, kind: RecordKind, record_id: int) -> list[Change]:
-        return list(
-            self.session.execute(
-                select(Change)
-                .where(registry_changes.c.kind == kind, registry_changes.c.record_id == record_id)
-                .order_by(registry_changes.c.at.desc(), registry_changes.c.id.desc())
-            ).scalars()
-        )
+        """Every field change of a record, newest first, from its rows in the event log."""
+        history = EventLog(self.session).of(change_kind(kind), record_id)
+        return [change for event in reversed(history) for change in changes_in(kind, event)]
 
     def add_changes(self, changes: Iterable[Change]) -> None:
-        self.session.add_all(list(changes))
-
-    def add_change_rows(self, rows: list[dict[str, Any]]) -> None:
+        """One event per record (and batch) with the fields that changed, in the log."""
+        rows = change_events(changes)
         if rows:
-            self.session.execute(insert(registry_changes), rows)
+            self.session.execute(insert(events), rows)
 
     def add_rejects(self, rows: list[dict[str, Any]]) -> None:
         if rows:

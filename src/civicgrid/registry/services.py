@@ -317,22 +317,20 @@ class _ChunkWriter(threading.Thread):
         batch.review += chunk.review
         now = utcnow()
         reason = f"import batch {batch.id} ({batch.source}, {batch.file_name})"
-        repo.add_change_rows(
-            [
-                {
-                    "kind": self.kind,
-                    "record_id": record_id,
-                    "field": column,
-                    "old": _text(old),
-                    "new": _text(new),
-                    "actor": self.actor.name,
-                    "reason": reason,
-                    "batch_id": batch.id,
-                    "at": now,
-                }
-                for record_id, column, old, new in upserted.changes
-                if column not in ("batch_id", "address_match")
-            ]
+        repo.add_changes(
+            Change(
+                self.kind,
+                record_id,
+                column,
+                _text(old),
+                _text(new),
+                self.actor.name,
+                reason,
+                batch_id=batch.id,
+                at=now,
+            )
+            for record_id, column, old, new in upserted.changes
+            if column not in ("batch_id", "address_match")
         )
         repo.add_rejects(chunk.rejects)
         self.uow.session.add(batch)

@@ -24,17 +24,10 @@ from sqlalchemy.sql.functions import FunctionElement
 from civicgrid.areas.domain import Area
 from civicgrid.areas.repository import AreaRepository
 from civicgrid.cases.domain import Status, SystemEvent
-from civicgrid.cases.repository import case_events, case_reporters, cases
+from civicgrid.cases.repository import case_reporters, cases
+from civicgrid.cases.views import case_event_rows
 from civicgrid.transparency.domain import SATISFIED_FROM, UNCOUNTED, CaseRow, Period
 
-# "Was this case ever overdue?" for the on-time rate: the overdue marks alone, a small part
-# of the timeline, so the closed cases of a year are matched against them in one hash join.
-Index(
-    "ix_case_events_overdue",
-    case_events.c.case_id,
-    postgresql_where=case_events.c.action == SystemEvent.OVERDUE.value,
-    sqlite_where=case_events.c.action == SystemEvent.OVERDUE.value,
-)
 # The figures of an area are read per grid (an area is the list of its grids, the whole
 # city too), so each index leads with the grid and then the time: the database visits
 # only the area's grids and only the period, and finds every other column in the index.
@@ -173,8 +166,8 @@ class TransparencyQueries:
         """Cases closed (结案) in the period in GRIDS: how many, how many had an overdue
         mark, the median seconds from report to closing, and their ratings."""
         overdue = (
-            select(case_events.c.case_id)
-            .where(case_events.c.action == SystemEvent.OVERDUE.value)
+            select(case_event_rows.c.case_id)
+            .where(case_event_rows.c.action == SystemEvent.OVERDUE.value)
             .distinct()
             .subquery()
         )

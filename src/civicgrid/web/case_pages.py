@@ -30,7 +30,6 @@ from civicgrid.cases.domain import (
     REPORTER_PREFIX,
     Action,
     Case,
-    CaseEvent,
     Category,
     Channel,
     Priority,
@@ -52,6 +51,7 @@ from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import N_, Locale, format_duration, has_message, translate
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role
 from civicgrid.core.security import mask_name, mask_phone
+from civicgrid.core.workflow import Event
 from civicgrid.insight.warnings.services import WARNING_READERS
 from civicgrid.web.pages import TEMPLATES, _safe_next, render
 
@@ -180,7 +180,7 @@ class Labels:
             return ""
         return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
-    def event_details(self, event: CaseEvent, staff: bool = False) -> list[str]:
+    def event_details(self, event: Event, staff: bool = False) -> list[str]:
         """The facts of a timeline row beyond its note: units, hours, merges, levels; for
         STAFF also how the report reads (urgency and tone, with the words behind them)."""
         data = event.data
@@ -236,7 +236,7 @@ class Labels:
             return text
         return mask_phone(text) if phone else mask_name(text)
 
-    def actor(self, event: CaseEvent) -> str:
+    def actor(self, event: Event) -> str:
         """Who did it: the account, or a resident without one (a guest, or a reporter who
         proved the case is hers by its number and her phone)."""
         if event.actor_name == GUEST_NAME:
@@ -245,7 +245,7 @@ class Labels:
             return self.t("ui.case.phone_reporter")
         return event.actor_name
 
-    def plain_timeline(self, view: CaseView) -> list[tuple[CaseEvent, str]]:
+    def plain_timeline(self, view: CaseView) -> list[tuple[Event, str]]:
         """The timeline as sentences a resident understands ("the urban management unit
         took the case"), leaving out rows that only matter inside (amendments, asking for
         time). Units are named by the unit holding the case at that moment."""
@@ -266,7 +266,7 @@ class Labels:
                 lines.append((event, text))
         return lines
 
-    def _plain(self, event: CaseEvent, unit: str) -> str:
+    def _plain(self, event: Event, unit: str) -> str:
         action, data = event.action, event.data
         by_reporter = event.actor_role == Role.RESIDENT.value
         if action in PLAIN_SKIPPED:

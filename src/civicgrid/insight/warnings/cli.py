@@ -10,11 +10,12 @@ from rich.table import Table
 
 from civicgrid.console import DbOption, friendly_errors, locale, out, platform
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.i18n import Locale, format_date, translate
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.insight.warnings import services
 from civicgrid.insight.warnings.domain import RiskWarning
 from civicgrid.insight.warnings.schemas import parse_day, parse_query
+from civicgrid.system.services import deliver_messages
 
 warnings_cli = typer.Typer(
     help="Hot spots and surges (风险预警): scan the cases, list the warnings.",
@@ -27,7 +28,7 @@ def scan(
     db: DbOption = None,
     day: Annotated[
         str | None,
-        typer.Option("--date", help="the day to scan, YYYY-MM-DD (UTC; default today)"),
+        typer.Option("--date", help="the day to scan, YYYY-MM-DD (the city's day; default today)"),
     ] = None,
 ) -> None:
     """Look for hot spots and surges on one day, raise warnings for the new ones and send
@@ -36,13 +37,13 @@ def scan(
     with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
         ports = built.warnings
         report = services.scan_warnings(uow, SYSTEM, ports, parse_day(day))
-        sent = services.deliver_notices(uow, ports.sender, ports.clock())
+        sent = deliver_messages(uow, SYSTEM, built.outbox).sent
         out.print(
             translate(
                 "warning.scanned",
                 lang,
                 {
-                    "day": report.day.isoformat(),
+                    "day": format_date(report.day, lang),
                     "hotspots": report.hotspots,
                     "surges": report.surges,
                     "raised": len(report.raised),
@@ -88,7 +89,9 @@ def warnings_table(found: list[RiskWarning], lang: Locale) -> Table:
             translate(f"ui.warnings.kind.{w.kind.value}", lang),
             w.grid_code,
             w.category_code,
-            w.day.isoformat() if w.last_seen == w.day else f"{w.day} – {w.last_seen}",
+            format_date(w.day, lang)
+            if w.last_seen == w.day
+            else f"{format_date(w.day, lang)} – {format_date(w.last_seen, lang)}",
             f"{w.observed} / {w.expected:.1f}",
             translate(f"ui.warnings.state.{w.state.value}", lang),
             w.explanation(lang),

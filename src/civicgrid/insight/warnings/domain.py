@@ -24,8 +24,17 @@ from scipy.stats import nbinom, norm, poisson
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
-from civicgrid.core.errors import Conflict
-from civicgrid.core.i18n import LOCALES, N_, Locale, translate
+from civicgrid.core.i18n import LOCALES, N_, Locale, format_date, translate
+from civicgrid.core.permissions import Actor, Role
+from civicgrid.core.workflow import (
+    ActionSpec,
+    Context,
+    Event,
+    RecordKind,
+    Relation,
+    grant,
+    in_area,
+)
 
 
 class WarningKind(StrEnum):
@@ -39,14 +48,16 @@ class WarningState(StrEnum):
     CLOSED = "closed"
 
 
-# What each state may become: a new warning is acknowledged (someone is on it) or closed
-# straight away (a false alarm); an acknowledged one is closed when dealt with.
-TRANSITIONS: dict[WarningState, frozenset[WarningState]] = {
-    WarningState.NEW: frozenset({WarningState.ACKNOWLEDGED, WarningState.CLOSED}),
-    WarningState.ACKNOWLEDGED: frozenset({WarningState.CLOSED}),
-    WarningState.CLOSED: frozenset(),
-}
+class WarningAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"  # someone is on it
+    CLOSE = "close"  # dealt with, or a false alarm
+    RAISE = "raise"  # a scan raised it (the first row of its history)
+    REFRESH = "refresh"  # a later scan found it again with new figures
+
+
 OPEN_STATES = frozenset({WarningState.NEW, WarningState.ACKNOWLEDGED})
+# The kind's name in the event log and the outbox.
+WARNING_KIND = "warning"
 
 
 @dataclass(frozen=True)
@@ -449,7 +460,7 @@ def explain(
             "observed": finding.observed,
             "expected": f"{finding.expected:.1f}",
             "q": p_text(finding.q_value, "q"),
-            "day": finding.day.isoformat(),
+            "day": format_date(finding.day, locale),
         }
         if finding.kind is WarningKind.SURGE:
             params |= {
@@ -559,34 +570,44 @@ class RiskWarning:
         self.updated_at = now
         return True
 
-    def move_to(self, state: WarningState, who: str, note: str, now: datetime) -> None:
-        """Acknowledge or close, by WHO with a NOTE; a 409 naming the state and the allowed
-        next ones otherwise."""
-        allowed = TRANSITIONS[self.state]
-        if state not in allowed:
-            raise Conflict(
-                "warning_wrong_state",
-                id=self.id,
-                state=self.state.value,
-                allowed=", ".join(sorted(s.value for s in allowed)) or "-",
-            )
-        self.state = state
-        self.handled_by = who
-        self.handled_at = now
-        self.note = note.strip()[:1000]
-        self.updated_at = now
+    def apply(self, action: WarningAction, actor: Actor, note: str, now: datetime) -> Event:
+        """Acknowledge or close, by ACTOR with a NOTE, as WARNING declares it (a 409 naming
+        the state and the actions it allows otherwise); the event row keeps who and why,
+        and the warning shows the latest."""
+        note = note.strip()[:1000]
+
+        def effect() -> dict[str, object]:
+            self.handled_by = actor.name
+            self.handled_at = now
+            self.note = note
+            return {}
+
+        return WARNING.apply(self, action, Context(actor, now), effect, note=note)
 
 
-@dataclass(eq=False)
-class WarningNotice:
-    """A warning sent to one responsible person, stored before it is sent (an outbox, as
-    cases keep the answers to reporters)."""
+# ------------------------------------------------------------------ the declaration
 
-    warning_id: int
-    username: str
-    channel: str  # "sms" to the person's phone, "web" when only the platform reaches them
-    recipient: str
-    body: str
-    created_at: datetime
-    sent_at: datetime | None = None
-    id: int | None = None
+# Who may handle a warning: the dispatch centre, cadres and leaders of the area its grid
+# lies in (grid workers read their grid's warnings but do not handle them).
+HANDLERS = frozenset({Role.DISPATCHER, Role.CADRE, Role.LEADER, Role.ADMIN})
+IN_AREA: Relation[RiskWarning] = in_area(lambda w: w.area_path, lambda w: w.grid_code)
+WARNING: RecordKind[RiskWarning] = RecordKind(
+    name=WARNING_KIND,
+    actions={
+        WarningAction.ACKNOWLEDGE.value: ActionSpec(
+            WarningAction.ACKNOWLEDGE.value,
+            {WarningState.NEW.value: WarningState.ACKNOWLEDGED.value},
+            (grant(HANDLERS, IN_AREA),),
+        ),
+        WarningAction.CLOSE.value: ActionSpec(
+            WarningAction.CLOSE.value,
+            {
+                WarningState.NEW.value: WarningState.CLOSED.value,
+                WarningState.ACKNOWLEDGED.value: WarningState.CLOSED.value,
+            },
+            (grant(HANDLERS, IN_AREA),),
+        ),
+    },
+    open_states=frozenset(s.value for s in OPEN_STATES),
+    messages="warning",
+)

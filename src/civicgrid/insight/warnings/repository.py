@@ -1,11 +1,11 @@
-"""Tables of the warnings and of the notices sent about them, and the case counts a scan
-reads."""
+"""The warnings' table, and the case counts a scan reads. Their history is in the event
+log and their notices in the outbox (core.workflow, core.outbox)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 from sqlalchemy import (
     JSON,
@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from civicgrid.cases.domain import Status
 from civicgrid.cases.repository import cases
 from civicgrid.core.db import UtcDateTime, enum_column_type, mapper_registry, metadata
+from civicgrid.core.i18n import city_day, day_start
 from civicgrid.insight.warnings.domain import (
     OPEN_STATES,
     RiskWarning,
     WarningKind,
-    WarningNotice,
     WarningState,
 )
 
@@ -64,30 +64,10 @@ warnings_table = Table(
 Index("ix_warnings_area_day", warnings_table.c.area_path, warnings_table.c.day)
 Index("ix_warnings_state_day", warnings_table.c.state, warnings_table.c.day)
 
-warning_notices = Table(
-    "warning_notices",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("warning_id", Integer, ForeignKey("warnings.id"), nullable=False, index=True),
-    Column("username", String(80), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("recipient", String(200), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("sent_at", UtcDateTime(), nullable=True),
-)
-# Outbox: notices not yet handed to the gateway.
-Index("ix_warning_notices_unsent", warning_notices.c.sent_at, warning_notices.c.id)
-
 mapper_registry.map_imperatively(RiskWarning, warnings_table)
-mapper_registry.map_imperatively(WarningNotice, warning_notices)
 
 # Merged duplicates and entries voided as mistakes are not more cases of a problem.
 UNCOUNTED = (Status.MERGED, Status.VOIDED)
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -104,19 +84,20 @@ class WarningRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def case_days(self, start: date, end: date) -> list[tuple[str, str, date]]:
-        """(grid, category, UTC day) of every counted case reported from START up to END
-        (exclusive), oldest first."""
+    def case_days(self, start: date, end: date, tz: str) -> list[tuple[str, str, date]]:
+        """(grid, category, the city's day) of every counted case reported from START up to
+        END (exclusive; days of the city, in its time zone TZ), oldest first. The stored
+        times are compared with the city's midnights as UTC instants, so the index serves."""
         rows = self.session.execute(
             select(cases.c.grid_code, cases.c.category_code, cases.c.created_at)
             .where(
-                cases.c.created_at >= day_start(start),
-                cases.c.created_at < day_start(end),
+                cases.c.created_at >= day_start(start, tz),
+                cases.c.created_at < day_start(end, tz),
                 cases.c.status.not_in(UNCOUNTED),
             )
             .order_by(cases.c.created_at)
         ).all()
-        return [(grid, category, at.astimezone(UTC).date()) for grid, category, at in rows]
+        return [(grid, category, city_day(at, tz)) for grid, category, at in rows]
 
     def get(self, warning_id: int) -> RiskWarning | None:
         return self.session.get(RiskWarning, warning_id)
@@ -174,29 +155,3 @@ class WarningRepository:
         if where.since is not None:
             stmt = stmt.where(warnings_table.c.last_seen >= where.since)
         return self.session.execute(stmt.limit(limit)).scalars().all()
-
-    def add_notices(self, notices: Sequence[WarningNotice]) -> None:
-        self.session.add_all(list(notices))
-
-    def notices(self, warning_id: int) -> Sequence[WarningNotice]:
-        return (
-            self.session.execute(
-                select(WarningNotice)
-                .where(warning_notices.c.warning_id == warning_id)
-                .order_by(warning_notices.c.id)
-            )
-            .scalars()
-            .all()
-        )
-
-    def unsent_notices(self, limit: int) -> Sequence[WarningNotice]:
-        return (
-            self.session.execute(
-                select(WarningNotice)
-                .where(warning_notices.c.sent_at.is_(None))
-                .order_by(warning_notices.c.id)
-                .limit(limit)
-            )
-            .scalars()
-            .all()
-        )

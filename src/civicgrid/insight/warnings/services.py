@@ -1,5 +1,6 @@
 """Warning services: scanning the cases for hot spots and surges, telling the people
-responsible, and following each warning from new to acknowledged to closed."""
+responsible (through the outbox), and following each warning from new to acknowledged to
+closed on the workflow kernel (insight.warnings.domain.WARNING)."""
 
 from __future__ import annotations
 
@@ -17,22 +18,26 @@ from civicgrid.areas.repository import AreaRepository
 from civicgrid.cases.repository import TaxonomyRepository
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import NotFound
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.i18n import Locale, city_day, translate
 from civicgrid.core.jobs import PeriodicJob
+from civicgrid.core.outbox import Outbox, OutboxMessage, messages_to
 from civicgrid.core.permissions import ADMIN_ROLES, Actor, Role, permission
+from civicgrid.core.workflow import Event, EventLog
 from civicgrid.insight.warnings.domain import (
+    WARNING,
+    WARNING_KIND,
     DailyCounts,
     Finding,
     RiskWarning,
     Thresholds,
+    WarningAction,
     WarningKind,
-    WarningNotice,
     WarningState,
     explain,
     find_warnings,
     neighbour_weights,
 )
-from civicgrid.insight.warnings.ports import NoticeSender, StaffContact, WarningPorts
+from civicgrid.insight.warnings.ports import WarningPorts
 from civicgrid.insight.warnings.repository import WarningFilter, WarningRepository
 
 log = logging.getLogger("civicgrid.warnings")
@@ -40,7 +45,7 @@ log = logging.getLogger("civicgrid.warnings")
 WARNING_READERS = frozenset(
     {Role.GRID_WORKER, Role.DISPATCHER, Role.CADRE, Role.LEADER, Role.ADMIN}
 )
-WARNING_HANDLERS = frozenset({Role.DISPATCHER, Role.CADRE, Role.LEADER, Role.ADMIN})
+WARNING_HANDLERS = WARNING.acting_roles()
 # Who hears of a warning: the cadres whose area holds the grid, and for a surge in one grid
 # its grid workers too (they can go and look today).
 HOTSPOT_RECIPIENTS = frozenset({Role.CADRE})
@@ -64,18 +69,18 @@ class ScanReport:
 def scan_warnings(
     uow: UnitOfWork, actor: Actor, ports: WarningPorts, day: date | None = None
 ) -> ScanReport:
-    """Look at DAY (UTC; today by default): hot spots of each category over the window
+    """Look at DAY (the city's day; today by default): hot spots of each category over the window
     ending that day, and surges of each grid and category that day against its own
     history. New findings become warnings, each with notices for the people responsible;
     findings already raised (the same kind, grid, category and day, or a hot spot
     overlapping one seen in the window) update that warning instead, so scanning again
     never duplicates one. Commits."""
     now = ports.clock()
-    day = day or now.date()
+    day = day or city_day(now, ports.timezone)
     thresholds = ports.thresholds
     repo = WarningRepository(uow.session)
     history_start = day - timedelta(weeks=thresholds.history_weeks)
-    rows = repo.case_days(history_start, day + timedelta(days=1))
+    rows = repo.case_days(history_start, day + timedelta(days=1), ports.timezone)
     report = ScanReport(day, cases=len(rows))
     grids = sorted(AreaRepository(uow.session).grid_entries())
     if not rows or not grids:
@@ -91,17 +96,29 @@ def scan_warnings(
         for c in TaxonomyRepository(uow.session).categories()
     }
     paths = {code: path for code, path, _geometry in grids}
+    log = EventLog(uow.session)
     for finding in findings:
         explanation = explain(finding, names, categories)
         existing = _already_raised(repo, finding, thresholds.window_days)
         if existing is not None:
-            report.updated += existing.refresh(finding, explanation, now)
+            if existing.refresh(finding, explanation, now):
+                log.add(
+                    WARNING.event(
+                        existing, WarningAction.REFRESH, None, now, data=_figures(existing)
+                    )
+                )
+                report.updated += 1
             continue
         warning = RiskWarning.raise_from(finding, paths[finding.grid_code], explanation, now)
         repo.add(warning)
         uow.session.flush()
+        log.add(
+            WARNING.event(
+                warning, WarningAction.RAISE, None, now, from_state=None, data=_figures(warning)
+            )
+        )
         notices = notices_for(uow.session, ports, warning)
-        repo.add_notices(notices)
+        Outbox(uow.session).add(notices)
         report.raised.append(warning)
         report.notices += len(notices)
     uow.commit()
@@ -137,46 +154,28 @@ def _already_raised(repo: WarningRepository, finding: Finding, window: int) -> R
     return None
 
 
-def notices_for(session: Session, ports: WarningPorts, warning: RiskWarning) -> list[WarningNotice]:
+def _figures(warning: RiskWarning) -> dict[str, object]:
+    """What a scan saw, for the warning's history."""
+    return {
+        "observed": warning.observed,
+        "expected": warning.expected,
+        "q_value": warning.q_value,
+        "cluster": list(warning.cluster),
+        "last_seen": warning.last_seen.isoformat(),
+    }
+
+
+def notices_for(session: Session, ports: WarningPorts, warning: RiskWarning) -> list[OutboxMessage]:
     """One notice for each person responsible for the warning's grid."""
     roles = SURGE_RECIPIENTS if warning.kind is WarningKind.SURGE else HOTSPOT_RECIPIENTS
-    people: dict[str, StaffContact] = {}
-    for person in ports.directory.responsible_for(session, warning.area_path, roles):
-        people.setdefault(person.username, person)
+    people = ports.directory.area_staff(session, warning.area_path, roles)
     body = translate(
         "warning.notice",
         ports.locale,
         {"id": warning.id, "explanation": warning.explanation(ports.locale)},
     )
-    notices = []
-    for username, person in sorted(people.items()):
-        channel, recipient = ("sms", person.phone) if person.phone else ("web", username)
-        notices.append(
-            WarningNotice(
-                warning_id=warning.id,  # type: ignore[arg-type]
-                username=username,
-                channel=channel,
-                recipient=recipient,
-                body=body,
-                created_at=warning.created_at,
-            )
-        )
-    return notices
-
-
-def deliver_notices(uow: UnitOfWork, sender: NoticeSender, now: datetime, limit: int = 500) -> int:
-    """Send stored notices; a failure leaves the rest in the outbox for the next scan."""
-    sent = 0
-    for notice in WarningRepository(uow.session).unsent_notices(limit):
-        try:
-            sender.send(notice)
-        except Exception:  # a gateway error must not stop the scheduler
-            log.exception("could not send warning notice %s", notice.id)
-            break
-        notice.sent_at = now
-        sent += 1
-    uow.commit()
-    return sent
+    ordered = sorted(people, key=lambda person: person.username)
+    return messages_to(ordered, WARNING_KIND, warning.id or 0, body, warning.created_at)
 
 
 def scan_job(ports: WarningPorts, every: timedelta) -> PeriodicJob:
@@ -184,16 +183,16 @@ def scan_job(ports: WarningPorts, every: timedelta) -> PeriodicJob:
     then the notices."""
 
     def run(uow: UnitOfWork) -> str:
-        today = ports.clock().date()
+        today = city_day(ports.clock(), ports.timezone)
         reports = [
             scan_warnings(uow, SCANNER, ports, day) for day in (today - timedelta(days=1), today)
         ]
-        sent = deliver_notices(uow, ports.sender, ports.clock())
         raised = sum(len(r.raised) for r in reports)
         updated = sum(r.updated for r in reports)
-        if not (raised or updated or sent):
+        notices = sum(r.notices for r in reports)
+        if not (raised or updated):
             return ""
-        return f"{raised} warnings raised, {updated} updated, {sent} notices sent"
+        return f"{raised} warnings raised, {updated} updated, {notices} notices written"
 
     return PeriodicJob("insight.warnings", every, run)
 
@@ -241,7 +240,7 @@ def acknowledge_warning(
     uow: UnitOfWork, actor: Actor, warning_id: int, note: str = "", now: datetime | None = None
 ) -> RiskWarning:
     """Say that someone is looking into the warning (with a note of what is being done)."""
-    return _move(uow, actor, warning_id, WarningState.ACKNOWLEDGED, note, now)
+    return _move(uow, actor, warning_id, WarningAction.ACKNOWLEDGE, note, now)
 
 
 @permission(WARNING_HANDLERS, "Close a warning of one's area")
@@ -249,28 +248,37 @@ def close_warning(
     uow: UnitOfWork, actor: Actor, warning_id: int, note: str = "", now: datetime | None = None
 ) -> RiskWarning:
     """Close the warning: dealt with, or a false alarm (the note says which)."""
-    return _move(uow, actor, warning_id, WarningState.CLOSED, note, now)
+    return _move(uow, actor, warning_id, WarningAction.CLOSE, note, now)
 
 
 def _move(
     uow: UnitOfWork,
     actor: Actor,
     warning_id: int,
-    state: WarningState,
+    action: WarningAction,
     note: str,
     now: datetime | None,
 ) -> RiskWarning:
     warning = get_warning(uow, actor, warning_id)
-    warning.move_to(state, actor.name, note, now or utcnow())
+    event = warning.apply(action, actor, note, now or utcnow())
+    EventLog(uow.session).add(event)
     uow.commit()
     return warning
 
 
 @permission(WARNING_READERS, "Read the notices sent about a warning of one's area")
-def warning_notices(uow: UnitOfWork, actor: Actor, warning_id: int) -> list[WarningNotice]:
-    """Who was told about the warning, how, and when it was sent."""
+def warning_notices(uow: UnitOfWork, actor: Actor, warning_id: int) -> list[OutboxMessage]:
+    """Who was told about the warning, how, and whether it was delivered."""
     get_warning(uow, actor, warning_id)
-    return list(WarningRepository(uow.session).notices(warning_id))
+    return list(Outbox(uow.session).of(WARNING_KIND, warning_id))
+
+
+@permission(WARNING_READERS, "Read a warning's history")
+def warning_history(uow: UnitOfWork, actor: Actor, warning_id: int) -> list[Event]:
+    """Everything that happened to the warning: raised, seen again, acknowledged, closed —
+    who, when and why."""
+    get_warning(uow, actor, warning_id)
+    return list(EventLog(uow.session).of(WARNING_KIND, warning_id))
 
 
 @permission(WARNING_READERS, "Map the warnings of one's area")
