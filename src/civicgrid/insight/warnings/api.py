@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/insight", tags=["insight"])
 KIND = Query(None, description="hotspot or surge")
 CATEGORY = Query(None, description="a category, or a level-1 group for all its categories")
 STATE = Query(None, description="new, acknowledged, closed, or open (new or acknowledged)")
-SINCE = Query(None, description="YYYY-MM-DD: seen on or after this day (UTC)")
+SINCE = Query(None, description="YYYY-MM-DD: seen on or after this day (the city's day)")
 
 
 @router.get("/warnings", response_model=list[WarningOut])
