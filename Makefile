@@ -6,7 +6,7 @@ VENDOR := src/civicgrid/web/static/vendor
 DB_FILE := var/civicgrid.db
 export CIVICGRID_DATABASE_URL ?= sqlite:///$(CURDIR)/$(DB_FILE)
 
-.PHONY: run test setup vendor demo lint typecheck bench clean
+.PHONY: run test setup vendor demo lint typecheck bench messages clean
 
 run: setup
 	@mkdir -p var
@@ -49,6 +49,12 @@ $(VENDOR)/.installed: package.json package-lock.json
 	cp -r node_modules/leaflet/dist/images $(VENDOR)/leaflet/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	@touch $@
+
+# Every message key the code and the templates use, to var/messages.pot (babel.cfg and
+# pyproject.toml's [tool.babel.extract_messages]); tests/unit/test_i18n.py checks the same keys.
+messages: setup
+	@mkdir -p var
+	$(BIN)/pybabel --quiet extract
 
 lint: setup
 	$(BIN)/ruff check src tests bench
