@@ -74,12 +74,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if len(cells) >= 5 and cells[2] and cells[3] and cells[2] != "username":
             passwords[cells[2]] = cells[3]
     port = free_port()
-    process = subprocess.Popen(
-        civicgrid("serve", "--port", str(port)),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    # A file, not a pipe: nobody reads a pipe while the tests run, and once its buffer is
+    # full the server's log (the scheduler's messages) would block the server.
+    log = tmp_path_factory.mktemp("e2e-log") / "server.log"
+    with log.open("wb") as output:  # the server keeps its own copy open
+        process = subprocess.Popen(
+            civicgrid("serve", "--port", str(port)),
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -91,7 +95,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             time.sleep(0.2)
     else:
         process.kill()
-        raise RuntimeError("server did not start: " + (process.stdout.read() or b"").decode())
+        raise RuntimeError("server did not start: " + log.read_text(errors="replace"))
     yield Server(url, passwords)
     process.terminate()
     process.wait(timeout=10)
