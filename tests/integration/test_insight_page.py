@@ -88,6 +88,11 @@ def test_a_concrete_answer_outscores_boilerplate_in_its_units_reply_quality(
         "/api/v1/insight/reply-quality", params={"since": "yesterday"}, headers=auth("admin")
     )
     assert wrong.status_code == 422 and "since" in wrong.json()["error"]["message"]
+    # A day is the city's: 18 November begins at 16:00 UTC on the 17th in Shanghai.
+    from_day = city_client.get(
+        "/api/v1/insight/reply-quality", params={"since": "2026-11-18"}, headers=auth("admin")
+    ).json()
+    assert from_day["since"] == "2026-11-17T16:00:00+00:00"
 
 
 def test_reports_of_one_problem_in_one_place_form_a_hot_issue_on_the_board(

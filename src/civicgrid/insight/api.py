@@ -3,7 +3,7 @@ the quality of closed cases' answers per handling unit, and the hot issues."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.i18n import day_start
 from civicgrid.core.permissions import Actor
 from civicgrid.insight import services
 from civicgrid.insight.replies import ReplyScore
@@ -60,9 +61,11 @@ def reply_quality(
     completeness, concreteness, timeliness, each 0–1), how many fell below 60, and the
     weakest answers with the words behind their scores. `department: null` is cases
     resolved on the spot by grid workers."""
-    now = platform_of(request).cases.clock()
+    platform = platform_of(request)
+    now = platform.cases.clock()
+    # SINCE is a day of the city: from its midnight.
     start = (
-        datetime.combine(since, time(), tzinfo=UTC)
+        day_start(since, platform.settings.timezone)
         if since
         else now - timedelta(days=DEFAULT_REPLY_DAYS)
     )
