@@ -23,11 +23,12 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select, text
 
 from civicgrid.bootstrap import build_platform
-from civicgrid.cases.domain import STEP_OF_STATUS, Channel, Priority, Status, SystemEvent
-from civicgrid.cases.repository import case_events, cases
+from civicgrid.cases.domain import CASE_KIND, STEP_OF_STATUS, Channel, Priority, Status, SystemEvent
+from civicgrid.cases.repository import cases
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.permissions import ANONYMOUS
 from civicgrid.core.settings import Settings
+from civicgrid.core.workflow import events
 from civicgrid.transparency import services
 from civicgrid.transparency.schemas import cases_csv
 from queries import STATES, create_database, timed  # bench/queries.py, beside this file
@@ -110,12 +111,13 @@ def load(url: str, count: int) -> None:
             if rng.random() < 1 / 6:
                 marks.append(
                     {
-                        "case_id": next_id,
+                        "kind": CASE_KIND,
+                        "record_id": next_id,
                         "action": SystemEvent.OVERDUE.value,
                         "actor_name": "system",
                         "actor_role": "",
-                        "from_status": Status.IN_PROGRESS,
-                        "to_status": Status.IN_PROGRESS,
+                        "from_state": Status.IN_PROGRESS,
+                        "to_state": Status.IN_PROGRESS,
                         "at": created + timedelta(hours=30),
                         "note": "",
                         "data": {},
@@ -125,7 +127,7 @@ def load(url: str, count: int) -> None:
             next_id += 1
         with platform.engine.begin() as connection:
             connection.execute(insert(cases), rows)
-            connection.execute(insert(case_events), marks)
+            connection.execute(insert(events), marks)
         done = first + len(rows)
         print(
             f"\r  loaded {done:,} cases ({done / (time.perf_counter() - started):,.0f} rows/s)",

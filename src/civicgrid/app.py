@@ -21,17 +21,18 @@ from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.cases import api as cases_api
 from civicgrid.core.db import UnitOfWork, recent_revisions
 from civicgrid.core.errors import NotAuthenticated
-from civicgrid.core.http import Credentials, allow, install_error_handlers
+from civicgrid.core.http import NO_SERVICE, Credentials, allow, install_error_handlers
 from civicgrid.core.jobs import Scheduler
-from civicgrid.core.permissions import PUBLIC, Actor
+from civicgrid.core.permissions import Actor
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.insight import api as insight_api
 from civicgrid.insight.warnings import api as warnings_api
 from civicgrid.open311 import api as open311_api
 from civicgrid.registry import api as registry_api
+from civicgrid.system import api as system_api
 from civicgrid.transparency import api as transparency_api
-from civicgrid.web import case_pages, insight_pages, pages, portal, transparency_pages
+from civicgrid.web import admin_pages, case_pages, insight_pages, pages, portal, transparency_pages
 from civicgrid.web.registry_pages import router as registry_pages_router
 from civicgrid.web.warning_pages import router as warning_pages_router
 
@@ -46,6 +47,7 @@ ROUTERS = [
     insight_api.router,
     warnings_api.router,
     registry_api.router,
+    system_api.router,
     pages.router,
     case_pages.router,
     portal.router,
@@ -53,6 +55,7 @@ ROUTERS = [
     insight_pages.router,
     warning_pages_router,
     registry_pages_router,
+    admin_pages.router,
 ]
 
 
@@ -150,7 +153,7 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     install_error_handlers(app)
 
     @app.get("/health", tags=["system"])
-    def health(actor: Actor = allow(PUBLIC)) -> dict[str, Any]:
+    def health(actor: Actor = allow(NO_SERVICE)) -> dict[str, Any]:
         """Liveness and database check: 200 with `{"status": "ok"}` when the database answers."""
         with platform.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -17,6 +17,7 @@ from civicgrid.insight.cli import insight_cli
 from civicgrid.open311.cli import open311_cli
 from civicgrid.registry.cli import registry_cli
 from civicgrid.registry.import_cli import import_command as registry_import
+from civicgrid.system.cli import outbox_cli
 
 app = typer.Typer(
     help="CivicGrid — 城市基层社会治理平台 (urban grassroots governance platform).",
@@ -36,6 +37,7 @@ app.add_typer(open311_cli, name="open311")
 app.add_typer(insight_cli, name="insight")
 registry_cli.command("import")(registry_import)
 app.add_typer(registry_cli, name="registry")
+app.add_typer(outbox_cli, name="outbox")
 app.add_typer(db_cli, name="db")
 app.command("demo")(demo_command)
 

@@ -1,8 +1,10 @@
 """Each service action carries its permission beside it (as CKAN pairs actions and auth)."""
 
+import ast
 import importlib
 import inspect
 import pkgutil
+import textwrap
 
 import pytest
 
@@ -10,17 +12,22 @@ import civicgrid
 from civicgrid.core.errors import Forbidden, NotAuthenticated
 from civicgrid.core.permissions import ANONYMOUS, Actor, Role, Rule, rule_of
 
-# Every domain's services, and those of the domains' own parts (insight.warnings).
-SERVICE_MODULES = [
-    importlib.import_module(f"{info.name}.services")
+# Every module of the package below the routes (whose rules tests/integration/
+# test_permissions.py checks): each domain's services, their parts (insight.warnings,
+# registry.entities' confirm and split) and anything else that acts for a caller.
+MODULES = [
+    importlib.import_module(info.name)
     for info in pkgutil.walk_packages(civicgrid.__path__, "civicgrid.")
-    if info.ispkg and importlib.util.find_spec(f"{info.name}.services")
+    if not info.ispkg
+    and info.name.rsplit(".", 1)[-1] not in ("__main__", "env", "api", "cli")
+    and not info.name.startswith(("civicgrid.migrations.", "civicgrid.web."))
 ]
 
 
 def service_actions() -> list[tuple[str, object]]:
+    """Every function `fn(uow, actor, ...)`: an action some caller takes."""
     found = []
-    for module in SERVICE_MODULES:
+    for module in MODULES:
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ != module.__name__ or name.startswith("_"):
                 continue
@@ -31,7 +38,31 @@ def service_actions() -> list[tuple[str, object]]:
 
 
 def test_services_exist() -> None:
-    assert len(service_actions()) >= 10
+    names = {name for name, _ in service_actions()}
+    assert len(names) >= 10
+    assert "civicgrid.registry.entities.decide_link" in names  # confirm and split
+
+
+# Refusals that belong to a rule: a service that raises them itself says in its body what
+# its @permission should say, so a rule declared PUBLIC could allow only some callers.
+ROLE_REFUSALS = ("forbidden_role", "not_authenticated")
+
+
+@pytest.mark.parametrize(("name", "fn"), service_actions())
+def test_no_service_refuses_callers_by_role_behind_its_rule(name: str, fn: object) -> None:
+    source = textwrap.dedent(inspect.getsource(fn))  # type: ignore[arg-type]
+    refusals = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Raise)
+        and any(
+            isinstance(arg, ast.Constant) and arg.value in ROLE_REFUSALS
+            for call in ast.walk(node)
+            if isinstance(call, ast.Call)
+            for arg in call.args
+        )
+    ]
+    assert refusals == [], f"{name} refuses by role itself; declare it in @permission"
 
 
 @pytest.mark.parametrize(("name", "fn"), service_actions())

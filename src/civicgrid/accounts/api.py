@@ -12,7 +12,8 @@ from civicgrid.accounts import services
 from civicgrid.accounts.schemas import ApiKeyIn, ApiKeyOut, MeOut, TokenOut, UserIn, UserOut
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
-from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor
+from civicgrid.core.permissions import Actor
+from civicgrid.core.schemas import HistoryOut
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -22,7 +23,7 @@ def token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.log_in),
 ) -> TokenOut:
     """OAuth2 password flow: form fields `username` and `password` → a bearer token."""
     settings = platform_of(request).settings
@@ -45,7 +46,7 @@ def token(
 @router.get("/auth/me", response_model=MeOut)
 def me(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC, "anyone with credentials; 401 without"),
+    actor: Actor = allow(services.who_am_i),
 ) -> MeOut:
     """The calling account: role, area scope and department."""
     found = services.who_am_i(uow, actor)
@@ -62,7 +63,7 @@ def me(
 def add_user(
     body: UserIn,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(ADMIN_ROLES),
+    actor: Actor = allow(services.add_user),
 ) -> UserOut:
     """Create an account (administrators only)."""
     user = services.add_user(uow, actor, services.NewUser(**body.model_dump()))
@@ -79,8 +80,18 @@ def add_user(
 def add_api_key(
     body: ApiKeyIn,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(ADMIN_ROLES),
+    actor: Actor = allow(services.add_api_key),
 ) -> ApiKeyOut:
     """Create an API key for a department system; the key is in this answer only."""
     key = services.add_api_key(uow, actor, body.name, body.department_code)
     return ApiKeyOut(name=body.name, department_code=body.department_code, key=key)
+
+
+@router.get("/users/{username}/history", response_model=list[HistoryOut])
+def account_history(
+    username: str,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.account_history),
+) -> list[HistoryOut]:
+    """An account's history (administrators): made, password set, changed — who, when."""
+    return [HistoryOut.of(e) for e in services.account_history(uow, actor, username)]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from civicgrid.core.db import utcnow
 from civicgrid.core.errors import CivicGridError, InvalidFields, InvalidInput
 from civicgrid.core.permissions import USER_ROLES, Role
+from civicgrid.core.security import mask_phone
 
 MIN_PASSWORD_LENGTH = 8
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,40}$")
@@ -95,6 +97,30 @@ class User:
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
     last_login_at: datetime | None = None
+    id: int | None = None
+
+    def facts(self) -> dict[str, object]:
+        """What the account's history records of it: never its password, and its phone
+        only masked (the history is read by administrators, not the phone's owner)."""
+        return {
+            "username": self.username,
+            "role": self.role.value,
+            "display_name": self.display_name,
+            "area_code": self.area_code,
+            "department_code": self.department_code,
+            "phone": mask_phone(self.phone) if self.phone else "",
+            "active": self.active,
+        }
+
+
+# The kinds of the accounts domain in the event log.
+ACCOUNT_KIND = "account"
+API_KEY_KIND = "api_key"
+
+
+class AccountAction(StrEnum):
+    SIGN_UP = "sign_up"  # a resident made her own account
+    PASSWORD = "password"  # the password was set (never what it is)
 
 
 @dataclass(eq=False)
@@ -107,4 +133,5 @@ class ApiKey:
     department_code: str | None = None
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
     last_used_at: datetime | None = None

@@ -11,6 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from civicgrid.accounts.domain import (
+    ACCOUNT_KIND,
+    API_KEY_KIND,
+    AccountAction,
     ApiKey,
     NewResident,
     User,
@@ -28,6 +31,7 @@ from civicgrid.core.permissions import (
     ADMIN_ROLES,
     ANY_USER,
     AREA_BOUND_ROLES,
+    AUTHENTICATED,
     PUBLIC,
     Actor,
     Role,
@@ -41,6 +45,7 @@ from civicgrid.core.security import (
     mask_name,
     verify_password,
 )
+from civicgrid.core.workflow import Event, EventLog, SystemAction, change_event
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,8 @@ def add_user(
         phone=new.phone,
     )
     users.add(user)
+    uow.session.flush()
+    _record(uow, actor, ACCOUNT_KIND, user.id, SystemAction.CREATE, user.facts())
     bump_revision(uow.session, ACCOUNTS_REVISION)
     uow.commit()
     return user
@@ -106,6 +113,9 @@ def set_password(uow: UnitOfWork, actor: Actor, username: str, password: str) ->
     if user is None:
         raise NotFound("user_not_found", name=username)
     user.password_hash = hash_password(password)
+    EventLog(uow.session).add(
+        change_event(ACCOUNT_KIND, user.id or 0, actor, utcnow(), {}, action=AccountAction.PASSWORD)
+    )
     bump_revision(uow.session, ACCOUNTS_REVISION)
     uow.commit()
 
@@ -162,6 +172,9 @@ def sign_up(
         last_login_at=utcnow(),
     )
     users.add(user)
+    uow.session.flush()
+    herself = Actor(user.username, Role.RESIDENT)
+    _record(uow, herself, ACCOUNT_KIND, user.id, AccountAction.SIGN_UP, user.facts())
     bump_revision(uow.session, ACCOUNTS_REVISION)
     uow.commit()
     token, expires_at = issue_token(user.username, secret, ttl)
@@ -284,20 +297,44 @@ def add_api_key(
     ):
         raise NotFound("department_not_found", code=department_code)
     key = generate_api_key()
-    ApiKeyRepository(uow.session).add(
-        ApiKey(
-            name=name, key_hash=hash_api_key(key), prefix=key[:8], department_code=department_code
-        )
+    record = ApiKey(
+        name=name, key_hash=hash_api_key(key), prefix=key[:8], department_code=department_code
     )
+    ApiKeyRepository(uow.session).add(record)
+    uow.session.flush()
+    facts = {"name": name, "prefix": record.prefix, "department_code": department_code}
+    _record(uow, actor, API_KEY_KIND, record.id, SystemAction.CREATE, facts)
     uow.commit()
     return key
 
 
-@permission(PUBLIC, "Describe the calling account")
+def _record(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: str,
+    record_id: int | None,
+    action: str,
+    facts: Mapping[str, object],
+) -> None:
+    """The first row of an account's or a key's history: what it was created with."""
+    created = {name: (None, value) for name, value in facts.items()}
+    EventLog(uow.session).add(
+        change_event(kind, record_id or 0, actor, utcnow(), created, action=action)
+    )
+
+
+@permission(ADMIN_ROLES, "The history of an account")
+def account_history(uow: UnitOfWork, actor: Actor, username: str) -> list[Event]:
+    """Every change of an account since it was made: who, when, what (never a password)."""
+    user = UserRepository(uow.session).get(username)
+    if user is None:
+        raise NotFound("user_not_found", name=username)
+    return list(EventLog(uow.session).of(ACCOUNT_KIND, user.id or 0))
+
+
+@permission(AUTHENTICATED, "Describe the calling account")
 def who_am_i(uow: UnitOfWork, actor: Actor) -> Actor:
     """The caller as the platform sees it: role, area scope and department."""
-    if actor.is_anonymous:
-        raise NotAuthenticated("not_authenticated")
     return actor
 
 

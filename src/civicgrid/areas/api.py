@@ -14,13 +14,15 @@ from civicgrid.areas.schemas import (
     AreaDetailOut,
     AreaOut,
     AreaPage,
+    DepartmentChangeIn,
     DepartmentIn,
     DepartmentOut,
     LocatedOut,
 )
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
-from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, STAFF, Actor
+from civicgrid.core.permissions import Actor
+from civicgrid.core.schemas import HistoryOut
 
 router = APIRouter(prefix="/api/v1", tags=["areas"])
 
@@ -28,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["areas"])
 @router.get("/areas", response_model=AreaPage)
 def list_areas(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.list_areas),
     level: Level | None = None,
     parent: str | None = Query(None, description="only the children of this area code"),
     q: str | None = Query(None, description="part of a name or code"),
@@ -58,7 +60,7 @@ def locate(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     lat: float = Query(..., description="latitude, WGS84"),
     lon: float = Query(..., description="longitude, WGS84"),
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.locate_point),
 ) -> LocatedOut:
     """The one grid containing the point, with its community, street, district and city.
     404 `outside_city` when no grid contains it; 422 when the coordinates are out of range
@@ -70,7 +72,7 @@ def locate(
 @router.get("/areas/geojson")
 def areas_geojson(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.map_areas),
     levels: str = Query(
         "district,street,community,grid", description="comma-separated levels to include"
     ),
@@ -98,7 +100,9 @@ def areas_geojson(
 
 @router.get("/areas/{code}", response_model=AreaDetailOut)
 def area_detail(
-    code: str, uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(PUBLIC)
+    code: str,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.area_detail),
 ) -> AreaDetailOut:
     """One area with its ancestors, children, handling units, grid workers and counts.
     Personal data (worker names and phones) is masked outside the caller's scope."""
@@ -107,7 +111,7 @@ def area_detail(
 
 @router.get("/departments", response_model=list[DepartmentOut])
 def list_departments(
-    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(STAFF)
+    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(services.list_departments)
 ) -> list[DepartmentOut]:
     """Handling units in the caller's area and above it."""
     return [DepartmentOut.of(d) for d in services.list_departments(uow, actor)]
@@ -117,8 +121,32 @@ def list_departments(
 def add_department(
     body: DepartmentIn,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(ADMIN_ROLES),
+    actor: Actor = allow(services.add_department),
 ) -> DepartmentOut:
     """Register a handling unit: a government department or a non-government unit."""
     department = services.add_department(uow, actor, **body.model_dump())
     return DepartmentOut.of(department)
+
+
+@router.patch("/departments/{code}", response_model=DepartmentOut)
+def change_department(
+    code: str,
+    body: DepartmentChangeIn,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.change_department),
+) -> DepartmentOut:
+    """Rename a unit, change its phone or webhook, or take it out of service (inactive
+    units are no longer routed to); each change is kept in its history with the reason."""
+    return DepartmentOut.of(
+        services.change_department(uow, actor, code, body.to_change(), body.reason)
+    )
+
+
+@router.get("/departments/{code}/history", response_model=list[HistoryOut])
+def department_history(
+    code: str,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.department_history),
+) -> list[HistoryOut]:
+    """Every change of a unit since it was registered: who, when, why, old and new."""
+    return [HistoryOut.of(e) for e in services.department_history(uow, actor, code)]

@@ -14,7 +14,7 @@ from civicgrid.areas.domain import LEVEL_LABELS, Function, Level, UnitKind
 from civicgrid.areas.importing import read_boundaries, rejects_document
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.i18n import translate
+from civicgrid.core.i18n import format_datetime, translate
 from civicgrid.core.permissions import SYSTEM
 
 areas_cli = typer.Typer(help="Areas and grids: import boundaries, list, locate points.")
@@ -140,6 +140,9 @@ def add_department_command(
         str, typer.Option(help=", ".join(f.value for f in Function))
     ] = Function.GENERAL.value,
     phone: Annotated[str, typer.Option(help="duty phone")] = "",
+    webhook: Annotated[
+        str, typer.Option(help="its own system's http(s) address, told of new work")
+    ] = "",
     db: DbOption = None,
 ) -> None:
     """Register a handling unit; the authority list routes cases to it by its function."""
@@ -163,8 +166,44 @@ def add_department_command(
             kind=unit_kind,
             function=unit_function,
             phone=phone,
+            webhook_url=webhook,
         )
     out.print(f"{department.code}\t{department.name}")
+
+
+@departments_cli.command("set")
+def change_department_command(
+    code: Annotated[str, typer.Argument(help="the unit's code")],
+    reason: Annotated[str, typer.Option(help="why (kept in the unit's history)")],
+    name: Annotated[str | None, typer.Option(help="a new name")] = None,
+    phone: Annotated[str | None, typer.Option(help="a new duty phone")] = None,
+    webhook: Annotated[str | None, typer.Option(help="its system's address ('' for none)")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="in service or not")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Change a unit (an inactive one is no longer routed to); the change and the reason
+    go into its history."""
+    change = services.UnitChange(name=name, phone=phone, active=active, webhook_url=webhook)
+    with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        department = services.change_department(uow, SYSTEM, code, change, reason)
+        state = "active" if department.active else "inactive"
+        out.print(f"{department.code}\t{department.name}\t{state}")
+
+
+@departments_cli.command("history")
+def department_history_command(
+    code: Annotated[str, typer.Argument(help="the unit's code")], db: DbOption = None
+) -> None:
+    """Every change of a unit: when, who, what and why."""
+    with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        settings = built.settings
+        for event in services.department_history(uow, SYSTEM, code):
+            when = format_datetime(event.at, settings.default_locale, settings.timezone)
+            changes = event.data.get("changes") or {}
+            fields = ", ".join(f"{k}: {old} → {new}" for k, (old, new) in changes.items())
+            out.print(f"{when}\t{event.actor_name}\t{event.action}\t{fields}\t{event.note}")
 
 
 @departments_cli.command("list")

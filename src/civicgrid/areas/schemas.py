@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from civicgrid.areas.domain import Area, Department, Function, Level, UnitKind
-from civicgrid.areas.services import AreaDetail, AreaRef, Located
+from civicgrid.areas.services import AreaDetail, AreaRef, Located, UnitChange
 
 
 class AreaRefOut(BaseModel):
@@ -55,6 +55,8 @@ class DepartmentOut(BaseModel):
     kind: UnitKind
     function: Function
     phone: str
+    active: bool = True
+    has_webhook: bool = Field(False, description="its own system is told of new work")
 
     @classmethod
     def of(cls, department: Department) -> DepartmentOut:
@@ -66,6 +68,8 @@ class DepartmentOut(BaseModel):
             kind=department.kind,
             function=department.function,
             phone=department.phone,
+            active=department.active,
+            has_webhook=bool(department.webhook_url),
         )
 
 
@@ -77,6 +81,22 @@ class DepartmentIn(BaseModel):
     kind: UnitKind = UnitKind.GOVERNMENT
     function: Function = Function.GENERAL
     phone: str = ""
+    webhook_url: str = Field("", max_length=500, description="its own system's http(s) address")
+
+
+class DepartmentChangeIn(BaseModel):
+    """What to change of a unit (fields left out stay as they are) and why."""
+
+    name: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=40)
+    active: bool | None = None
+    webhook_url: str | None = Field(None, max_length=500)
+    reason: str = Field("", max_length=1000)
+
+    def to_change(self) -> UnitChange:
+        return UnitChange(
+            name=self.name, phone=self.phone, active=self.active, webhook_url=self.webhook_url
+        )
 
 
 class WorkerOut(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
@@ -476,13 +477,29 @@ def add_department(
     )
     departments.add(department)
     uow.session.flush()
-    created = {name: (None, value) for name, value in department.facts().items()}
-    EventLog(uow.session).add(
-        change_event(UNIT_KIND, department.id or 0, actor, utcnow(), created, action="create")
-    )
+    EventLog(uow.session).add(_created(department, actor, utcnow()))
     AreaRepository(uow.session).mark_changed()  # routing caches hold the units
     uow.commit()
     return department
+
+
+def _created(unit: Department, actor: Actor, now: datetime) -> Event:
+    """The first row of a unit's history: what it was registered with."""
+    facts = {name: (None, value) for name, value in unit.facts().items()}
+    return change_event(UNIT_KIND, unit.id or 0, actor, now, facts, action="create")
+
+
+@permission(ADMIN_ROLES, "Register handling units programmatically (demo generator, tests)")
+def add_departments(uow: UnitOfWork, actor: Actor, units: Sequence[Department]) -> int:
+    """Register UNITS at once, each with the first row of its history. Commits."""
+    repo = DepartmentRepository(uow.session)
+    repo.add_all(units)
+    uow.session.flush()
+    now = utcnow()
+    EventLog(uow.session).add_all(_created(unit, actor, now) for unit in units)
+    AreaRepository(uow.session).mark_changed()  # routing caches hold the units
+    uow.commit()
+    return len(units)
 
 
 @dataclass

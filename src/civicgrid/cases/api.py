@@ -16,19 +16,21 @@ from civicgrid.cases.schemas import (
     CaseOut,
     CasePageOut,
     CategoryOut,
+    ListVersionOut,
     NearbyOut,
     ReportedOut,
+    RuleIn,
     RuleOut,
     SuggestionOut,
     SupportedOut,
     SupporterIn,
 )
-from civicgrid.cases.services import CASE_READERS, INTAKE_ROLES, CasePorts
+from civicgrid.cases.services import CasePorts
 from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.http import allow, count_attempt, get_uow, limit_attempts, platform_of
-from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor
+from civicgrid.core.permissions import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -42,7 +44,7 @@ def ports_of(request: Request) -> CasePorts:
 async def report_case(
     body: CaseIn,
     request: Request,
-    actor: Actor = allow(INTAKE_ROLES),
+    actor: Actor = allow(services.prepare_report),
 ) -> ReportedOut:
     """Report a problem. The case is placed in its grid, categorised, routed by the
     authority list and acknowledged only once stored. Residents, dispatch agents, grid
@@ -66,7 +68,7 @@ async def report_case(
 def list_cases(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(CASE_READERS),
+    actor: Actor = allow(services.list_cases),
     status: str | None = Query(None, description="comma-separated states, or 'open'"),
     category: str | None = Query(None, description="a category or a level-1 group"),
     grid: str | None = None,
@@ -113,7 +115,7 @@ def nearby(
     category: str = Query(..., description="a level-2 category code"),
     lat: float = Query(..., ge=-90, le=90),
     lon: float = Query(..., ge=-180, le=180),
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.nearby_cases),
 ) -> list[NearbyOut]:
     """Open cases of CATEGORY within the duplicate radius of the point, reported within the
     duplicate window, nearest first, with nothing about their reporters: shown before a
@@ -140,7 +142,7 @@ def get_case(
     case_id: int,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(CASE_READERS),
+    actor: Actor = allow(services.get_case),
 ) -> CaseDetailOut:
     """The case with its full timeline, the answers sent to its reporters, and the actions
     the caller may take now."""
@@ -154,7 +156,7 @@ def act_on_case(
     body: ActionIn,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(CASE_READERS),
+    actor: Actor = allow(services.act_on_case),
 ) -> CaseDetailOut:
     """Take one action (accept, dispatch, whistle, resolve, verify, close, rate, escalate,
     …). A wrong action for the case's state is a 409 naming the state and the allowed
@@ -170,7 +172,7 @@ def support(
     body: SupporterIn,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC, "residents, and people without an account who give a phone"),
+    actor: Actor = allow(services.support_case),
 ) -> SupportedOut:
     """Add one's voice (附议) to an open case instead of reporting it again: the caller
     becomes one of its reporters and gets its answers from now on. Residents with an
@@ -190,7 +192,7 @@ def duplicates(
     case_id: int,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(CASE_READERS),
+    actor: Actor = allow(services.duplicates_of),
 ) -> list[CaseOut]:
     """Open cases of the same category close by, reported shortly before: merge candidates."""
     ports = ports_of(request)
@@ -204,7 +206,7 @@ def track(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     phone: str = Query(..., min_length=4, description="the phone number given when reporting"),
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.track_case),
     _attempt: None = limit_attempts("track"),
 ) -> CaseDetailOut:
     """Follow a case without an account: its number and the reporter's phone (a few
@@ -218,7 +220,7 @@ def track(
 def attachment(
     attachment_id: str,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(CASE_READERS),
+    actor: Actor = allow(services.get_attachment),
 ) -> Response:
     """A photo attached to a case the caller may see."""
     found = services.get_attachment(uow, actor, attachment_id)
@@ -231,7 +233,7 @@ def attachment(
 
 @router.get("/categories", response_model=list[CategoryOut])
 def categories(
-    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(PUBLIC)
+    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(services.list_categories)
 ) -> list[CategoryOut]:
     """The two-level category taxonomy."""
     return [CategoryOut.of(c) for c in services.list_categories(uow, actor)]
@@ -242,7 +244,7 @@ def suggest(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     text: str = Query("", max_length=4000, description="what the resident typed so far"),
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.suggest_categories),
 ) -> list[SuggestionOut]:
     """The three categories that fit TEXT best, with the suggester's confidence (the
     report form picks the first while a resident types)."""
@@ -254,7 +256,7 @@ def suggest(
 def replace_categories(
     body: list[CategoryOut],
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(ADMIN_ROLES),
+    actor: Actor = allow(services.replace_categories),
 ) -> list[CategoryOut]:
     """Replace the taxonomy (administrators). Categories left out are deactivated."""
     parsed: Parsed = Parsed(items=[(i, c.to_category()) for i, c in enumerate(body, start=1)])
@@ -276,7 +278,7 @@ def replace_categories(
 
 @router.get("/authority-rules", response_model=list[RuleOut])
 def rules(
-    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(PUBLIC)
+    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(services.list_rules)
 ) -> list[RuleOut]:
     """The published authority list (事权清单): category × level → unit, time limits."""
     return [RuleOut.of(r) for r in services.list_rules(uow, actor)]
@@ -286,12 +288,55 @@ def rules(
 def replace_rules(
     body: list[RuleOut],
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(ADMIN_ROLES),
+    reason: str = Query("", max_length=1000, description="why the list is replaced"),
+    actor: Actor = allow(services.replace_rules),
 ) -> list[RuleOut]:
-    """Replace the authority list (administrators); every rule is checked, all or none."""
+    """Replace the authority list (administrators); every rule is checked, all or none. It
+    becomes a new version: open cases keep the version they were routed by."""
     parsed: Parsed = Parsed(items=[(i, r.to_rule()) for i, r in enumerate(body, start=1)])
-    for row, rule in parsed.items:
-        if rule.department_function is None and rule.department_code is None:
-            parsed.problems.append(RowProblem(row, "function", "csv_function_or_department"))
-    services.replace_rules(uow, actor, parsed)
+    services.replace_rules(uow, actor, parsed, reason)
     return [RuleOut.of(r) for r in services.list_rules(uow, actor)]
+
+
+@router.post("/authority-rules", response_model=RuleOut, status_code=201)
+def add_rule(
+    body: RuleIn,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.add_rule),
+) -> RuleOut:
+    """Add one line to the authority list (administrators), with the reason; it makes a
+    new version of the list."""
+    return RuleOut.of(services.add_rule(uow, actor, body.to_edit(), body.reason))
+
+
+@router.put("/authority-rules/{rule_id}", response_model=RuleOut)
+def change_rule(
+    rule_id: int,
+    body: RuleIn,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.change_rule),
+) -> RuleOut:
+    """Change one line (administrators): the line as it should be, and why. The changed
+    line gets a new number; cases routed by the old one keep it."""
+    return RuleOut.of(services.change_rule(uow, actor, rule_id, body.to_edit(), body.reason))
+
+
+@router.delete("/authority-rules/{rule_id}", status_code=204)
+def remove_rule(
+    rule_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    reason: str = Query("", max_length=1000, description="why it is removed (required)"),
+    actor: Actor = allow(services.remove_rule),
+) -> Response:
+    """Remove one line from the authority list (administrators), with the reason."""
+    services.remove_rule(uow, actor, rule_id, reason)
+    return Response(status_code=204)
+
+
+@router.get("/authority-rules/versions", response_model=list[ListVersionOut])
+def rule_versions(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.rule_versions),
+) -> list[ListVersionOut]:
+    """The versions of the authority list, newest first: who, when, how, why and what."""
+    return [ListVersionOut.of(v) for v in services.rule_versions(uow, actor)]

@@ -23,9 +23,10 @@ from civicgrid.cases.taxonomy import (
 )
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.i18n import translate
+from civicgrid.core.i18n import format_datetime, translate
+from civicgrid.core.jobs import exclusive
 from civicgrid.core.permissions import SYSTEM
-from civicgrid.system.services import deliver_messages
+from civicgrid.system.services import DELIVERY_JOB, deliver_messages
 
 rules_cli = typer.Typer(help="The authority list (事权清单): who handles which category, how fast.")
 categories_cli = typer.Typer(help="The two-level category taxonomy of cases.")
@@ -37,16 +38,36 @@ FileArgument = Annotated[
 
 
 @rules_cli.command("import")
-def import_rules(file: FileArgument = None, db: DbOption = None) -> None:
+def import_rules(
+    file: FileArgument = None,
+    reason: Annotated[str, typer.Option(help="why the list is replaced (kept with it)")] = "",
+    db: DbOption = None,
+) -> None:
     """Replace the authority list. Columns: category, level, function, department, area,
     accept_h, register_h, dispatch_h, start_h, handle_h, verify_h, close_h, auto_escalate.
-    All rows or none: bad rows are listed and saved beside the file for correction."""
+    All rows or none: bad rows are listed and saved beside the file for correction. The
+    list becomes a new version; open cases keep the version they were routed by."""
     path = file or DEFAULT_RULES
     with friendly_errors():
         parsed = parse_rules(read_csv_text(path))
     with platform(db) as built, UnitOfWork(built.session_factory) as uow:
-        count = _install(path, parsed, lambda: services.replace_rules(uow, SYSTEM, parsed))
+        count = _install(path, parsed, lambda: services.replace_rules(uow, SYSTEM, parsed, reason))
     out.print(f"{count} rules installed from {path}")
+
+
+@rules_cli.command("versions")
+def rule_versions(db: DbOption = None) -> None:
+    """The versions of the authority list: when, who, how and why."""
+    with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        settings = built.settings
+        table = Table("version", "when", "who", "change", "reason")
+        for listed in services.rule_versions(uow, SYSTEM):
+            version = listed.version
+            when = format_datetime(version.created_at, settings.default_locale, settings.timezone)
+            table.add_row(
+                str(version.id), when, version.created_by, version.change.value, version.reason
+            )
+    out.print(table)
 
 
 @rules_cli.command("export")
@@ -96,12 +117,19 @@ def _install(path: Path, parsed: Parsed[Any], install: Callable[[], int]) -> int
 @cases_cli.command("tick")
 def tick_command(db: DbOption = None) -> None:
     """Mark overdue cases, escalate them per the authority list, send stored answers.
-    The web server does this every CIVICGRID_SCHEDULER_INTERVAL_SECONDS; run this from
-    cron when the scheduler is switched off."""
+    The server or `civicgrid worker` does this every CIVICGRID_SCHEDULER_INTERVAL_SECONDS;
+    run this from cron when neither does. It waits for nobody: while another process is
+    ticking or sending, it says so and leaves that part to it."""
     with platform(db) as built, UnitOfWork(built.session_factory) as uow:
-        report = services.tick(uow, SCHEDULER, built.cases)
-        delivered = deliver_messages(uow, SCHEDULER, built.outbox)
-    out.print(
-        f"overdue marked: {report.marked_overdue}, escalated: {report.escalated}, "
-        f"messages sent: {delivered.sent}"
-    )
+        with exclusive(built.engine, services.TICK_JOB) as mine:
+            report = services.tick(uow, SCHEDULER, built.cases) if mine else None
+        with exclusive(built.engine, DELIVERY_JOB) as mine:
+            delivered = deliver_messages(uow, SCHEDULER, built.outbox) if mine else None
+    if report is None:
+        out.print("another process is ticking now; nothing marked or escalated here")
+    else:
+        out.print(f"overdue marked: {report.marked_overdue}, escalated: {report.escalated}")
+    if delivered is None:
+        out.print("another process is sending messages now")
+    else:
+        out.print(f"messages sent: {delivered.sent}")

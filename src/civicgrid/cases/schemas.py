@@ -23,9 +23,11 @@ from civicgrid.cases.domain import (
 from civicgrid.cases.services import (
     ActionRequest,
     CaseView,
+    ListVersion,
     NearbyCase,
     NewCase,
     NewSupporter,
+    RuleEdit,
     SuggestedCategory,
 )
 from civicgrid.core.outbox import Delivery, MessageChannel, OutboxMessage
@@ -251,7 +253,8 @@ class EventOut(BaseModel):
 
 class MessageOut(BaseModel):
     channel: str
-    recipient: str
+    recipient: str = Field(description="where it goes: a phone, an e-mail, an account, a URL")
+    to: str = Field(description="whom it is for: reporter:<id>, user:<name> or unit:<code>")
     body: str
     created_at: datetime
     state: Delivery = Field(description="pending, sent, or failed after its retries")
@@ -266,6 +269,7 @@ class MessageOut(BaseModel):
         return cls(
             channel=message.channel.value,
             recipient=recipient,
+            to=message.recipient,
             body=message.body,
             created_at=message.created_at,
             state=message.state,
@@ -417,6 +421,8 @@ class RuleOut(BaseModel):
         default_factory=dict, description="hours per step: " + ", ".join(STEPS)
     )
     auto_escalate: bool = True
+    id: int | None = Field(None, description="the line's number (changes when it is changed)")
+    version: int | None = Field(None, description="the list's version that added this line")
 
     @classmethod
     def of(cls, rule: AuthorityRule) -> RuleOut:
@@ -428,17 +434,69 @@ class RuleOut(BaseModel):
             area=rule.area_code,
             limits=rule.time_limits.as_dict(),
             auto_escalate=rule.auto_escalate,
+            id=rule.id,
+            version=rule.version_from or None,
         )
 
     def to_rule(self) -> AuthorityRule:
-        from civicgrid.cases.domain import TimeLimits
+        return self.to_edit().to_rule()
 
-        return AuthorityRule(
-            category_code=self.category,
-            level=self.level,
-            department_function=self.function,
-            department_code=self.department,
-            area_code=self.area,
-            limits={**TimeLimits().as_dict(), **self.limits},
+    def to_edit(self) -> RuleEdit:
+        return RuleEdit(
+            category=self.category,
+            level=self.level.value,
+            function=self.function.value if self.function else None,
+            department=self.department,
+            area=self.area,
+            limits=dict(self.limits),
             auto_escalate=self.auto_escalate,
+        )
+
+
+class RuleIn(BaseModel):
+    """One line of the authority list and why it is added or changed."""
+
+    category: str = Field(min_length=1, max_length=32)
+    level: str = Field(description="community, street, district or city")
+    function: str | None = Field(None, description="the function of the unit to route to")
+    department: str | None = Field(None, description="or one unit by its code")
+    area: str | None = Field(None, description="only cases within this area")
+    limits: dict[str, float] = Field(
+        default_factory=dict, description="hours per step: " + ", ".join(STEPS)
+    )
+    auto_escalate: bool = True
+    reason: str = Field("", max_length=1000, description="why (required)")
+
+    def to_edit(self) -> RuleEdit:
+        return RuleEdit(
+            category=self.category,
+            level=self.level,
+            function=self.function,
+            department=self.department,
+            area=self.area,
+            limits=dict(self.limits),
+            auto_escalate=self.auto_escalate,
+        )
+
+
+class ListVersionOut(BaseModel):
+    """A version of the authority list: who made it, when, how and why, what changed."""
+
+    version: int
+    change: str
+    created_by: str
+    created_at: datetime
+    reason: str
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, listed: ListVersion) -> ListVersionOut:
+        version = listed.version
+        return cls(
+            version=version.id or 0,
+            change=version.change.value,
+            created_by=version.created_by,
+            created_at=version.created_at,
+            reason=version.reason,
+            details=listed.event.data if listed.event is not None else {},
         )

@@ -70,6 +70,7 @@ from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork, read_revision, utcnow
 from civicgrid.core.errors import (
     Conflict,
+    FieldProblem,
     Forbidden,
     InvalidFields,
     InvalidInput,
@@ -1110,13 +1111,11 @@ def _require_phone(phone: str) -> None:
         raise InvalidInput("case_guest_needs_phone", field="phone")
 
 
-@permission(PUBLIC, "Report a problem without an account")
+@permission(frozenset(), "Report a problem without an account", anonymous=True)
 def report_as_guest(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> Reported:
     """A resident without an account reports through the web. She leaves a mobile number,
     so the centre can reach her and she can follow the case by its number and her phone
     (and verify, rate or reopen it from the tracking page). Stored before this returns."""
-    if not actor.is_anonymous:
-        raise Forbidden("case_guest_only")
     _require_phone(new.reporter_phone)
     new.channel = Channel.RESIDENT_WEB
     reported = _prepare(uow, GUEST, new, ports)
@@ -1229,7 +1228,7 @@ class Supported:
     event: Event
 
 
-@permission(PUBLIC, "Add one's voice to an open case (附议)")
+@permission({Role.RESIDENT}, "Add one's voice to an open case (附议)", anonymous=True)
 def support_case(
     uow: UnitOfWork, actor: Actor, case_id: int, new: NewSupporter, ports: CasePorts
 ) -> Supported:
@@ -1238,8 +1237,6 @@ def support_case(
     the case counts her (a 'join' row on its timeline). Residents with an account, or
     without one when they leave a mobile number; staff merge duplicates instead. 409 when
     the case is no longer open or she already reported or supported it."""
-    if not (actor.is_anonymous or actor.role is Role.RESIDENT):
-        raise Forbidden("forbidden_role", role=actor.role.value if actor.role else "-")
     if actor.is_anonymous:
         _require_phone(new.phone)
     if len(new.note) > ports.settings.max_description_chars:
@@ -1382,6 +1379,11 @@ def act_as_reporter(
 # ------------------------------------------------------------------ the scheduler
 
 
+# The tick's job name: its lock keeps two processes (servers, a worker, cron) from ticking
+# at once.
+TICK_JOB = "cases.tick"
+
+
 @dataclass
 class TickReport:
     marked_overdue: int = 0
@@ -1434,9 +1436,7 @@ def tick_job(ports: CasePorts) -> PeriodicJob:
             return ""
         return f"{done.marked_overdue} overdue marked, {done.escalated} escalated"
 
-    return PeriodicJob(
-        "cases.tick", timedelta(seconds=ports.settings.scheduler_interval_seconds), run
-    )
+    return PeriodicJob(TICK_JOB, timedelta(seconds=ports.settings.scheduler_interval_seconds), run)
 
 
 def case_facts(session: Session, area: Area, actor: Actor, facts: AreaFacts) -> None:
@@ -1564,7 +1564,7 @@ class RuleEdit:
         try:
             level = Level(self.level)
         except ValueError as exc:
-            raise InvalidInput("csv_bad_level", value=self.level, field="level") from exc
+            raise FieldProblem("csv_bad_level", value=self.level, field="level") from exc
         function = None
         if self.function:
             try:
@@ -1590,7 +1590,7 @@ def _checked_rule(uow: UnitOfWork, edit: RuleEdit) -> AuthorityRule:
     problems = _rule_problems(uow, 0, rule, known)
     if problems:
         raise InvalidFields(
-            [InvalidInput(p.key, **(p.params | {"field": p.column})) for p in problems]
+            [FieldProblem(p.key, **(p.params | {"field": p.column})) for p in problems]
         )
     return rule
 
@@ -1648,7 +1648,7 @@ def remove_rule(uow: UnitOfWork, actor: Actor, rule_id: int, reason: str) -> Aut
 
 def _require_reason(reason: str) -> None:
     if not reason.strip():
-        raise InvalidInput("rule_reason_required", field="reason")
+        raise FieldProblem("rule_reason_required", field="reason")
 
 
 @dataclass(frozen=True)

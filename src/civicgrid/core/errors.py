@@ -39,6 +39,14 @@ class InvalidFields(InvalidInput):
         return "; ".join(p.message(locale) for p in self.problems)
 
 
+class FieldProblem(InvalidInput):
+    """A wrong value of one field (the `field` parameter): the message starts with the
+    field's name, so an API caller knows where, as a form shows it beside the field."""
+
+    def message(self, locale: Locale) -> str:
+        return f"{self.params['field']}: {super().message(locale)}"
+
+
 class NotAuthenticated(CivicGridError):
     status = 401
     code = "not_authenticated"

@@ -7,7 +7,8 @@ Credentials are turned into an Actor by an Authenticator that the composition ro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, NotAuthenticated
 from civicgrid.core.i18n import Locale, pick_locale, translate
-from civicgrid.core.permissions import ANONYMOUS, Actor, Role, Rule
+from civicgrid.core.permissions import ANONYMOUS, Actor, Rule, rule_of
 from civicgrid.core.security import API_KEY_PREFIX
 
 TOKEN_COOKIE = "civicgrid_token"
@@ -69,13 +70,22 @@ def is_page(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/open311/", "/health", "/openapi"))
 
 
+# The rule of the few routes that call no service: a form, a redirect, the language
+# switch, the health check.
+NO_SERVICE = Rule(None, "calls no service: a form, a redirect or a check anyone may use")
+
+
 class Caller:
-    """The permission rule of one route, used as `actor: Actor = allow(...)`.
+    """The permission rule of one route, used as `actor: Actor = allow(service)`: the rule
+    the service function declares with @permission, so a route and the service it calls
+    can never disagree about who may call them. SOURCES are those service functions (none
+    for the few routes that call no service, which name a Rule of their own).
 
     tests/integration/test_permissions.py fails for any route without exactly one Caller."""
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, sources: tuple[Callable[..., Any], ...] = ()) -> None:
         self.rule = rule
+        self.sources = sources
 
     async def __call__(self, request: Request) -> Actor:
         # A caller seen lately is known without the database (most requests); anyone else
@@ -89,8 +99,23 @@ class Caller:
         return actor
 
 
-def allow(roles: frozenset[Role] | None, description: str = "") -> Any:
-    return Depends(Caller(Rule(roles, description)))
+def allow(*actions: Callable[..., Any] | Rule, only: Rule | None = None) -> Any:
+    """The route's caller, checked by the rule of the service function it calls (its
+    @permission), or of the services when it calls one or another by who is calling (the
+    union of their rules); a route that calls no service names a Rule of its own. ONLY
+    narrows a page to the roles it is made for (the dispatch page for the centre), never
+    wider than its services allow."""
+    rules = []
+    for action in actions:
+        rule = action if isinstance(action, Rule) else rule_of(action)
+        if rule is None:
+            raise TypeError(f"{getattr(action, '__qualname__', action)} declares no rule")
+        rules.append(rule)
+    combined = functools.reduce(Rule.union, rules)
+    if only is not None:
+        combined = combined.within(only)
+    sources = tuple(a for a in actions if not isinstance(a, Rule))
+    return Depends(Caller(combined, sources))
 
 
 def credentials_of(request: Request) -> Credentials | None:

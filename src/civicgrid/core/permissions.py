@@ -41,6 +41,8 @@ ROLE_LABELS: dict[Role, dict[str, str]] = {
 }
 
 USER_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.API_CLIENT)
+# Anyone with credentials: every account and every department system.
+AUTHENTICATED: frozenset[Role] = frozenset(Role)
 STAFF_ROLES: frozenset[Role] = frozenset(USER_ROLES) - {Role.RESIDENT}
 # Roles whose accounts must be tied to an area, because everything they see is scoped by it.
 AREA_BOUND_ROLES: frozenset[Role] = frozenset({Role.GRID_WORKER, Role.CADRE})
@@ -98,15 +100,20 @@ SYSTEM = Actor(name="system", role=Role.ADMIN, display_name="CivicGrid CLI")
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may call an action: `roles` None means everyone, including anonymous callers."""
+    """Who may call an action: `roles` None means everyone, including anonymous callers;
+    otherwise callers of those roles, and callers without credentials when `anonymous`
+    (a resident without an account reporting, tracking or adding her voice)."""
 
     roles: frozenset[Role] | None
     description: str = ""
+    anonymous: bool = False
 
     def allows(self, actor: Actor) -> bool:
         if self.roles is None:
             return True
-        return actor.role is not None and actor.role in self.roles
+        if actor.is_anonymous:
+            return self.anonymous
+        return actor.role in self.roles
 
     def check(self, actor: Actor) -> None:
         if self.allows(actor):
@@ -115,16 +122,37 @@ class Rule:
             raise NotAuthenticated("not_authenticated")
         raise Forbidden("forbidden_role", role=actor.role.value if actor.role else "-")
 
+    def within(self, audience: Rule) -> Rule:
+        """Only those both rules allow (a page made for some of the callers its services
+        allow)."""
+        if audience.roles is None:
+            return self
+        roles = audience.roles if self.roles is None else self.roles & audience.roles
+        anonymous = audience.anonymous and (self.roles is None or self.anonymous)
+        return Rule(roles, audience.description or self.description, anonymous)
+
+    def union(self, other: Rule) -> Rule:
+        """Whoever either rule allows (a page that calls one service or another by who
+        is calling)."""
+        if self.roles is None or other.roles is None:
+            return Rule(None, self.description)
+        return Rule(self.roles | other.roles, self.description, self.anonymous or other.anonymous)
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def permission(
-    roles: frozenset[Role] | Iterable[Role] | None, description: str = ""
+    roles: frozenset[Role] | Iterable[Role] | None,
+    description: str = "",
+    *,
+    anonymous: bool = False,
 ) -> Callable[[Callable[Concatenate[Any, Actor, P], R]], Callable[Concatenate[Any, Actor, P], R]]:
-    """Declare and enforce who may call a service function `fn(uow, actor, ...)`."""
-    rule = Rule(None if roles is None else frozenset(roles), description)
+    """Declare and enforce who may call a service function `fn(uow, actor, ...)`: ROLES
+    (None: anyone at all), and with ANONYMOUS also callers without credentials. The API
+    route or page that calls the function takes this same rule (core.http.allow)."""
+    rule = Rule(None if roles is None else frozenset(roles), description, anonymous)
 
     def decorate(
         fn: Callable[Concatenate[Any, Actor, P], R],

@@ -106,3 +106,11 @@ def mask_phone(phone: str | None) -> str:
     if len(phone) < 7:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_email(email: str | None) -> str:
+    """wang.li@example.com → w******@example.com."""
+    if not email:
+        return ""
+    local, _, domain = email.partition("@")
+    return (local[:1] + "*" * max(len(local) - 1, 1)) + ("@" + domain if domain else "")

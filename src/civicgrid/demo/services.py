@@ -10,8 +10,8 @@ from pathlib import Path
 
 from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.areas.domain import Level
-from civicgrid.areas.repository import AreaRepository, DepartmentRepository
-from civicgrid.areas.services import add_areas
+from civicgrid.areas.repository import AreaRepository
+from civicgrid.areas.services import add_areas, add_departments
 from civicgrid.cases.domain import Status
 from civicgrid.cases.services import CasePorts, replace_categories, replace_rules
 from civicgrid.cases.taxonomy import (
@@ -79,9 +79,7 @@ def install_demo_city(
     note("areas")
     add_areas(uow, actor, city.areas)
     note("departments")
-    DepartmentRepository(uow.session).add_all(city.departments)
-    AreaRepository(uow.session).mark_changed()
-    uow.commit()
+    add_departments(uow, actor, city.departments)
 
     note("accounts")
     # One password for all grid workers (hashed once): argon2 is deliberately slow, and

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/insight", tags=["insight"])
 def suggestion_model(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.MODEL_ROLES),
+    actor: Actor = allow(services.suggestion_model),
 ) -> dict[str, Any]:
     """What the category suggestions of intake are trained on (closed cases per category)
     and their cross-validated precision and recall per category; `model: null` while
@@ -54,7 +54,7 @@ def reply_quality(
     since: date | None = Query(
         None, description="closed on or after this day (default: 90 days ago)"
     ),
-    actor: Actor = allow(services.INSIGHT_VIEWERS),
+    actor: Actor = allow(services.reply_quality_by_department),
 ) -> dict[str, Any]:
     """The quality of the answers closed cases got, per handling unit of the caller's area
     (weakest first): how many cases, the mean total (0–100) and sub-scores (relevance,
@@ -96,7 +96,7 @@ def hot_issues(
     request: Request,
     days: int = Query(30, ge=1, le=365),
     limit: int = Query(20, ge=1, le=100),
-    actor: Actor = allow(services.INSIGHT_VIEWERS),
+    actor: Actor = allow(services.hot_issue_board),
 ) -> dict[str, Any]:
     """Hot issues (热点问题) among the cases of the caller's area reported in the last DAYS,
     open or closed: cases about the same problem in the same place, hottest first, with

@@ -29,9 +29,9 @@ from civicgrid.cases.services import CasePorts
 from civicgrid.cases.taxonomy import Parsed
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidInput, NotFound
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import NO_SERVICE, allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import Locale, pick_locale, translate
-from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor, Role
+from civicgrid.core.permissions import Actor, Role, Rule
 from civicgrid.open311 import services
 from civicgrid.open311.domain import (
     FORMATS,
@@ -135,7 +135,9 @@ UoW = Annotated[UnitOfWork, Depends(get_uow)]
 
 
 @router.get("/discovery.{fmt}")
-def discovery(fmt: str, request: Request, uow: UoW, actor: Actor = allow(PUBLIC)) -> Response:
+def discovery(
+    fmt: str, request: Request, uow: UoW, actor: Actor = allow(services.services_changed_at)
+) -> Response:
     """Service discovery: the GeoReport v2 endpoint of this server (its URL has no trailing
     slash; clients append `/services.json`), its formats and the changeset of the service
     list."""
@@ -152,7 +154,7 @@ def service_list(
     fmt: str,
     request: Request,
     uow: UoW,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.list_services),
     jurisdiction_id: str | None = None,
     locale: str | None = None,
 ) -> Response:
@@ -170,7 +172,7 @@ def service_definition(
     fmt: str,
     request: Request,
     uow: UoW,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.get_service),
     jurisdiction_id: str | None = None,
     locale: str | None = None,
 ) -> Response:
@@ -180,9 +182,14 @@ def service_definition(
     return render(fmt, "service_definition", definition_out(service, open311_locale(request)))
 
 
+# Open311 clients send their api_key inside the form, read by the route itself; the
+# services it calls then check the department system the key names (SUBMITTERS).
+OPEN311_SUBMISSION = Rule(None, "an Open311 client: its api_key comes in the form")
+
+
 @router.post("/v2/requests.{fmt}")
 async def post_request(
-    fmt: str, request: Request, uow: UoW, actor: Actor = allow(PUBLIC)
+    fmt: str, request: Request, uow: UoW, actor: Actor = allow(OPEN311_SUBMISSION)
 ) -> Response:
     """Report a problem (form-encoded or multipart): `api_key` (required; 403 when missing
     or wrong), `service_code`, `lat`+`long` or `address_string` or `address_id`,
@@ -233,7 +240,7 @@ def request_list(
     fmt: str,
     request: Request,
     uow: UoW,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.list_requests),
     service_request_id: str | None = None,
     service_code: str | None = None,
     status: str | None = None,
@@ -267,7 +274,7 @@ def request_detail(
     fmt: str,
     request: Request,
     uow: UoW,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.get_request),
     jurisdiction_id: str | None = None,
     locale: str | None = None,
 ) -> Response:
@@ -285,7 +292,7 @@ def token_detail(
     token: str,
     fmt: str,
     uow: UoW,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.request_for_token),
     jurisdiction_id: str | None = None,
 ) -> Response:
     """The request number behind a token from POST requests; 404 for an unknown token."""
@@ -297,7 +304,7 @@ def token_detail(
 @router.api_route(
     "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
 )
-def not_found(rest: str, request: Request, actor: Actor = allow(PUBLIC)) -> Response:
+def not_found(rest: str, request: Request, actor: Actor = allow(NO_SERVICE)) -> Response:
     """Anything else under /open311/ is a 404 in the spec's error format."""
     raise NotFound("route_not_found", path=request.url.path)
 
@@ -306,7 +313,9 @@ def not_found(rest: str, request: Request, actor: Actor = allow(PUBLIC)) -> Resp
 
 
 @attributes_router.get("/attributes", response_model=list[AttributeIn])
-def attribute_list(request: Request, uow: UoW, actor: Actor = allow(PUBLIC)) -> list[AttributeIn]:
+def attribute_list(
+    request: Request, uow: UoW, actor: Actor = allow(services.list_attributes)
+) -> list[AttributeIn]:
     """The attributes of every service in both languages (the shipped list until an
     administrator installs one)."""
     found = services.list_attributes(uow, actor, ports_of(request))
@@ -318,7 +327,7 @@ def replace_attribute_list(
     body: list[AttributeIn],
     request: Request,
     uow: UoW,
-    actor: Actor = allow(ADMIN_ROLES),
+    actor: Actor = allow(services.replace_attributes),
 ) -> list[AttributeIn]:
     """Replace the attribute list (administrators): every attribute is checked (its
     service, a unique code and order within it, options for list datatypes); all or none."""

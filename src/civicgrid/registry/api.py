@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 @router.get("/batches", response_model=list[BatchOut])
 def list_batches(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.IMPORTERS),
+    actor: Actor = allow(services.list_batches),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[BatchOut]:
     """The latest import batches, newest first: source, file, encoding and the counts of
@@ -41,7 +41,7 @@ def list_batches(
 def list_rejects(
     batch_id: int,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.IMPORTERS),
+    actor: Actor = allow(services.list_rejects),
     page: int = Query(1, ge=1),
     page_size: int = Query(100, ge=1, le=1000),
 ) -> RejectPage:
@@ -63,7 +63,7 @@ def list_rejects(
 def get_entity(
     entity_id: int,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.RECORD_READERS),
+    actor: Actor = allow(entities.get_entity),
 ) -> EntityOut:
     """One linked entity: the caller's visible records of it side by side, the value the
     registry believes per field with its source, the fields the records disagree on, and
@@ -76,7 +76,7 @@ def decide(
     entity_id: int,
     body: LinkDecisionIn,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(entities.DECIDERS),
+    actor: Actor = allow(entities.decide_link),
 ) -> EntityOut:
     """Confirm a record as this entity or split it off, with the reason; kept with who and
     when and applied by every later linkage run. A split record gets an entity of its own
@@ -99,7 +99,7 @@ def search(
     kind: RecordKind,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.RECORD_READERS),
+    actor: Actor = allow(services.search_records),
     q: str | None = Query(
         None, description="the start of a name, a phone number or a whole identity number"
     ),
@@ -127,7 +127,7 @@ def get_record(
     kind: RecordKind,
     record_id: int,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.RECORD_READERS),
+    actor: Actor = allow(services.get_record),
 ) -> RecordDetailOut:
     """One record of the caller's area with its change history (newest first) and the
     fields the caller may change."""
@@ -142,7 +142,7 @@ def patch_record(
     body: RecordPatch,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.EDITORS),
+    actor: Actor = allow(services.edit_record),
 ) -> RecordDetailOut:
     """Correct fields of a record of the caller's own grid (grid workers), with the reason;
     each changed field is logged. 422 names every wrong field."""

@@ -38,8 +38,14 @@ from typing import Any
 from civicgrid.areas.services import LocatorCache
 from civicgrid.cases.taxonomy import RowProblem
 from civicgrid.core.db import UnitOfWork, utcnow
-from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput, NotFound
-from civicgrid.core.i18n import Locale
+from civicgrid.core.errors import (
+    CivicGridError,
+    FieldProblem,
+    Forbidden,
+    InvalidFields,
+    InvalidInput,
+    NotFound,
+)
 from civicgrid.core.permissions import Actor, Role, permission
 from civicgrid.registry.addresses import AddressBook, ParsedAddress
 from civicgrid.registry.domain import (
@@ -615,13 +621,6 @@ def _place_again(
             for record in repo.at_address(kind, address.id):
                 changes += set_values(kind, record, {"grid_code": grid}, actor, reason)
     return changes
-
-
-class FieldProblem(InvalidInput):
-    """A wrong value of one field: the message starts with the field's name."""
-
-    def message(self, locale: Locale) -> str:
-        return f"{self.params['field']}: {super().message(locale)}"
 
 
 def check_edit(kind: RecordKind, values: dict[str, str]) -> dict[str, Any]:

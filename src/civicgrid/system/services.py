@@ -23,6 +23,8 @@ from civicgrid.core.permissions import ADMIN_ROLES, Actor, Role, permission
 from civicgrid.core.workflow import Event, EventLog
 
 DELIVERER = Actor(name="scheduler", role=Role.ADMIN, display_name="消息发送 Outbox")
+# The delivery job's name: its lock keeps two processes from sending the same messages.
+DELIVERY_JOB = "outbox.deliver"
 
 
 @dataclass
@@ -88,4 +90,4 @@ def delivery_job(ports: OutboxPorts, every: timedelta) -> PeriodicJob:
             return ""
         return f"{report.sent} sent, {report.retrying} to retry, {report.failed} failed"
 
-    return PeriodicJob("outbox.deliver", every, run)
+    return PeriodicJob(DELIVERY_JOB, every, run)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.permissions import PUBLIC, Actor
+from civicgrid.core.permissions import Actor
 from civicgrid.transparency import services
 from civicgrid.transparency.schemas import (
     AuthorityOut,
@@ -64,7 +64,7 @@ def summary(
     first: str | None = FROM,
     last: str | None = TO,
     area: str | None = AREA,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.summary),
 ) -> SummaryOut:
     """Cases reported in the period by category, area (one level below the one asked
     about) and month; of the cases closed in the period the median time to close, the
@@ -81,7 +81,7 @@ def summary_as_csv(
     first: str | None = FROM,
     last: str | None = TO,
     area: str | None = AREA,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.summary),
 ) -> Response:
     """The summary as CSV, one figure a row: section, code, name, name_en, value."""
     filters = Filters(first, last, area)
@@ -96,7 +96,7 @@ def recent_cases(
     first: str | None = FROM,
     last: str | None = TO,
     area: str | None = AREA,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.recent_cases),
 ) -> CaseListOut:
     """The newest cases (at most 500) reported in the last 30 days of the period, with
     personal data removed: no names, phones, addresses or descriptions; the place rounded
@@ -113,7 +113,7 @@ def recent_cases_as_csv(
     first: str | None = FROM,
     last: str | None = TO,
     area: str | None = AREA,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.recent_cases),
 ) -> Response:
     """The same recent cases as CSV, the columns of the JSON items."""
     filters = Filters(first, last, area)
@@ -123,7 +123,7 @@ def recent_cases_as_csv(
 
 @router.get("/authority-list.json", response_model=list[AuthorityOut])
 def authority_list(
-    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(PUBLIC)
+    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(services.authority_list)
 ) -> list[AuthorityOut]:
     """The published authority list (事权清单): for each category and level, the unit
     responsible (by function, or named) and the hours allowed for each step."""
@@ -132,7 +132,7 @@ def authority_list(
 
 @router.get("/authority-list.csv", response_class=Response)
 def authority_list_as_csv(
-    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(PUBLIC)
+    uow: Annotated[UnitOfWork, Depends(get_uow)], actor: Actor = allow(services.authority_list)
 ) -> Response:
     """The authority list as CSV, one rule a row, hours per step."""
     entries = services.authority_list(uow, actor)

@@ -38,7 +38,6 @@ from civicgrid.cases.domain import (
 )
 from civicgrid.cases.repository import CaseFilter
 from civicgrid.cases.services import (
-    CASE_READERS,
     ActionRequest,
     CasePorts,
     CaseView,
@@ -49,7 +48,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import N_, Locale, format_duration, has_message, translate
-from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role
+from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role, Rule
 from civicgrid.core.security import mask_name, mask_phone
 from civicgrid.core.workflow import Event
 from civicgrid.insight.warnings.services import WARNING_READERS
@@ -59,8 +58,13 @@ router = APIRouter(include_in_schema=False)
 
 # The leader watches the dispatch centre's queue; only the centre acts on it.
 DISPATCH_VIEWERS = CENTRE | {Role.LEADER}
+# Whom each work page is made for (narrower than the case services it calls).
+DISPATCH_PAGE = Rule(DISPATCH_VIEWERS, "the dispatch centre's queue (leaders read it)")
+CENTRE_PAGE = Rule(CENTRE, "the dispatch centre's one-click actions")
 HANDLERS = frozenset({Role.HANDLER})
+INBOX_PAGE = Rule(HANDLERS, "a unit's inbox")
 GRID_WORKERS = frozenset({Role.GRID_WORKER})
+GRID_PAGE = Rule(GRID_WORKERS, "the grid worker's phone page")
 RESIDENTS = frozenset({Role.RESIDENT})
 
 QUICK_ACTIONS = (Action.ACCEPT, Action.REGISTER, Action.DISPATCH)
@@ -649,7 +653,7 @@ def _queue_context(
 def dispatch_centre(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(DISPATCH_VIEWERS),
+    actor: Actor = allow(cases.list_cases, only=DISPATCH_PAGE),
 ) -> HTMLResponse:
     """The dispatch centre: open cases of the caller's area by deadline, filters, a map
     coloured by deadline light, and one-click accept / register / dispatch."""
@@ -671,7 +675,7 @@ def dispatch_centre(
 def dispatch_queue(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(DISPATCH_VIEWERS),
+    actor: Actor = allow(cases.list_cases, only=DISPATCH_PAGE),
 ) -> HTMLResponse:
     """The queue alone (HTMX reloads it when a filter changes)."""
     query = QueueQuery.of(request)
@@ -697,7 +701,7 @@ def dispatch_quick_action(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     action: Annotated[str, Form()] = "",
     department: Annotated[str, Form()] = "",
-    actor: Actor = allow(CENTRE),
+    actor: Actor = allow(cases.act_on_case, only=CENTRE_PAGE),
 ) -> HTMLResponse:
     """One click in the queue (accept, register, dispatch to the suggested unit); answers
     with the case's row as it is now, showing the error there if the action failed."""
@@ -780,7 +784,7 @@ def case_detail(
     case_id: int,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(CASE_READERS),
+    actor: Actor = allow(cases.get_case),
 ) -> HTMLResponse:
     """One case: its fields, timeline, answers to reporters, possible duplicates and a form
     for each action the caller may take now."""
@@ -793,7 +797,7 @@ def case_action(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[ActionForm, Depends()],
-    actor: Actor = allow(CASE_READERS),
+    actor: Actor = allow(cases.act_on_case),
 ) -> Response:
     """Take one action from any case page; back to where the form was (or the case) when
     it is done, or the case with the reason it was not."""
@@ -835,7 +839,7 @@ def cards_of(actor: Actor, found: Iterable[Case], now: datetime) -> list[Card]:
 def inbox(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(HANDLERS),
+    actor: Actor = allow(cases.list_cases, only=INBOX_PAGE),
 ) -> HTMLResponse:
     """The open cases of the handler's unit, soonest deadline first, each with its forms:
     start, resolve with photos, return, ask for more time, check in."""
@@ -864,7 +868,7 @@ def inbox(
 def grid_page(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(GRID_WORKERS),
+    actor: Actor = allow(cases.list_cases, only=GRID_PAGE),
 ) -> HTMLResponse:
     """The grid worker's phone page: report what she finds, check what units resolved in
     her grid, resolve her own small finds on the spot."""
@@ -877,7 +881,7 @@ def grid_report(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[ReportForm, Depends()],
-    actor: Actor = allow(GRID_WORKERS),
+    actor: Actor = allow(cases.report_case, only=GRID_PAGE),
 ) -> Response:
     """A grid worker's report from the field (channel grid_worker)."""
     try:

@@ -109,7 +109,7 @@ def insight_page(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     days: int = 90,
     units: str = "",
-    actor: Actor = allow(services.INSIGHT_VIEWERS),
+    actor: Actor = allow(services.reply_quality_by_department),
 ) -> HTMLResponse:
     """The hot-issue board, the model and its retraining, and reply quality per unit (the
     UNIT_ROWS weakest, or all with units=all)."""
@@ -135,7 +135,7 @@ def insight_page(
 def hot_board(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.INSIGHT_VIEWERS),
+    actor: Actor = allow(services.hot_issue_board),
 ) -> HTMLResponse:
     """The hot-issue board alone (HTMX refreshes it every minute)."""
     context = _hot_context(request, uow, actor)
@@ -147,7 +147,7 @@ def hot_board(
 def model_panel(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.INSIGHT_VIEWERS),
+    actor: Actor = allow(services.model_overview),
 ) -> HTMLResponse:
     """The model panel alone (polled while a retraining runs)."""
     view = View(request_locale(request), platform_of(request).cases.clock())
@@ -160,7 +160,7 @@ def model_panel(
 def retrain(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.MODEL_ROLES),
+    actor: Actor = allow(services.retrain_now),
 ) -> Response:
     """Start retraining the suggestions in the background; answers with the model panel
     (HTMX) or back to the page."""

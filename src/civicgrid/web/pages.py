@@ -20,6 +20,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
 from civicgrid.core.http import (
     LOCALE_COOKIE,
+    NO_SERVICE,
     TOKEN_COOKIE,
     allow,
     get_uow,
@@ -35,7 +36,7 @@ from civicgrid.core.i18n import (
     format_duration,
     translate,
 )
-from civicgrid.core.permissions import ANONYMOUS, PUBLIC, ROLE_LABELS, Actor
+from civicgrid.core.permissions import ANONYMOUS, ROLE_LABELS, Actor
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 # Marks a message key a template only holds (a link's label) for `pybabel extract`.
@@ -95,7 +96,7 @@ def render(
 def index(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(areas.list_areas),
 ) -> HTMLResponse:
     """The grid map: the caller's areas drawn as the base map, details beside it."""
     scope_name = None
@@ -122,7 +123,7 @@ def area_panel(
     code: str,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(areas.area_detail),
 ) -> HTMLResponse:
     """The detail panel of one area (loaded by HTMX when a grid is tapped)."""
     try:
@@ -143,7 +144,7 @@ def search_panel(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     q: str = "",
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(areas.list_areas),
 ) -> HTMLResponse:
     """Areas whose name or code contains Q, for the search box."""
     found = areas.list_areas(uow, actor, q=q.strip(), limit=20) if q.strip() else []
@@ -151,7 +152,7 @@ def search_panel(
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/", actor: Actor = allow(PUBLIC)) -> HTMLResponse:
+def login_page(request: Request, next: str = "/", actor: Actor = allow(NO_SERVICE)) -> HTMLResponse:
     """The login form."""
     return render(request, actor, "login.html", next=_safe_next(next), error=None)
 
@@ -163,7 +164,7 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(accounts.log_in),
 ) -> Response:
     """Check the credentials and keep the access token in an HttpOnly cookie."""
     settings = platform_of(request).settings
@@ -198,7 +199,7 @@ def remember_login(response: Response, token: str, ttl: timedelta, secure: bool)
 
 
 @router.post("/logout")
-def logout(actor: Actor = allow(PUBLIC)) -> RedirectResponse:
+def logout(actor: Actor = allow(NO_SERVICE)) -> RedirectResponse:
     """Forget the access token cookie."""
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(TOKEN_COOKIE)
@@ -206,7 +207,7 @@ def logout(actor: Actor = allow(PUBLIC)) -> RedirectResponse:
 
 
 @router.get("/lang/{locale}")
-def switch_language(locale: str, next: str = "/", actor: Actor = allow(PUBLIC)) -> Response:
+def switch_language(locale: str, next: str = "/", actor: Actor = allow(NO_SERVICE)) -> Response:
     """Remember the chosen page language (zh or en) in a cookie."""
     response = RedirectResponse(_safe_next(next), status_code=303)
     chosen: Locale = "en" if locale == "en" else "zh"

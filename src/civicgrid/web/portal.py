@@ -26,14 +26,20 @@ from civicgrid.cases.services import REPORTER_PASS_TTL, Followed, NearbyCase
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import (
     CivicGridError,
-    Forbidden,
     InvalidFields,
     InvalidInput,
     NotAuthenticated,
 )
-from civicgrid.core.http import allow, count_attempt, get_uow, platform_of, request_locale
+from civicgrid.core.http import (
+    NO_SERVICE,
+    allow,
+    count_attempt,
+    get_uow,
+    platform_of,
+    request_locale,
+)
 from civicgrid.core.i18n import Locale, has_message
-from civicgrid.core.permissions import PUBLIC, Actor, Role
+from civicgrid.core.permissions import Actor, Role, Rule
 from civicgrid.web.case_pages import (
     ActionForm,
     Labels,
@@ -95,18 +101,18 @@ def error_list(errors: dict[str, str], labels: Labels) -> list[str]:
     ]
 
 
-def _residents_only(actor: Actor) -> None:
-    """The portal is for residents and people without an account; staff report through
-    their own pages (and would report in the wrong channel here)."""
-    if not actor.is_anonymous and actor.role is not Role.RESIDENT:
-        raise Forbidden("forbidden_role", role=actor.role.value if actor.role else "-")
+# The portal is for residents and people without an account; staff report through their
+# own pages (and would report in the wrong channel here).
+PORTAL = Rule(frozenset({Role.RESIDENT}), "the residents' portal", anonymous=True)
 
 
 # ------------------------------------------------------------------ an account of one's own
 
 
 @router.get("/signup", response_class=HTMLResponse, response_model=None)
-def signup_page(request: Request, next: str = "/report", actor: Actor = allow(PUBLIC)) -> Response:
+def signup_page(
+    request: Request, next: str = "/report", actor: Actor = allow(NO_SERVICE)
+) -> Response:
     """A resident creates her own account: a name, her mobile number, a password."""
     if not actor.is_anonymous:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -123,7 +129,7 @@ def signup(
     password: Annotated[str, Form()] = "",
     password_again: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/report",
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(accounts.sign_up),
 ) -> Response:
     """Create the account and log her in (a few sign-ups an hour per address)."""
     settings = platform_of(request).settings
@@ -171,13 +177,12 @@ def _signup(
 def report_page(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(NO_SERVICE, only=PORTAL),
 ) -> HTMLResponse:
     """Report a problem in three steps: what (typed freely, the category suggested), where
     (a pin, the phone's position or an address), then photos and how to reach you — with
     open cases of the same problem nearby offered before sending. With an account or
     without one (then a mobile number is needed)."""
-    _residents_only(actor)
     return _report(request, uow, actor)
 
 
@@ -186,11 +191,10 @@ def report_submit(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[ReportForm, Depends()],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(cases.report_case, cases.report_as_guest, only=PORTAL),
 ) -> Response:
     """Send the report (channel resident_web); without an account, a few an hour per
     address."""
-    _residents_only(actor)
     ports = ports_of(request)
     try:
         if actor.is_anonymous:
@@ -215,7 +219,7 @@ def report_nearby(
     category: str = "",
     lat: str = "",
     lon: str = "",
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(cases.nearby_cases),
 ) -> HTMLResponse:
     """Open cases of the chosen category near the pin, each with a button to add one's
     voice (the report form loads this once it knows both); empty when there are none."""
@@ -237,11 +241,10 @@ def support(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[ReportForm, Depends()],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(cases.support_case),
 ) -> Response:
     """Add one's voice (附议) to a case nearby with what the report form holds: her words,
     photos and how to reach her. Back to the form, as typed, when that cannot be done."""
-    _residents_only(actor)
     try:
         if actor.is_anonymous:
             count_attempt(request, "guest")
@@ -309,7 +312,7 @@ def track_page(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     number: str = "",
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(cases.follow_with_pass),
 ) -> HTMLResponse:
     """Follow a case without an account: its number and the phone given when reporting.
     The case looked up last (within half an hour) is shown again, as it is now."""
@@ -331,7 +334,7 @@ def track_lookup(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     number: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(cases.follow_case),
 ) -> HTMLResponse:
     """The case's progress in plain words and the answers sent to this phone; for the
     person who filed it, whether the fix held, a rating, reopening. Posted, so the phone
@@ -354,7 +357,7 @@ def track_act(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[ActionForm, Depends()],
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(cases.act_as_reporter),
 ) -> Response:
     """The case's reporter, having given its number and her phone, says whether the fix
     held, rates the result or reopens it; on the timeline as the case's reporter."""
@@ -384,7 +387,7 @@ def track_act(
 
 
 @router.post("/track/forget")
-def track_forget(actor: Actor = allow(PUBLIC)) -> RedirectResponse:
+def track_forget(actor: Actor = allow(NO_SERVICE)) -> RedirectResponse:
     """Stop following the case on this device (forget the lookup)."""
     response = RedirectResponse("/track", status_code=303)
     response.delete_cookie(TRACK_COOKIE, path="/track")

@@ -55,7 +55,7 @@ def _kind(value: str | None) -> RecordKind:
 def registry_page(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.SUMMARY_READERS),
+    actor: Actor = allow(services.grid_summaries),
 ) -> HTMLResponse:
     """Search one kind of record in the caller's area; the per-grid summary map above."""
     params = request.query_params
@@ -102,7 +102,7 @@ def entity_page(
     entity_id: int,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.RECORD_READERS),
+    actor: Actor = allow(entities.get_entity),
 ) -> HTMLResponse:
     """One linked entity: its records side by side, disagreements marked, the believed
     value per field with its source, and the form to confirm or split a record."""
@@ -148,7 +148,7 @@ async def decide_link(
     entity_id: int,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(entities.DECIDERS),
+    actor: Actor = allow(entities.decide_link),
 ) -> Response:
     """Keep a reviewer's confirm or split of one record of the entity, with the reason."""
     form = await request.form()
@@ -180,7 +180,7 @@ def record_page(
     record_id: int,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.RECORD_READERS),
+    actor: Actor = allow(services.get_record),
 ) -> HTMLResponse:
     """One record with its change history; the grid's grid worker gets the edit form."""
     detail = services.get_record(uow, actor, kind, record_id)
@@ -223,7 +223,7 @@ async def edit_record(
     record_id: int,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.EDITORS),
+    actor: Actor = allow(services.edit_record),
 ) -> Response:
     """Save a grid worker's correction (every field of the form, the reason required)."""
     form = await request.form()

@@ -20,7 +20,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import Locale, city_day, format_date, format_duration, translate
-from civicgrid.core.permissions import PUBLIC, Actor
+from civicgrid.core.permissions import Actor
 from civicgrid.transparency import services
 from civicgrid.transparency.domain import MAX_PERIOD_DAYS
 from civicgrid.transparency.schemas import CASE_COLUMNS, definitions
@@ -61,7 +61,7 @@ def transparency_page(
     first: str | None = Query(None, alias="from"),
     last: str | None = Query(None, alias="to"),
     area: str | None = None,
-    actor: Actor = allow(PUBLIC),
+    actor: Actor = allow(services.summary),
 ) -> HTMLResponse:
     """Public figures, the map of recent cases and the authority list; a wrong filter is
     shown on the page, naming the field (422)."""

@@ -35,6 +35,7 @@ def _page(
         found = services.list_warnings(uow, actor, query, limit=200)
     except CivicGridError as problem:
         found, error, status = [], problem.message(request_locale(request)), problem.status
+    handling = services.handling_of(uow, actor, found)
     grids = {g for w in found for g in w.cluster}
     labels = labels_for(request, uow, actor, grid_codes=grids)
     separator = "、" if labels.locale == "zh" else ", "
@@ -46,6 +47,7 @@ def _page(
         names_of=lambda codes: separator.join(labels.grid(c) for c in codes),
         status_code=status,
         warnings=found,
+        handling=handling,
         state=state,
         kind=kind,
         states=STATE_CHOICES,
@@ -60,7 +62,7 @@ def _page(
 def warnings_page(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.WARNING_READERS),
+    actor: Actor = allow(services.list_warnings),
 ) -> HTMLResponse:
     """The warnings of the caller's area, open ones by default, newest first."""
     return _page(request, uow, actor)
@@ -72,7 +74,7 @@ def acknowledge_warning(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     note: Annotated[str, Form()] = "",
-    actor: Actor = allow(services.WARNING_HANDLERS),
+    actor: Actor = allow(services.acknowledge_warning),
 ) -> Response:
     """Acknowledge one warning from the list (someone is on it)."""
     return _handle(request, uow, actor, services.acknowledge_warning, warning_id, note)
@@ -84,7 +86,7 @@ def close_warning(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     note: Annotated[str, Form()] = "",
-    actor: Actor = allow(services.WARNING_HANDLERS),
+    actor: Actor = allow(services.close_warning),
 ) -> Response:
     """Close one warning from the list (dealt with, or a false alarm)."""
     return _handle(request, uow, actor, services.close_warning, warning_id, note)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, request_locale
-from civicgrid.core.permissions import Actor
+from civicgrid.core.permissions import Actor, Role
+from civicgrid.core.schemas import HistoryOut, OutboxOut
 from civicgrid.insight.warnings import services
 from civicgrid.insight.warnings.schemas import HandleIn, WarningOut, parse_query
 
@@ -24,7 +25,7 @@ SINCE = Query(None, description="YYYY-MM-DD: seen on or after this day (the city
 @router.get("/warnings", response_model=list[WarningOut])
 def list_warnings(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.WARNING_READERS),
+    actor: Actor = allow(services.list_warnings),
     kind: str | None = KIND,
     category: str | None = CATEGORY,
     state: str | None = STATE,
@@ -40,7 +41,7 @@ def list_warnings(
 def warning_map(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(services.WARNING_READERS),
+    actor: Actor = allow(services.warning_map),
     kind: str | None = KIND,
     category: str | None = CATEGORY,
     state: str | None = STATE,
@@ -57,7 +58,7 @@ def acknowledge_warning(
     warning_id: int,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     body: HandleIn | None = None,
-    actor: Actor = allow(services.WARNING_HANDLERS),
+    actor: Actor = allow(services.acknowledge_warning),
 ) -> WarningOut:
     """Say that someone is looking into a new warning, with an optional note. A warning
     already acknowledged or closed is a 409 naming its state."""
@@ -70,9 +71,32 @@ def close_warning(
     warning_id: int,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     body: HandleIn | None = None,
-    actor: Actor = allow(services.WARNING_HANDLERS),
+    actor: Actor = allow(services.close_warning),
 ) -> WarningOut:
     """Close a new or acknowledged warning (dealt with, or a false alarm: say which in the
     note)."""
     note = body.note if body else ""
     return WarningOut.of(services.close_warning(uow, actor, warning_id, note))
+
+
+@router.get("/warnings/{warning_id}/history", response_model=list[HistoryOut])
+def warning_history(
+    warning_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.warning_history),
+) -> list[HistoryOut]:
+    """The warning's history: raised, seen again, acknowledged and closed — who, when, why."""
+    return [HistoryOut.of(e) for e in services.warning_history(uow, actor, warning_id)]
+
+
+@router.get("/warnings/{warning_id}/notices", response_model=list[OutboxOut])
+def warning_notices(
+    warning_id: int,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.warning_notices),
+) -> list[OutboxOut]:
+    """Who was told of the warning, how (phones masked but for administrators), and
+    whether it was delivered."""
+    reveal = actor.role is Role.ADMIN
+    notices = services.warning_notices(uow, actor, warning_id)
+    return [OutboxOut.of(m, reveal=reveal) for m in notices]

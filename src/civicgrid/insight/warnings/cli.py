@@ -11,11 +11,12 @@ from rich.table import Table
 from civicgrid.console import DbOption, friendly_errors, locale, out, platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import Locale, format_date, translate
+from civicgrid.core.jobs import exclusive
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.insight.warnings import services
 from civicgrid.insight.warnings.domain import RiskWarning
 from civicgrid.insight.warnings.schemas import parse_day, parse_query
-from civicgrid.system.services import deliver_messages
+from civicgrid.system.services import DELIVERY_JOB, deliver_messages
 
 warnings_cli = typer.Typer(
     help="Hot spots and surges (风险预警): scan the cases, list the warnings.",
@@ -36,8 +37,13 @@ def scan(
     lang = locale()
     with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
         ports = built.warnings
-        report = services.scan_warnings(uow, SYSTEM, ports, parse_day(day))
-        sent = deliver_messages(uow, SYSTEM, built.outbox).sent
+        with exclusive(built.engine, services.SCAN_JOB) as mine:
+            if not mine:
+                out.print(translate("warning.scan_running", lang))
+                return
+            report = services.scan_warnings(uow, SYSTEM, ports, parse_day(day))
+        with exclusive(built.engine, DELIVERY_JOB) as mine:
+            sent = deliver_messages(uow, SYSTEM, built.outbox).sent if mine else 0
         out.print(
             translate(
                 "warning.scanned",

@@ -51,6 +51,8 @@ WARNING_HANDLERS = WARNING.acting_roles()
 HOTSPOT_RECIPIENTS = frozenset({Role.CADRE})
 SURGE_RECIPIENTS = frozenset({Role.CADRE, Role.GRID_WORKER})
 
+# The scan's job name: its lock keeps two processes from scanning at once.
+SCAN_JOB = "insight.warnings"
 SCANNER = Actor(name="scheduler", role=Role.ADMIN, display_name="风险预警 Warning scan")
 
 
@@ -194,7 +196,7 @@ def scan_job(ports: WarningPorts, every: timedelta) -> PeriodicJob:
             return ""
         return f"{raised} warnings raised, {updated} updated, {notices} notices written"
 
-    return PeriodicJob("insight.warnings", every, run)
+    return PeriodicJob(SCAN_JOB, every, run)
 
 
 # ------------------------------------------------------------------ reading and handling
@@ -271,6 +273,22 @@ def warning_notices(uow: UnitOfWork, actor: Actor, warning_id: int) -> list[Outb
     """Who was told about the warning, how, and whether it was delivered."""
     get_warning(uow, actor, warning_id)
     return list(Outbox(uow.session).of(WARNING_KIND, warning_id))
+
+
+@permission(WARNING_READERS, "How the warnings of one's area were handled")
+def handling_of(
+    uow: UnitOfWork, actor: Actor, warnings: list[RiskWarning]
+) -> dict[int, list[Event]]:
+    """For each of WARNINGS (already read by the caller), who acknowledged and who closed
+    it, when and why, in order."""
+    for warning in warnings:
+        actor.require_covers(warning.grid_code, warning.area_path)
+    ids = [w.id for w in warnings if w.id is not None]
+    steps = {WarningAction.ACKNOWLEDGE.value, WarningAction.CLOSE.value}
+    return {
+        warning_id: [e for e in history if e.action in steps]
+        for warning_id, history in EventLog(uow.session).of_kind(WARNING_KIND, ids).items()
+    }
 
 
 @permission(WARNING_READERS, "Read a warning's history")
