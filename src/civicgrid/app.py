@@ -24,6 +24,7 @@ from civicgrid.core.errors import NotAuthenticated
 from civicgrid.core.http import NO_SERVICE, Credentials, allow, install_error_handlers
 from civicgrid.core.jobs import Scheduler
 from civicgrid.core.permissions import Actor
+from civicgrid.core.proxies import ForwardedClient, TrustedProxies, parse_networks
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
 from civicgrid.insight import api as insight_api
@@ -166,6 +167,11 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The client's address and scheme as the deployment's trusted proxies say (uvicorn's
+    # own proxy headers are off): added last, so it is the outermost middleware and every
+    # other one, and every attempt limit, sees the corrected client.
+    proxies = TrustedProxies(parse_networks(settings.trusted_proxies))
+    app.add_middleware(ForwardedClient, proxies=proxies)
     return app
 
 

@@ -74,6 +74,7 @@ def serve(
                 port=bind_port,
                 access_log=access_log,
                 log_level="info",
+                proxy_headers=False,  # the app decides (CIVICGRID_TRUSTED_PROXIES)
             )
             return
         # Worker processes build their own platform from the environment.
@@ -89,6 +90,7 @@ def serve(
         port=bind_port,
         access_log=access_log,
         log_level="warning",
+        proxy_headers=False,
     )
 
 

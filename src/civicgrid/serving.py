@@ -61,5 +61,12 @@ def _serve_one(host: str, port: int, access_log: bool) -> None:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind((host, port))
-    config = uvicorn.Config(APP_FACTORY, factory=True, access_log=access_log, log_level="warning")
+    # No proxy headers here: the app believes them only from CIVICGRID_TRUSTED_PROXIES.
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        access_log=access_log,
+        log_level="warning",
+        proxy_headers=False,
+    )
     uvicorn.Server(config).run(sockets=[listener])

@@ -171,7 +171,13 @@ def count_attempt(request: Request, name: str) -> None:
     request's own is rolled back), so call this before the request writes: on SQLite a
     thread that holds the write turn would wait for itself."""
     limiter = request.app.state.limiters[name]
-    limiter.check(request.client.host if request.client else "-")
+    limiter.check(client_address(request))
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the socket's peer, or what a trusted proxy forwarded
+    (core.proxies has set it by now)."""
+    return request.client.host if request.client else "-"
 
 
 def limit_attempts(name: str) -> Any:

@@ -14,6 +14,7 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicgrid.core.instance import MIN_SECRET_CHARS, instance_secret
+from civicgrid.core.proxies import parse_networks
 
 
 class Settings(BaseSettings):
@@ -90,6 +91,9 @@ class Settings(BaseSettings):
     # per hour, so a script cannot fill the platform.
     signups_per_hour: int = 10
     guest_reports_per_hour: int = 30
+    # The reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or
+    # networks, comma-separated. Empty: none, every client is the socket's peer.
+    trusted_proxies: str = ""
 
     @field_validator("timezone")
     @classmethod
@@ -102,6 +106,17 @@ class Settings(BaseSettings):
                 f"(时区名称无效)"
             ) from exc
         return name
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, text: str) -> str:
+        try:
+            parse_networks(text)
+        except ValueError as exc:
+            raise ValueError(
+                f"CIVICGRID_TRUSTED_PROXIES: {exc} (可信代理须为 IP 地址或网段，以逗号分隔)"
+            ) from exc
+        return text
 
     @model_validator(mode="after")
     def _private_secret(self) -> Settings:
