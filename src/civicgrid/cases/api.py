@@ -26,11 +26,11 @@ from civicgrid.cases.schemas import (
     SupporterIn,
 )
 from civicgrid.cases.services import CasePorts
-from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.http import allow, count_attempt, get_uow, limit_attempts, platform_of
 from civicgrid.core.permissions import Actor
+from civicgrid.core.rows import Parsed, RowProblem
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 

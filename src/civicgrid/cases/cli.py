@@ -14,18 +14,16 @@ from civicgrid.cases.services import SCHEDULER, RowsRejected
 from civicgrid.cases.taxonomy import (
     DEFAULT_CATEGORIES,
     DEFAULT_RULES,
-    Parsed,
     parse_categories,
     parse_rules,
-    read_csv_text,
     rules_csv,
-    write_rejected_rows,
 )
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import format_datetime, translate
 from civicgrid.core.jobs import exclusive
 from civicgrid.core.permissions import SYSTEM
+from civicgrid.core.rows import Parsed, read_csv_text, write_rejected_rows
 from civicgrid.system.services import DELIVERY_JOB, deliver_messages
 
 rules_cli = typer.Typer(help="The authority list (事权清单): who handles which category, how fast.")

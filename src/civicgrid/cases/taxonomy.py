@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
 
 from civicgrid.areas.domain import Function, Level
 from civicgrid.cases.domain import STEPS, AuthorityRule, Category, TimeLimits, limit_problems
-from civicgrid.core.errors import InvalidInput
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.rows import Parsed, RowProblem, csv_rows, read_flag
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_CATEGORIES = DATA_DIR / "categories.csv"
@@ -29,76 +26,10 @@ RULE_COLUMNS = [
     *(f"{step}_h" for step in STEPS),
     "auto_escalate",
 ]
-TRUE_WORDS = {"1", "true", "yes", "y", "是", "t"}
-FALSE_WORDS = {"", "0", "false", "no", "n", "否", "f"}
-
-
-@dataclass
-class RowProblem:
-    row: int  # as a spreadsheet counts: the header is row 1
-    column: str
-    key: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def message(self, locale: Locale = "zh") -> str:
-        reason = translate(self.key, locale, self.params)
-        return translate(
-            "row_problem", locale, {"row": self.row, "field": self.column, "reason": reason}
-        )
-
-
-T = TypeVar("T")
-
-
-@dataclass
-class Parsed(Generic[T]):
-    items: list[tuple[int, T]] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    rows: dict[int, dict[str, str]] = field(default_factory=dict)
-
-    def bad_rows(self) -> list[dict[str, str]]:
-        """The rejected rows as read, each with an `_errors` column, for correction."""
-        bad: dict[int, list[str]] = {}
-        for problem in self.problems:
-            bad.setdefault(problem.row, []).append(problem.message())
-        return [{**self.rows[row], "_errors": "; ".join(msgs)} for row, msgs in sorted(bad.items())]
-
-
-def read_csv_text(path: Path) -> str:
-    if not path.exists():
-        raise InvalidInput("file_not_found", path=str(path))
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput("file_encoding", path=str(path))
-
-
-def _rows(text: str, required: list[str]) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InvalidInput("csv_missing_columns", columns=", ".join(missing))
-    rows = []
-    for number, row in enumerate(reader, start=2):
-        rows.append((number, {(k or "").strip(): (v or "").strip() for k, v in row.items()}))
-    return rows, header
-
-
-def _flag(value: str, row: int, name: str, problems: list[RowProblem]) -> bool:
-    lowered = value.lower()
-    if lowered in TRUE_WORDS:
-        return True
-    if lowered not in FALSE_WORDS:
-        problems.append(RowProblem(row, name, "csv_not_a_flag", {"value": value}))
-    return False
 
 
 def parse_categories(text: str) -> Parsed[Category]:
-    rows, _ = _rows(text, ["code", "name"])
+    rows = csv_rows(text, ["code", "name"])
     parsed: Parsed[Category] = Parsed()
     seen: dict[str, int] = {}
     for number, row in rows:
@@ -113,7 +44,7 @@ def parse_categories(text: str) -> Parsed[Category]:
             )
         if not name:
             problems.append(RowProblem(number, "name", "csv_required"))
-        urgent = _flag(row.get("urgent", ""), number, "urgent", problems)
+        urgent = read_flag(row.get("urgent", ""), number, "urgent", problems)
         if problems:
             parsed.problems.extend(problems)
             continue
@@ -149,7 +80,7 @@ def parse_categories(text: str) -> Parsed[Category]:
 
 
 def parse_rules(text: str) -> Parsed[AuthorityRule]:
-    rows, _ = _rows(text, ["category", "level"])
+    rows = csv_rows(text, ["category", "level"])
     parsed: Parsed[AuthorityRule] = Parsed()
     for number, row in rows:
         parsed.rows[number] = row
@@ -185,7 +116,9 @@ def parse_rules(text: str) -> Parsed[AuthorityRule]:
             step: float(value) if value and not problems else defaults.hours(step)
             for step, value in given.items()
         }
-        auto = _flag(row.get("auto_escalate", "yes") or "yes", number, "auto_escalate", problems)
+        auto = read_flag(
+            row.get("auto_escalate", "yes") or "yes", number, "auto_escalate", problems
+        )
         if problems or level is None:
             parsed.problems.extend(problems)
             continue
@@ -225,13 +158,3 @@ def rules_csv(rules: list[AuthorityRule]) -> str:
             }
         )
     return out.getvalue()
-
-
-def write_rejected_rows(path: Path, rows: list[dict[str, str]]) -> Path:
-    target = path.with_name(path.stem + ".rejected.csv")
-    with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0].keys()))
-            writer.writeheader()
-            writer.writerows(rows)
-    return target

@@ -19,11 +19,11 @@ from civicgrid.cases.taxonomy import (
     DEFAULT_RULES,
     parse_categories,
     parse_rules,
-    read_csv_text,
 )
 from civicgrid.core.db import UnitOfWork, delete_everything
 from civicgrid.core.errors import Conflict
 from civicgrid.core.permissions import ADMIN_ROLES, Actor, Role, permission
+from civicgrid.core.rows import read_csv_text
 from civicgrid.core.security import generate_password, hash_password
 from civicgrid.demo.cases import play_demo_cases
 from civicgrid.demo.domain import DemoCity

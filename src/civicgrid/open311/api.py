@@ -26,12 +26,12 @@ from starlette.types import Scope
 
 from civicgrid.cases.attachments import Upload
 from civicgrid.cases.services import CasePorts
-from civicgrid.cases.taxonomy import Parsed
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidInput, NotFound
 from civicgrid.core.http import NO_SERVICE, allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import Locale, pick_locale, translate
 from civicgrid.core.permissions import Actor, Role, Rule
+from civicgrid.core.rows import Parsed
 from civicgrid.open311 import services
 from civicgrid.open311.domain import (
     FORMATS,

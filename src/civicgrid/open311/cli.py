@@ -13,11 +13,11 @@ import typer
 from rich.progress import TaskID
 
 from civicgrid.cases.services import RowsRejected
-from civicgrid.cases.taxonomy import RowProblem, read_csv_text, write_rejected_rows
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform, progress_bar
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import message_text, translate
 from civicgrid.core.permissions import SYSTEM
+from civicgrid.core.rows import RowProblem, read_csv_text, write_rejected_rows
 from civicgrid.open311 import services
 from civicgrid.open311.importing import (
     DEFAULT_ATTRIBUTES,

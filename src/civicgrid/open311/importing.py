@@ -16,8 +16,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from civicgrid.cases.domain import Status
-from civicgrid.cases.taxonomy import FALSE_WORDS, TRUE_WORDS, Parsed, RowProblem
 from civicgrid.core.errors import InvalidInput
+from civicgrid.core.rows import Parsed, RowProblem, csv_rows, read_flag
 from civicgrid.open311.domain import LIST_DATATYPES, Datatype, ServiceAttribute
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -45,7 +45,7 @@ ATTRIBUTE_COLUMNS = [
 def parse_attributes(text: str) -> Parsed[ServiceAttribute]:
     """The attribute list: one row per attribute; list datatypes give their options in
     `values` as `key=名称=Name|key=名称=Name` (the English name may be left out)."""
-    rows = _read_rows(text, ["service_code", "code", "order", "datatype", "description"])
+    rows = csv_rows(text, ["service_code", "code", "order", "datatype", "description"])
     parsed: Parsed[ServiceAttribute] = Parsed()
     for number, row in rows:
         parsed.rows[number] = row
@@ -55,8 +55,8 @@ def parse_attributes(text: str) -> Parsed[ServiceAttribute]:
                 problems.append(RowProblem(number, name, "csv_required"))
         datatype = _datatype(row.get("datatype", ""), number, problems)
         order = _order(row.get("order", ""), number, problems)
-        required = _flag(row.get("required", ""), number, "required", problems)
-        variable = _flag(row.get("variable", "") or "yes", number, "variable", problems)
+        required = read_flag(row.get("required", ""), number, "required", problems)
+        variable = read_flag(row.get("variable", "") or "yes", number, "variable", problems)
         values = _values(row.get("values", ""), number, problems)
         if problems or datatype is None:
             parsed.problems.extend(problems)
@@ -152,15 +152,6 @@ def _order(value: str, row: int, problems: list[RowProblem]) -> int:
     return int(value)
 
 
-def _flag(value: str, row: int, name: str, problems: list[RowProblem]) -> bool:
-    lowered = value.strip().lower()
-    if lowered in TRUE_WORDS:
-        return True
-    if lowered not in FALSE_WORDS:
-        problems.append(RowProblem(row, name, "csv_not_a_flag", {"value": value}))
-    return False
-
-
 def _values(text: str, row: int, problems: list[RowProblem]) -> list[dict[str, str]]:
     options: list[dict[str, str]] = []
     for entry in (part.strip() for part in text.split("|")):
@@ -204,18 +195,6 @@ def attributes_csv(attributes: list[ServiceAttribute]) -> str:
             }
         )
     return out.getvalue()
-
-
-def _read_rows(text: str, required: list[str]) -> list[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [(h or "").strip() for h in reader.fieldnames or []]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InvalidInput("csv_missing_columns", columns=", ".join(missing))
-    return [
-        (number, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None})
-        for number, row in enumerate(reader, start=2)
-    ]
 
 
 # ------------------------------------------------------------------ the mapping of an export

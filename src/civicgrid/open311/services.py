@@ -24,10 +24,10 @@ from civicgrid.cases.attachments import Upload
 from civicgrid.cases.domain import Case, Category, Channel
 from civicgrid.cases.repository import CaseRepository
 from civicgrid.cases.services import CasePorts, NewCase, Reported, RowsRejected, prepare_report
-from civicgrid.cases.taxonomy import Parsed, RowProblem
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidInput, NotFound
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor, Role, permission
+from civicgrid.core.rows import Parsed, RowProblem
 from civicgrid.core.workflow import Event
 from civicgrid.open311.domain import (
     SUBMITTED,

@@ -22,9 +22,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from civicgrid.cases.taxonomy import RowProblem
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.i18n import N_, translate
+from civicgrid.core.rows import RowProblem
 from civicgrid.registry.addresses import ParsedAddress, normalise, parse_address
 from civicgrid.registry.domain import (
     CARE_TAG_WORDS,

@@ -36,7 +36,6 @@ from datetime import date
 from typing import Any
 
 from civicgrid.areas.services import LocatorCache
-from civicgrid.cases.taxonomy import RowProblem
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import (
     CivicGridError,
@@ -47,6 +46,7 @@ from civicgrid.core.errors import (
     NotFound,
 )
 from civicgrid.core.permissions import Actor, Role, permission
+from civicgrid.core.rows import RowProblem
 from civicgrid.registry.addresses import AddressBook, ParsedAddress
 from civicgrid.registry.domain import (
     CARE_TAG_WORDS,
