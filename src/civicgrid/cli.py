@@ -9,8 +9,9 @@ import typer
 from civicgrid import __version__
 from civicgrid.accounts.cli import apikey_cli, user_cli
 from civicgrid.areas.cli import areas_cli, departments_cli
+from civicgrid.bootstrap import build_platform
 from civicgrid.cases.cli import cases_cli, categories_cli, rules_cli
-from civicgrid.console import DbOption, err, load_settings, out, platform
+from civicgrid.console import DbOption, err, load_settings, out, platform, use_platform_builder
 from civicgrid.core.migrate import schema_differences
 from civicgrid.demo.cli import demo_command
 from civicgrid.insight.cli import insight_cli
@@ -18,6 +19,9 @@ from civicgrid.open311.cli import open311_cli
 from civicgrid.registry.cli import registry_cli
 from civicgrid.registry.import_cli import import_command as registry_import
 from civicgrid.system.cli import outbox_cli
+
+# The one place the command line learns how the domains are wired together.
+use_platform_builder(build_platform)
 
 app = typer.Typer(
     help="CivicGrid — 城市基层社会治理平台 (urban grassroots governance platform).",
