@@ -17,6 +17,7 @@ from civicgrid.areas import repository as _areas_tables  # noqa: F401
 from civicgrid.areas.ports import register_fact_source
 from civicgrid.areas.services import LocatorCache
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
+from civicgrid.cases import views as _case_view_indexes  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
 from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_job
@@ -41,7 +42,6 @@ from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 from civicgrid.registry import entities as _registry_entity_tables  # noqa: F401
 from civicgrid.registry import repository as _registry_tables  # noqa: F401
 from civicgrid.system.services import OutboxPorts, delivery_job
-from civicgrid.transparency import repository as _transparency_indexes  # noqa: F401
 from civicgrid.transparency.services import TransparencyPorts
 
 register_fact_source(grid_worker_facts)

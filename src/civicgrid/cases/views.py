@@ -1,18 +1,104 @@
-"""The read views the cases domain declares for other domains (cosmicpython's views.py).
+"""What other domains may read of cases: the read views the cases domain declares.
 
-Insight, transparency, Open311 and the warnings read cases through these named, read-only
-selectables, never through the cases domain's tables, so the cases domain may change how
-it stores a case and its timeline by changing only this module.
+Insight, transparency, the warnings and Open311 read cases through these, never through
+the cases tables (an import-linter contract holds the line): named, read-only selectables
+with the columns a reader may use, and small functions where a read is more than a select.
+So cases can change how it stores a case and its timeline (now rows of the platform's
+event log, core.workflow.events) by changing this module alone, and the readers' SQL stays
+the same.
+
+A view is a plain selection used as a subquery, which both databases flatten into
+the reader's query (SQLite's subquery flattening, PostgreSQL's pull-up): the reader's
+conditions reach the base table, so the indexes serve them as if the table were named and
+the columns a reader does not select are never read (index-only scans stay index-only).
+tests/integration/test_case_views.py checks the plans. A view must stay a plain
+selection, columns and a condition (no DISTINCT, LIMIT, aggregate or union), for that to
+hold.
+
+The indexes kept for these readers are declared here, beside the view they serve (the
+overdue marks', on the event log, with the tables in cases.repository).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+from collections.abc import Sequence
 
-from civicgrid.cases.domain import CASE_KIND
+from sqlalchemy import Index, and_, select
+from sqlalchemy.orm import Session
+
+from civicgrid.cases.domain import CASE_KIND, AuthorityRule, Category, Status
+from civicgrid.cases.repository import (
+    TAXONOMY_REVISION,
+    TaxonomyRepository,
+    case_reporters,
+    cases,
+)
 from civicgrid.core.workflow import events
 
-# A case's timeline: its rows in the platform's event log.
+__all__ = [
+    "TAXONOMY_REVISION",
+    "authority_list",
+    "case_event_rows",
+    "case_rows",
+    "reporter_names",
+    "taxonomy",
+]
+
+# ------------------------------------------------------------------ cases
+
+case_rows = select(
+    cases.c.id,
+    cases.c.status,
+    cases.c.category_code,
+    cases.c.title,
+    cases.c.description,
+    cases.c.address,  # as typed by the reporter: not for the public when reporter_hidden
+    cases.c.lat,
+    cases.c.lon,
+    cases.c.grid_code,
+    cases.c.area_path,
+    cases.c.department_code,  # the lead unit
+    cases.c.suggested_department_code,  # the unit the authority list named
+    cases.c.created_at,  # reported
+    cases.c.updated_at,
+    cases.c.deadline_at,  # of the step the case waits for; None when it waits for none
+    cases.c.resolved_at,
+    cases.c.closed_at,
+    cases.c.satisfaction,  # the reporter's rating, 1–5
+    cases.c.resolution,
+    cases.c.supporters,  # residents who added their voice
+    cases.c.reporter_hidden,  # the reporter asked not to be named to the public
+    cases.c.merged_into_id,
+).subquery("case_rows")
+"""Every case, one row each, with the columns other domains may read (no reporter, no
+contact, no routing internals)."""
+
+# The figures of an area are read per grid (an area is the list of its grids, the whole
+# city too), so each index leads with the grid and then the time: the database visits
+# only the area's grids and only the period, and finds every other column in the index
+# (transparency.repository).
+# Cases reported in a period by category and state:
+Index(
+    "ix_cases_grid_created",
+    cases.c.grid_code,
+    cases.c.created_at,
+    cases.c.status,
+    cases.c.category_code,
+)
+# Cases closed in a period: time to close, rating, and the number for the overdue marks.
+Index(
+    "ix_cases_grid_closed",
+    cases.c.grid_code,
+    cases.c.closed_at,
+    cases.c.created_at,
+    cases.c.satisfaction,
+    cases.c.id,
+    postgresql_where=cases.c.status == Status.CLOSED.value,
+    sqlite_where=cases.c.status == Status.CLOSED.value,
+)
+
+# ------------------------------------------------------------------ the timeline
+
 case_event_rows = (
     select(
         events.c.id.label("id"),
@@ -29,3 +115,31 @@ case_event_rows = (
     .where(and_(events.c.kind == CASE_KIND))
     .subquery("case_event_rows")
 )
+"""Every case's timeline: its rows in the platform's event log, oldest first by id."""
+
+# ------------------------------------------------------------------ reads
+
+
+def reporter_names(session: Session, case_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The names the reporters of these cases gave (none empty), by case: only to take them
+    out of text that is published."""
+    found: dict[int, list[str]] = {}
+    for first in range(0, len(case_ids), 500):
+        chunk = list(case_ids[first : first + 500])
+        stmt = select(case_reporters.c.case_id, case_reporters.c.name).where(
+            and_(case_reporters.c.case_id.in_(chunk), case_reporters.c.name != "")
+        )
+        for case_id, name in session.execute(stmt):
+            found.setdefault(int(case_id), []).append(str(name))
+    return found
+
+
+def taxonomy(session: Session) -> list[Category]:
+    """Every category, active or not (old cases keep theirs), by code; level-1 groups have
+    no parent_code. Read-only: change them through cases.services."""
+    return list(TaxonomyRepository(session).categories())
+
+
+def authority_list(session: Session) -> list[AuthorityRule]:
+    """The authority list (事权清单), by category, level and line. Read-only."""
+    return list(TaxonomyRepository(session).rules())

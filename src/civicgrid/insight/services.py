@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select, true
 
 from civicgrid.areas.repository import departments
+from civicgrid.cases import views
 from civicgrid.cases.domain import Action, Status
-from civicgrid.cases.repository import TaxonomyRepository, cases
-from civicgrid.cases.views import case_event_rows
+from civicgrid.cases.views import case_event_rows, case_rows
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import Conflict, InvalidInput
 from civicgrid.core.jobs import JobRun, last_runs
@@ -69,14 +69,14 @@ def closed_case_history(uow: UnitOfWork) -> History:
     the timeline) has already replaced the first guess on the case."""
     session = uow.session
     rows = session.execute(
-        select(cases.c.id, cases.c.title, cases.c.description, cases.c.category_code).where(
-            cases.c.status == Status.CLOSED
-        )
+        select(
+            case_rows.c.id, case_rows.c.title, case_rows.c.description, case_rows.c.category_code
+        ).where(case_rows.c.status == Status.CLOSED)
     ).all()
     amended = session.execute(
         select(case_event_rows.c.case_id, case_event_rows.c.data)
-        .join(cases, cases.c.id == case_event_rows.c.case_id)
-        .where(case_event_rows.c.action == Action.AMEND.value, cases.c.status == Status.CLOSED)
+        .join(case_rows, case_rows.c.id == case_event_rows.c.case_id)
+        .where(case_event_rows.c.action == Action.AMEND.value, case_rows.c.status == Status.CLOSED)
     ).all()
     corrected = {case_id for case_id, data in amended if data and "category" in data}
     return History(
@@ -102,7 +102,7 @@ def retrain_suggestions(
     history = closed_case_history(uow)
     if len(history.labels) < min_cases or len(set(history.labels)) < 2:
         raise InvalidInput("insight_too_few_cases", count=len(history.labels), needed=min_cases)
-    categories = TaxonomyRepository(uow.session).categories()
+    categories = views.taxonomy(uow.session)
     names = {c.code: c.name for c in categories}
     parents = {c.code: c.name for c in categories if c.parent_code is None}
     taxonomy = {
@@ -257,7 +257,7 @@ class DepartmentReplies:
 
 def _area_condition(actor: Actor) -> Any:
     return (
-        cases.c.area_path.startswith(actor.scope_path, autoescape=True)
+        case_rows.c.area_path.startswith(actor.scope_path, autoescape=True)
         if actor.scope_path
         else true()
     )
@@ -278,23 +278,23 @@ def scored_replies(
     session = uow.session
     query = (
         select(
-            cases.c.id,
-            cases.c.title,
-            cases.c.description,
-            cases.c.department_code,
-            cases.c.created_at,
-            cases.c.resolved_at,
-            cases.c.closed_at,
-            cases.c.resolution,
+            case_rows.c.id,
+            case_rows.c.title,
+            case_rows.c.description,
+            case_rows.c.department_code,
+            case_rows.c.created_at,
+            case_rows.c.resolved_at,
+            case_rows.c.closed_at,
+            case_rows.c.resolution,
         )
-        .where(cases.c.status == Status.CLOSED, _area_condition(actor))
-        .order_by(cases.c.closed_at.desc(), cases.c.id.desc())
+        .where(case_rows.c.status == Status.CLOSED, _area_condition(actor))
+        .order_by(case_rows.c.closed_at.desc(), case_rows.c.id.desc())
         .limit(limit)
     )
     if since is not None:
-        query = query.where(cases.c.closed_at >= since)
+        query = query.where(case_rows.c.closed_at >= since)
     if department:
-        query = query.where(cases.c.department_code == department)
+        query = query.where(case_rows.c.department_code == department)
     rows = session.execute(query).all()
     notes: dict[int, list[str]] = {}
     ids = [row.id for row in rows]
@@ -408,12 +408,12 @@ def hot_issue_board(
     The board is kept for BOARD_SECONDS while no case enters or leaves the window (several
     viewers, each refreshing every minute, cost one grouping)."""
     window = and_(
-        cases.c.created_at >= now - timedelta(days=days),
-        cases.c.status != Status.VOIDED,
+        case_rows.c.created_at >= now - timedelta(days=days),
+        case_rows.c.status != Status.VOIDED,
         _area_condition(actor),
     )
     count, newest = uow.session.execute(
-        select(func.count(), func.max(cases.c.id)).select_from(cases).where(window)
+        select(func.count(), func.max(case_rows.c.id)).select_from(case_rows).where(window)
     ).one()
     database = str(uow.session.get_bind().engine.url)
     key = (database, actor.scope_path, days, limit, half_life_days, count, newest)
@@ -423,17 +423,17 @@ def hot_issue_board(
             return kept[1]
     rows = uow.session.execute(
         select(
-            cases.c.id,
-            cases.c.title,
-            cases.c.description,
-            cases.c.created_at,
-            cases.c.supporters,
-            cases.c.status,
-            cases.c.category_code,
-            cases.c.area_path,
+            case_rows.c.id,
+            case_rows.c.title,
+            case_rows.c.description,
+            case_rows.c.created_at,
+            case_rows.c.supporters,
+            case_rows.c.status,
+            case_rows.c.category_code,
+            case_rows.c.area_path,
         )
         .where(window)
-        .order_by(cases.c.created_at.desc())
+        .order_by(case_rows.c.created_at.desc())
         .limit(MAX_BOARD_CASES)
     ).all()
     partitions: dict[tuple[str, str], list[Post]] = {}

@@ -1,10 +1,12 @@
-"""The transparency figures as aggregate queries over the cases tables, read-only.
+"""The transparency figures as aggregate queries over the cases' read views, read-only.
 
-Transparency owns no table: it reads the cases tables the cases repository declares (as
-the Open311 adapter does) and the areas through the areas repository. Each figure is one
-aggregate query over an indexed range that holds every column it needs, so a city of a
-million cases is answered from the indexes alone (index-only scans, in parallel on
-PostgreSQL), without reading a case into Python. An area is a list of its grids.
+Transparency owns no table: it reads cases through the views the cases domain declares
+(cases.views: case_rows, case_event_rows, reporter_names), as the Open311 adapter does,
+and the areas through the areas repository. Each figure is one aggregate query over an
+indexed range that holds every column it needs (the indexes are declared beside the views,
+which the databases flatten into these queries), so a city of a million cases is answered
+from the indexes alone (index-only scans, in parallel on PostgreSQL), without reading a
+case into Python. An area is a list of its grids.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Index, Select, and_, func, select
+from sqlalchemy import Float, Select, and_, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -23,34 +25,10 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from civicgrid.areas.domain import Area
 from civicgrid.areas.repository import AreaRepository
+from civicgrid.cases import views
 from civicgrid.cases.domain import Status, SystemEvent
-from civicgrid.cases.repository import case_reporters, cases
-from civicgrid.cases.views import case_event_rows
+from civicgrid.cases.views import case_event_rows, case_rows
 from civicgrid.transparency.domain import SATISFIED_FROM, UNCOUNTED, CaseRow, Period
-
-# The figures of an area are read per grid (an area is the list of its grids, the whole
-# city too), so each index leads with the grid and then the time: the database visits
-# only the area's grids and only the period, and finds every other column in the index.
-# Cases reported in a period by category and state:
-Index(
-    "ix_cases_grid_created",
-    cases.c.grid_code,
-    cases.c.created_at,
-    cases.c.status,
-    cases.c.category_code,
-)
-# Cases closed in a period: time to close, rating, and the number for the overdue marks.
-Index(
-    "ix_cases_grid_closed",
-    cases.c.grid_code,
-    cases.c.closed_at,
-    cases.c.created_at,
-    cases.c.satisfaction,
-    cases.c.id,
-    postgresql_where=cases.c.status == Status.CLOSED.value,
-    sqlite_where=cases.c.status == Status.CLOSED.value,
-)
-
 
 # ------------------------------------------------------------------ portable SQL pieces
 
@@ -107,7 +85,7 @@ def _within(
 ) -> Select[Any]:
     stmt = stmt.where(moment >= start, moment < end)
     if path:
-        stmt = stmt.where(cases.c.area_path.startswith(path, autoescape=True))
+        stmt = stmt.where(case_rows.c.area_path.startswith(path, autoescape=True))
     return stmt
 
 
@@ -121,31 +99,31 @@ class TransparencyQueries:
 
     def _reported(self, stmt: Select[Any], period: Period, grids: Grids) -> Select[Any]:
         stmt = stmt.where(
-            cases.c.created_at >= period.start,
-            cases.c.created_at < period.end,
-            cases.c.status.not_in(sorted(UNCOUNTED)),
+            case_rows.c.created_at >= period.start,
+            case_rows.c.created_at < period.end,
+            case_rows.c.status.not_in(sorted(UNCOUNTED)),
         )
-        return stmt.where(cases.c.grid_code.in_(grids))
+        return stmt.where(case_rows.c.grid_code.in_(grids))
 
     def _closed(self, stmt: Select[Any], period: Period, grids: Grids) -> Select[Any]:
         stmt = stmt.where(
-            cases.c.status == Status.CLOSED,
-            cases.c.closed_at >= period.start,
-            cases.c.closed_at < period.end,
+            case_rows.c.status == Status.CLOSED,
+            case_rows.c.closed_at >= period.start,
+            case_rows.c.closed_at < period.end,
         )
-        return stmt.where(cases.c.grid_code.in_(grids))
+        return stmt.where(case_rows.c.grid_code.in_(grids))
 
     def reported_counts(self, period: Period, grids: Grids) -> list[ReportedCount]:
         """Cases reported in the period in GRIDS by category and state, each month a
         column (one pass, no date formatting per row)."""
         bounds = period.month_bounds()
         months = [
-            func.count().filter(and_(cases.c.created_at >= start, cases.c.created_at < end))
+            func.count().filter(and_(case_rows.c.created_at >= start, case_rows.c.created_at < end))
             for _, start, end in bounds
         ]
         stmt = self._reported(
-            select(cases.c.category_code, cases.c.status, *months), period, grids
-        ).group_by(cases.c.category_code, cases.c.status)
+            select(case_rows.c.category_code, case_rows.c.status, *months), period, grids
+        ).group_by(case_rows.c.category_code, case_rows.c.status)
         return [
             ReportedCount(
                 str(row[0]),
@@ -157,8 +135,8 @@ class TransparencyQueries:
 
     def counts_by_grid(self, period: Period, grids: Grids) -> dict[str, int]:
         """Cases reported in the period in GRIDS, by grid."""
-        stmt = self._reported(select(cases.c.grid_code, func.count()), period, grids).group_by(
-            cases.c.grid_code
+        stmt = self._reported(select(case_rows.c.grid_code, func.count()), period, grids).group_by(
+            case_rows.c.grid_code
         )
         return {str(code): int(n) for code, n in self.session.execute(stmt)}
 
@@ -171,7 +149,7 @@ class TransparencyQueries:
             .distinct()
             .subquery()
         )
-        rating = cases.c.satisfaction
+        rating = case_rows.c.satisfaction
         columns: list[ColumnElement[Any]] = [
             func.count(),
             func.count(overdue.c.case_id),
@@ -179,7 +157,7 @@ class TransparencyQueries:
             func.coalesce(func.sum(rating), 0),
             func.count().filter(rating >= SATISFIED_FROM),
         ]
-        joined = cases.outerjoin(overdue, overdue.c.case_id == cases.c.id)
+        joined = case_rows.outerjoin(overdue, overdue.c.case_id == case_rows.c.id)
         row = self.session.execute(
             self._closed(select(*columns).select_from(joined), period, grids)
         ).one()
@@ -198,7 +176,7 @@ class TransparencyQueries:
         the counts above run in parallel); elsewhere the one or two middle durations."""
         if count == 0:
             return None
-        duration = seconds_between(cases.c.created_at, cases.c.closed_at)
+        duration = seconds_between(case_rows.c.created_at, case_rows.c.closed_at)
         if self._postgresql:
             middle = func.percentile_cont(0.5).within_group(duration)
             found = self.session.execute(self._closed(select(middle), period, grids)).scalar()
@@ -215,7 +193,7 @@ class TransparencyQueries:
     def recent(self, start: datetime, end: datetime, path: str | None, limit: int) -> list[CaseRow]:
         """The newest cases reported between START and END under PATH (no description, no
         address, no reporter)."""
-        c = cases.c
+        c = case_rows.c
         stmt = (
             _within(
                 select(
@@ -259,15 +237,7 @@ class TransparencyQueries:
 
     def reporter_names(self, case_ids: Sequence[int]) -> dict[int, list[str]]:
         """The reporters' names of these cases, only to take them out of the titles."""
-        found: dict[int, list[str]] = {}
-        for first in range(0, len(case_ids), 500):
-            chunk = list(case_ids[first : first + 500])
-            stmt = select(case_reporters.c.case_id, case_reporters.c.name).where(
-                and_(case_reporters.c.case_id.in_(chunk), case_reporters.c.name != "")
-            )
-            for case_id, name in self.session.execute(stmt):
-                found.setdefault(int(case_id), []).append(str(name))
-        return found
+        return views.reporter_names(self.session, case_ids)
 
     def grid_centres(self, codes: Sequence[str]) -> dict[str, tuple[float, float]]:
         """(lat, lon) of each grid's centre: its centroid, or a point inside it when the

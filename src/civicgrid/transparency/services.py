@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from civicgrid.areas.domain import LEVELS, Function, Level
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.areas.services import AreaRef
+from civicgrid.cases import views
 from civicgrid.cases.domain import OPEN_STATUSES, Category, Status, TimeLimits, is_about_a_person
-from civicgrid.cases.repository import TaxonomyRepository
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.i18n import city_day
@@ -208,7 +208,7 @@ def _summary(uow: UnitOfWork, period: Period, area: str | None, now: datetime) -
 
 
 def _categories(uow: UnitOfWork) -> dict[str, Category]:
-    return {c.code: c for c in TaxonomyRepository(uow.session).categories()}
+    return {c.code: c for c in views.taxonomy(uow.session)}
 
 
 def _named(code: str, categories: dict[str, Category]) -> Named:
@@ -424,7 +424,7 @@ def authority_list(uow: UnitOfWork, actor: Actor) -> list[AuthorityEntry]:
     """Who handles what (category → level → unit function or unit) and the hours each step
     may take, ordered by group, category and level from the community up."""
     categories = _categories(uow)
-    rules = list(TaxonomyRepository(uow.session).rules())
+    rules = views.authority_list(uow.session)
     units = {
         d.code: d
         for d in DepartmentRepository(uow.session).list()

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from civicgrid.cases.domain import Status
-from civicgrid.cases.repository import cases
+from civicgrid.cases.views import case_rows
 from civicgrid.core.db import UtcDateTime, enum_column_type, mapper_registry, metadata
 from civicgrid.core.i18n import city_day, day_start
 from civicgrid.insight.warnings.domain import (
@@ -89,13 +89,13 @@ class WarningRepository:
         END (exclusive; days of the city, in its time zone TZ), oldest first. The stored
         times are compared with the city's midnights as UTC instants, so the index serves."""
         rows = self.session.execute(
-            select(cases.c.grid_code, cases.c.category_code, cases.c.created_at)
+            select(case_rows.c.grid_code, case_rows.c.category_code, case_rows.c.created_at)
             .where(
-                cases.c.created_at >= day_start(start, tz),
-                cases.c.created_at < day_start(end, tz),
-                cases.c.status.not_in(UNCOUNTED),
+                case_rows.c.created_at >= day_start(start, tz),
+                case_rows.c.created_at < day_start(end, tz),
+                case_rows.c.status.not_in(UNCOUNTED),
             )
-            .order_by(cases.c.created_at)
+            .order_by(case_rows.c.created_at)
         ).all()
         return [(grid, category, city_day(at, tz)) for grid, category, at in rows]
 
