@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from civicgrid.cases.domain import (
@@ -54,7 +55,17 @@ def statuses_of(public: PublicStatus) -> list[Status]:
     return sorted(s for s in Status if public_status(s) is public)
 
 
-def status_notes(case: Case) -> str:
+class Stated(Protocol):
+    """A case as far as its state goes (a RequestCase, a Case)."""
+
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def merged_into_id(self) -> int | None: ...
+
+
+def status_notes(case: Stated) -> str:
     """The precise state in Chinese and English ("已派遣 Dispatched"); a merged case names
     the request it was merged into."""
     if case.status is Status.MERGED and case.merged_into_id is not None:
@@ -267,6 +278,32 @@ def w3c(moment: datetime) -> str:
 
 
 # ------------------------------------------------------------------ reading requests
+
+
+@dataclass(frozen=True)
+class RequestCase:
+    """A case as Open311 reads it (from cases.views.case_rows): no reporter, no contact,
+    no account. Answers are built from this, never from the case itself."""
+
+    id: int
+    status: Status
+    merged_into_id: int | None
+    category_code: str
+    description: str
+    address: str
+    lat: float | None
+    lon: float | None
+    reporter_hidden: bool
+    department_code: str | None
+    suggested_department_code: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    deadline_at: datetime | None
+    closed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
 
 
 @dataclass(frozen=True)

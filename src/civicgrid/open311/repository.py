@@ -1,10 +1,12 @@
 """Tables of the Open311 adapter: service attributes per category, what Open311 keeps beside
 a case (token, source key, media_url, …) and the answers to the attributes. Cases
-themselves stay in the cases tables; these rows are keyed by case number."""
+themselves stay with the cases domain, read here through its views (cases.views); these
+rows are keyed by case number."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import (
@@ -23,8 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from civicgrid.areas.repository import departments
-from civicgrid.cases.domain import Case
-from civicgrid.cases.repository import TAXONOMY_REVISION, cases
+from civicgrid.cases.views import TAXONOMY_REVISION, case_rows
 from civicgrid.core.db import (
     UtcDateTime,
     bump_revision,
@@ -37,6 +38,7 @@ from civicgrid.core.db import (
 from civicgrid.open311.domain import (
     AttributeAnswer,
     Datatype,
+    RequestCase,
     RequestQuery,
     RequestRecord,
     ServiceAttribute,
@@ -91,6 +93,9 @@ open311_attribute_values = Table(
     Column("code", String(64), nullable=False),
     Column("value", Text, nullable=False),
 )
+
+# What a request is read from: the view's columns of the same names.
+_REQUEST_COLUMNS = [f.name for f in fields(RequestCase)]
 
 mapper_registry.map_imperatively(
     ServiceAttribute, open311_attributes, properties={"order": open311_attributes.c.sort_order}
@@ -175,22 +180,23 @@ class Open311Repository:
 
     # -- reading cases as requests
 
-    def find(self, query: RequestQuery) -> Sequence[Case]:
+    def find(self, query: RequestQuery) -> list[RequestCase]:
         """The cases QUERY asks for, newest first, at most query.limit."""
-        stmt = select(Case)
+        c = case_rows.c
+        stmt = select(*(c[name] for name in _REQUEST_COLUMNS))
         if query.ids:
-            stmt = stmt.where(cases.c.id.in_(list(query.ids)))
+            stmt = stmt.where(c.id.in_(list(query.ids)))
         else:
             if query.start is not None:
-                stmt = stmt.where(cases.c.created_at >= query.start)
+                stmt = stmt.where(c.created_at >= query.start)
             if query.end is not None:
-                stmt = stmt.where(cases.c.created_at <= query.end)
+                stmt = stmt.where(c.created_at <= query.end)
             if query.service_codes:
-                stmt = stmt.where(cases.c.category_code.in_(list(query.service_codes)))
+                stmt = stmt.where(c.category_code.in_(list(query.service_codes)))
             if query.statuses:
-                stmt = stmt.where(cases.c.status.in_(list(query.statuses)))
-        stmt = stmt.order_by(cases.c.created_at.desc(), cases.c.id.desc()).limit(query.limit)
-        return self.session.execute(stmt).scalars().all()
+                stmt = stmt.where(c.status.in_(list(query.statuses)))
+        stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(query.limit)
+        return [RequestCase(**row._mapping) for row in self.session.execute(stmt)]
 
     def unit_names(self, codes: Iterable[str]) -> dict[str, str]:
         wanted = sorted(set(codes))

@@ -34,6 +34,7 @@ from civicgrid.open311.domain import (
     AttributeAnswer,
     Problems,
     PublicStatus,
+    RequestCase,
     RequestQuery,
     RequestRecord,
     ServiceAttribute,
@@ -218,7 +219,7 @@ def record_request(
 class PublicRequest:
     """A case as anyone may read it: no reporter, no contact, no account."""
 
-    case: Case
+    case: RequestCase
     category: Category | None
     record: RequestRecord | None
     unit_name: str | None
@@ -236,10 +237,10 @@ class PublicRequest:
         return self.case.updated_at or self.case.created_at
 
 
-def _public(uow: UnitOfWork, found: Sequence[Case], ports: CasePorts) -> list[PublicRequest]:
+def _public(uow: UnitOfWork, found: Sequence[RequestCase], ports: CasePorts) -> list[PublicRequest]:
     repo = Open311Repository(uow.session)
     categories = ports.routing.fresh(uow).categories
-    records = repo.records_for([c.id for c in found if c.id is not None])
+    records = repo.records_for([c.id for c in found])
     units = repo.unit_names(
         code
         for c in found
@@ -250,7 +251,7 @@ def _public(uow: UnitOfWork, found: Sequence[Case], ports: CasePorts) -> list[Pu
         PublicRequest(
             case=case,
             category=categories.get(case.category_code),
-            record=records.get(case.id) if case.id is not None else None,
+            record=records.get(case.id),
             unit_name=units.get(case.department_code or case.suggested_department_code or ""),
         )
         for case in found
