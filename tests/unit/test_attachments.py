@@ -4,8 +4,11 @@ asked to stay anonymous to the public."""
 from __future__ import annotations
 
 import struct
+import time
+import tracemalloc
 import zlib
 from datetime import UTC, datetime
+from functools import cache
 
 import pytest
 
@@ -105,3 +108,141 @@ def test_what_is_not_an_image_or_too_big_names_the_photos_field() -> None:
     with pytest.raises(InvalidInput) as too_big:
         check_upload(Upload("big.png", demo_photo() + bytes(2 * 1024 * 1024)), 1, "r", NOW)
     assert too_big.value.params["field"] == "photos"
+
+
+# ------------------------------------------------------------------ decompression bombs
+# Small files that claim (or inflate to) pictures far beyond the limit are refused before
+# their pixels are decoded, so checking one costs neither time nor memory.
+
+MEGABYTE = 1024 * 1024
+
+
+def png(width: int, height: int, idat: bytes, colour: int = 2) -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+@cache
+def zeros_deflated(megabytes: int) -> bytes:
+    """MEGABYTES of zero bytes, deflated (to about 1/200 of that), made a megabyte at a
+    time so the test itself stays small."""
+    deflater = zlib.compressobj(1)
+    block = bytes(MEGABYTE)
+    return b"".join(deflater.compress(block) for _ in range(megabytes)) + deflater.flush()
+
+
+def gif(width: int, height: int, *frames: bytes) -> bytes:
+    """A GIF89a with a four-colour global palette and FRAMES (made by gif_frame)."""
+    screen = struct.pack("<HHBBB", width, height, 0x81, 0, 0)
+    palette = bytes([0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 255, 0])
+    return b"GIF89a" + screen + palette + b"".join(frames) + b"\x3b"
+
+
+def gif_frame(width: int, height: int, codes: list[int] | None = None) -> bytes:
+    """A frame of WIDTH × HEIGHT, its pixels coloured 0, 1, 2, … as 3-bit LZW codes: a
+    clear code before every two pixels keeps the code size at 3 bits. CODES replaces
+    the codes (to break them)."""
+    clear, end = 4, 5
+    if codes is None:
+        codes = []
+        for n in range(width * height):
+            if n % 2 == 0:
+                codes.append(clear)
+            codes.append(n % 4)
+        codes.append(end)
+    bits = sum(code << (3 * n) for n, code in enumerate(codes))
+    data = bits.to_bytes((3 * len(codes) + 7) // 8, "little")
+    blocks = b"".join(
+        bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255)
+    )
+    descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0)
+    return descriptor + b"\x02" + blocks + b"\x00"
+
+
+def refused_quickly(content: bytes, max_pixels: int = 40_000_000) -> InvalidInput:
+    """The refusal of CONTENT, checked to have taken little time and no memory to speak
+    of (well under the size the file claims)."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(InvalidInput) as refused:
+            check_upload(Upload("bomb", content), 10, "guest", NOW, max_pixels=max_pixels)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 2
+    assert peak < len(content) + 4 * MEGABYTE, f"{peak / MEGABYTE:.0f} MB held while checking"
+    assert refused.value.params["field"] == "photos"
+    return refused.value
+
+
+def test_a_png_that_claims_a_billion_pixels_is_refused_by_its_header() -> None:
+    # 1 MB on the wire; its pixels would take 1.2 GB to decode (and it inflates to 256 MB).
+    bomb = png(20_000, 20_000, zeros_deflated(256))
+    assert len(bomb) < 1.2 * MEGABYTE
+    refused = refused_quickly(bomb)
+    assert refused.message_key == "attachment_too_many_pixels"
+    assert (refused.params["megapixels"], refused.params["max"]) == ("400", "40")
+    assert "400" in refused.message("en") and "40" in refused.message("zh")
+
+
+def test_a_png_whose_pixels_inflate_past_its_size_is_refused_as_soon_as_they_do() -> None:
+    # A modest 1000 × 1000 on the header (3 MB of pixels), 256 MB when inflated.
+    refused = refused_quickly(png(1000, 1000, zeros_deflated(256)))
+    assert refused.message_key == "attachment_broken"
+
+
+def test_a_png_with_fewer_pixels_than_its_header_says_is_broken() -> None:
+    refused = refused_quickly(png(1000, 1000, zlib.compress(bytes(1000))))
+    assert refused.message_key == "attachment_broken"
+
+
+def test_a_gif_is_refused_by_its_screen_or_by_its_frames_added_up() -> None:
+    screen = refused_quickly(gif(65_535, 65_535, gif_frame(2, 2)))
+    assert screen.message_key == "attachment_too_many_pixels"
+    # A small screen and one huge frame: the frame's own size counts.
+    frame = refused_quickly(
+        gif(2, 2, gif_frame(2, 2), b"\x2c" + struct.pack("<HHHHB", 0, 0, 60_000, 60_000, 0))
+    )
+    assert frame.message_key == "attachment_too_many_pixels"
+    # Many frames, each within the limit, together over it.
+    many = refused_quickly(gif(10, 10, *[gif_frame(10, 10)] * 5), max_pixels=450)
+    assert many.message_key == "attachment_too_many_pixels"
+
+
+def test_every_frame_of_a_gif_is_decoded() -> None:
+    good = gif(4, 2, gif_frame(4, 2), gif_frame(4, 2))
+    assert check(good) == good
+    # The second frame's codes go wrong (a table entry not made yet): refused, where
+    # looking at the first frame alone would have let it through.
+    broken = gif(4, 2, gif_frame(4, 2), gif_frame(4, 2, [4, 0, 7, 5]))
+    assert refused_quickly(broken).message_key == "attachment_broken"
+    # The second frame stops short of its pixels.
+    short = gif(4, 2, gif_frame(4, 2), gif_frame(4, 2, [4, 0, 1, 5]))
+    assert refused_quickly(short).message_key == "attachment_broken"
+
+
+def test_a_jpeg_or_webp_that_claims_too_many_pixels_is_refused_by_its_header() -> None:
+    frame = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, 60_000, 60_000, 1) + b"\x01\x11\x00"
+    scan = b"\xff\xda" + struct.pack(">HB", 8, 1) + b"\x01\x00\x00\x3f\x00"
+    jpeg_bomb = b"\xff\xd8" + frame + scan + b"\x12\x34" + b"\xff\xd9"
+    assert refused_quickly(jpeg_bomb).message_key == "attachment_too_many_pixels"
+    canvas = bytes([0, 0, 0, 0]) + (20_000 - 1).to_bytes(3, "little") * 2
+    vp8l = b"\x2f" + struct.pack("<I", 0) + bytes(5)
+    body = b"WEBP" + b"VP8X" + struct.pack("<I", 10) + canvas
+    body += b"VP8L" + struct.pack("<I", len(vp8l)) + vp8l
+    webp_bomb = b"RIFF" + struct.pack("<I", len(body)) + body
+    assert refused_quickly(webp_bomb).message_key == "attachment_too_many_pixels"
+
+
+def test_the_pixel_limit_is_the_settings() -> None:
+    photo = demo_photo(96, 64)
+    assert check_upload(Upload("p.png", photo), 10, "r", NOW, max_pixels=96 * 64).data == photo
+    with pytest.raises(InvalidInput) as refused:
+        check_upload(Upload("p.png", photo), 10, "r", NOW, max_pixels=96 * 64 - 1)
+    assert refused.value.message_key == "attachment_too_many_pixels"

@@ -310,7 +310,12 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
     )
     attachments = [
         check_upload(
-            u, settings.max_attachment_mb, actor.name, now, strip_location=new.reporter_hidden
+            u,
+            settings.max_attachment_mb,
+            actor.name,
+            now,
+            strip_location=new.reporter_hidden,
+            max_pixels=round(settings.max_image_megapixels * 1_000_000),
         )
         for u in new.attachments
     ]
@@ -422,6 +427,7 @@ def _store_uploads(
             actor.name,
             ports.clock(),
             strip_location=strip_location,
+            max_pixels=round(ports.settings.max_image_megapixels * 1_000_000),
         )
         repo.add(attachment)
         stored.append(attachment)

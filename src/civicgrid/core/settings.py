@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     duplicate_radius_m: float = 50.0
     duplicate_window_hours: float = 72.0
     max_attachment_mb: float = 10.0
+    # An uploaded image may have at most this many pixels (all frames of an animation
+    # together), read from its header before anything is decoded: a small file can claim
+    # a picture that takes gigabytes to decode, on the server and in every browser that
+    # shows it. 50 lets through the 48-megapixel photos of today's phones.
+    max_image_megapixels: float = 50.0
     max_description_chars: int = 4000
     # Intake stores reports in batches (cases.intake): after the first report of a batch it
     # waits this long for others. Longer means fewer, larger transactions (less CPU per
@@ -94,6 +99,13 @@ class Settings(BaseSettings):
     # The reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or
     # networks, comma-separated. Empty: none, every client is the socket's peer.
     trusted_proxies: str = ""
+
+    @field_validator("max_image_megapixels")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0 (必须大于 0)")
+        return value
 
     @field_validator("timezone")
     @classmethod
