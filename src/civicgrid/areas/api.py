@@ -23,6 +23,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut
+from civicgrid.core.types import PageNumber
 
 router = APIRouter(prefix="/api/v1", tags=["areas"])
 
@@ -34,7 +35,7 @@ def list_areas(
     level: Level | None = None,
     parent: str | None = Query(None, description="only the children of this area code"),
     q: str | None = Query(None, description="part of a name or code"),
-    page: int = Query(1, ge=1),
+    page: PageNumber = 1,
     page_size: int = Query(50, ge=1, le=500),
 ) -> AreaPage:
     """Areas the caller may see: the whole city for the public, the caller's own area (and

@@ -31,6 +31,7 @@ from civicgrid.core.errors import InvalidInput
 from civicgrid.core.http import allow, count_attempt, get_uow, limit_attempts, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.rows import Parsed, RowProblem
+from civicgrid.core.types import PageNumber, RecordId
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -76,7 +77,7 @@ def list_cases(
     overdue: bool | None = None,
     q: str | None = Query(None, description="words in the title or description"),
     order: str = Query("deadline", pattern="^(deadline|newest)$"),
-    page: int = Query(1, ge=1),
+    page: PageNumber = 1,
     page_size: int = Query(50, ge=1, le=500),
 ) -> CasePageOut:
     """Cases the caller may see — by area (dispatch centre, cadres, grid workers, leaders),
@@ -139,7 +140,7 @@ def _statuses(value: str | None) -> list[Status] | None:
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut)
 def get_case(
-    case_id: int,
+    case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.get_case),
@@ -152,7 +153,7 @@ def get_case(
 
 @router.post("/cases/{case_id}/actions", response_model=CaseDetailOut)
 def act_on_case(
-    case_id: int,
+    case_id: RecordId,
     body: ActionIn,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
@@ -168,7 +169,7 @@ def act_on_case(
 
 @router.post("/cases/{case_id}/supporters", response_model=SupportedOut, status_code=201)
 def support(
-    case_id: int,
+    case_id: RecordId,
     body: SupporterIn,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
@@ -189,7 +190,7 @@ def support(
 
 @router.get("/cases/{case_id}/duplicates", response_model=list[CaseOut])
 def duplicates(
-    case_id: int,
+    case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.duplicates_of),
@@ -202,7 +203,7 @@ def duplicates(
 
 @router.get("/cases/{case_id}/track", response_model=CaseDetailOut)
 def track(
-    case_id: int,
+    case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     phone: str = Query(..., min_length=4, description="the phone number given when reporting"),
@@ -311,7 +312,7 @@ def add_rule(
 
 @router.put("/authority-rules/{rule_id}", response_model=RuleOut)
 def change_rule(
-    rule_id: int,
+    rule_id: RecordId,
     body: RuleIn,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.change_rule),
@@ -323,7 +324,7 @@ def change_rule(
 
 @router.delete("/authority-rules/{rule_id}", status_code=204)
 def remove_rule(
-    rule_id: int,
+    rule_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     reason: str = Query("", max_length=1000, description="why it is removed (required)"),
     actor: Actor = allow(services.remove_rule),

@@ -32,6 +32,7 @@ from civicgrid.cases.services import (
 )
 from civicgrid.core.outbox import Delivery, MessageChannel, OutboxMessage
 from civicgrid.core.security import mask_name, mask_phone
+from civicgrid.core.types import RecordId
 from civicgrid.core.workflow import Event
 
 
@@ -96,7 +97,7 @@ class ActionIn(BaseModel):
     departments: list[str] = Field(default_factory=list, description="whistle: summoned units")
     lead: str | None = Field(default=None, description="whistle: the lead unit")
     satisfaction: int | None = Field(default=None, description="rate: 1 (bad) to 5 (good)")
-    into: int | None = Field(default=None, description="merge: the case that survives")
+    into: RecordId | None = Field(default=None, description="merge: the case that survives")
     hours: float | None = Field(default=None, description="request_extension: hours asked for")
     passed: bool | None = Field(
         default=None, description="verify: false sends the case back (rework)"

@@ -32,6 +32,7 @@ from civicgrid.core.http import NO_SERVICE, allow, get_uow, platform_of, request
 from civicgrid.core.i18n import Locale, pick_locale, translate
 from civicgrid.core.permissions import Actor, Role, Rule
 from civicgrid.core.rows import Parsed
+from civicgrid.core.types import record_number
 from civicgrid.open311 import services
 from civicgrid.open311.domain import (
     FORMATS,
@@ -280,10 +281,11 @@ def request_detail(
 ) -> Response:
     """One request (a list of one, as the spec has it); 404 when there is none."""
     fmt = checked_format(fmt)
-    if not service_request_id.isdigit():
+    number = record_number(service_request_id)
+    if number is None:
         raise NotFound("open311_request_not_found", id=service_request_id)
     ports = ports_of(request)
-    found = services.get_request(uow, actor, int(service_request_id), ports)
+    found = services.get_request(uow, actor, number, ports)
     return render(fmt, "service_requests", [request_out(found, open311_locale(request))])
 
 

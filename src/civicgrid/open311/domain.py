@@ -27,6 +27,7 @@ from civicgrid.cases.domain import (
 from civicgrid.core.errors import CivicGridError, InvalidInput
 from civicgrid.core.i18n import LOCALES, Locale, translate
 from civicgrid.core.permissions import Actor
+from civicgrid.core.types import record_number
 from civicgrid.core.workflow import Event
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -338,9 +339,10 @@ def request_query(
     if ids:
         numbers = []
         for value in ids:
-            if not value.isdigit():
+            number = record_number(value)
+            if number is None:
                 raise InvalidInput("open311_bad_request_id", value=value)
-            numbers.append(int(value))
+            numbers.append(number)
         return RequestQuery(ids=tuple(dict.fromkeys(numbers)))
     statuses: list[Status] = []
     for value in _comma_list(status):

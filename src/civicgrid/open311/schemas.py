@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from civicgrid.cases.domain import POINT_DECIMALS, Category, is_about_a_person, scrub
 from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.types import DB_INT_MAX
 from civicgrid.open311.domain import (
     FORMATS,
     SPECIFICATION,
@@ -150,7 +151,9 @@ class OptionIn(BaseModel):
 class AttributeIn(BaseModel):
     service_code: str = Field(min_length=1, max_length=32, description="a level-2 category")
     code: str = Field(min_length=1, max_length=64)
-    order: int = Field(ge=1, description="position in the form; unique within the service")
+    order: int = Field(
+        ge=1, le=DB_INT_MAX, description="position in the form; unique within the service"
+    )
     datatype: Datatype
     required: bool = False
     variable: bool = Field(default=True, description="false: only informs, asks nothing")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
+from civicgrid.core.types import PageNumber, RecordId
 from civicgrid.registry import entities, services
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.schemas import (
@@ -39,10 +40,10 @@ def list_batches(
 
 @router.get("/batches/{batch_id}/rejects", response_model=RejectPage)
 def list_rejects(
-    batch_id: int,
+    batch_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.list_rejects),
-    page: int = Query(1, ge=1),
+    page: PageNumber = 1,
     page_size: int = Query(100, ge=1, le=1000),
 ) -> RejectPage:
     """Every problem of one batch: row number, field, reason (key, Chinese, English),
@@ -61,7 +62,7 @@ def list_rejects(
 
 @router.get("/entities/{entity_id}", response_model=EntityOut)
 def get_entity(
-    entity_id: int,
+    entity_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(entities.get_entity),
 ) -> EntityOut:
@@ -73,7 +74,7 @@ def get_entity(
 
 @router.post("/entities/{entity_id}/decisions", response_model=EntityOut)
 def decide(
-    entity_id: int,
+    entity_id: RecordId,
     body: LinkDecisionIn,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(entities.decide_link),
@@ -104,7 +105,7 @@ def search(
         None, description="the start of a name, a phone number or a whole identity number"
     ),
     grid: str | None = Query(None, description="only this grid"),
-    page: int = Query(1, ge=1),
+    page: PageNumber = 1,
     page_size: int = Query(50, ge=1, le=500),
 ) -> RecordPage:
     """Records of one kind in the caller's area. An identity number is hashed before the
@@ -125,7 +126,7 @@ def search(
 @router.get("/{kind}/{record_id}", response_model=RecordDetailOut)
 def get_record(
     kind: RecordKind,
-    record_id: int,
+    record_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.get_record),
 ) -> RecordDetailOut:
@@ -138,7 +139,7 @@ def get_record(
 @router.patch("/{kind}/{record_id}", response_model=RecordDetailOut)
 def patch_record(
     kind: RecordKind,
-    record_id: int,
+    record_id: RecordId,
     body: RecordPatch,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],

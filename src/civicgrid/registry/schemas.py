@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from civicgrid.core.types import RecordId
 from civicgrid.registry.domain import Change, ImportBatch, RejectedRow
 from civicgrid.registry.entities import DecisionView, EntityView
 from civicgrid.registry.services import RecordDetail
@@ -191,8 +192,8 @@ class EntityOut(BaseModel):
 
 class LinkDecisionIn(BaseModel):
     decision: str = Field(description="confirm (the record is this entity) or split (it is not)")
-    record_id: int = Field(description="a record of the entity")
-    other_record_id: int | None = Field(
+    record_id: RecordId = Field(description="a record of the entity")
+    other_record_id: RecordId | None = Field(
         None,
         description="decide about this pair only; without it the record is confirmed with, "
         "or split from, every other record of the entity",

@@ -10,6 +10,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut, OutboxOut
+from civicgrid.core.types import RecordId
 from civicgrid.system import services
 from civicgrid.system.schemas import DeliveredOut, OutboxPageOut, parse_delivery
 
@@ -40,7 +41,7 @@ def outbox(
 
 @router.post("/outbox/{message_id}/retry", response_model=OutboxOut)
 def retry_message(
-    message_id: int,
+    message_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.retry_message),
@@ -64,7 +65,7 @@ def deliver(
 @router.get("/history/{kind}/{record_id}", response_model=list[HistoryOut])
 def history(
     kind: str,
-    record_id: int,
+    record_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.record_history),
 ) -> list[HistoryOut]:

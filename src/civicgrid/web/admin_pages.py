@@ -18,6 +18,7 @@ from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import N_
 from civicgrid.core.outbox import Delivery
 from civicgrid.core.permissions import ADMIN_ROLES, Actor, Rule
+from civicgrid.core.types import RecordId
 from civicgrid.system import services as system
 from civicgrid.system.schemas import parse_delivery
 from civicgrid.web.case_pages import case_page, labels_for
@@ -182,7 +183,7 @@ def add_rule(
 
 @router.post("/admin/rules/{rule_id}", response_class=HTMLResponse, response_model=None)
 def change_rule(
-    rule_id: int,
+    rule_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[RuleForm, Depends()],
@@ -198,7 +199,7 @@ def change_rule(
 
 @router.post("/admin/rules/{rule_id}/remove", response_class=HTMLResponse, response_model=None)
 def remove_rule(
-    rule_id: int,
+    rule_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     reason: Annotated[str, Form()] = "",
@@ -254,7 +255,7 @@ def outbox_page(
 
 @router.post("/admin/outbox/{message_id}/retry", response_class=HTMLResponse, response_model=None)
 def retry_message(
-    message_id: int,
+    message_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(system.retry_message),

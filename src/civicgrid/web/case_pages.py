@@ -50,6 +50,7 @@ from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import N_, Locale, format_duration, has_message, translate
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role, Rule
 from civicgrid.core.security import mask_name, mask_phone
+from civicgrid.core.types import DB_INT_MAX, RecordId, record_number
 from civicgrid.core.workflow import Event
 from civicgrid.insight.warnings.services import WARNING_READERS
 from civicgrid.web.pages import TEMPLATES, _safe_next, render
@@ -376,7 +377,8 @@ def _whole(value: str, name: str) -> int | None:
     number = _number(value, name)
     if number is None:
         return None
-    if number != int(number):
+    # A whole number the database's integer columns hold (a case number, a rating).
+    if number != int(number) or abs(number) > DB_INT_MAX:
         raise InvalidInput("ui.form.not_a_number", field=name, value=value.strip())
     return int(number)
 
@@ -556,10 +558,6 @@ class QueueQuery:
     @classmethod
     def of(cls, request: Request) -> QueueQuery:
         params = request.query_params
-        try:
-            page = max(1, int(params.get("page", "1")))
-        except ValueError:
-            page = 1
         return cls(
             status=params.get("status", "").strip(),
             category=params.get("category", "").strip(),
@@ -567,7 +565,7 @@ class QueueQuery:
             department=params.get("department", "").strip(),
             overdue=params.get("overdue", "") not in ("", "0", "false"),
             q=params.get("q", "").strip(),
-            page=page,
+            page=record_number(params.get("page")) or 1,
         )
 
     def case_filter(self) -> CaseFilter:
@@ -696,7 +694,7 @@ def dispatch_queue(
 
 @router.post("/dispatch/cases/{case_id}/act", response_class=HTMLResponse)
 def dispatch_quick_action(
-    case_id: int,
+    case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     action: Annotated[str, Form()] = "",
@@ -744,7 +742,7 @@ def _detail(
     request: Request,
     uow: UnitOfWork,
     actor: Actor,
-    case_id: int,
+    case_id: RecordId,
     *,
     error: CivicGridError | None = None,
     failed: str = "",
@@ -781,7 +779,7 @@ def _detail(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_detail(
-    case_id: int,
+    case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(cases.get_case),
@@ -793,7 +791,7 @@ def case_detail(
 
 @router.post("/cases/{case_id}/act", response_class=HTMLResponse, response_model=None)
 def case_action(
-    case_id: int,
+    case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[ActionForm, Depends()],
@@ -872,8 +870,8 @@ def grid_page(
 ) -> HTMLResponse:
     """The grid worker's phone page: report what she finds, check what units resolved in
     her grid, resolve her own small finds on the spot."""
-    reported = request.query_params.get("reported", "")
-    return _grid(request, uow, actor, reported=int(reported) if reported.isdigit() else None)
+    reported = record_number(request.query_params.get("reported"))
+    return _grid(request, uow, actor, reported=reported)
 
 
 @router.post("/grid/report", response_class=HTMLResponse, response_model=None)

@@ -40,6 +40,7 @@ from civicgrid.core.http import (
 )
 from civicgrid.core.i18n import Locale, has_message
 from civicgrid.core.permissions import Actor, Role, Rule
+from civicgrid.core.types import RecordId, record_number
 from civicgrid.web.case_pages import (
     ActionForm,
     Labels,
@@ -237,7 +238,7 @@ def report_nearby(
 
 @router.post("/cases/{case_id}/support", response_class=HTMLResponse, response_model=None)
 def support(
-    case_id: int,
+    case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     form: Annotated[ReportForm, Depends()],
@@ -258,8 +259,7 @@ def support(
 
 
 def _notice_number(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name, "")
-    return int(value) if value.isdigit() else None
+    return record_number(request.query_params.get(name))
 
 
 def _report(

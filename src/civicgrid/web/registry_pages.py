@@ -17,6 +17,7 @@ from civicgrid.core.errors import CivicGridError, InvalidFields
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.i18n import N_, Locale, format_date, format_datetime, has_message, translate
 from civicgrid.core.permissions import Actor
+from civicgrid.core.types import RecordId, record_number
 from civicgrid.registry import entities, services
 from civicgrid.registry.domain import RecordKind
 from civicgrid.web.pages import TEMPLATES, render
@@ -61,7 +62,7 @@ def registry_page(
     params = request.query_params
     kind = _kind(params.get("kind"))
     q = params.get("q", "").strip()
-    page = max(int(params.get("page", "1")) if params.get("page", "1").isdigit() else 1, 1)
+    page = record_number(params.get("page")) or 1
     error = None
     found = services.RecordPage([], 0)
     searchable = actor.role in services.RECORD_READERS
@@ -99,7 +100,7 @@ def registry_page(
 
 @router.get("/registry/entities/{entity_id}", response_class=HTMLResponse)
 def entity_page(
-    entity_id: int,
+    entity_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(entities.get_entity),
@@ -145,7 +146,7 @@ def _entity(
     "/registry/entities/{entity_id}/decisions", response_class=HTMLResponse, response_model=None
 )
 async def decide_link(
-    entity_id: int,
+    entity_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(entities.decide_link),
@@ -154,17 +155,16 @@ async def decide_link(
     form = await request.form()
     typed = {name: str(form.get(name, "")) for name in ("decision", "record_id", "reason")}
     raw_record = typed["record_id"].strip()
+    record_id = record_number(raw_record)
     try:
-        if not raw_record.isdigit():
+        if record_id is None:
             raise services.FieldProblem(
                 "registry_link_not_in_entity",
                 field="record_id",
                 record=raw_record or "—",
                 entity=entity_id,
             )
-        entities.decide_link(
-            uow, actor, entity_id, typed["decision"], int(raw_record), typed["reason"]
-        )
+        entities.decide_link(uow, actor, entity_id, typed["decision"], record_id, typed["reason"])
     except CivicGridError as problem:
         uow.rollback()
         field = str(problem.params.get("field", "reason"))
@@ -177,7 +177,7 @@ async def decide_link(
 @router.get("/registry/{kind}/{record_id}", response_class=HTMLResponse)
 def record_page(
     kind: RecordKind,
-    record_id: int,
+    record_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.get_record),
@@ -220,7 +220,7 @@ def _detail(
 @router.post("/registry/{kind}/{record_id}", response_class=HTMLResponse, response_model=None)
 async def edit_record(
     kind: RecordKind,
-    record_id: int,
+    record_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.edit_record),

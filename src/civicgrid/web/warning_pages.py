@@ -14,6 +14,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
 from civicgrid.core.http import allow, get_uow, request_locale
 from civicgrid.core.permissions import Actor
+from civicgrid.core.types import RecordId
 from civicgrid.insight.warnings import services
 from civicgrid.insight.warnings.domain import RiskWarning, WarningKind, WarningState
 from civicgrid.insight.warnings.schemas import parse_query
@@ -70,7 +71,7 @@ def warnings_page(
 
 @router.post("/warnings/{warning_id}/acknowledge", response_class=HTMLResponse, response_model=None)
 def acknowledge_warning(
-    warning_id: int,
+    warning_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     note: Annotated[str, Form()] = "",
@@ -82,7 +83,7 @@ def acknowledge_warning(
 
 @router.post("/warnings/{warning_id}/close", response_class=HTMLResponse, response_model=None)
 def close_warning(
-    warning_id: int,
+    warning_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     note: Annotated[str, Form()] = "",
@@ -97,7 +98,7 @@ def _handle(
     uow: UnitOfWork,
     actor: Actor,
     action: Callable[[UnitOfWork, Actor, int, str], RiskWarning],
-    warning_id: int,
+    warning_id: RecordId,
     note: str,
 ) -> Response:
     """Back to the list at the warning, or the list with the reason it could not be done."""

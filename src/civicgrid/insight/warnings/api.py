@@ -11,6 +11,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, request_locale
 from civicgrid.core.permissions import Actor, Role
 from civicgrid.core.schemas import HistoryOut, OutboxOut
+from civicgrid.core.types import RecordId
 from civicgrid.insight.warnings import services
 from civicgrid.insight.warnings.schemas import HandleIn, WarningOut, parse_query
 
@@ -55,7 +56,7 @@ def warning_map(
 
 @router.post("/warnings/{warning_id}/acknowledge", response_model=WarningOut)
 def acknowledge_warning(
-    warning_id: int,
+    warning_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     body: HandleIn | None = None,
     actor: Actor = allow(services.acknowledge_warning),
@@ -68,7 +69,7 @@ def acknowledge_warning(
 
 @router.post("/warnings/{warning_id}/close", response_model=WarningOut)
 def close_warning(
-    warning_id: int,
+    warning_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     body: HandleIn | None = None,
     actor: Actor = allow(services.close_warning),
@@ -81,7 +82,7 @@ def close_warning(
 
 @router.get("/warnings/{warning_id}/history", response_model=list[HistoryOut])
 def warning_history(
-    warning_id: int,
+    warning_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.warning_history),
 ) -> list[HistoryOut]:
@@ -91,7 +92,7 @@ def warning_history(
 
 @router.get("/warnings/{warning_id}/notices", response_model=list[OutboxOut])
 def warning_notices(
-    warning_id: int,
+    warning_id: RecordId,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.warning_notices),
 ) -> list[OutboxOut]:
