@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
@@ -27,6 +27,7 @@ from civicgrid.core.permissions import Actor
 from civicgrid.core.proxies import ForwardedClient, TrustedProxies, parse_networks
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import hash_api_key, read_token
+from civicgrid.core.textinput import Utf8Forms, refuse_unstorable_text
 from civicgrid.insight import api as insight_api
 from civicgrid.insight.warnings import api as warnings_api
 from civicgrid.open311 import api as open311_api
@@ -134,6 +135,8 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         'Errors are JSON `{"error": {"code", "message"}}`; send `Accept-Language: en` '
         "for English messages.",
         telemetry=None if telemetry else {"tracing": False, "metrics": False, "logs": False},
+        # Text the databases cannot store is a 422 naming its field, before any route.
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.platform = platform
     app.state.authenticator = AccountsAuthenticator()
@@ -167,6 +170,8 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Raw UTF-8 in query strings and urlencoded forms is read as UTF-8 (core.textinput).
+    app.add_middleware(Utf8Forms)
     # The client's address and scheme as the deployment's trusted proxies say (uvicorn's
     # own proxy headers are off): added last, so it is the outermost middleware and every
     # other one, and every attempt limit, sees the corrected client.

@@ -32,6 +32,7 @@ from civicgrid.core.http import NO_SERVICE, allow, get_uow, platform_of, request
 from civicgrid.core.i18n import Locale, pick_locale, translate
 from civicgrid.core.permissions import Actor, Role, Rule
 from civicgrid.core.rows import Parsed
+from civicgrid.core.textinput import refuse_unstorable_form
 from civicgrid.core.types import record_number
 from civicgrid.open311 import services
 from civicgrid.open311.domain import (
@@ -200,6 +201,7 @@ async def post_request(
     The request is a case: it is answered with its number at once (and a token)."""
     fmt = checked_format(fmt)
     form = await request.form()
+    refuse_unstorable_form(form.multi_items())  # a multipart form is read here, not before
     api_key = str(form.get("api_key") or request.query_params.get("api_key") or "")
     caller = await run_in_threadpool(api_client, request, uow, api_key, actor)
     fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
