@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.app import create_app
 from civicgrid.bootstrap import Platform, build_platform
+from civicgrid.core import csrf
 from civicgrid.core.db import UnitOfWork, delete_everything
 from civicgrid.core.migrate import upgrade
 from civicgrid.core.permissions import SYSTEM, Role
@@ -48,6 +49,58 @@ def settings_for(database_url: str) -> Settings:
         # Keyword suggestions, whatever model a developer has trained in var/.
         suggestion_model_path="",
     )
+
+
+# ------------------------------------------------------------------ forms' CSRF tokens
+# Test clients post as a browser posts a form a page drew for it: with the browser's CSRF
+# cookie and its token (core.csrf), so a test need not fetch every form before sending
+# it. Tests of the check itself are marked raw_forms: their clients send only what they
+# are told to.
+
+TEST_BROWSER_SECRET = "test-browser-secret-0123456789abcdefghijklm"
+_raw_forms = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "raw_forms: test clients send no CSRF cookie or token by themselves"
+    )
+
+
+def _with_form_token(key: str, request: Any) -> None:
+    if _raw_forms or request.method in csrf.SAFE_METHODS or csrf.HEADER in request.headers:
+        return
+    cookie = request.headers.get("cookie", "")
+    jar = dict(part.strip().split("=", 1) for part in cookie.split(";") if "=" in part)
+    secret = jar.get(csrf.COOKIE)
+    if secret is None:
+        secret = TEST_BROWSER_SECRET
+        request.headers["cookie"] = f"{cookie}; {csrf.COOKIE}={secret}".lstrip("; ")
+    request.headers[csrf.HEADER] = csrf.make_token(key, secret)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clients_send_form_tokens() -> Iterator[None]:
+    original = TestClient.__init__
+
+    def init(self: TestClient, app: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, app, *args, **kwargs)
+        platform = getattr(getattr(app, "state", None), "platform", None)
+        if platform is not None:
+            key = platform.settings.secret_key
+            self.event_hooks["request"].append(lambda request: _with_form_token(key, request))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TestClient, "__init__", init)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def raw_forms(request: pytest.FixtureRequest) -> Iterator[None]:
+    global _raw_forms
+    _raw_forms = request.node.get_closest_marker("raw_forms") is not None
+    yield
+    _raw_forms = False
 
 
 @pytest.fixture(scope="session", autouse=True)

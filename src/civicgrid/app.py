@@ -12,6 +12,7 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from starlette.types import ASGIApp
 
 from civicgrid import __version__
 from civicgrid.accounts import api as accounts_api
@@ -21,7 +22,14 @@ from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.cases import api as cases_api
 from civicgrid.core.db import UnitOfWork, recent_revisions
 from civicgrid.core.errors import NotAuthenticated
-from civicgrid.core.http import NO_SERVICE, Credentials, allow, install_error_handlers
+from civicgrid.core.headers import SecurityHeaders
+from civicgrid.core.http import (
+    FORM_LIMITS,
+    NO_SERVICE,
+    Credentials,
+    allow,
+    install_error_handlers,
+)
 from civicgrid.core.jobs import Scheduler
 from civicgrid.core.permissions import Actor
 from civicgrid.core.proxies import ForwardedClient, TrustedProxies, parse_networks
@@ -99,6 +107,16 @@ class AccountsAuthenticator:
         return self.callers.recall(f"user:{claims.username}", counters)
 
 
+class CivicGridApp(FastAPI):
+    """FastAPI with the security headers (core.headers) around everything, the error
+    middleware included, so every answer has them, a 500 too."""
+
+    secure_cookies = False
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), secure=self.secure_cookies)
+
+
 def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> FastAPI:
     """The web application. With SCHEDULER, a background thread runs the platform's
     periodic jobs: marking overdue cases, escalating them and sending answers every minute,
@@ -127,7 +145,7 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
             runner.stop()
 
     telemetry = platform.settings.telemetry
-    app = FastAPI(
+    app = CivicGridApp(
         lifespan=lifespan,
         title="CivicGrid",
         version=__version__,
@@ -137,7 +155,12 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         telemetry=None if telemetry else {"tracing": False, "metrics": False, "logs": False},
         # Text the databases cannot store is a 422 naming its field, before any route.
         dependencies=[Depends(refuse_unstorable_text)],
+        # Bodies are counted as they arrive and refused with a 413 past the limit (a
+        # Content-Length over it before a byte is read); forms within FORM_LIMITS.
+        max_body_size=round(platform.settings.max_request_mb * 1024 * 1024),
+        form_limits=FORM_LIMITS,  # type: ignore[arg-type]
     )
+    app.secure_cookies = platform.settings.environment == "production"
     app.state.platform = platform
     app.state.authenticator = AccountsAuthenticator()
     app.state.error_page = pages.error_page

@@ -16,16 +16,24 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
+from civicgrid.core import csrf
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.errors import CivicGridError, NotAuthenticated
+from civicgrid.core.errors import CivicGridError, Forbidden, NotAuthenticated
 from civicgrid.core.i18n import Locale, pick_locale, translate
 from civicgrid.core.permissions import ANONYMOUS, Actor, Rule, rule_of
 from civicgrid.core.security import API_KEY_PREFIX
 
 TOKEN_COOKIE = "civicgrid_token"
 LOCALE_COOKIE = "civicgrid_lang"
+# Forms are parsed as they arrive and refused (400) past these: more files than any form
+# takes (nine photos; a few more get the form's own "at most nine" beside the field),
+# more fields than any form has, or a text field longer than any text we keep. The
+# whole body is limited by CIVICGRID_MAX_REQUEST_MB (app.py).
+FORM_LIMITS = {"max_files": 20, "max_fields": 300, "max_part_size": 128 * 1024}
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,8 @@ class Caller:
         # A caller seen lately is known without the database (most requests); anyone else
         # is looked up in a thread, with a connection held only for that.
         credentials = credentials_of(request)
+        if needs_csrf_check(request, credentials):
+            await check_csrf(request)
         actor = remembered_caller(request, credentials)
         if actor is None:
             actor = await run_in_threadpool(looked_up_caller, request, credentials)
@@ -132,6 +142,45 @@ def credentials_of(request: Request) -> Credentials | None:
         return Credentials("api_key", api_key)
     cookie = request.cookies.get(TOKEN_COOKIE)
     return Credentials("cookie", cookie) if cookie else None
+
+
+def needs_csrf_check(request: Request, credentials: Credentials | None) -> bool:
+    """Whether a browser could have sent this request for another site (core.csrf): every
+    unsafe request to the pages, logged in or not (a forged login is an attack too), and
+    to the API when the login cookie is its only credential. A bearer token or an API key
+    is never added by a browser by itself, so API clients need no token."""
+    if request.method in csrf.SAFE_METHODS:
+        return False
+    if credentials is not None and credentials.kind != "cookie":
+        return False
+    return is_page(request) or credentials is not None
+
+
+async def check_csrf(request: Request) -> None:
+    """403 unless the request comes from our own origin with the token of a form we drew
+    for this browser (a form field, or htmx's X-CSRF-Token header)."""
+    settings = platform_of(request).settings
+    trusted = [o.strip() for o in settings.trusted_origins.split(",") if o.strip()]
+    foreign = csrf.foreign_origin(request.headers, request.url.scheme, trusted)
+    if foreign is not None:
+        raise Forbidden("csrf_foreign_origin", origin=foreign[:100])
+    token = request.headers.get(csrf.HEADER)
+    content_type = request.headers.get("content-type", "")
+    if token is None and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        field = (await read_form(request)).get(csrf.FIELD)
+        token = field if isinstance(field, str) else None
+    browser = csrf.browser_secret(request.scope)
+    secret = None if browser.minted else browser.value
+    if not csrf.token_matches(token, settings.secret_key, secret):
+        raise Forbidden("csrf_token_invalid")
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form, parsed within FORM_LIMITS as FastAPI parses Form parameters
+    (app.py), for routes that read the form themselves."""
+    return await request.form(**FORM_LIMITS)
 
 
 def remembered_caller(request: Request, credentials: Credentials | None) -> Actor | None:
@@ -233,6 +282,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             message = translate("method_not_allowed", locale)
             return error_response(request, 405, "method_not_allowed", message)
+        if exc.status_code == 413:
+            limit = platform_of(request).settings.max_request_mb
+            message = translate("request_too_large", locale, {"max": f"{limit:g}"})
+            return error_response(request, 413, "request_too_large", message)
+        if isinstance(exc.__context__, MultiPartException):  # past FORM_LIMITS, or malformed
+            message = translate("form_unreadable", locale, {"details": exc.detail})
+            return error_response(request, 400, "form_unreadable", message)
         return error_response(request, exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)

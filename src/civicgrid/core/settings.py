@@ -5,16 +5,21 @@ Every setting is documented in the README's "Configuration" table.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicgrid.core.instance import MIN_SECRET_CHARS, instance_secret
 from civicgrid.core.proxies import parse_networks
+
+
+# The most photos one request may carry (a report, an action, an Open311 request).
+MAX_PHOTOS_PER_REQUEST = 9
 
 
 class Settings(BaseSettings):
@@ -52,6 +57,15 @@ class Settings(BaseSettings):
     # a picture that takes gigabytes to decode, on the server and in every browser that
     # shows it. 50 lets through the 48-megapixel photos of today's phones.
     max_image_megapixels: float = 50.0
+    # The largest request body taken, counted as it arrives (Content-Length is believed
+    # only to refuse early): 413 past it. 0 means room for the most photos a request takes
+    # (nine) of max_attachment_mb each, base64-encoded as the JSON API sends them, and
+    # 1 MB for the rest: 121 MB by default.
+    max_request_mb: float = 0.0
+    # Origins besides the site's own (the Host a request was sent to, by HTTP or HTTPS)
+    # whose pages may post forms here, comma-separated (https://gov.example.cn): for a
+    # proxy that does not pass the Host on. Anything else is refused as cross-site.
+    trusted_origins: str = ""
     max_description_chars: int = 4000
     # Intake stores reports in batches (cases.intake): after the first report of a batch it
     # waits this long for others. Longer means fewer, larger transactions (less CPU per
@@ -100,12 +114,19 @@ class Settings(BaseSettings):
     # networks, comma-separated. Empty: none, every client is the socket's peer.
     trusted_proxies: str = ""
 
-    @field_validator("max_image_megapixels")
+    @field_validator("max_image_megapixels", "max_request_mb")
     @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
+    def _positive(cls, value: float, info: ValidationInfo) -> float:
+        if value < 0 or (value == 0 and info.field_name == "max_image_megapixels"):
             raise ValueError("must be more than 0 (必须大于 0)")
         return value
+
+    @model_validator(mode="after")
+    def _request_room(self) -> Settings:
+        if not self.max_request_mb:
+            photos = MAX_PHOTOS_PER_REQUEST * self.max_attachment_mb * 4 / 3
+            self.max_request_mb = math.ceil(photos) + 1
+        return self
 
     @field_validator("timezone")
     @classmethod

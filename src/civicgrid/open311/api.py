@@ -28,7 +28,14 @@ from civicgrid.cases.attachments import Upload
 from civicgrid.cases.services import CasePorts
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidInput, NotFound
-from civicgrid.core.http import NO_SERVICE, allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import (
+    NO_SERVICE,
+    allow,
+    get_uow,
+    platform_of,
+    read_form,
+    request_locale,
+)
 from civicgrid.core.i18n import Locale, pick_locale, translate
 from civicgrid.core.permissions import Actor, Role, Rule
 from civicgrid.core.rows import Parsed
@@ -200,7 +207,7 @@ async def post_request(
     `email`, `phone`, `account_id`, `device_id`; multipart may add photos as `media`.
     The request is a case: it is answered with its number at once (and a token)."""
     fmt = checked_format(fmt)
-    form = await request.form()
+    form = await read_form(request)
     refuse_unstorable_form(form.multi_items())  # a multipart form is read here, not before
     api_key = str(form.get("api_key") or request.query_params.get("api_key") or "")
     caller = await run_in_threadpool(api_client, request, uow, api_key, actor)

@@ -46,7 +46,7 @@ from civicgrid.cases.services import (
 )
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import allow, get_uow, platform_of, read_form, request_locale
 from civicgrid.core.i18n import N_, Locale, format_duration, has_message, translate
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role, Rule
 from civicgrid.core.security import mask_name, mask_phone
@@ -386,7 +386,7 @@ def _whole(value: str, name: str) -> int | None:
 async def form_photos(request: Request) -> list[Upload]:
     """The photos of a multipart form. A browser sends an empty file input as a part without
     a file, which FastAPI's File() would refuse with a JSON error: it is simply no photo."""
-    form = await request.form()
+    form = await read_form(request)
     photos = []
     for item in form.getlist("photos"):
         if isinstance(item, StarletteUpload):

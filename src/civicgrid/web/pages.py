@@ -12,10 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from civicgrid.accounts import services as accounts
 from civicgrid.areas import services as areas
 from civicgrid.areas.domain import LEVEL_LABELS, UNIT_KIND_LABELS, Level
+from civicgrid.core import csrf
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
 from civicgrid.core.http import (
@@ -41,6 +43,23 @@ from civicgrid.core.permissions import ANONYMOUS, ROLE_LABELS, Actor
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 # Marks a message key a template only holds (a link's label) for `pybabel extract`.
 TEMPLATES.env.globals["N_"] = N_
+
+
+# Every form that posts carries `{{ csrf_field() }}`, and <body> gives htmx the same token
+# as a header (core.csrf): a token for this browser, masked afresh on each page.
+@pass_context
+def _csrf_token(context: Context) -> str:
+    request: Request = context["request"]
+    return csrf.form_token(request.scope, platform_of(request).settings.secret_key)
+
+
+@pass_context
+def _csrf_field(context: Context) -> Markup:
+    token = _csrf_token(context)
+    return Markup(f'<input type="hidden" name="{csrf.FIELD}" value="{token}">')
+
+
+TEMPLATES.env.globals.update(csrf_token=_csrf_token, csrf_field=_csrf_field)
 
 
 # Every date, time and duration on a page, in the reader's language and the city's time zone

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidFields
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import allow, get_uow, platform_of, read_form, request_locale
 from civicgrid.core.i18n import N_, Locale, format_date, format_datetime, has_message, translate
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import RecordId, record_number
@@ -152,7 +152,7 @@ async def decide_link(
     actor: Actor = allow(entities.decide_link),
 ) -> Response:
     """Keep a reviewer's confirm or split of one record of the entity, with the reason."""
-    form = await request.form()
+    form = await read_form(request)
     typed = {name: str(form.get(name, "")) for name in ("decision", "record_id", "reason")}
     raw_record = typed["record_id"].strip()
     record_id = record_number(raw_record)
@@ -226,7 +226,7 @@ async def edit_record(
     actor: Actor = allow(services.edit_record),
 ) -> Response:
     """Save a grid worker's correction (every field of the form, the reason required)."""
-    form = await request.form()
+    form = await read_form(request)
     reason = str(form.get("reason", ""))
     current = services.get_record(uow, actor, kind, record_id)
     typed = {name: str(form.get(name, "")) for name in current.editable if name in form}

@@ -1,3 +1,12 @@
+// Each bar's length, from its data-width (a percentage): set here, because the pages'
+// Content-Security-Policy allows no style attributes.
+(function () {
+  "use strict";
+  document.querySelectorAll(".bar > span[data-width]").forEach(function (bar) {
+    bar.style.width = bar.dataset.width + "%";
+  });
+})();
+
 // The map of recent cases on the transparency page: the district and street outlines as the
 // base map (no tile server), a dot for each case. The server has already removed what may
 // not be published; a case about a person sits at its grid's centre as a dashed ring.
