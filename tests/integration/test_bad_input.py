@@ -10,8 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from civicgrid.app import create_app
+from civicgrid.core.errors import InvalidInput
 from civicgrid.core.permissions import Role
 from civicgrid.core.types import DB_INT_MAX
+from civicgrid.open311.domain import parse_w3c_datetime
 from tests.conftest import City
 
 HUGE = "99999999999999999999"
@@ -88,3 +90,50 @@ def test_open311_request_numbers_that_no_case_can_have_are_not_found(
         listed = city_client.get(f"/open311/v2/requests.json?service_request_id={number}")
         assert listed.status_code == 400, (number, listed.text)
         assert number in listed.json()[0]["description"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start_date=9999-12-31T23:59:59-05:00",
+        "end_date=0001-01-01T00:00:00%2B05:00",
+        "start_date=9999-12-30",
+        "end_date=2300-01-01T00:00:00Z",
+    ],
+)
+def test_open311_dates_outside_the_calendar_are_the_specs_400_naming_them(
+    city_client: TestClient, query: str
+) -> None:
+    response = city_client.get(f"/open311/v2/requests.json?{query}&locale=en")
+    assert response.status_code == 400, response.text
+    field = query.split("=", 1)[0]
+    message = response.json()[0]["description"]
+    assert message.startswith(f"{field} must be a time between 1900 and 2199")
+
+
+def test_w3c_datetimes_are_read_between_1900_and_2199() -> None:
+    assert parse_w3c_datetime("2199-12-31T23:59:59Z") is not None
+    assert parse_w3c_datetime("1900-01-01") is not None
+    for value in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00", "2200-01-01"):
+        with pytest.raises(InvalidInput) as refused:
+            parse_w3c_datetime(value, "attribute[since]")
+        assert refused.value.params == {"field": "attribute[since]", "value": value}
+
+
+def test_reply_quality_of_an_unknown_unit_is_a_422_naming_it(
+    city: City, city_client: TestClient, auth: Any
+) -> None:
+    url = "/api/v1/insight/reply-quality"
+    unknown = city_client.get(f"{url}?department=NOPE&lang=en", headers=auth("admin"))
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["error"]["message"] == "Unknown department 'NOPE' (department)"
+    # A unit that exists but closed nothing in the period has no answers to score.
+    idle = city.plan.departments[-1].code
+    quiet = city_client.get(
+        url, params={"department": idle, "since": "2199-12-31"}, headers=auth("admin")
+    )
+    assert quiet.status_code == 200, quiet.text
+    assert quiet.json()["departments"] == []
+    ancient = city_client.get(f"{url}?since=0001-01-01", headers=auth("admin"))
+    assert ancient.status_code == 422
+    assert "since" in ancient.json()["error"]["message"]

@@ -3,7 +3,7 @@ the quality of closed cases' answers per handling unit, and the hot issues."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +13,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
 from civicgrid.core.i18n import day_start
 from civicgrid.core.permissions import Actor
+from civicgrid.core.types import Day
 from civicgrid.insight import services
 from civicgrid.insight.replies import ReplyScore
 
@@ -51,7 +52,7 @@ def reply_quality(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     request: Request,
     department: str | None = None,
-    since: date | None = Query(
+    since: Day | None = Query(
         None, description="closed on or after this day (default: 90 days ago)"
     ),
     actor: Actor = allow(services.reply_quality_by_department),

@@ -214,7 +214,9 @@ class ReplyScorer:
 
         questions = [_question(e) for e in exchanges]
         replies = [own_words(e.reply) for e in exchanges]
-        corpus = [text for text in questions + replies if text.strip()] or ["-"]
+        # The vectorizer refuses a corpus without one pair of characters (no cases, or
+        # answers of one character): a pair of its own stands in, matching nothing.
+        corpus = [text for text in questions + replies if len(text.strip()) > 1] or ["--"]
         vectorizer = TfidfVectorizer(
             analyzer="char", ngram_range=(2, 2), sublinear_tf=True, min_df=1
         )

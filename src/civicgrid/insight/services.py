@@ -294,6 +294,9 @@ def scored_replies(
     if since is not None:
         query = query.where(case_rows.c.closed_at >= since)
     if department:
+        known = session.execute(select(departments.c.code).where(departments.c.code == department))
+        if known.first() is None:
+            raise InvalidInput("unknown_department", code=department, field="department")
         query = query.where(case_rows.c.department_code == department)
     rows = session.execute(query).all()
     notes: dict[int, list[str]] = {}

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from civicgrid.cases.domain import (
 from civicgrid.core.errors import CivicGridError, InvalidInput
 from civicgrid.core.i18n import LOCALES, Locale, translate
 from civicgrid.core.permissions import Actor
-from civicgrid.core.types import record_number
+from civicgrid.core.types import FIRST_DAY, LAST_DAY, record_number
 from civicgrid.core.workflow import Event
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -234,7 +234,7 @@ def _answers_to(attribute: ServiceAttribute, values: list[str]) -> list[Attribut
             raise InvalidInput("open311_attribute_not_number", code=code, value=value)
         return [AttributeAnswer(code, f"{number:g}")]
     if datatype is Datatype.DATETIME:
-        moment = parse_w3c_datetime(value)
+        moment = parse_w3c_datetime(value, f"attribute[{code}]")
         if moment is None:
             raise InvalidInput("open311_attribute_not_datetime", code=code, value=value)
         return [AttributeAnswer(code, w3c(moment))]
@@ -257,8 +257,15 @@ def _number(value: str) -> float | None:
 # ------------------------------------------------------------------ dates
 
 
-def parse_w3c_datetime(value: str) -> datetime | None:
-    """A W3C (ISO 8601) date or datetime as an aware UTC datetime, or None. A missing zone
+# The datetimes a client may name (core.types' days): any record's, with room to add a
+# filter's 90 days or a zone's offset without passing datetime's own end in year 9999.
+EARLIEST = datetime.combine(FIRST_DAY, time(), UTC)
+LATEST = datetime.combine(LAST_DAY, time(), UTC) + timedelta(days=1)
+
+
+def parse_w3c_datetime(value: str, field: str = "datetime") -> datetime | None:
+    """A W3C (ISO 8601) date or datetime as an aware UTC datetime, or None when VALUE is
+    none; one before EARLIEST or from LATEST on is refused naming FIELD. A missing zone
     reads as UTC; a '+' that a client forgot to escape in a query string (and so arrived as
     a space) is taken back."""
     text = value.strip()
@@ -270,6 +277,9 @@ def parse_w3c_datetime(value: str) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    # Compared before converting: 9999-12-31T23:00-05:00 in UTC is past datetime's end.
+    if not EARLIEST <= parsed < LATEST:
+        raise InvalidInput("open311_datetime_out_of_range", field=field, value=value)
     return parsed.astimezone(UTC)
 
 
@@ -374,7 +384,7 @@ def request_query(
 def _date_argument(name: str, value: str | None) -> datetime | None:
     if value is None or not value.strip():
         return None
-    parsed = parse_w3c_datetime(value)
+    parsed = parse_w3c_datetime(value, name)
     if parsed is None:
         raise InvalidInput("open311_bad_datetime", field=name, value=value)
     return parsed
