@@ -31,6 +31,7 @@ from civicgrid.core.http import (
     install_error_handlers,
 )
 from civicgrid.core.jobs import Scheduler
+from civicgrid.core.limits import BodyLimit
 from civicgrid.core.permissions import Actor
 from civicgrid.core.proxies import ForwardedClient, TrustedProxies, parse_networks
 from civicgrid.core.ratelimit import RateLimiter
@@ -155,12 +156,13 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         telemetry=None if telemetry else {"tracing": False, "metrics": False, "logs": False},
         # Text the databases cannot store is a 422 naming its field, before any route.
         dependencies=[Depends(refuse_unstorable_text)],
-        # Bodies are counted as they arrive and refused with a 413 past the limit (a
-        # Content-Length over it before a byte is read); forms within FORM_LIMITS.
-        max_body_size=round(platform.settings.max_request_mb * 1024 * 1024),
+        # Forms are parsed within FORM_LIMITS as they arrive (bodies: BodyLimit below).
         form_limits=FORM_LIMITS,  # type: ignore[arg-type]
     )
     app.secure_cookies = platform.settings.environment == "production"
+    # Bodies are counted as they arrive and refused with a 413 past the limit (one whose
+    # Content-Length is over it before a byte is read).
+    app.add_middleware(BodyLimit, max_bytes=round(platform.settings.max_request_mb * 1024 * 1024))
     app.state.platform = platform
     app.state.authenticator = AccountsAuthenticator()
     app.state.error_page = pages.error_page
