@@ -26,13 +26,15 @@ from civicgrid.cases.schemas import (
     SuggestionOut,
     SupportedOut,
     SupporterIn,
+    TaxonomyReplacedOut,
 )
 from civicgrid.cases.services import CasePorts
+from civicgrid.cases.taxonomy import check_categories
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.http import allow, count_attempt, get_uow, limit_attempts, platform_of
 from civicgrid.core.permissions import Actor
-from civicgrid.core.rows import Parsed, RowProblem
+from civicgrid.core.rows import Parsed
 from civicgrid.core.types import PageNumber, RecordId
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -269,28 +271,26 @@ def suggest(
     return [SuggestionOut.of(s) for s in found]
 
 
-@router.put("/categories", response_model=list[CategoryOut])
+@router.put("/categories", response_model=TaxonomyReplacedOut)
 def replace_categories(
     body: list[CategoryOut],
     uow: Annotated[UnitOfWork, Depends(get_uow)],
+    deactivate_in_use: bool = Query(
+        False,
+        description="deactivate categories left out even when open cases or the authority "
+        "list still name them",
+    ),
     actor: Actor = allow(services.replace_categories),
-) -> list[CategoryOut]:
-    """Replace the taxonomy (administrators). Categories left out are deactivated."""
-    parsed: Parsed = Parsed(items=[(i, c.to_category()) for i, c in enumerate(body, start=1)])
-    seen: dict[str, int] = {}
-    for row, category in parsed.items:
-        if category.code in seen:
-            parsed.problems.append(
-                RowProblem(
-                    row,
-                    "code",
-                    "csv_duplicate",
-                    {"value": category.code, "first": seen[category.code]},
-                )
-            )
-        seen.setdefault(category.code, row)
-    services.replace_categories(uow, actor, parsed)
-    return [CategoryOut.of(c) for c in services.list_categories(uow, actor)]
+) -> TaxonomyReplacedOut:
+    """Replace the taxonomy (administrators). Every row is checked (a code and a name, each
+    code once, each parent a group of the list), all or none; a 422 names each wrong row
+    (row 1 is the first). Categories left out are deactivated, but a list that leaves out
+    ones still in use is refused naming them unless deactivate_in_use. The answer says how
+    many were added, changed, deactivated and kept."""
+    items = [(row, category.to_category()) for row, category in enumerate(body, start=1)]
+    parsed = check_categories(Parsed(items=items))
+    changes = services.replace_categories(uow, actor, parsed, deactivate_in_use=deactivate_in_use)
+    return TaxonomyReplacedOut.of(changes, services.list_categories(uow, actor))
 
 
 @router.get("/authority-rules", response_model=list[RuleOut])

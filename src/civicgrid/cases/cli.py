@@ -14,6 +14,7 @@ from civicgrid.cases.services import SCHEDULER, RowsRejected
 from civicgrid.cases.taxonomy import (
     DEFAULT_CATEGORIES,
     DEFAULT_RULES,
+    TaxonomyChanges,
     parse_categories,
     parse_rules,
     rules_csv,
@@ -76,15 +77,41 @@ def export_rules(db: DbOption = None) -> None:
 
 
 @categories_cli.command("import")
-def import_categories(file: FileArgument = None, db: DbOption = None) -> None:
+def import_categories(
+    file: FileArgument = None,
+    deactivate_in_use: Annotated[
+        bool,
+        typer.Option(
+            "--deactivate-in-use",
+            help="deactivate categories left out even when open cases or the authority list "
+            "still name them",
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
     """Replace the taxonomy. Columns: code, name, name_en, parent_code, keywords, urgent,
-    description. Categories left out are deactivated (old cases keep theirs)."""
+    description. Every row is checked, all or none (bad rows are saved beside the file).
+    Categories left out are deactivated (old cases keep theirs), but not those still in
+    use unless --deactivate-in-use."""
     path = file or DEFAULT_CATEGORIES
     with friendly_errors():
         parsed = parse_categories(read_csv_text(path))
-    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
-        count = _install(path, parsed, lambda: services.replace_categories(uow, SYSTEM, parsed))
-    out.print(f"{count} categories installed from {path}")
+    done: list[TaxonomyChanges] = []
+
+    def install() -> int:
+        done.append(
+            services.replace_categories(uow, SYSTEM, parsed, deactivate_in_use=deactivate_in_use)
+        )
+        return len(parsed.items)
+
+    with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        count = _install(path, parsed, install)
+    changes = done[0]
+    out.print(
+        f"{count} categories installed from {path}: {len(changes.added)} added, "
+        f"{len(changes.changed)} changed, {len(changes.deactivated)} deactivated"
+        + (f" ({', '.join(changes.deactivated)})" if changes.deactivated else "")
+    )
 
 
 @categories_cli.command("list")

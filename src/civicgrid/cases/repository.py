@@ -309,6 +309,19 @@ class TaxonomyRepository:
         self.session.flush()
         return version
 
+    def in_use(self, codes: Sequence[str]) -> list[str]:
+        """Those of CODES that an open case or a line of the authority list in force names
+        (a line may name a level-1 group)."""
+        if not codes:
+            return []
+        by_cases = select(cases.c.category_code).where(
+            cases.c.category_code.in_(codes), cases.c.status.in_(list(OPEN_STATUSES))
+        )
+        by_rules = select(authority_rules.c.category_code).where(
+            authority_rules.c.category_code.in_(codes), authority_rules.c.version_to.is_(None)
+        )
+        return sorted(self.session.execute(by_cases.union(by_rules)).scalars())
+
     def replace_categories(self, items: Iterable[Category]) -> None:
         """Upsert by code; categories are never deleted (old cases refer to them), only
         deactivated when missing from the new list."""

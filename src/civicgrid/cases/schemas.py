@@ -30,6 +30,7 @@ from civicgrid.cases.services import (
     RuleEdit,
     SuggestedCategory,
 )
+from civicgrid.cases.taxonomy import TaxonomyChanges
 from civicgrid.core.outbox import Delivery, MessageChannel, OutboxMessage
 from civicgrid.core.security import mask_name, mask_phone
 from civicgrid.core.types import RecordId
@@ -410,6 +411,28 @@ class CategoryOut(BaseModel):
 
     def to_category(self) -> Category:
         return Category(**self.model_dump())
+
+
+class TaxonomyReplacedOut(BaseModel):
+    """What replacing the taxonomy did, and the active categories now."""
+
+    added: int
+    changed: int = Field(description="names, group, words or urgency changed, or active again")
+    deactivated: int
+    unchanged: int
+    deactivated_codes: list[str]
+    categories: list[CategoryOut]
+
+    @classmethod
+    def of(cls, changes: TaxonomyChanges, categories: list[Category]) -> TaxonomyReplacedOut:
+        return cls(
+            added=len(changes.added),
+            changed=len(changes.changed),
+            deactivated=len(changes.deactivated),
+            unchanged=changes.unchanged,
+            deactivated_codes=changes.deactivated,
+            categories=[CategoryOut.of(c) for c in categories],
+        )
 
 
 class RuleOut(BaseModel):

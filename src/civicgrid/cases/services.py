@@ -66,7 +66,7 @@ from civicgrid.cases.repository import (
     CaseScope,
     TaxonomyRepository,
 )
-from civicgrid.cases.taxonomy import Parsed, RowProblem
+from civicgrid.cases.taxonomy import Parsed, RowProblem, TaxonomyChanges, taxonomy_changes
 from civicgrid.core.db import UnitOfWork, read_revision, utcnow
 from civicgrid.core.errors import (
     Conflict,
@@ -1464,16 +1464,25 @@ def list_categories(uow: UnitOfWork, actor: Actor) -> list[Category]:
 
 
 @permission(ADMIN_ROLES, "Replace the category taxonomy")
-def replace_categories(uow: UnitOfWork, actor: Actor, parsed: Parsed[Category]) -> int:
-    """Install a taxonomy read by cases.taxonomy.parse_categories; nothing is written when
-    any row is wrong. Categories left out are deactivated, never deleted."""
+def replace_categories(
+    uow: UnitOfWork, actor: Actor, parsed: Parsed[Category], *, deactivate_in_use: bool = False
+) -> TaxonomyChanges:
+    """Install a taxonomy checked by cases.taxonomy.check_categories; nothing is written
+    when any row is wrong. Categories left out are deactivated, never deleted; a list that
+    leaves out ones an open case or the authority list in force still names is refused
+    naming them, unless DEACTIVATE_IN_USE. Returns what changed."""
     if parsed.problems:
         raise RowsRejected(parsed.problems)
     items = [c for _, c in parsed.items]
+    taxonomy = TaxonomyRepository(uow.session)
+    changes = taxonomy_changes(taxonomy.categories(), items)
+    in_use = taxonomy.in_use(changes.deactivated)
+    if in_use and not deactivate_in_use:
+        raise InvalidInput("categories_still_in_use", count=len(in_use), codes=", ".join(in_use))
     ordered = sorted(items, key=lambda c: c.parent_code is not None)  # groups first
-    TaxonomyRepository(uow.session).replace_categories(ordered)
+    taxonomy.replace_categories(ordered)
     uow.commit()
-    return len(items)
+    return changes
 
 
 @permission(PUBLIC, "The authority list")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from civicgrid.areas.domain import Function, Level
@@ -17,6 +19,7 @@ DEFAULT_CATEGORIES = DATA_DIR / "categories.csv"
 DEFAULT_RULES = DATA_DIR / "authority_rules.csv"
 
 CATEGORY_COLUMNS = ["code", "name", "name_en", "parent_code", "keywords", "urgent", "description"]
+CATEGORY_FIELDS = ("name", "name_en", "parent_code", "description", "keywords", "urgent")
 RULE_COLUMNS = [
     "category",
     "level",
@@ -28,33 +31,23 @@ RULE_COLUMNS = [
 ]
 
 
+# The widths of the categories' columns (cases.repository): a longer value is refused by
+# its row instead of cut by SQLite or refused by PostgreSQL.
+CATEGORY_WIDTHS = {"code": 32, "name": 100, "name_en": 100, "parent_code": 32}
+
+
 def parse_categories(text: str) -> Parsed[Category]:
     rows = csv_rows(text, ["code", "name"])
     parsed: Parsed[Category] = Parsed()
-    seen: dict[str, int] = {}
     for number, row in rows:
         parsed.rows[number] = row
-        problems: list[RowProblem] = []
-        code, name = row.get("code", ""), row.get("name", "")
-        if not code:
-            problems.append(RowProblem(number, "code", "csv_required"))
-        elif code in seen:
-            problems.append(
-                RowProblem(number, "code", "csv_duplicate", {"value": code, "first": seen[code]})
-            )
-        if not name:
-            problems.append(RowProblem(number, "name", "csv_required"))
-        urgent = read_flag(row.get("urgent", ""), number, "urgent", problems)
-        if problems:
-            parsed.problems.extend(problems)
-            continue
-        seen[code] = number
+        urgent = read_flag(row.get("urgent", ""), number, "urgent", parsed.problems)
         parsed.items.append(
             (
                 number,
                 Category(
-                    code=code,
-                    name=name,
+                    code=row.get("code", ""),
+                    name=row.get("name", ""),
                     name_en=row.get("name_en", ""),
                     parent_code=row.get("parent_code") or None,
                     keywords=row.get("keywords", ""),
@@ -63,7 +56,35 @@ def parse_categories(text: str) -> Parsed[Category]:
                 ),
             )
         )
-    codes = {c.code: c for _, c in parsed.items}
+    return check_categories(parsed)
+
+
+def check_categories(parsed: Parsed[Category]) -> Parsed[Category]:
+    """Every row of a whole taxonomy (a file's or the API's), each problem named by its row
+    and field: a code and a name given and no wider than their columns, each code once,
+    and each parent a level-1 group of the same list (the list replaces the taxonomy, so
+    a parent left out of it would be deactivated)."""
+    seen: dict[str, int] = {}
+    for number, category in parsed.items:
+        if not category.code:
+            parsed.problems.append(RowProblem(number, "code", "csv_required"))
+        elif category.code in seen:
+            parsed.problems.append(
+                RowProblem(
+                    number,
+                    "code",
+                    "csv_duplicate",
+                    {"value": category.code, "first": seen[category.code]},
+                )
+            )
+        else:
+            seen[category.code] = number
+        if not category.name.strip():
+            parsed.problems.append(RowProblem(number, "name", "csv_required"))
+        for name, width in CATEGORY_WIDTHS.items():
+            if len(getattr(category, name) or "") > width:
+                parsed.problems.append(RowProblem(number, name, "csv_too_long", {"max": width}))
+    codes = {category.code: category for _, category in parsed.items if category.code}
     for number, category in parsed.items:
         parent = codes.get(category.parent_code or "")
         if category.parent_code and parent is None:
@@ -77,6 +98,36 @@ def parse_categories(text: str) -> Parsed[Category]:
                 RowProblem(number, "parent_code", "csv_two_levels", {"value": parent.code})
             )
     return parsed
+
+
+@dataclass(frozen=True)
+class TaxonomyChanges:
+    """What installing a taxonomy changes: codes new to the city, codes whose names,
+    group, words or urgency change (or that come back), active codes left out (to be
+    deactivated), and how many stay as they are."""
+
+    added: list[str]
+    changed: list[str]
+    deactivated: list[str]
+    unchanged: int
+
+
+def taxonomy_changes(existing: Sequence[Category], new: Sequence[Category]) -> TaxonomyChanges:
+    before = {category.code: category for category in existing}
+    listed = {category.code for category in new}
+    added, changed, unchanged = [], [], 0
+    for category in new:
+        old = before.get(category.code)
+        if old is None:
+            added.append(category.code)
+        elif not old.active or any(
+            getattr(old, name) != getattr(category, name) for name in CATEGORY_FIELDS
+        ):
+            changed.append(category.code)
+        else:
+            unchanged += 1
+    deactivated = [c.code for c in existing if c.active and c.code not in listed]
+    return TaxonomyChanges(added, changed, deactivated, unchanged)
 
 
 def parse_rules(text: str) -> Parsed[AuthorityRule]:
