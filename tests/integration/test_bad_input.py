@@ -137,3 +137,17 @@ def test_reply_quality_of_an_unknown_unit_is_a_422_naming_it(
     ancient = city_client.get(f"{url}?since=0001-01-01", headers=auth("admin"))
     assert ancient.status_code == 422
     assert "since" in ancient.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("wildcard", ["%", "_", "%_%"])
+def test_searches_take_percent_and_underscore_as_characters(
+    city_client: TestClient, auth: Any, wildcard: str
+) -> None:
+    admin = auth("admin")
+    cases = city_client.get("/api/v1/cases", params={"q": wildcard}, headers=admin).json()
+    assert cases["total"] == 0  # no demo case has a % or _ in its words
+    areas = city_client.get("/api/v1/areas", params={"q": wildcard}, headers=admin).json()
+    assert areas["total"] == 0
+    some = city_client.get("/api/v1/cases", headers=admin).json()["items"][0]["title"]
+    found = city_client.get("/api/v1/cases", params={"q": some[:3]}, headers=admin).json()
+    assert found["total"] >= 1

@@ -176,8 +176,9 @@ def _filtered(
     if parent_code is not None:
         stmt = stmt.where(areas.c.parent_code == parent_code)
     if q:
-        pattern = f"%{q}%"
-        stmt = stmt.where(areas.c.name.like(pattern) | areas.c.code.like(pattern))
+        stmt = stmt.where(
+            areas.c.name.contains(q, autoescape=True) | areas.c.code.contains(q, autoescape=True)
+        )
     return stmt
 
 

@@ -566,8 +566,11 @@ class CaseRepository:
             )
             stmt = stmt.where(late if f.overdue else ~late)
         if f.q:
-            pattern = f"%{f.q}%"
-            stmt = stmt.where(cases.c.title.like(pattern) | cases.c.description.like(pattern))
+            # The words as typed: % and _ are characters to find, not wildcards.
+            stmt = stmt.where(
+                cases.c.title.contains(f.q, autoescape=True)
+                | cases.c.description.contains(f.q, autoescape=True)
+            )
         return stmt
 
     def list(
