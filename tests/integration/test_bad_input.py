@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from civicgrid.accounts.services import add_api_key
 from civicgrid.app import create_app
+from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.permissions import Role
-from civicgrid.core.types import DB_INT_MAX
+from civicgrid.core.permissions import SYSTEM, Role
+from civicgrid.core.types import DB_INT_MAX, is_email, is_phone
 from civicgrid.open311.domain import parse_w3c_datetime
 from tests.conftest import City
 
@@ -151,3 +153,104 @@ def test_searches_take_percent_and_underscore_as_characters(
     some = city_client.get("/api/v1/cases", headers=admin).json()["items"][0]["title"]
     found = city_client.get("/api/v1/cases", params={"q": some[:3]}, headers=admin).json()
     assert found["total"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("13800138000", True),
+        ("+86 138-0013-8000", True),
+        ("010-12345678", True),
+        ("123456", True),
+        ("12345", False),
+        ("+86 1380013800012345678", False),
+        ("138 0013 800x", False),
+        ("call me", False),
+        ("--13800138000", False),
+        ("١٣٨٠٠١٣٨٠٠٠", False),
+    ],
+)
+def test_a_phone_is_6_to_20_digits_with_plus_spaces_and_dashes(text: str, phone: bool) -> None:
+    assert is_phone(text) is phone
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ("wang.fang@example.com.cn", True),
+        ("a+tag@城市.中国", True),
+        ("wang@", False),
+        ("wang@localhost", False),
+        ("wang fang@example.com", False),
+        ("@example.com", False),
+        ("wang@example..com", False),
+        ("wang@example.c", False),
+    ],
+)
+def test_an_email_has_a_sane_form(text: str, email: bool) -> None:
+    assert is_email(text) is email
+
+
+def test_reporters_contacts_are_checked_naming_the_field(
+    city: City, city_client: TestClient, auth: Any
+) -> None:
+    point = city.area(city.grids()[2]).geometry.representative_point()
+    report = {
+        "description": "路口井盖缺失",
+        "category": "FA03",
+        "lat": point.y,
+        "lon": point.x,
+        "channel": "hotline",
+    }
+    dispatcher = {**auth("dispatcher"), "Accept-Language": "en"}
+    for reporter, named in [
+        ({"phone": "call me 138"}, ["The phone (phone) is 6 to 20 digits"]),
+        ({"email": "wang@"}, ["The e-mail address (email) is not one: 'wang@'"]),
+        ({"phone": "1", "email": "x"}, ["(phone)", "(email)"]),
+    ]:
+        response = city_client.post(
+            "/api/v1/cases", json={**report, "reporter": reporter}, headers=dispatcher
+        )
+        assert response.status_code == 422, response.text
+        message = response.json()["error"]["message"]
+        assert all(part in message for part in named), message
+
+
+def test_the_report_form_names_a_wrong_phone(city: City, city_client: TestClient) -> None:
+    point = city.area(city.grids()[2]).geometry.representative_point()
+    page = city_client.post(
+        "/report",
+        data={
+            "description": "井盖松动，踩上去会响",
+            "category": "FA02",
+            "lat": str(point.y),
+            "lon": str(point.x),
+            "phone": "138-0000-abcd-1234",
+        },
+    )
+    assert page.status_code == 422
+    assert 'id="error-phone" role="alert">电话号码（phone）应为 6 至 20 位数字' in page.text
+
+
+def test_open311_checks_the_phone_and_email_it_is_given(
+    city: City, city_client: TestClient
+) -> None:
+    with UnitOfWork(city.platform.session_factory) as uow:
+        key = add_api_key(uow, SYSTEM, "open311-contacts")
+    point = city.area(city.grids()[2]).geometry.representative_point()
+    data = {
+        "api_key": key,
+        "service_code": "FA01",
+        "lat": str(point.y),
+        "long": str(point.x),
+        "attribute[size]": "large",
+        "phone": "call 13800001111",
+        "email": "wang@localhost",
+    }
+    response = city_client.post("/open311/v2/requests.json?locale=en", data=data)
+    assert response.status_code == 400
+    messages = [e["description"] for e in response.json()]
+    assert "phone is not a phone number (6 to 20 digits, optionally with +, spaces and " in (
+        messages[0] + messages[1]
+    )
+    assert "email is not a valid e-mail address: 'wang@localhost'" in messages

@@ -623,7 +623,7 @@ def test_the_report_form_has_three_steps(as_: Persona) -> None:
 
 def test_a_report_that_cannot_be_placed_returns_to_the_place_step(as_: Persona) -> None:
     page = as_("resident").post(
-        "/report", data={"description": "路灯不亮", "address": "火星基地", "phone": "139"}
+        "/report", data={"description": "路灯不亮", "address": "火星基地", "phone": "13900001111"}
     )
     assert page.status_code == 422
     assert "无法识别地址“火星基地”" in page.text

@@ -424,7 +424,7 @@ def test_an_address_alone_is_placed_by_the_area_it_names(
             "description": "楼道灯坏了",
             "address": f"{grid.name}3号楼",
             "channel": "hotline",
-            "reporter": {"phone": "139"},
+            "reporter": {"phone": "13900001111"},
         },
         headers=auth("dispatcher"),
     )

@@ -27,7 +27,7 @@ from civicgrid.cases.domain import (
 from civicgrid.core.errors import CivicGridError, InvalidInput
 from civicgrid.core.i18n import LOCALES, Locale, translate
 from civicgrid.core.permissions import Actor
-from civicgrid.core.types import FIRST_DAY, LAST_DAY, record_number
+from civicgrid.core.types import FIRST_DAY, LAST_DAY, is_email, is_phone, record_number
 from civicgrid.core.workflow import Event
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -406,7 +406,6 @@ FIELD_LIMITS: dict[str, int] = {
     "media_url": 500,
 }
 _ATTRIBUTE_FIELD = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -444,7 +443,7 @@ class Submission:
 def read_submission(fields: Iterable[tuple[str, str]]) -> Submission:
     """The fields of a POST requests form (repeated keys allowed, for multivaluelists),
     checked: service_code, a location (lat+long, address_string or address_id), the
-    description's length, media_url, e-mail and every field's length. The problems found
+    description's length, media_url, e-mail, phone and every field's length. The problems found
     are kept in `problems`, to be answered together with the attributes' problems."""
     single: dict[str, str] = {}
     attributes: dict[str, list[str]] = {}
@@ -478,9 +477,12 @@ def read_submission(fields: Iterable[tuple[str, str]]) -> Submission:
     media_url = single.get("media_url", "")
     if media_url and not _is_web_url(media_url):
         problems.append(InvalidInput("open311_bad_media_url", value=media_url))
-    email = single.get("email", "")
-    if email and not _EMAIL.match(email):
+    # The form of an e-mail address or a phone, when it is not already too long.
+    email, phone = single.get("email", ""), single.get("phone", "")
+    if email and len(email) <= FIELD_LIMITS["email"] and not is_email(email):
         problems.append(InvalidInput("open311_bad_email", value=email))
+    if phone and len(phone) <= FIELD_LIMITS["phone"] and not is_phone(phone):
+        problems.append(InvalidInput("open311_bad_phone", value=phone))
     return Submission(
         service_code=service_code,
         lat=lat if has_point else None,
@@ -493,7 +495,7 @@ def read_submission(fields: Iterable[tuple[str, str]]) -> Submission:
         account_id=single.get("account_id", ""),
         first_name=single.get("first_name", ""),
         last_name=single.get("last_name", ""),
-        phone=single.get("phone", ""),
+        phone=phone,
         media_url=media_url,
         attributes=attributes,
         problems=problems,
