@@ -205,7 +205,8 @@ async def post_request(
     `attribute[CODE]` (and `attribute[CODE][]` for multivaluelists), `description`
     (at most 4,000 characters), `media_url`, the reporter's `first_name`, `last_name`,
     `email`, `phone`, `account_id`, `device_id`; multipart may add photos as `media`.
-    The request is a case: it is answered with its number at once (and a token)."""
+    The request is a case: it is answered with its number at once (service_request_id,
+    without a token, as the spec has it for a number known at once)."""
     fmt = checked_format(fmt)
     form = await read_form(request)
     refuse_unstorable_form(form.multi_items())  # a multipart form is read here, not before

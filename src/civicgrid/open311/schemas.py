@@ -69,10 +69,11 @@ def attribute_out(attribute: ServiceAttribute, locale: Locale) -> dict[str, Any]
 
 
 def receipt_out(record: RequestRecord, notice: str, account_id: str) -> dict[str, Any]:
-    """The answer to a POST: the request number at once, and a token as well."""
+    """The answer to a POST: the request number, as the case exists at once. GeoReport v2
+    answers with service_request_id or, when the number comes later, a token, never both:
+    a client given both may follow the token and never read the number."""
     return {
         "service_request_id": str(record.case_id),
-        "token": record.token,
         "service_notice": notice,
         "account_id": account_id or None,
     }
