@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from civicgrid import __version__
 from civicgrid.accounts import api as accounts_api
 from civicgrid.accounts import services as accounts_services
+from civicgrid.accounts.throttle import LoginThrottle
 from civicgrid.areas import api as areas_api
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.cases import api as cases_api
@@ -179,6 +180,16 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         "signup": limiter("signup", settings.signups_per_hour, 3600),
         "guest": limiter("guest", settings.guest_reports_per_hour, 3600),
     }
+    # Wrong passwords per account and per address, and the lock after too many.
+    app.state.login_throttle = LoginThrottle(
+        platform.session_factory,
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_seconds=settings.login_failure_window_minutes * 60,
+        lockout_seconds=settings.login_lockout_minutes * 60,
+        timezone=settings.timezone,
+        secret=settings.secret_key,
+    )
     install_error_handlers(app)
 
     @app.get("/health", tags=["system"])

@@ -68,3 +68,40 @@ def test_a_password_can_be_reset(city: City, city_client: Any) -> None:
         "/api/v1/auth/token", data={"username": "wang", "password": "second-pass-2"}
     )
     assert response.status_code == 200
+
+
+def test_a_department_outside_the_accounts_area_is_refused_naming_the_field(
+    city: City,
+) -> None:
+    outside = run(
+        city,
+        "user",
+        "add",
+        "zhou.handler",
+        "--role",
+        "handler",
+        "--password",
+        "long-enough-pw",
+        "--department",
+        "990101-STJ",
+        "--area",
+        "990102",
+    )
+    assert outside.exit_code == 1, outside.output
+    assert "department: 部门 990101-STJ 位于 990101，不在所给区域 990102 之内" in outside.output
+    # A department inside the area given is what the area is for.
+    inside = run(
+        city,
+        "user",
+        "add",
+        "zhou.handler",
+        "--role",
+        "handler",
+        "--password",
+        "long-enough-pw",
+        "--department",
+        "990101-STJ",
+        "--area",
+        "990101",
+    )
+    assert inside.exit_code == 0, inside.output

@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from civicgrid.accounts import services
 from civicgrid.accounts.schemas import ApiKeyIn, ApiKeyOut, MeOut, TokenOut, UserIn, UserOut
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.http import allow, client_address, get_uow, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut
 
@@ -25,7 +25,10 @@ def token(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.log_in),
 ) -> TokenOut:
-    """OAuth2 password flow: form fields `username` and `password` → a bearer token."""
+    """OAuth2 password flow: form fields `username` and `password` → a bearer token.
+    Wrong passwords are counted per account and per client address: too many lock the
+    account for a while (429 with `Retry-After` and the time to try again, even for the
+    right password), or stop the address trying any account."""
     settings = platform_of(request).settings
     issued = services.log_in(
         uow,
@@ -34,6 +37,8 @@ def token(
         form.password,
         settings.secret_key,
         timedelta(minutes=settings.token_ttl_minutes),
+        throttle=request.app.state.login_throttle,
+        address=client_address(request),
     )
     return TokenOut(
         access_token=issued.access_token,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +10,7 @@ from enum import StrEnum
 
 from civicgrid.core.db import utcnow
 from civicgrid.core.errors import CivicGridError, InvalidFields, InvalidInput
+from civicgrid.core.i18n import N_, Locale, format_datetime, translate
 from civicgrid.core.permissions import USER_ROLES, Role
 from civicgrid.core.security import mask_phone
 
@@ -113,6 +115,28 @@ class User:
         }
 
 
+class AccountLocked(CivicGridError):
+    """Too many wrong passwords: the account is locked until UNTIL, shown in the reader's
+    language and the city's time zone TZ (and as minutes, and Retry-After's SECONDS)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, until: datetime, tz: str, seconds: int) -> None:
+        self.until = until
+        self.tz = tz
+        super().__init__(
+            N_("account_locked"),
+            until=until.isoformat(),
+            minutes=math.ceil(seconds / 60),
+            seconds=seconds,
+        )
+
+    def message(self, locale: Locale) -> str:
+        when = format_datetime(self.until, locale, self.tz, year=False)
+        return translate(self.message_key, locale, {**self.params, "until": when})
+
+
 # The kinds of the accounts domain in the event log.
 ACCOUNT_KIND = "account"
 API_KEY_KIND = "api_key"
@@ -121,6 +145,7 @@ API_KEY_KIND = "api_key"
 class AccountAction(StrEnum):
     SIGN_UP = "sign_up"  # a resident made her own account
     PASSWORD = "password"  # the password was set (never what it is)
+    LOCKED = "locked"  # too many wrong passwords: locked for a while
 
 
 @dataclass(eq=False)

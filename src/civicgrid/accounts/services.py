@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,11 +22,18 @@ from civicgrid.accounts.domain import (
     parse_role,
 )
 from civicgrid.accounts.repository import ApiKeyRepository, UserRepository
+from civicgrid.accounts.throttle import LoginThrottle
 from civicgrid.areas.domain import Area, Level
 from civicgrid.areas.ports import AreaFacts
 from civicgrid.areas.repository import AreaRepository, DepartmentRepository
 from civicgrid.core.db import UnitOfWork, bump_revision, read_revision, utcnow
-from civicgrid.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from civicgrid.core.errors import (
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 from civicgrid.core.outbox import Contact
 from civicgrid.core.permissions import (
     ADMIN_ROLES,
@@ -46,6 +54,10 @@ from civicgrid.core.security import (
     verify_password,
 )
 from civicgrid.core.workflow import Event, EventLog, SystemAction, change_event
+
+log = logging.getLogger("civicgrid.accounts")
+# Who writes the "locked" row of an account's history: the platform, not the guesser.
+LOGIN_THROTTLE = Actor(name="login-throttle", role=None, display_name="登录保护 Login throttle")
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ def add_user(
     if users.get(new.username) is not None:
         raise Conflict("user_exists", name=new.username)
     area_code = new.area_code
+    department = None
     if new.department_code is not None:
         department = DepartmentRepository(uow.session).get(new.department_code)
         if department is None:
@@ -88,6 +101,18 @@ def add_user(
         actor.require_covers(area.code, area.path)
         if role is Role.GRID_WORKER and area.level is not Level.GRID:
             raise InvalidInput("grid_worker_needs_grid", code=area.code, level=area.level.value)
+        if department is not None and department.area_code != area.code:
+            # The account's unit must lie in the area it is bound to, or its scope would
+            # be a place its unit has nothing to do with.
+            unit_path = AreaRepository(uow.session).path_of(department.area_code) or ""
+            if not unit_path.startswith(area.path):
+                raise FieldProblem(
+                    "department_outside_area",
+                    field="department",
+                    code=department.code,
+                    unit_area=department.area_code,
+                    area=area.code,
+                )
     user = User(
         username=new.username,
         role=role,
@@ -129,16 +154,55 @@ class IssuedToken:
 
 @permission(PUBLIC, "Log in with a username and password")
 def log_in(
-    uow: UnitOfWork, actor: Actor, username: str, password: str, secret: str, ttl: timedelta
+    uow: UnitOfWork,
+    actor: Actor,
+    username: str,
+    password: str,
+    secret: str,
+    ttl: timedelta,
+    *,
+    throttle: LoginThrottle | None = None,
+    address: str = "-",
 ) -> IssuedToken:
-    """An access token for USERNAME when PASSWORD is right and the account is active."""
+    """An access token for USERNAME when PASSWORD is right and the account is active.
+    With a THROTTLE, wrong passwords are counted per account and per client ADDRESS: a
+    locked account or a guessing address is refused (429, saying when to try again)
+    before the password is even checked, and the failure that reaches the account's
+    limit locks it, with a warning in the log and a row in the account's history."""
+    if throttle is not None:
+        throttle.admit(username, address)
     user = UserRepository(uow.session).get(username)
     # Hash even for an unknown user, so timing does not reveal which usernames exist.
     valid = verify_password(user.password_hash if user else _dummy_hash(), password)
     if user is None or not valid:
+        lock = throttle.failed(username, address) if throttle is not None else None
+        if throttle is not None and lock is not None:
+            log.warning(
+                "login: %s locked until %s after %d wrong passwords (the last from %s)",
+                username,
+                lock.until.isoformat(timespec="seconds"),
+                lock.failures,
+                address,
+            )
+            if user is not None:
+                EventLog(uow.session).add(
+                    change_event(
+                        ACCOUNT_KIND,
+                        user.id or 0,
+                        LOGIN_THROTTLE,
+                        utcnow(),
+                        {},
+                        action=AccountAction.LOCKED,
+                        data={"until": lock.until.isoformat(), "failures": lock.failures},
+                    )
+                )
+                uow.commit()
+            raise throttle.locked(lock.until)
         raise NotAuthenticated("wrong_credentials")
     if not user.active:
         raise NotAuthenticated("account_disabled")
+    if throttle is not None:
+        throttle.succeeded(username)
     token, expires_at = issue_token(user.username, secret, ttl)
     user.last_login_at = utcnow()
     uow.commit()

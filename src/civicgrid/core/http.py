@@ -242,14 +242,19 @@ def wants_html(request: Request) -> bool:
     return is_page(request) and "text/html" in request.headers.get("accept", "")
 
 
-def error_response(request: Request, status: int, code: str, message: str) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(
+    request: Request, status: int, code: str, message: str, retry_after: int | None = None
+) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)  # a 429: how many seconds to wait
     if status == 401 and wants_html(request):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     # People get a page in the site's frame; the web layer installs how it is drawn.
     page = getattr(request.app.state, "error_page", None)
     if page is not None and wants_html(request):
         rendered: Response = page(request, status, message)
+        rendered.headers.update(headers)
         return rendered
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
@@ -259,8 +264,13 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CivicGridError)
     async def domain_error(request: Request, exc: CivicGridError) -> Response:
+        seconds = exc.params.get("seconds") if exc.status == 429 else None
         return error_response(
-            request, exc.status, exc.message_key, exc.message(request_locale(request))
+            request,
+            exc.status,
+            exc.message_key,
+            exc.message(request_locale(request)),
+            retry_after=int(seconds) if isinstance(seconds, int | float) else None,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -35,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from civicgrid.core.db import UnitOfWork, UtcDateTime, metadata, utcnow
 from civicgrid.core.errors import CivicGridError
@@ -116,6 +117,51 @@ class RateLimiter:
                 rate_limit_attempts.insert().values(limiter=self.name, subject=subject, at=moment)
             )
             uow.commit()
+
+    def wait(self, key: str, now: datetime | None = None) -> float:
+        """Seconds until KEY may make an attempt (0: now), counting nothing: for a
+        throttle that counts only failures, asked before the attempt is made."""
+        moment = self._clock() if now is None else now
+        since = moment - timedelta(seconds=self.window)
+        mine = self._rows_of(key) & (rate_limit_attempts.c.at > since)
+        with UnitOfWork(self._session_factory) as uow:
+            count = uow.session.execute(select(func.count()).where(mine)).scalar_one()
+            if count < self.limit:
+                return 0.0
+            # The attempt whose leaving the window brings KEY under the limit.
+            freeing = uow.session.execute(
+                select(rate_limit_attempts.c.at)
+                .where(mine)
+                .order_by(rate_limit_attempts.c.at)
+                .offset(count - self.limit)
+                .limit(1)
+            ).scalar_one()
+        return max(self.window - (moment - freeing).total_seconds(), 0.0)
+
+    def add(self, key: str, now: datetime | None = None) -> int:
+        """Count one attempt by KEY whatever the limit (a failure already made), and
+        return how many KEY has in the window now."""
+        moment = self._clock() if now is None else now
+        since = moment - timedelta(seconds=self.window)
+        subject = self._subject(key)
+        mine = self._rows_of(key)
+        with UnitOfWork(self._session_factory) as uow:
+            session = uow.session
+            self._hold(session, subject)
+            session.execute(
+                delete(rate_limit_attempts).where(mine, rate_limit_attempts.c.at <= since)
+            )
+            session.execute(
+                rate_limit_attempts.insert().values(limiter=self.name, subject=subject, at=moment)
+            )
+            count = int(session.execute(select(func.count()).where(mine)).scalar_one())
+            uow.commit()
+        return count
+
+    def _rows_of(self, key: str) -> ColumnElement[bool]:
+        return (rate_limit_attempts.c.limiter == self.name) & (
+            rate_limit_attempts.c.subject == self._subject(key)
+        )
 
     def clear(self, key: str) -> None:
         """Forget KEY's attempts (a login throttle, after a successful login)."""

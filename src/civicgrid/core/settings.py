@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicgrid.core.instance import MIN_SECRET_CHARS, instance_secret
 from civicgrid.core.proxies import parse_networks
-
 
 # The most photos one request may carry (a report, an action, an Open311 request).
 MAX_PHOTOS_PER_REQUEST = 9
@@ -110,6 +109,13 @@ class Settings(BaseSettings):
     # per hour, so a script cannot fill the platform.
     signups_per_hour: int = 10
     guest_reports_per_hour: int = 30
+    # Logging in: failed attempts counted per account and per client address within a
+    # window; an account with too many is locked for a while (even the right password is
+    # refused), an address with too many may not try any account until its window allows.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    login_failure_window_minutes: float = Field(default=15.0, gt=0)
+    login_lockout_minutes: float = Field(default=15.0, gt=0)
     # The reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or
     # networks, comma-separated. Empty: none, every client is the socket's peer.
     trusted_proxies: str = ""

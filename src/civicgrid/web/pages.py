@@ -25,6 +25,7 @@ from civicgrid.core.http import (
     NO_SERVICE,
     TOKEN_COOKIE,
     allow,
+    client_address,
     get_uow,
     platform_of,
     request_locale,
@@ -185,13 +186,23 @@ def login(
     next: Annotated[str, Form()] = "/",
     actor: Actor = allow(accounts.log_in),
 ) -> Response:
-    """Check the credentials and keep the access token in an HttpOnly cookie."""
+    """Check the credentials and keep the access token in an HttpOnly cookie. Too many
+    wrong passwords lock the account for a while; the page says until when."""
     settings = platform_of(request).settings
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     try:
-        issued = accounts.log_in(uow, actor, username, password, settings.secret_key, ttl)
+        issued = accounts.log_in(
+            uow,
+            actor,
+            username,
+            password,
+            settings.secret_key,
+            ttl,
+            throttle=request.app.state.login_throttle,
+            address=client_address(request),
+        )
     except CivicGridError as error:
-        return render(
+        page = render(
             request,
             actor,
             "login.html",
@@ -200,6 +211,9 @@ def login(
             error=error.message(request_locale(request)),
             username=username,
         )
+        if error.status == 429:
+            page.headers["Retry-After"] = str(error.params.get("seconds", 60))
+        return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     remember_login(response, issued.access_token, ttl, settings.environment == "production")
     return response
