@@ -512,3 +512,31 @@ def test_the_nyc_christmas_2013_file_imports(
             assert len(still_open) == 84 and {r["status"] for r in still_open} == {"open"}
     finally:
         platform.engine.dispose()
+
+
+def test_a_row_not_in_the_files_encoding_is_named_and_the_others_imported(
+    town: Town, tmp_path: Path
+) -> None:
+    """A UTF-8 export with one row pasted in from a GBK one: that row is named with the
+    byte where it stops being UTF-8, and --partial imports the others."""
+    rows = [
+        nyc_row("E-good-1", town, Descriptor="无法进出"),
+        nyc_row("E-pasted", town, Descriptor="车库门口被堵"),
+        nyc_row("E-good-2", town, grid="1", Descriptor="消防通道被占"),
+    ]
+    path = write_csv(tmp_path / "mixed.csv", rows)
+    utf8 = path.read_bytes()
+    path.write_bytes(utf8.replace("车库门口被堵".encode(), "车库门口被堵".encode("gbk")))
+    offset = utf8.index("车库门口被堵".encode())
+    before = count_cases(town)
+    result = town.run("open311", "import", str(path), "--mapping", "nyc311", "--partial")
+    assert result.exit_code == 0, result.output
+    assert "2 requests imported" in result.text and "1 rejected" in result.text
+    assert count_cases(town) == before + 2
+    saved = tmp_path / "mixed.rejected.csv"
+    (rejected,) = csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig")))
+    assert rejected["Unique Key"] == "E-pasted"
+    assert rejected["_errors"] == (
+        f"第 3 行“*”：不是 UTF-8 编码（文件第 {offset} 字节），此行未读入："
+        "请另存为 UTF-8 后重新导入"
+    )

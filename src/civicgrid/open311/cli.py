@@ -17,7 +17,7 @@ from civicgrid.console import DbOption, err, friendly_errors, locale, out, platf
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import message_text, translate
 from civicgrid.core.permissions import SYSTEM
-from civicgrid.core.rows import RowProblem, read_csv_text, write_rejected_rows
+from civicgrid.core.rows import RowProblem, read_csv_file, read_csv_text, write_rejected_rows
 from civicgrid.open311 import services
 from civicgrid.open311.importing import (
     DEFAULT_ATTRIBUTES,
@@ -97,7 +97,8 @@ def import_requests(
     lang = locale()
     with friendly_errors():
         plan = read_mapping(mapping_path(mapping))
-        batch = read_export(read_csv_text(file), plan)
+        decoded = read_csv_file(file)  # a row not in the file's encoding is named, not fatal
+        batch = read_export(decoded.text, plan, decoded)
     bars = progress_bar()
     tasks: dict[str, TaskID] = {}
     labels = {"check": "checking", "store": "storing"}

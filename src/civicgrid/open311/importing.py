@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from civicgrid.cases.domain import Status
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.rows import Parsed, RowProblem, csv_rows, read_flag
+from civicgrid.core.rows import DecodedFile, Parsed, RowProblem, csv_rows, read_flag
 from civicgrid.open311.domain import LIST_DATATYPES, Datatype, ServiceAttribute
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -391,10 +391,13 @@ class SourceBatch:
 BLANKS = {"", "n/a", "na", "unspecified", "null", "none"}
 
 
-def read_export(text: str, mapping: ImportMapping) -> SourceBatch:
+def read_export(
+    text: str, mapping: ImportMapping, decoded: DecodedFile | None = None
+) -> SourceBatch:
     """The rows of a 311-style CSV export under MAPPING. Bad dates, coordinates that are not
-    numbers or come alone, no place at all, a closing before the creation and a key seen
-    before in the file are named; those rows are left out of `rows`."""
+    numbers or come alone, no place at all, a closing before the creation, a key seen
+    before in the file and (with DECODED, the file TEXT was read from) bytes not in the
+    file's encoding are named; those rows are left out of `rows`."""
     reader = csv.DictReader(io.StringIO(text))
     header = [(h or "").strip() for h in reader.fieldnames or []]
     columns = mapping.columns
@@ -404,10 +407,16 @@ def read_export(text: str, mapping: ImportMapping) -> SourceBatch:
     present = {f: c for f, c in columns.items() if c in header}
     batch = SourceBatch(header=header)
     first_seen: dict[str, int] = {}
+    last_line = reader.line_num
     for number, raw in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         batch.raw[number] = row
         problems: list[RowProblem] = []
+        lines, last_line = range(last_line + 1, reader.line_num + 1), reader.line_num
+        unreadable = decoded.row_problem(number, lines) if decoded is not None else None
+        if unreadable is not None:
+            batch.problems.append(unreadable)
+            continue
         read = _RowReader(number, row, present, mapping, problems)
         key = read.text("key")
         if not key:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +24,20 @@ from civicgrid.registry.importing import (
 )
 
 SHOWN_PROBLEMS = 20
+# The command's exit status, for scripts that chain imports: every row imported (some
+# perhaps listed for review), some rows rejected, or nothing imported at all (every row
+# rejected, or the file refused before a row was read).
+ALL_IMPORTED, SOME_REJECTED, NOTHING_IMPORTED = 0, 1, 2
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """friendly_errors, with the exit status of an import that wrote nothing."""
+    try:
+        with friendly_errors():
+            yield
+    except typer.Exit as refused:
+        raise typer.Exit(NOTHING_IMPORTED) from refused
 
 
 def import_command(
@@ -41,9 +57,10 @@ def import_command(
 ) -> None:
     """Import a department's file: every row checked field by field; good rows added or
     updated (a row that did not change is left alone, so a second run changes nothing);
-    bad rows listed, saved beside the file as FILE.rejected.csv and kept with the batch."""
+    bad rows listed, saved beside the file as FILE.rejected.csv and kept with the batch.
+    Exit status: 0 every row imported, 1 some rows rejected, 2 nothing imported."""
     lang = locale()
-    with friendly_errors():
+    with refusals():
         record_kind = RecordKind.parse(kind)
         plan = read_mapping(mapping, record_kind) if mapping else default_mapping(record_kind)
         table = open_table(file)
@@ -54,7 +71,7 @@ def import_command(
     with (
         platform(db) as built,
         UnitOfWork(built.session_factory) as uow,
-        friendly_errors(),
+        refusals(),
         bars,
     ):
         report = services.import_records(
@@ -102,3 +119,7 @@ def import_command(
             },
         )
     )
+    if batch.created + batch.updated + batch.unchanged == 0:
+        raise typer.Exit(NOTHING_IMPORTED)
+    if batch.rejected:
+        raise typer.Exit(SOME_REJECTED)

@@ -11,7 +11,6 @@ grid is unknown, is kept with its raw address text and listed for review.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import re
@@ -20,11 +19,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.i18n import N_, translate
-from civicgrid.core.rows import RowProblem
+from civicgrid.core.rows import RowProblem, decoded_lines, file_encoding
 from civicgrid.registry.addresses import ParsedAddress, normalise, parse_address
 from civicgrid.registry.domain import (
     CARE_TAG_WORDS,
@@ -171,6 +170,9 @@ class SourceTable:
     rows: Iterator[tuple[int, list[str]]]
     estimated_rows: int
     header_rows: int = 1
+    # Rows read with U+FFFD where their bytes were not in the file's encoding: row → the
+    # byte offset in the file of the first such byte (filled as the rows are read).
+    undecodable: dict[int, int] = field(default_factory=dict)
 
     def raw(self, cells: list[str]) -> dict[str, str]:
         named = {}
@@ -189,28 +191,20 @@ def open_table(path: Path) -> SourceTable:
     return _open_csv(path)
 
 
-def detect_encoding(path: Path) -> tuple[str, int]:
-    """UTF-8 (with or without BOM) if the whole file decodes as such, else GB18030 (the
-    superset of GBK that Excel in China writes), and the number of lines."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        lines = 0
-        try:
-            with path.open("rb") as handle:
-                while block := handle.read(1 << 20):
-                    decoder.decode(block)
-                    lines += block.count(b"\n")
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        return ("utf-8" if encoding == "utf-8-sig" else encoding), lines
-    raise InvalidInput("file_encoding", path=str(path))
-
-
 def _open_csv(path: Path) -> SourceTable:
-    encoding, lines = detect_encoding(path)
-    handle = path.open(encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="")
-    reader = csv.reader(handle)
+    encoding = file_encoding(path)
+    lines = encoding.lines
+    # Each line on its own only when some are not in the file's encoding: those rows are
+    # named (row and byte) instead of the whole file being refused or read as mojibake.
+    bad_lines: dict[int, int] = {}
+    handle: IO[str] | IO[bytes]
+    if encoding.whole:
+        codec = "utf-8-sig" if encoding.name == "utf-8" else encoding.name
+        handle = path.open(encoding=codec, newline="")
+        reader = csv.reader(handle)
+    else:
+        handle = path.open("rb")
+        reader = csv.reader(decoded_lines(handle, encoding.name, bad_lines))
     header: list[str] | None = None
     number = 0
     for cells in reader:
@@ -222,14 +216,26 @@ def _open_csv(path: Path) -> SourceTable:
         handle.close()
         raise InvalidInput("registry_file_empty", path=str(path))
     start = number
+    undecodable: dict[int, int] = {}
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        last_line = reader.line_num
         with handle:
             for n, cells in enumerate(reader, start=start + 1):
+                if bad_lines:
+                    span = range(last_line + 1, reader.line_num + 1)
+                    offsets = [bad_lines[line] for line in span if line in bad_lines]
+                    if offsets:
+                        undecodable[n] = offsets[0]
+                last_line = reader.line_num
                 if cells and any(cells):
                     yield n, cells
 
-    return SourceTable(path, header, [[] for _ in header], encoding, rows(), max(lines - start, 0))
+    table = SourceTable(
+        path, header, [[] for _ in header], encoding.name, rows(), max(lines - start, 0)
+    )
+    table.undecodable = undecodable
+    return table
 
 
 def _cell_text(value: Any) -> str:
@@ -338,6 +344,21 @@ def _column_key(name: str) -> str:
 
 # ------------------------------------------------------------------ checking rows
 
+# The widths of the address columns (registry.repository): a longer value is refused by its
+# row and field, never cut.
+ADDRESS_CHARS = 300
+ADDRESS_PART_CHARS = {
+    "district": 40,
+    "street": 40,
+    "community": 40,
+    "road": 60,
+    "number": 20,
+    "estate": 60,
+    "building": 20,
+    "unit": 20,
+    "room": 20,
+}
+
 
 @dataclass(frozen=True)
 class AddressFound:
@@ -367,6 +388,7 @@ class Checked:
     values: dict[str, Any]
     key: str
     review: list[RowProblem]
+    natural: str = ""  # what the record is identified by without a record number
 
 
 class RowChecker:
@@ -413,7 +435,7 @@ class RowChecker:
         record["source_key"] = key
         record["batch_id"] = self.context.batch_id
         record["entity_id"] = None
-        return Checked(record, key, review)
+        return Checked(record, key, review, natural_key)
 
     # ---------------------------------------------------------- common parts
 
@@ -444,7 +466,7 @@ class RowChecker:
                     )
                 )
         return {
-            "address_text": text[:300],
+            "address_text": text,
             "address_id": found.address_id,
             "address_match": found.how,
             "grid_code": found.grid_code or grid,
@@ -602,6 +624,7 @@ class RowChecker:
         household = self._text(
             row, "household_address", values.get("household_address", ""), 300, problems
         )
+        self._text(row, "address", values.get("address", ""), ADDRESS_CHARS, problems)
         if problems or identity is None:
             return None
         where = self._where(row, values, review)
@@ -687,7 +710,7 @@ class RowChecker:
         ):
             return None
         household = get("household_address", "")
-        if len(household) > 300:
+        if len(household) > 300 or len(get("address", "")) > ADDRESS_CHARS:
             return None
         where = self._where(row, values, review)
         address_id = where["address_id"]
@@ -728,9 +751,9 @@ class RowChecker:
         problems: list[RowProblem],
         review: list[RowProblem],
     ) -> tuple[dict[str, Any], str] | None:
-        text = values.get("address", "")
-        if not text:
-            problems.append(RowProblem(row, "address", "registry_required", {}))
+        text = self._text(
+            row, "address", values.get("address", ""), ADDRESS_CHARS, problems, required=True
+        )
         raw_kind = values.get("kind", "")
         kind = (
             self._word(row, "kind", raw_kind, HOUSE_KIND_WORDS, HouseKind, problems)
@@ -784,6 +807,7 @@ class RowChecker:
         )
         contact = self._text(row, "contact_name", values.get("contact_name", ""), 100, problems)
         phone = self._phone(row, "contact_phone", values.get("contact_phone", ""), problems)
+        self._text(row, "address", values.get("address", ""), ADDRESS_CHARS, problems)
         if problems:
             return None
         where = self._where(row, values, review)
@@ -821,11 +845,14 @@ class RowChecker:
             )
         }
         parts["number"] = parts["number"].removesuffix("号")
+        for name, width in ADDRESS_PART_CHARS.items():
+            self._text(row, name, parts[name], width, problems)
         standard = ParsedAddress(**parts)
         if not (standard.road or standard.estate):
             problems.append(
                 RowProblem(row, "address", "registry_address_unparsed", {"value": text})
             )
+        self._text(row, "address", standard.text(), ADDRESS_CHARS, problems)
         lat = self._number(row, "lat", values.get("lat", ""), problems, most=90)
         lon = self._number(row, "lon", values.get("lon", ""), problems, most=180)
         if problems:
@@ -839,7 +866,7 @@ class RowChecker:
                 )
         record = {
             **parts,
-            "text": standard.text()[:300],
+            "text": standard.text(),
             "lat": lat,
             "lon": lon,
             "grid_code": grid,

@@ -46,7 +46,7 @@ from civicgrid.core.errors import (
     NotFound,
 )
 from civicgrid.core.permissions import Actor, Role, permission
-from civicgrid.core.rows import RowProblem
+from civicgrid.core.rows import RowProblem, row_encoding_problem
 from civicgrid.registry.addresses import AddressBook, ParsedAddress
 from civicgrid.registry.domain import (
     CARE_TAG_WORDS,
@@ -179,18 +179,43 @@ def import_records(
     seen: dict[str, int] = {}
     row_of = operator.itemgetter(*IMPORT_COLUMNS[kind])
     key_field = "key" if "key" in columns else _natural_key_field(kind)
+    # With a record-number column, a person's identity number or an organisation's credit
+    # code under a second number is the same one twice: that row is refused too.
+    identity_field = (
+        _natural_key_field(kind)
+        if key_field == "key" and kind in (RecordKind.PERSON, RecordKind.ORGANISATION)
+        else None
+    )
+    seen_identity: dict[str, int] = {}
     try:
         chunk = _Chunk()
         for number, cells in itertools.chain([first], table.rows):
-            checked = checker.check(number, cells)
+            offset = table.undecodable.pop(number, None)
+            if offset is not None:
+                checked: Checked | list[RowProblem] = [
+                    row_encoding_problem(number, offset, table.encoding)
+                ]
+            else:
+                checked = checker.check(number, cells)
             if isinstance(checked, Checked) and checked.key in seen:
                 first_row = seen[checked.key]
                 checked = [
                     RowProblem(number, key_field, "registry_duplicate_key", {"first": first_row})
                 ]
+            elif (
+                isinstance(checked, Checked) and identity_field and checked.natural in seen_identity
+            ):
+                first_row = seen_identity[checked.natural]
+                checked = [
+                    RowProblem(
+                        number, identity_field, "registry_duplicate_identity", {"first": first_row}
+                    )
+                ]
             chunk.rows += 1
             if isinstance(checked, Checked):
                 seen[checked.key] = number
+                if identity_field:
+                    seen_identity[checked.natural] = number
                 chunk.good.append(row_of(checked.values))
                 if checked.review:
                     chunk.add_problems(report, batch, number, checked.review, True, table, cells)
