@@ -161,6 +161,9 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         form_limits=FORM_LIMITS,  # type: ignore[arg-type]
     )
     app.secure_cookies = platform.settings.environment == "production"
+    # Raw UTF-8 in query strings and urlencoded forms is read as UTF-8 (core.textinput);
+    # inside BodyLimit, which counts a body's bytes as sent rather than as escaped.
+    app.add_middleware(Utf8Forms)
     # Bodies are counted as they arrive and refused with a 413 past the limit (one whose
     # Content-Length is over it before a byte is read).
     app.add_middleware(BodyLimit, max_bytes=round(platform.settings.max_request_mb * 1024 * 1024))
@@ -206,8 +209,6 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Raw UTF-8 in query strings and urlencoded forms is read as UTF-8 (core.textinput).
-    app.add_middleware(Utf8Forms)
     # The client's address and scheme as the deployment's trusted proxies say (uvicorn's
     # own proxy headers are off): added last, so it is the outermost middleware and every
     # other one, and every attempt limit, sees the corrected client.

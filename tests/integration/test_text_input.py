@@ -16,10 +16,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from civicgrid.accounts.services import add_api_key
+from civicgrid.app import create_app
+from civicgrid.bootstrap import build_platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import SYSTEM, Role
 from civicgrid.core.textinput import Utf8Forms
-from tests.conftest import City
+from tests.conftest import City, settings_for
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _keys: dict[int, str] = {}
@@ -167,3 +169,20 @@ def test_a_nul_in_a_form_is_a_422_or_the_specs_400_naming_the_field(
     assert multipart.json()[0]["description"].startswith("body.description:")
     page = city_client.post("/track", data={"number": "1\x00", "phone": "138"})
     assert page.status_code == 422
+
+
+def test_a_body_is_limited_by_its_bytes_as_sent_not_as_escaped(city: City) -> None:
+    """Escaping raw UTF-8 triples its bytes; the body limit counts them as they came."""
+    settings = settings_for(city.platform.settings.database_url).model_copy(
+        update={"max_request_mb": 0.01}
+    )
+    small = build_platform(settings)
+    body = ("number=" + "一" * 1700 + "&phone=138").encode()  # 5 KB sent, 15 KB escaped
+    assert len(body) < 0.01 * 1024 * 1024 < 3 * len(body)
+    with TestClient(create_app(small)) as client:
+        page = client.post("/track", content=body, headers=FORM)
+        assert page.status_code == 422  # read whole: not a case number
+        assert "一" * 1700 in page.text
+        too_big = client.post("/track", content=body * 3, headers=FORM)
+        assert too_big.status_code == 413
+    small.engine.dispose()

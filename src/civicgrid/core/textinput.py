@@ -24,6 +24,7 @@ from fastapi import params as fastapi_params
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicgrid.core.errors import FieldProblem
+from civicgrid.core.http import read_form
 
 FORM_MEDIA = "application/x-www-form-urlencoded"
 _RAW_BYTE = re.compile(rb"[\x80-\xff]")
@@ -117,9 +118,9 @@ def _route_reads_form(request: Request) -> bool:
 async def refuse_unstorable_text(request: Request) -> None:
     """Every route's first dependency: a path or query parameter, a JSON body's string or
     key, or a form field holding NUL or a lone surrogate is a 422 naming it (query.q,
-    body.description). Urlencoded forms are read here (the route then gets the same
-    form); a multipart form only when the route declares its fields, as it is read
-    before this runs: a route that reads a multipart form itself checks it with
+    body.description). Urlencoded forms are read here, within FORM_LIMITS (the route then
+    gets the same form); a multipart form only when the route declares its fields, as it
+    is read before this runs: a route that reads a multipart form itself checks it with
     refuse_unstorable_form."""
     _refuse(request.path_params.items(), "path")
     _refuse(request.query_params.multi_items(), "query")
@@ -135,7 +136,7 @@ async def refuse_unstorable_text(request: Request) -> None:
             if where:
                 raise FieldProblem("text_not_storable", field=where)
     elif media == FORM_MEDIA or (media == "multipart/form-data" and _route_reads_form(request)):
-        refuse_unstorable_form((await request.form()).multi_items())
+        refuse_unstorable_form((await read_form(request)).multi_items())
 
 
 def refuse_unstorable_form(fields: Iterable[tuple[str, Any]]) -> None:
