@@ -175,7 +175,15 @@ class Visitor:
         )
 
     def log_in(self, username: str) -> Visitor:
-        form = {"username": username, "password": self.server.passwords[username]}
+        # As a browser does: the form first, for its CSRF token (and the cookie it goes with).
+        _, login_page = self.open("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
+        assert token, "the login form has no CSRF token"
+        form = {
+            "username": username,
+            "password": self.server.passwords[username],
+            "csrf_token": token.group(1),
+        }
         status, page = self.open("/login", urllib.parse.urlencode(form).encode())
         assert status == 200 and 'action="/login"' not in page, f"{username} could not log in"
         return self
