@@ -16,6 +16,9 @@ from civicgrid.accounts.services import StaffDirectory, grid_worker_facts
 from civicgrid.areas import repository as _areas_tables  # noqa: F401
 from civicgrid.areas.ports import register_fact_source
 from civicgrid.areas.services import LocatorCache
+from civicgrid.assess import repository as _assess_tables  # noqa: F401
+from civicgrid.assess.ports import AssessPorts
+from civicgrid.assess.services import alerts_job, month_end_job, refresh_job
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
 from civicgrid.cases import views as _case_view_indexes  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
@@ -63,6 +66,7 @@ class Platform:
     retrainer: Retrainer | None = None
     warnings: WarningPorts = field(default_factory=WarningPorts)
     outbox: OutboxPorts = field(default_factory=OutboxPorts)
+    assess: AssessPorts = field(default_factory=AssessPorts)
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -108,6 +112,23 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     )
     if settings.warning_scan_minutes > 0:
         jobs.append(scan_job(warnings, timedelta(minutes=settings.warning_scan_minutes)))
+    assess = AssessPorts(
+        directory=cases.directory,
+        clock=cases.clock,
+        timezone=settings.timezone,
+        locale=settings.default_locale,
+        database_url=settings.database_url,
+        engine=settings.assess_engine,
+        snapshot_dir=Path(settings.instance_dir) / "assess",
+        spark_parquet=settings.assess_spark_parquet,
+        appeal_days=settings.assess_appeal_days,
+        pdf_font=settings.pdf_font,
+    )
+    if settings.assess_refresh_seconds > 0:
+        jobs.append(refresh_job(assess, timedelta(seconds=settings.assess_refresh_seconds)))
+        jobs.append(month_end_job(assess))
+    if settings.assess_alert_minutes > 0:
+        jobs.append(alerts_job(assess, timedelta(minutes=settings.assess_alert_minutes)))
     return Platform(
         settings,
         engine,
@@ -120,6 +141,7 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         retrainer=retrainer,
         transparency=TransparencyPorts(timezone=settings.timezone),
         outbox=outbox,
+        assess=assess,
     )
 
 

@@ -72,6 +72,7 @@ DYNAMIC_FAMILIES = {
     "warning.weekday.*": "the weekday in a warning's explanation (insight.warnings.domain)",
 }
 EXPECTED_DOMAINS = {
+    "assess.field.*": "a fact column's name in an indicator's definition (assess pages)",
     "core",
     "areas",
     "accounts",
@@ -84,6 +85,7 @@ EXPECTED_DOMAINS = {
     "web",
 }
 
+    "assess",
 
 @cache
 def catalogues() -> dict[tuple[str, str], Catalog]:

@@ -48,6 +48,7 @@ __all__ = [
 
 case_rows = select(
     cases.c.id,
+    cases.c.channel,  # where it came from (hotline, grid worker, …)
     cases.c.status,
     cases.c.category_code,
     cases.c.title,
@@ -61,6 +62,7 @@ case_rows = select(
     cases.c.suggested_department_code,  # the unit the authority list named
     cases.c.created_at,  # reported
     cases.c.updated_at,
+    cases.c.warn_at,  # when that step turns yellow (75 % of its time)
     cases.c.deadline_at,  # of the step the case waits for; None when it waits for none
     cases.c.resolved_at,
     cases.c.closed_at,

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     # Hot spots and surges: how often the server scans the cases for them (0: never; then
     # run `civicgrid insight warnings scan` from cron).
     warning_scan_minutes: int = 60
+    # Assessment: the engine that runs the indicators ("duckdb": a columnar snapshot in the
+    # instance folder; "postgres": the live fact table, PostgreSQL only; "spark": Parquet
+    # files at assess_spark_parquet), how often the facts follow the timelines (0: never;
+    # then run `civicgrid assess refresh` from cron), the days a frozen month takes appeals,
+    # how often threshold alerts are checked (0: never), and the font PDF reports embed
+    # (PATH or PATH#FACE; empty: Noto Sans CJK or another CJK font found on the system).
+    assess_engine: Literal["duckdb", "postgres", "spark"] = "duckdb"
+    assess_refresh_seconds: int = 5
+    assess_appeal_days: int = 10
+    assess_alert_minutes: int = 60
+    assess_spark_parquet: str = ""
+    pdf_font: str = ""
     # The periodic jobs wake at least this often (sooner when a job's period is shorter).
     scheduler_interval_seconds: int = 60
     # `civicgrid serve` runs the periodic jobs in a thread of each server process; a

@@ -4,11 +4,8 @@ the recent cases."""
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
-import threading
-import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +14,7 @@ from pathlib import Path
 from statistics import mean
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import select, true
 
 from civicgrid.areas.repository import departments
 from civicgrid.cases import views
@@ -27,6 +24,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import Conflict, InvalidInput
 from civicgrid.core.jobs import JobRun, last_runs
 from civicgrid.core.permissions import Actor, Role, permission
+from civicgrid.insight import views as insight_views
 from civicgrid.insight.classifier import (
     Evaluation,
     Message,
@@ -38,8 +36,8 @@ from civicgrid.insight.classifier import (
     save_model,
     sidecar_path,
 )
-from civicgrid.insight.hot import HotIssue, Post, hot_issues
 from civicgrid.insight.replies import ASPECTS, Exchange, ReplyScore, score_replies
+from civicgrid.insight.views import BoardIssue
 
 if TYPE_CHECKING:
     from civicgrid.insight.retraining import Retrainer
@@ -221,10 +219,6 @@ def retrain_now(uow: UnitOfWork, actor: Actor, retrainer: Retrainer | None, now:
 
 REPLY_ACTIONS = (Action.RESOLVE.value, Action.RESOLVE_ON_SPOT.value, Action.CLOSE.value)
 MAX_SCORED = 5000  # the newest closed cases scored at once
-MAX_BOARD_CASES = 5000  # the newest cases grouped into hot issues at once
-BOARD_SECONDS = 60.0
-_boards: dict[tuple[Any, ...], tuple[float, list[BoardIssue]]] = {}
-_boards_lock = threading.Lock()
 POOR_REPLY = 60.0
 
 
@@ -382,14 +376,6 @@ def reply_quality_by_department(
     return out
 
 
-@dataclass
-class BoardIssue:
-    """A hot issue of the platform's own cases."""
-
-    issue: HotIssue
-    statuses: dict[int, str]  # case id → status
-
-
 @permission(INSIGHT_VIEWERS, "Hot issues among the recent cases of one's area")
 def hot_issue_board(
     uow: UnitOfWork,
@@ -402,78 +388,8 @@ def hot_issue_board(
 ) -> list[BoardIssue]:
     """Recent cases of the caller's area (reported in the last DAYS, open or closed; not
     voided) about the same problem in the same place, grouped into hot issues: the
-    hottest LIMIT, heat from their count, supporters (附议) and recency.
-
-    Only cases of one category in one community are compared (hot.py's grouping runs in
-    each): a case's category and place are known, so a drain in one estate is never
-    chained to a drain across the city by similar wording, and thousands of cases group in
-    a few seconds. Heat decays from NOW, so the board's issues compare with each other.
-    The board is kept for BOARD_SECONDS while no case enters or leaves the window (several
-    viewers, each refreshing every minute, cost one grouping)."""
-    window = and_(
-        case_rows.c.created_at >= now - timedelta(days=days),
-        case_rows.c.status != Status.VOIDED,
-        _area_condition(actor),
+    hottest LIMIT, heat from their count, supporters (附议) and recency (insight.views,
+    which the command centre reads too)."""
+    return insight_views.hot_issues_of(
+        uow.session, actor.scope_path, now, days=days, limit=limit, half_life_days=half_life_days
     )
-    count, newest = uow.session.execute(
-        select(func.count(), func.max(case_rows.c.id)).select_from(case_rows).where(window)
-    ).one()
-    database = str(uow.session.get_bind().engine.url)
-    key = (database, actor.scope_path, days, limit, half_life_days, count, newest)
-    with _boards_lock:
-        kept = _boards.get(key)
-        if kept is not None and kept[0] > time.monotonic():
-            return kept[1]
-    rows = uow.session.execute(
-        select(
-            case_rows.c.id,
-            case_rows.c.title,
-            case_rows.c.description,
-            case_rows.c.created_at,
-            case_rows.c.supporters,
-            case_rows.c.status,
-            case_rows.c.category_code,
-            case_rows.c.area_path,
-        )
-        .where(window)
-        .order_by(case_rows.c.created_at.desc())
-        .limit(MAX_BOARD_CASES)
-    ).all()
-    partitions: dict[tuple[str, str], list[Post]] = {}
-    for row in rows:
-        community = row.area_path.rstrip("/").rsplit("/", 1)[0]  # the grid's parent
-        partitions.setdefault((row.category_code, community), []).append(
-            Post(
-                id=str(row.id),
-                title=(row.title or row.description[:40]).strip(),
-                text=row.description or "",
-                at=row.created_at,
-                likes=row.supporters or 0,
-            )
-        )
-    status = {row.id: Status(row.status).value for row in rows}
-    issues = [
-        issue
-        for posts in partitions.values()
-        if len(posts) >= 2
-        for issue in hot_issues(posts, half_life_days=half_life_days)
-    ]
-    for issue in issues:
-        issue.heat = round(sum(_heat(p, now, half_life_days) for p in issue.posts), 2)
-    issues.sort(key=lambda issue: -issue.heat)
-    board = [
-        BoardIssue(issue, {int(p.id): status[int(p.id)] for p in issue.posts})
-        for issue in issues[:limit]
-    ]
-    with _boards_lock:
-        if len(_boards) > 100:
-            _boards.clear()
-        _boards[key] = (time.monotonic() + BOARD_SECONDS, board)
-    return board
-
-
-def _heat(post: Post, now: datetime, half_life_days: float) -> float:
-    """A case's share of its issue's heat: 1 + ln(1 + supporters), halved every
-    HALF_LIFE_DAYS of age."""
-    age_days = max(0.0, (now - post.at).total_seconds() / 86400) if post.at else 0.0
-    return (1 + math.log1p(max(post.likes, 0))) * 0.5 ** (age_days / half_life_days)
