@@ -36,7 +36,7 @@ from civicgrid.core.limits import BodyLimit
 from civicgrid.core.permissions import Actor
 from civicgrid.core.proxies import ForwardedClient, TrustedProxies, parse_networks
 from civicgrid.core.ratelimit import RateLimiter
-from civicgrid.core.security import hash_api_key, read_token
+from civicgrid.core.security import TokenClaims, hash_api_key, read_token
 from civicgrid.core.textinput import Utf8Forms, refuse_unstorable_text
 from civicgrid.insight import api as insight_api
 from civicgrid.insight.warnings import api as warnings_api
@@ -44,7 +44,15 @@ from civicgrid.open311 import api as open311_api
 from civicgrid.registry import api as registry_api
 from civicgrid.system import api as system_api
 from civicgrid.transparency import api as transparency_api
-from civicgrid.web import admin_pages, case_pages, insight_pages, pages, portal, transparency_pages
+from civicgrid.web import (
+    account_pages,
+    admin_pages,
+    case_pages,
+    insight_pages,
+    pages,
+    portal,
+    transparency_pages,
+)
 from civicgrid.web.registry_pages import router as registry_pages_router
 from civicgrid.web.warning_pages import router as warning_pages_router
 
@@ -68,6 +76,7 @@ ROUTERS = [
     warning_pages_router,
     registry_pages_router,
     admin_pages.router,
+    account_pages.router,
 ]
 
 
@@ -81,15 +90,15 @@ class AccountsAuthenticator:
         claims = read_token(token, secret)  # signature and expiry, every time
         return self.callers.resolve(
             uow,
-            f"user:{claims.username}",
-            lambda: accounts_services.actor_for_username(uow, claims.username),
+            _token_key(claims),
+            lambda: (accounts_services.actor_for_token(uow, claims), None),
         )
 
     def from_api_key(self, uow: UnitOfWork, key: str) -> Actor:
         return self.callers.resolve(
             uow,
             f"key:{hash_api_key(key)}",
-            lambda: accounts_services.actor_from_api_key(uow, key),
+            lambda: accounts_services.api_key_caller(uow, key),
         )
 
     def remembered(self, credentials: Credentials, secret: str, engine: Engine) -> Actor | None:
@@ -106,7 +115,12 @@ class AccountsAuthenticator:
             if credentials.kind == "cookie":
                 return None  # a stale page cookie: authenticate() lets the visitor in anonymously
             raise
-        return self.callers.recall(f"user:{claims.username}", counters)
+        return self.callers.recall(_token_key(claims), counters)
+
+
+def _token_key(claims: TokenClaims) -> str:
+    # A token of an ended session (an older generation) is never the remembered caller.
+    return f"user:{claims.username}:{claims.generation}"
 
 
 class CivicGridApp(FastAPI):

@@ -67,6 +67,8 @@ DYNAMIC_FAMILIES = {
     "ui.admin.rules.change.*": "how a version of the authority list came about",
     "ui.admin.outbox.state.*": "a message's delivery state (admin/outbox.html)",
     "ui.admin.outbox.done.*": "what an administrator's retry or delivery did",
+    "ui.admin.accounts.done.*": "what an administrator did to an account (accounts/users.html)",
+    "ui.admin.keys.done.*": "what an administrator did to an API key (accounts/api_keys.html)",
     "reply.aspect.*": "the aspects of an answer's score (insight page and command)",
     "reply.reason.*": "why an answer scored as it did (insight.replies)",
     "warning.weekday.*": "the weekday in a warning's explanation (insight.warnings.domain)",

@@ -100,6 +100,13 @@ class User:
     created_at: datetime = field(default_factory=utcnow)
     last_login_at: datetime | None = None
     id: int | None = None
+    # Every access token carries the generation it was issued in; one from an earlier
+    # generation is refused. Logging out, a new password and disabling start a new one.
+    session_generation: int = 0
+
+    def end_sessions(self) -> None:
+        """Every token issued so far stops working (in every server process)."""
+        self.session_generation = (self.session_generation or 0) + 1
 
     def facts(self) -> dict[str, object]:
         """What the account's history records of it: never its password, and its phone
@@ -145,7 +152,14 @@ API_KEY_KIND = "api_key"
 class AccountAction(StrEnum):
     SIGN_UP = "sign_up"  # a resident made her own account
     PASSWORD = "password"  # the password was set (never what it is)
+    DISABLE = "disable"  # no more logging in; her tokens stopped working
+    ENABLE = "enable"
     LOCKED = "locked"  # too many wrong passwords: locked for a while
+
+
+class ApiKeyAction(StrEnum):
+    EXPIRY = "expiry"  # an expiry was set or removed
+    REVOKE = "revoke"  # stopped working, for good
 
 
 @dataclass(eq=False)
@@ -160,3 +174,16 @@ class ApiKey:
     created_at: datetime = field(default_factory=utcnow)
     id: int | None = None
     last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def facts(self) -> dict[str, object]:
+        """What the key's history records of it (never the key, only its first letters)."""
+        return {
+            "name": self.name,
+            "prefix": self.prefix,
+            "department_code": self.department_code,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }

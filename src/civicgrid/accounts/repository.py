@@ -26,6 +26,7 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("last_login_at", UtcDateTime(), nullable=True),
+    Column("session_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 api_keys = Table(
@@ -39,6 +40,7 @@ api_keys = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("last_used_at", UtcDateTime(), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=True),
 )
 
 mapper_registry.map_imperatively(User, users)
@@ -81,6 +83,20 @@ class UserRepository:
     def list(self) -> Sequence[User]:
         return self.session.execute(select(User).order_by(users.c.username)).scalars().all()
 
+    def search(self, q: str = "", *, within: str | None = None, limit: int = 200) -> Sequence[User]:
+        """Accounts whose username or name contains Q (all without), by username; WITHIN: only
+        those bound to an area under that path."""
+        stmt = select(User).order_by(users.c.username).limit(limit)
+        if q:
+            stmt = stmt.where(
+                users.c.username.contains(q, autoescape=True)
+                | users.c.display_name.contains(q, autoescape=True)
+            )
+        if within is not None:
+            inside = select(areas.c.code).where(areas.c.path.startswith(within, autoescape=True))
+            stmt = stmt.where(users.c.area_code.in_(inside))
+        return self.session.execute(stmt).scalars().all()
+
 
 class ApiKeyRepository:
     def __init__(self, session: Session) -> None:
@@ -91,3 +107,10 @@ class ApiKeyRepository:
 
     def add(self, key: ApiKey) -> None:
         self.session.add(key)
+
+    def get(self, key_id: int) -> ApiKey | None:
+        return self.session.get(ApiKey, key_id)
+
+    def list(self) -> Sequence[ApiKey]:
+        stmt = select(ApiKey).order_by(api_keys.c.id.desc())
+        return self.session.execute(stmt).scalars().all()

@@ -16,6 +16,7 @@ from civicgrid.accounts.domain import (
     API_KEY_KIND,
     AccountAction,
     ApiKey,
+    ApiKeyAction,
     NewResident,
     User,
     check_password_strength,
@@ -30,6 +31,7 @@ from civicgrid.core.db import UnitOfWork, bump_revision, read_revision, utcnow
 from civicgrid.core.errors import (
     Conflict,
     FieldProblem,
+    Forbidden,
     InvalidInput,
     NotAuthenticated,
     NotFound,
@@ -46,6 +48,7 @@ from civicgrid.core.permissions import (
     permission,
 )
 from civicgrid.core.security import (
+    TokenClaims,
     generate_api_key,
     hash_api_key,
     hash_password,
@@ -138,6 +141,7 @@ def set_password(uow: UnitOfWork, actor: Actor, username: str, password: str) ->
     if user is None:
         raise NotFound("user_not_found", name=username)
     user.password_hash = hash_password(password)
+    user.end_sessions()  # whoever knew the old password is logged out everywhere
     EventLog(uow.session).add(
         change_event(ACCOUNT_KIND, user.id or 0, actor, utcnow(), {}, action=AccountAction.PASSWORD)
     )
@@ -203,10 +207,25 @@ def log_in(
         raise NotAuthenticated("account_disabled")
     if throttle is not None:
         throttle.succeeded(username)
-    token, expires_at = issue_token(user.username, secret, ttl)
+    token, expires_at = issue_token(user.username, secret, ttl, user.session_generation)
     user.last_login_at = utcnow()
     uow.commit()
     return IssuedToken(token, expires_at, user)
+
+
+@permission(ANY_USER, "Log out: end the caller's sessions", anonymous=True)
+def log_out(uow: UnitOfWork, actor: Actor) -> None:
+    """End every session of the calling person at once (this device's and any other's),
+    in every server process: each token issued to her so far stops working. Without a
+    login there is nothing to end."""
+    if actor.is_anonymous:
+        return
+    user = UserRepository(uow.session).get(actor.name)
+    if user is None:
+        return
+    user.end_sessions()
+    bump_revision(uow.session, ACCOUNTS_REVISION)
+    uow.commit()
 
 
 @permission(PUBLIC, "A resident creates her own account")
@@ -241,7 +260,7 @@ def sign_up(
     _record(uow, herself, ACCOUNT_KIND, user.id, AccountAction.SIGN_UP, user.facts())
     bump_revision(uow.session, ACCOUNTS_REVISION)
     uow.commit()
-    token, expires_at = issue_token(user.username, secret, ttl)
+    token, expires_at = issue_token(user.username, secret, ttl, user.session_generation)
     return IssuedToken(token, expires_at, user)
 
 
@@ -259,13 +278,16 @@ def _dummy_hash() -> str:
     return hash_password("timing-equaliser-not-a-password")
 
 
-def actor_for_username(uow: UnitOfWork, username: str) -> Actor:
-    """The Actor of an account named in a valid token."""
-    user = UserRepository(uow.session).get(username)
+def actor_for_token(uow: UnitOfWork, claims: TokenClaims) -> Actor:
+    """The Actor of an account named in a valid token, while the token's session has not
+    been ended (logged out, new password) and the account is active."""
+    user = UserRepository(uow.session).get(claims.username)
     if user is None:
         raise NotAuthenticated("token_invalid")
     if not user.active:
         raise NotAuthenticated("account_disabled")
+    if claims.generation != user.session_generation:
+        raise NotAuthenticated("session_ended")
     return actor_for_user(uow.session, user)
 
 
@@ -290,9 +312,11 @@ CALLER_REVISIONS = (ACCOUNTS_REVISION, "areas")
 
 
 class CallerCache:
-    """Callers already resolved (by API key or username), so a busy department system or
+    """Callers already resolved (by API key or token), so a busy department system or
     dispatcher does not cost three queries per request. Dropped whenever an account, a key
-    or an area changes (revision counters), and re-read every few minutes regardless."""
+    or an area changes (revision counters: logging out, a new password, disabling an
+    account and revoking a key all bump them), never kept past a key's expiry, and re-read
+    every few minutes regardless."""
 
     def __init__(self, lifetime: timedelta = API_KEY_USE_RESOLUTION) -> None:
         self._lock = threading.Lock()
@@ -300,14 +324,20 @@ class CallerCache:
         self._actors: dict[str, tuple[Actor, datetime]] = {}
         self._lifetime = lifetime
 
-    def resolve(self, uow: UnitOfWork, key: str, load: Callable[[], Actor]) -> Actor:
+    def resolve(
+        self, uow: UnitOfWork, key: str, load: Callable[[], tuple[Actor, datetime | None]]
+    ) -> Actor:
+        """The caller behind KEY, from memory or by LOAD (the actor, and when it stops
+        being valid: a key's expiry, or None)."""
         counters = {name: read_revision(uow.session, name) for name in CALLER_REVISIONS}
         found = self.recall(key, counters)
         if found is not None:
             return found
-        actor = load()
+        actor, until = load()
+        now = utcnow()
+        forget_at = now + self._lifetime if until is None else min(now + self._lifetime, until)
         with self._lock:
-            self._actors[key] = (actor, utcnow())
+            self._actors[key] = (actor, forget_at)
         return actor
 
     def recall(self, key: str, counters: Mapping[str, int]) -> Actor | None:
@@ -319,17 +349,22 @@ class CallerCache:
                 self._actors.clear()
                 self._revisions = revisions
             found = self._actors.get(key)
-        if found is not None and utcnow() - found[1] < self._lifetime:
+        if found is not None and utcnow() < found[1]:
             return found[0]
         return None
 
 
-def actor_from_api_key(uow: UnitOfWork, key: str) -> Actor:
-    """The Actor for a department system calling with an API key."""
+def api_key_caller(uow: UnitOfWork, key: str) -> tuple[Actor, datetime | None]:
+    """The Actor for a department system calling with an API key, and the key's expiry.
+    A revoked or unknown key is a 401, an expired one a 401 saying when it expired."""
     api_key = ApiKeyRepository(uow.session).by_hash(hash_api_key(key))
     if api_key is None or not api_key.active:
         raise NotAuthenticated("api_key_invalid")
     now = utcnow()
+    if api_key.expired(now):
+        assert api_key.expires_at is not None
+        expired_at = api_key.expires_at.isoformat(timespec="minutes")
+        raise NotAuthenticated("api_key_expired", prefix=api_key.prefix, at=expired_at)
     # Recorded at most every few minutes: a busy system must not pay a write per request.
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_USE_RESOLUTION:
         api_key.last_used_at = now
@@ -340,7 +375,7 @@ def actor_from_api_key(uow: UnitOfWork, key: str) -> Actor:
         if department is not None:
             area_code = department.area_code
             area_path = AreaRepository(uow.session).path_of(department.area_code)
-    return Actor(
+    actor = Actor(
         name=f"apikey:{api_key.name}",
         role=Role.API_CLIENT,
         area_code=area_code,
@@ -348,28 +383,158 @@ def actor_from_api_key(uow: UnitOfWork, key: str) -> Actor:
         department_code=api_key.department_code,
         display_name=api_key.name,
     )
+    return actor, api_key.expires_at
+
+
+def actor_from_api_key(uow: UnitOfWork, key: str) -> Actor:
+    """The Actor for a department system calling with an API key."""
+    return api_key_caller(uow, key)[0]
 
 
 @permission(ADMIN_ROLES, "Create an API key for a department system")
 def add_api_key(
-    uow: UnitOfWork, actor: Actor, name: str, department_code: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    name: str,
+    department_code: str | None = None,
+    expires_at: datetime | None = None,
 ) -> str:
-    """Create a key and return it; only its hash is stored, so it is shown this once."""
+    """Create a key and return it; only its hash is stored, so it is shown this once.
+    With EXPIRES_AT it stops working then."""
     if (
         department_code is not None
         and DepartmentRepository(uow.session).get(department_code) is None
     ):
         raise NotFound("department_not_found", code=department_code)
+    _check_expiry(expires_at)
     key = generate_api_key()
     record = ApiKey(
-        name=name, key_hash=hash_api_key(key), prefix=key[:8], department_code=department_code
+        name=name,
+        key_hash=hash_api_key(key),
+        prefix=key[:8],
+        department_code=department_code,
+        expires_at=expires_at,
     )
     ApiKeyRepository(uow.session).add(record)
     uow.session.flush()
-    facts = {"name": name, "prefix": record.prefix, "department_code": department_code}
-    _record(uow, actor, API_KEY_KIND, record.id, SystemAction.CREATE, facts)
+    _record(uow, actor, API_KEY_KIND, record.id, SystemAction.CREATE, record.facts())
     uow.commit()
     return key
+
+
+@dataclass(frozen=True)
+class ApiKeyView:
+    """A key as administrators see it: never the key, only its first letters."""
+
+    id: int
+    name: str
+    prefix: str
+    department_code: str | None
+    department_name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    active: bool
+    expired: bool
+
+
+@permission(ADMIN_ROLES, "List the API keys")
+def list_api_keys(uow: UnitOfWork, actor: Actor) -> list[ApiKeyView]:
+    """Every API key: name, unit, first letters, created, last used, expiry, and whether
+    it still works (newest first)."""
+    now = utcnow()
+    units = {d.code: d.name for d in DepartmentRepository(uow.session).list()}
+    return [
+        ApiKeyView(
+            id=key.id or 0,
+            name=key.name,
+            prefix=key.prefix,
+            department_code=key.department_code,
+            department_name=units.get(key.department_code or "", ""),
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            expires_at=key.expires_at,
+            active=key.active,
+            expired=key.expired(now),
+        )
+        for key in ApiKeyRepository(uow.session).list()
+    ]
+
+
+@permission(ADMIN_ROLES, "Revoke an API key")
+def revoke_api_key(uow: UnitOfWork, actor: Actor, key_id: int, reason: str = "") -> ApiKey:
+    """The key stops working at once, in every server process, for good (a system that
+    still needs access gets a new key)."""
+    key = _api_key(uow, key_id)
+    if not key.active:
+        raise Conflict("api_key_already_revoked", id=key_id, prefix=key.prefix)
+    key.active = False
+    EventLog(uow.session).add(
+        change_event(
+            API_KEY_KIND,
+            key_id,
+            actor,
+            utcnow(),
+            {"active": (True, False)},
+            action=ApiKeyAction.REVOKE,
+            note=reason.strip(),
+        )
+    )
+    bump_revision(uow.session, ACCOUNTS_REVISION)
+    uow.commit()
+    return key
+
+
+@permission(ADMIN_ROLES, "Set or remove an API key's expiry")
+def set_api_key_expiry(
+    uow: UnitOfWork, actor: Actor, key_id: int, expires_at: datetime | None, reason: str = ""
+) -> ApiKey:
+    """From EXPIRES_AT on, the key answers 401 saying it has expired; None: it never
+    expires. A time already past is refused (revoke the key to end it now)."""
+    key = _api_key(uow, key_id)
+    if not key.active:
+        raise Conflict("api_key_already_revoked", id=key_id, prefix=key.prefix)
+    _check_expiry(expires_at)
+    before = key.expires_at.isoformat() if key.expires_at else None
+    key.expires_at = expires_at
+    after = expires_at.isoformat() if expires_at else None
+    EventLog(uow.session).add(
+        change_event(
+            API_KEY_KIND,
+            key_id,
+            actor,
+            utcnow(),
+            {"expires_at": (before, after)},
+            action=ApiKeyAction.EXPIRY,
+            note=reason.strip(),
+        )
+    )
+    bump_revision(uow.session, ACCOUNTS_REVISION)  # callers remembered with the old expiry
+    uow.commit()
+    return key
+
+
+@permission(ADMIN_ROLES, "The history of an API key")
+def api_key_history(uow: UnitOfWork, actor: Actor, key_id: int) -> list[Event]:
+    """Every change of a key: created (with its unit and expiry), expiry set, revoked."""
+    _api_key(uow, key_id)
+    return list(EventLog(uow.session).of(API_KEY_KIND, key_id))
+
+
+def _api_key(uow: UnitOfWork, key_id: int) -> ApiKey:
+    key = ApiKeyRepository(uow.session).get(key_id)
+    if key is None:
+        raise NotFound("api_key_not_found", id=key_id)
+    return key
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is None:
+        return
+    if expires_at.tzinfo is None:
+        raise ValueError("an expiry must be an aware datetime")
+    if expires_at <= utcnow():
+        raise FieldProblem("api_key_expiry_past", field="expires_at")
 
 
 def _record(
@@ -385,6 +550,69 @@ def _record(
     EventLog(uow.session).add(
         change_event(kind, record_id or 0, actor, utcnow(), created, action=action)
     )
+
+
+@permission(ADMIN_ROLES, "List accounts")
+def list_accounts(uow: UnitOfWork, actor: Actor, q: str = "", limit: int = 200) -> list[User]:
+    """Accounts whose username or name contains Q (at most LIMIT, by username); an
+    administrator bound to an area sees the accounts bound inside it."""
+    return list(UserRepository(uow.session).search(q.strip(), within=actor.scope_path, limit=limit))
+
+
+@permission(ADMIN_ROLES, "Disable an account")
+def disable_user(uow: UnitOfWork, actor: Actor, username: str, reason: str) -> User:
+    """The account can no longer log in, and every token it holds stops working at once in
+    every server process. The REASON goes into its history."""
+    if not reason.strip():
+        raise FieldProblem("account_reason_required", field="reason")
+    user = _user_in_scope(uow, actor, username)
+    if user.username == actor.name:
+        raise Conflict("cannot_disable_yourself")
+    if not user.active:
+        raise Conflict("account_already_disabled", name=username)
+    user.active = False
+    user.end_sessions()
+    _changed(uow, actor, user, AccountAction.DISABLE, reason)
+    return user
+
+
+@permission(ADMIN_ROLES, "Enable an account")
+def enable_user(uow: UnitOfWork, actor: Actor, username: str, reason: str = "") -> User:
+    """A disabled account may log in again (its old tokens stay ended)."""
+    user = _user_in_scope(uow, actor, username)
+    if user.active:
+        raise Conflict("account_already_enabled", name=username)
+    user.active = True
+    _changed(uow, actor, user, AccountAction.ENABLE, reason)
+    return user
+
+
+def _user_in_scope(uow: UnitOfWork, actor: Actor, username: str) -> User:
+    user = UserRepository(uow.session).get(username)
+    if user is None:
+        raise NotFound("user_not_found", name=username)
+    if actor.scope_path is not None:
+        path = AreaRepository(uow.session).path_of(user.area_code) if user.area_code else None
+        if path is None:
+            raise Forbidden("forbidden_area", code=user.area_code or "-")
+        actor.require_covers(user.area_code or "-", path)
+    return user
+
+
+def _changed(uow: UnitOfWork, actor: Actor, user: User, action: AccountAction, reason: str) -> None:
+    EventLog(uow.session).add(
+        change_event(
+            ACCOUNT_KIND,
+            user.id or 0,
+            actor,
+            utcnow(),
+            {"active": (not user.active, user.active)},
+            action=action,
+            note=reason.strip(),
+        )
+    )
+    bump_revision(uow.session, ACCOUNTS_REVISION)
+    uow.commit()
 
 
 @permission(ADMIN_ROLES, "The history of an account")

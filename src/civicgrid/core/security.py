@@ -41,11 +41,22 @@ def generate_password(length: int = 14) -> str:
 class TokenClaims:
     username: str
     expires_at: datetime
+    # The account's session generation when the token was issued: one the account has
+    # since left behind (logged out, new password, disabled) is refused.
+    generation: int = 0
 
 
-def issue_token(username: str, secret: str, ttl: timedelta) -> tuple[str, datetime]:
+def issue_token(
+    username: str, secret: str, ttl: timedelta, generation: int = 0
+) -> tuple[str, datetime]:
     expires_at = utcnow() + ttl
-    payload = {"sub": username, "exp": expires_at, "iat": utcnow(), "typ": "access"}
+    payload = {
+        "sub": username,
+        "exp": expires_at,
+        "iat": utcnow(),
+        "typ": "access",
+        "gen": generation,
+    }
     return jwt.encode(payload, secret, algorithm=TOKEN_ALGORITHM), expires_at
 
 
@@ -58,7 +69,10 @@ def read_token(token: str, secret: str) -> TokenClaims:
         raise NotAuthenticated("token_invalid") from exc
     if payload.get("typ") != "access" or not isinstance(payload.get("sub"), str):
         raise NotAuthenticated("token_invalid")
-    return TokenClaims(payload["sub"], datetime.fromtimestamp(payload["exp"], UTC))
+    generation = payload.get("gen", 0)  # tokens issued before generations were kept: 0
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        raise NotAuthenticated("token_invalid")
+    return TokenClaims(payload["sub"], datetime.fromtimestamp(payload["exp"], UTC), generation)
 
 
 def issue_pass(kind: str, claims: dict[str, Any], secret: str, ttl: timedelta) -> str:

@@ -232,8 +232,13 @@ def remember_login(response: Response, token: str, ttl: timedelta, secure: bool)
 
 
 @router.post("/logout")
-def logout(actor: Actor = allow(NO_SERVICE)) -> RedirectResponse:
-    """Forget the access token cookie."""
+def logout(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(accounts.log_out),
+) -> RedirectResponse:
+    """End the caller's sessions (every token she holds, on every device, stops working at
+    once) and forget the cookie."""
+    accounts.log_out(uow, actor)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(TOKEN_COOKIE)
     return response
