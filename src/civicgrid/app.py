@@ -38,6 +38,7 @@ from civicgrid.core.proxies import ForwardedClient, TrustedProxies, parse_networ
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.security import TokenClaims, hash_api_key, read_token
 from civicgrid.core.textinput import Utf8Forms, refuse_unstorable_text
+from civicgrid.exchange import api as exchange_api
 from civicgrid.insight import api as insight_api
 from civicgrid.insight.warnings import api as warnings_api
 from civicgrid.open311 import api as open311_api
@@ -67,6 +68,7 @@ ROUTERS = [
     insight_api.router,
     warnings_api.router,
     registry_api.router,
+    exchange_api.router,
     system_api.router,
     pages.router,
     case_pages.router,

@@ -3,8 +3,9 @@ the database objects from settings. The only module that knows every domain."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -28,13 +29,20 @@ from civicgrid.core import ratelimit as _rate_limit_tables  # noqa: F401
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.outbox import (
+    Directory,
     MessageChannel,
     SmtpTransport,
     Transport,
     Transports,
     WebhookTransport,
 )
+from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.settings import Settings, get_settings
+from civicgrid.exchange import repository as _exchange_tables  # noqa: F401
+from civicgrid.exchange.domain import WorkingCalendar, parse_days
+from civicgrid.exchange.ports import ExchangePorts
+from civicgrid.exchange.services import quality_job
+from civicgrid.exchange.services import tick_job as exchange_tick_job
 from civicgrid.insight.retraining import Retrainer, retrain, retrain_job
 from civicgrid.insight.suggester import TrainedSuggester
 from civicgrid.insight.urgency import LexiconUrgency
@@ -67,6 +75,7 @@ class Platform:
     warnings: WarningPorts = field(default_factory=WarningPorts)
     outbox: OutboxPorts = field(default_factory=OutboxPorts)
     assess: AssessPorts = field(default_factory=AssessPorts)
+    exchange: ExchangePorts = field(default_factory=ExchangePorts)
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -112,6 +121,10 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     )
     if settings.warning_scan_minutes > 0:
         jobs.append(scan_job(warnings, timedelta(minutes=settings.warning_scan_minutes)))
+    exchange = exchange_ports(settings, session_factory, cases.directory, cases.clock)
+    jobs.append(exchange_tick_job(exchange, timedelta(minutes=1)))
+    if settings.exchange_quality_minutes > 0:
+        jobs.append(quality_job(exchange, timedelta(minutes=settings.exchange_quality_minutes)))
     assess = AssessPorts(
         directory=cases.directory,
         clock=cases.clock,
@@ -142,6 +155,38 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         transparency=TransparencyPorts(timezone=settings.timezone),
         outbox=outbox,
         assess=assess,
+        exchange=exchange,
+    )
+
+
+def exchange_ports(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    directory: Directory,
+    clock: Callable[[], datetime],
+) -> ExchangePorts:
+    """The exchange's calendar, keys, question limit and notices, from the settings."""
+    calendar = WorkingCalendar(
+        settings.timezone,
+        parse_days(settings.exchange_holidays, "CIVICGRID_EXCHANGE_HOLIDAYS"),
+        parse_days(settings.exchange_workdays, "CIVICGRID_EXCHANGE_WORKDAYS"),
+    )
+    limiter = RateLimiter(
+        session_factory,
+        "exchange.verify",
+        settings.exchange_verify_per_minute,
+        60,
+        secret=settings.secret_key,
+        clock=clock,
+    )
+    return ExchangePorts(
+        directory=directory,
+        calendar=calendar,
+        secret_key=settings.secret_key,
+        clock=clock,
+        timezone=settings.timezone,
+        locale=settings.default_locale,
+        verify_limiter=limiter,
     )
 
 

@@ -72,6 +72,7 @@ DYNAMIC_FAMILIES = {
     "reply.aspect.*": "the aspects of an answer's score (insight page and command)",
     "reply.reason.*": "why an answer scored as it did (insight.replies)",
     "warning.weekday.*": "the weekday in a warning's explanation (insight.warnings.domain)",
+    "exchange.notice.*": "a share request's or grant's notice to the units (exchange.services)",
 }
 EXPECTED_DOMAINS = {
     "assess.field.*": "a fact column's name in an indicator's definition (assess pages)",

@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     # The reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or
     # networks, comma-separated. Empty: none, every client is the socket's peer.
     trusted_proxies: str = ""
+    # The data-sharing exchange: the city's public holidays and the weekend days worked
+    # instead (调休), as days and periods (2026-10-01..2026-10-07), comma-separated, which
+    # the owners' working-day deadlines skip and count; how many yes/no questions one unit
+    # may ask a minute; how often the datasets whose data changed are measured again.
+    exchange_holidays: str = ""
+    exchange_workdays: str = ""
+    exchange_verify_per_minute: int = Field(default=60, ge=1)
+    exchange_quality_minutes: int = Field(default=60, ge=0)
 
     @field_validator("max_image_megapixels", "max_request_mb")
     @classmethod
