@@ -533,3 +533,29 @@ def test_a_data_administrator_opens_a_persons_entity_and_splits_a_record_on_a_ph
     page.wait_for_selector("#entity-table")
     assert page.url.split("?")[0] != entity_url.split("?")[0]
     assert page.locator("th.entity-record").count() == 1
+
+
+def test_an_administrator_disables_and_enables_an_account_on_a_phone(
+    server: Server,
+    page,  # type: ignore[no-untyped-def]
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, server, "admin", server.passwords["admin"])
+    page.goto(server.url + "/admin/rules")
+    page.click("#tab-accounts")
+    page.fill("input[name=q]", "leader")
+    page.locator("form.admin-search button").click()
+    row = page.locator("#user-leader")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # rows are cards
+    row.locator("summary").click()
+    row.locator("input[name=reason]").fill("调岗")
+    row.locator("button.danger").click()
+    page.wait_for_selector(".notice")
+    assert "已停用账号 leader" in page.locator(".notice").inner_text()
+    assert "已停用" in page.locator("#user-leader").inner_text()
+    page.locator("#user-leader button").click()
+    page.wait_for_selector(".notice")
+    assert "已启用账号 leader" in page.locator(".notice").inner_text()
+    page.click("#tab-apikeys")
+    page.wait_for_selector("table.keys-table")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
