@@ -19,6 +19,7 @@ from civicgrid.accounts import api as accounts_api
 from civicgrid.accounts import services as accounts_services
 from civicgrid.accounts.throttle import LoginThrottle
 from civicgrid.areas import api as areas_api
+from civicgrid.assess import api as assess_api
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.cases import api as cases_api
 from civicgrid.core.db import UnitOfWork, recent_revisions
@@ -48,6 +49,7 @@ from civicgrid.transparency import api as transparency_api
 from civicgrid.web import (
     account_pages,
     admin_pages,
+    assess_pages,
     case_pages,
     insight_pages,
     pages,
@@ -70,6 +72,7 @@ ROUTERS = [
     registry_api.router,
     exchange_api.router,
     system_api.router,
+    assess_api.router,
     pages.router,
     case_pages.router,
     portal.router,
@@ -79,6 +82,7 @@ ROUTERS = [
     registry_pages_router,
     admin_pages.router,
     account_pages.router,
+    assess_pages.router,
 ]
 
 

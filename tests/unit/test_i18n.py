@@ -76,6 +76,14 @@ DYNAMIC_FAMILIES = {
 }
 EXPECTED_DOMAINS = {
     "assess.field.*": "a fact column's name in an indicator's definition (assess pages)",
+    "assess.object.*": "what a ranking ranks (assess pages, View.object)",
+    "ui.assess.trend.*": "how a rank moved since last month (assess/rankings.html)",
+    "ui.assess.appeal.*": "an appeal's state (assess/appeals.html)",
+    "ui.assess.on_zero.*": "how an empty denominator scores (assess/indicator.html)",
+    "ui.assess.rule.*": "a scheme's scoring rule in words (assess/scheme.html)",
+    "ui.assess.rule_name.*": "a scoring rule's name (assess/scheme.html)",
+    "ui.assess.def.better_*": "whether more is better (assess/indicator.html)",
+    "ui.command.tile.*": "the command centre's tiles (assess/command.html)",
     "core",
     "areas",
     "accounts",

@@ -1,0 +1,432 @@
+"""Assessment on a demo city with history: rankings and the cases behind every figure,
+frozen months, appeals that recompute a month, a versioned rulebook changed through the
+API and the pages, reports, threshold alerts, monthly reports to the cadres, and the
+command centre's push."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from civicgrid.accounts.services import NewUser, add_user
+from civicgrid.app import create_app
+from civicgrid.assess import services
+from civicgrid.assess.domain import current_month, previous_month
+from civicgrid.assess.ports import find_font
+from civicgrid.bootstrap import Platform
+from civicgrid.core.db import UnitOfWork, utcnow
+from civicgrid.core.outbox import Outbox
+from civicgrid.core.permissions import SYSTEM
+from civicgrid.demo.domain import DemoCityBuilder
+from civicgrid.demo.services import install_demo_city
+from tests.conftest import SMALL_CITY
+
+PASSWORD = "assess-password-1"
+
+
+class Town:
+    """A demo city of 120 cases over the last month, on the scratch database, with the
+    assessment's clock moved past the end of the months they fall in."""
+
+    def __init__(self, platform: Platform, client: TestClient) -> None:
+        self.platform = platform
+        self.client = client
+        self.tokens: dict[str, str] = {}
+        self.cadre_area = ""
+
+    @property
+    def ports(self) -> Any:
+        return self.platform.assess
+
+    def headers(self, username: str) -> dict[str, str]:
+        if username not in self.tokens:
+            response = self.client.post(
+                "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+            self.tokens[username] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+
+@pytest.fixture
+def town(scratch: Platform) -> Iterator[Town]:
+    plan = DemoCityBuilder(seed=7).synthetic(SMALL_CITY)
+    with UnitOfWork(scratch.session_factory) as uow:
+        install_demo_city(uow, SYSTEM, plan, ports=scratch.cases, cases=120)
+    with UnitOfWork(scratch.session_factory) as uow:
+        for name, role, area, unit in [
+            ("leader1", "leader", None, None),
+            ("admin1", "admin", None, None),
+            ("cadre1", "cadre", plan.areas[1].code, None),
+            ("unit1", "handler", None, plan.departments[0].code),
+        ]:
+            add_user(
+                uow,
+                SYSTEM,
+                NewUser(
+                    name, role, PASSWORD, area_code=area, department_code=unit, phone="13800000000"
+                ),
+            )
+        services.refresh_facts(uow, SYSTEM, scratch.assess)
+    # Every month with cases has ended for the assessment's clock.
+    later = utcnow() + timedelta(days=35)
+    scratch.assess.clock = lambda: later
+    with TestClient(create_app(scratch)) as client:
+        town = Town(scratch, client)
+        town.cadre_area = plan.areas[1].code
+        yield town
+
+
+def months_of(town: Town) -> tuple[str, str]:
+    """The last two months the demo's cases fall in (by the assessment's clock)."""
+    now = town.ports.clock()
+    last = previous_month(current_month(now, town.ports.timezone))
+    return previous_month(last), last
+
+
+def test_a_ranking_names_every_object_and_every_figure_leads_to_its_cases(town: Town) -> None:
+    _, month = months_of(town)
+    response = town.client.get(
+        f"/api/v1/assess/rankings?month={month}&scheme=department",
+        headers=town.headers("leader1"),
+    )
+    assert response.status_code == 200, response.text
+    ranking = response.json()
+    assert ranking["rows"] and ranking["version"] == 0 and ranking["state"] == "open"
+    assert [r["rank"] for r in ranking["rows"]] == sorted(r["rank"] for r in ranking["rows"])
+    top = ranking["rows"][0]
+    figure = top["figures"]["closure_rate"]
+    cases = town.client.get(
+        "/api/v1/assess/rankings/cases",
+        params={
+            "month": month,
+            "indicator": "closure_rate",
+            "object": "unit",
+            "code": top["object_code"],
+            "part": "denominator",
+        },
+        headers=town.headers("leader1"),
+    )
+    assert cases.status_code == 200
+    assert len(cases.json()) == figure["denominator"]
+
+
+def test_a_month_in_the_future_and_an_unknown_scheme_are_refused_naming_the_field(
+    town: Town,
+) -> None:
+    future = town.client.get(
+        "/api/v1/assess/rankings?month=2999-01&scheme=department",
+        headers=town.headers("leader1") | {"Accept-Language": "en"},
+    )
+    assert future.status_code == 422
+    assert future.json()["error"]["message"].startswith("month:")
+    unknown = town.client.get(
+        f"/api/v1/assess/rankings?month={months_of(town)[1]}&scheme=nope",
+        headers=town.headers("leader1"),
+    )
+    assert unknown.status_code == 422 and "scheme" in unknown.json()["error"]["message"]
+
+
+def test_freezing_keeps_the_month_and_an_accepted_appeal_recomputes_it_with_the_change_logged(
+    town: Town,
+) -> None:
+    _, month = months_of(town)
+    frozen = town.client.post(
+        f"/api/v1/assess/months/{month}/freeze", headers=town.headers("leader1")
+    )
+    assert frozen.status_code == 200, frozen.text
+    assert frozen.json()["state"] == "frozen" and frozen.json()["revision"] == 1
+    again = town.client.post(
+        f"/api/v1/assess/months/{month}/freeze", headers=town.headers("leader1")
+    )
+    assert again.status_code == 409
+    stored = town.client.get(
+        f"/api/v1/assess/months/{month}/results?scheme=department", headers=town.headers("leader1")
+    ).json()
+    assert stored
+    # The unit appeals one of its late cases.
+    unit = town.platform.assess
+    with UnitOfWork(town.platform.session_factory) as uow:
+        from sqlalchemy import select
+
+        from civicgrid.assess.repository import facts
+
+        row = uow.session.execute(
+            select(facts.c.case_id, facts.c.department_code)
+            .where(
+                facts.c.snapshot == month,
+                facts.c.department_code.is_not(None),
+                facts.c.dispatched.is_(True),
+            )
+            .limit(1)
+        ).first()
+        assert row is not None
+    case_id, department = row
+    with UnitOfWork(town.platform.session_factory) as uow:
+        add_user(uow, SYSTEM, NewUser("unit2", "handler", PASSWORD, department_code=department))
+    filed = town.client.post(
+        "/api/v1/assess/appeals",
+        json={"month": month, "case_id": case_id, "reason": "暴雨期间无法施工，已报备"},
+        headers=town.headers("unit2"),
+    )
+    assert filed.status_code == 201, filed.text
+    appeal = filed.json()
+    assert appeal["object_code"] == department and appeal["state"] == "filed"
+    twice = town.client.post(
+        "/api/v1/assess/appeals",
+        json={"month": month, "case_id": case_id, "reason": "again"},
+        headers=town.headers("unit2"),
+    )
+    assert twice.status_code == 409
+    not_theirs = town.client.post(
+        "/api/v1/assess/appeals",
+        json={"month": month, "case_id": case_id, "reason": "x"},
+        headers=town.headers("unit1"),
+    )
+    assert not_theirs.status_code in (409, 422)
+    decided = town.client.post(
+        f"/api/v1/assess/appeals/{appeal['id']}/decision",
+        json={"accept": True, "note": "情况属实"},
+        headers=town.headers("leader1"),
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["revision"] == 2
+    history = town.client.get(
+        f"/api/v1/assess/months/{month}/history", headers=town.headers("leader1")
+    ).json()
+    assert [h["action"] for h in history] == ["freeze", "recompute"]
+    assert history[1]["data"]["appeal"] == appeal["id"]
+    cases = town.client.get(
+        "/api/v1/assess/rankings/cases",
+        params={"month": month, "indicator": "closure_rate", "object": "unit", "code": department},
+        headers=town.headers("leader1"),
+    ).json()
+    assert case_id not in [c["id"] for c in cases]
+    decided_again = town.client.post(
+        f"/api/v1/assess/appeals/{appeal['id']}/decision",
+        json={"accept": False, "note": "x"},
+        headers=town.headers("leader1"),
+    )
+    assert decided_again.status_code == 409
+    # Past the window, appeals are refused naming the month.
+    unit.clock = lambda: utcnow() + timedelta(days=80)
+    late = town.client.post(
+        "/api/v1/assess/appeals",
+        json={"month": month, "case_id": case_id, "reason": "late"},
+        headers=town.headers("unit2") | {"Accept-Language": "en"},
+    )
+    assert late.status_code == 422 and late.json()["error"]["message"].startswith("month:")
+
+
+def test_a_weight_changed_through_the_api_makes_a_new_version_and_bad_weights_are_refused(
+    town: Town,
+) -> None:
+    book = town.client.get("/api/v1/assess/rulebook", headers=town.headers("admin1")).json()
+    department = next(s for s in book["schemes"] if s["code"] == "department")
+    items = department["items"]
+    items[0]["weight"] += 5
+    bad = town.client.put(
+        "/api/v1/assess/schemes/department",
+        json={"definition": {**department, "items": items}, "reason": "加重结案率"},
+        headers=town.headers("admin1") | {"Accept-Language": "en"},
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("weights:")
+    items[1]["weight"] -= 5
+    good = town.client.put(
+        "/api/v1/assess/schemes/department",
+        json={"definition": {**department, "items": items}, "reason": "加重结案率"},
+        headers=town.headers("admin1"),
+    )
+    assert good.status_code == 200, good.text
+    assert good.json()["version"] == 1
+    zero = town.client.put(
+        "/api/v1/assess/indicators/closure_rate",
+        json={"definition": {**book["indicators"][0], "on_zero": None}, "reason": "x"},
+        headers=town.headers("admin1"),
+    )
+    assert zero.status_code == 422 and "on_zero" in zero.json()["error"]["message"]
+    leader = town.client.put(
+        "/api/v1/assess/schemes/department",
+        json={"definition": {**department, "items": items}, "reason": "x"},
+        headers=town.headers("leader1"),
+    )
+    assert leader.status_code == 403
+    ranking = town.client.get(
+        f"/api/v1/assess/rankings?month={months_of(town)[1]}&scheme=department",
+        headers=town.headers("leader1"),
+    ).json()
+    assert ranking["version"] == 1
+
+
+def test_reports_open_with_chinese_text_and_charts(town: Town) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    _, month = months_of(town)
+    city = town.platform.assess
+    with UnitOfWork(town.platform.session_factory) as uow:
+        from civicgrid.areas import services as areas
+        from civicgrid.areas.domain import Level
+
+        code = areas.list_areas(uow, SYSTEM, level=Level.CITY)[0].code
+        excel = services.monthly_report(uow, SYSTEM, city, code, month, "xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(excel.content))
+    assert "部门考核" in book.sheetnames and "说明" in book.sheetnames
+    assert book["部门考核"]["A5"].value == "排名"
+    assert book["部门考核"]._charts
+    if find_font(city.pdf_font) is None:
+        pytest.skip("no CJK font on this machine: install fonts-noto-cjk (Debian) for the PDF")
+    response = town.client.get(
+        f"/api/v1/assess/report?area={code}&month={month}&format=pdf",
+        headers=town.headers("leader1"),
+    )
+    assert response.status_code == 200
+    pdf = response.content
+    assert pdf.startswith(b"%PDF")
+    assert re.search(rb"/FontFile[23]", pdf) and b"CJK" in pdf  # the font is embedded
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 8  # a page per scheme at least
+
+
+def test_a_cadre_sees_her_area_and_monthly_reports_go_to_the_cadres(town: Town) -> None:
+    _, month = months_of(town)
+    with UnitOfWork(town.platform.session_factory) as uow:
+        services.freeze_month(uow, SYSTEM, town.ports, month)
+        sent = services.send_monthly_reports(uow, town.ports, month)
+        bodies = [m.body for m in Outbox(uow.session).listing(record_kind="assess_month")]
+    assert sent >= 1
+    assert any("/assess/report?area=" in body for body in bodies)
+    cadre = town.client.get(
+        f"/api/v1/assess/rankings?month={month}&scheme=region_grid", headers=town.headers("cadre1")
+    ).json()
+    assert cadre["rows"]
+    scope = town.cadre_area
+    assert all(r["object_code"].startswith(scope) for r in cadre["rows"])
+
+
+def test_an_alert_fires_once_per_object_and_window(town: Town) -> None:
+    created = town.client.post(
+        "/api/v1/assess/alerts",
+        json={
+            "name": "结案率过低",
+            "indicator": "closure_rate",
+            "object": "street",
+            "comparison": "below",
+            "threshold": 100,
+            "window": "month",
+            "min_cases": 1,
+        },
+        headers=town.headers("leader1"),
+    )
+    assert created.status_code == 201, created.text
+    bad = town.client.post(
+        "/api/v1/assess/alerts",
+        json={"name": "x", "indicator": "closure_rate", "object": "planet", "threshold": 90},
+        headers=town.headers("leader1"),
+    )
+    assert bad.status_code == 422 and "object" in bad.json()["error"]["message"]
+    town.platform.assess.clock = utcnow  # this month's cases
+    with UnitOfWork(town.platform.session_factory) as uow:
+        first = services.check_alerts(uow, SYSTEM, town.ports)
+        second = services.check_alerts(uow, SYSTEM, town.ports)
+    assert first >= 1 and second == 0
+
+
+def test_the_pages_draw_and_confirm_what_they_did(town: Town) -> None:
+    client = town.client
+    login = client.post(
+        "/login", data={"username": "admin1", "password": PASSWORD}, follow_redirects=False
+    )
+    assert login.status_code in (302, 303)
+    _, month = months_of(town)
+    page = client.get(f"/assess?month={month}&scheme=department")
+    assert page.status_code == 200 and 'id="ranking"' in page.text
+    for path in (
+        "/assess/rulebook",
+        "/assess/indicators/closure_rate",
+        "/assess/schemes/department",
+        "/assess/appeals",
+        "/assess/alerts",
+        "/command",
+    ):
+        assert client.get(path).status_code == 200, path
+    frozen = client.post("/assess/freeze", data={"month": month, "scheme": "department"})
+    assert frozen.status_code == 200 and 'id="done"' in frozen.text
+    form = {
+        "name_zh": "部门考核",
+        "name_en": "Departments",
+        "object": "unit",
+        "reason": "调整",
+        "items.0.indicator": "closure_rate",
+        "items.0.weight": "50",
+        "items.0.kind": "linear",
+        "items.1.indicator": "rework_rate",
+        "items.1.weight": "40",
+        "items.1.kind": "complement",
+        "grades.0.grade": "A",
+        "grades.0.min_score": "90",
+        "grades.1.grade": "E",
+        "grades.1.min_score": "0",
+    }
+    refused = client.post("/assess/schemes/department", data=form)
+    assert refused.status_code == 422 and "weights" in refused.text and "90" in refused.text
+    saved = client.post("/assess/schemes/department", data=form | {"items.1.weight": "50"})
+    assert saved.status_code == 200 and 'id="done"' in saved.text
+
+
+def test_the_command_centre_pushes_a_new_case_within_five_seconds(town: Town) -> None:
+    town.platform.assess.clock = utcnow
+    headers = town.headers("leader1") | {"Accept": "text/event-stream"}
+    first: dict[str, Any] = {}
+    arrived: list[float] = []
+    started = threading.Event()
+    sent_at: list[float] = []
+
+    def listen() -> None:
+        import json
+
+        with town.client.stream("GET", "/command/stream", headers=headers) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                summary = json.loads(line[6:])
+                if not first:
+                    first.update(summary)
+                    started.set()
+                    continue
+                if summary["stamp"] > first["stamp"]:
+                    arrived.append(time.monotonic())
+                    first["after"] = summary
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert started.wait(10)
+    with UnitOfWork(town.platform.session_factory) as uow:
+        from civicgrid.areas import services as areas
+        from civicgrid.areas.domain import Level
+
+        grid = areas.list_areas(uow, SYSTEM, level=Level.GRID, limit=1)[0]
+        point = grid.geometry.representative_point()
+    sent_at.append(time.monotonic())
+    reported = town.client.post(
+        "/api/v1/cases",
+        json={
+            "description": "路灯不亮，晚上很黑",
+            "category": "CR01",
+            "lat": point.y,
+            "lon": point.x,
+            "channel": "hotline",
+        },
+        headers=town.headers("admin1"),
+    )
+    assert reported.status_code == 201, reported.text
+    listener.join(10)
+    assert arrived, "no push after the new case"
+    assert arrived[0] - sent_at[0] < 5
+    assert first["after"]["tiles"]["reported_today"] == first["tiles"]["reported_today"] + 1
