@@ -278,6 +278,17 @@ def _dummy_hash() -> str:
     return hash_password("timing-equaliser-not-a-password")
 
 
+def actor_for_username(uow: UnitOfWork, username: str) -> Actor:
+    """The Actor of an active account, by its username (to act as a person without a
+    token: the tests' personas, a command acting for someone)."""
+    user = UserRepository(uow.session).get(username)
+    if user is None:
+        raise NotAuthenticated("token_invalid")
+    if not user.active:
+        raise NotAuthenticated("account_disabled")
+    return actor_for_user(uow.session, user)
+
+
 def actor_for_token(uow: UnitOfWork, claims: TokenClaims) -> Actor:
     """The Actor of an account named in a valid token, while the token's session has not
     been ended (logged out, new password) and the account is active."""
