@@ -20,6 +20,7 @@ from civicgrid.accounts import services as accounts_services
 from civicgrid.accounts.throttle import LoginThrottle
 from civicgrid.areas import api as areas_api
 from civicgrid.assess import api as assess_api
+from civicgrid.audit import api as audit_api
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.cases import api as cases_api
 from civicgrid.core.db import UnitOfWork, recent_revisions
@@ -73,6 +74,7 @@ ROUTERS = [
     exchange_api.router,
     system_api.router,
     assess_api.router,
+    audit_api.router,
     pages.router,
     case_pages.router,
     portal.router,

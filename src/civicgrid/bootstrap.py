@@ -20,11 +20,15 @@ from civicgrid.areas.services import LocatorCache
 from civicgrid.assess import repository as _assess_tables  # noqa: F401
 from civicgrid.assess.ports import AssessPorts
 from civicgrid.assess.services import alerts_job, month_end_job, refresh_job
+from civicgrid.audit import repository as _audit_tables  # noqa: F401
+from civicgrid.audit.services import AuditPorts, checkpoint_job
+from civicgrid.audit.services import ports_for as audit_ports_for
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
 from civicgrid.cases import views as _case_view_indexes  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
 from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_job
+from civicgrid.core import ledger as _ledger_tables  # noqa: F401
 from civicgrid.core import ratelimit as _rate_limit_tables  # noqa: F401
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
@@ -74,6 +78,8 @@ class Platform:
     retrainer: Retrainer | None = None
     warnings: WarningPorts = field(default_factory=WarningPorts)
     outbox: OutboxPorts = field(default_factory=OutboxPorts)
+    # The audit log: its keys, its witnesses, a resident's own records.
+    audit: AuditPorts = field(default_factory=AuditPorts)
     assess: AssessPorts = field(default_factory=AssessPorts)
     exchange: ExchangePorts = field(default_factory=ExchangePorts)
 
@@ -121,6 +127,9 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     )
     if settings.warning_scan_minutes > 0:
         jobs.append(scan_job(warnings, timedelta(minutes=settings.warning_scan_minutes)))
+    audit = audit_ports_for(settings, clock=cases.clock)
+    if settings.audit_checkpoint_seconds > 0:
+        jobs.append(checkpoint_job(audit, timedelta(seconds=settings.audit_checkpoint_seconds)))
     exchange = exchange_ports(settings, session_factory, cases.directory, cases.clock)
     jobs.append(exchange_tick_job(exchange, timedelta(minutes=1)))
     if settings.exchange_quality_minutes > 0:
@@ -154,6 +163,7 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         retrainer=retrainer,
         transparency=TransparencyPorts(timezone=settings.timezone),
         outbox=outbox,
+        audit=audit,
         assess=assess,
         exchange=exchange,
     )

@@ -10,6 +10,7 @@ from civicgrid import __version__
 from civicgrid.accounts.cli import apikey_cli, user_cli
 from civicgrid.areas.cli import areas_cli, departments_cli
 from civicgrid.assess.cli import assess_cli
+from civicgrid.audit.cli import audit_cli
 from civicgrid.bootstrap import build_platform
 from civicgrid.cases.cli import cases_cli, categories_cli, rules_cli
 from civicgrid.console import DbOption, err, load_settings, out, platform, use_platform_builder
@@ -44,6 +45,7 @@ registry_cli.command("import")(registry_import)
 app.add_typer(registry_cli, name="registry")
 app.add_typer(outbox_cli, name="outbox")
 app.add_typer(assess_cli, name="assess")
+app.add_typer(audit_cli, name="audit")
 app.add_typer(db_cli, name="db")
 app.command("demo")(demo_command)
 

@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     exchange_workdays: str = ""
     exchange_verify_per_minute: int = Field(default=60, ge=1)
     exchange_quality_minutes: int = Field(default=60, ge=0)
+    # The audit log (civicgrid.audit): its name in every checkpoint (a schema-less URL that
+    # names this installation), its Ed25519 signing key (a note signer key "PRIVATE+KEY+…";
+    # unset: generated into the instance folder on first use), how often a checkpoint is
+    # signed while entries arrive (0: never; then run `civicgrid audit checkpoint` from
+    # cron), and the witnesses whose cosignatures it keeps (verifier keys, comma-separated).
+    audit_origin: str = "civicgrid.localhost/audit"
+    audit_signing_key: str = ""
+    audit_checkpoint_seconds: int = Field(default=5, ge=0)
+    audit_witnesses: str = ""
 
     @field_validator("max_image_megapixels", "max_request_mb")
     @classmethod

@@ -1,0 +1,456 @@
+"""Where the audit log's tree lives: the tree's size and root, the tiles of stored node
+hashes (audit.merkle), every signed checkpoint and the witnesses' cosignatures. The entries
+themselves are core.ledger's table, which every domain appends to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Select,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from civicgrid.audit.merkle import EMPTY_ROOT, TileKey
+from civicgrid.core.db import UtcDateTime, metadata
+from civicgrid.core.ledger import (
+    StoredEntry,
+    audit_entries,
+    audit_entry_records,
+    split_ids,
+    split_names,
+)
+
+BIG_ID = BigInteger().with_variant(Integer, "sqlite")
+
+# One row: how many entries the tree holds and its root (what the sequencer last wrote).
+audit_tree = Table(
+    "audit_tree",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+audit_tiles = Table(
+    "audit_tiles",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("size", BigInteger, nullable=False, index=True),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),  # the signed note as served
+    Column("signed_at", UtcDateTime(), nullable=False),
+)
+
+audit_cosignatures = Table(
+    "audit_cosignatures",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("checkpoint_id", BIG_ID, ForeignKey("audit_checkpoints.id"), nullable=False),
+    Column("witness", String(200), nullable=False),  # the witness key's name
+    Column("key_id", String(8), nullable=False),  # hex
+    Column("line", Text, nullable=False),  # the signature line as the witness wrote it
+    Column("cosigned_at", UtcDateTime(), nullable=False),  # the time inside the cosignature
+    Column("received_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("checkpoint_id", "witness", "key_id"),
+)
+
+
+@dataclass(frozen=True)
+class TreeState:
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    id: int
+    size: int
+    root: bytes
+    note: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredCosignature:
+    id: int
+    checkpoint_id: int
+    witness: str
+    key_id: str
+    line: str
+    cosigned_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """What the data administrators' page filters the log by (each optional)."""
+
+    unit: str | None = None
+    dataset: str | None = None
+    actor: str | None = None
+    record_kind: str | None = None
+    record_ids: tuple[int, ...] = ()
+    since: datetime | None = None
+    before: datetime | None = None
+    actions: tuple[str, ...] = ()
+
+
+ENTRY_COLUMNS = (
+    audit_entries.c.id,
+    audit_entries.c.leaf_index,
+    audit_entries.c.at,
+    audit_entries.c.action,
+    audit_entries.c.actor,
+    audit_entries.c.role,
+    audit_entries.c.unit,
+    audit_entries.c.dataset,
+    audit_entries.c.record_kind,
+    audit_entries.c.record_ids,
+    audit_entries.c.row_count,
+    audit_entries.c.fields,
+    audit_entries.c.grant_id,
+    audit_entries.c.reason,
+    audit_entries.c.commitment,
+    audit_entries.c.salt.is_not(None).label("salted"),
+    audit_entries.c.leaf_hash,
+)
+
+
+def stored_entry(row: Any) -> StoredEntry:
+    return StoredEntry(
+        id=row.id,
+        leaf_index=row.leaf_index,
+        at=row.at,
+        action=row.action,
+        actor=row.actor,
+        role=row.role,
+        unit=row.unit,
+        dataset=row.dataset,
+        record_kind=row.record_kind,
+        record_ids=split_ids(row.record_ids),
+        row_count=row.row_count,
+        fields=split_names(row.fields),
+        grant=row.grant_id,
+        reason=row.reason,
+        commitment=row.commitment,
+        salted=bool(row.salted),
+        leaf_hash=row.leaf_hash,
+    )
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -------------------------------------------------------------- the tree
+
+    def state(self, *, lock: bool = False) -> TreeState:
+        """The tree's size and root; with LOCK, held against other sequencers until the
+        transaction ends (SELECT … FOR UPDATE; SQLite has one writer anyway)."""
+        stmt = select(audit_tree.c.size, audit_tree.c.root).where(audit_tree.c.id == 1)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.execute(stmt).first()
+        if row is None:
+            return TreeState(0, EMPTY_ROOT)
+        return TreeState(int(row.size), bytes(row.root))
+
+    def set_state(self, state: TreeState, at: datetime) -> None:
+        values = {"size": state.size, "root": state.root, "updated_at": at}
+        updated = self.session.execute(
+            audit_tree.update().where(audit_tree.c.id == 1).values(**values)
+        )
+        if updated.rowcount == 0:  # type: ignore[attr-defined]
+            self.session.execute(audit_tree.insert().values(id=1, **values))
+
+    def tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(audit_tiles.c.level, audit_tiles.c.idx, audit_tiles.c.hashes).where(
+                tuple_(audit_tiles.c.level, audit_tiles.c.idx).in_(wanted)
+            )
+        )
+        return {(int(r.level), int(r.idx)): bytes(r.hashes) for r in rows}
+
+    def put_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
+        """Write TILES, replacing the partial ones they fill further."""
+        if not tiles:
+            return
+        keys = list(tiles)
+        self.session.execute(
+            delete(audit_tiles).where(tuple_(audit_tiles.c.level, audit_tiles.c.idx).in_(keys))
+        )
+        self.session.execute(
+            audit_tiles.insert(),
+            [{"level": level, "idx": idx, "hashes": tiles[(level, idx)]} for level, idx in keys],
+        )
+
+    def tile_range(self, level: int, first: int, last: int) -> dict[int, bytes]:
+        """The tiles FIRST … LAST of a level, by index."""
+        rows = self.session.execute(
+            select(audit_tiles.c.idx, audit_tiles.c.hashes).where(
+                audit_tiles.c.level == level, audit_tiles.c.idx.between(first, last)
+            )
+        )
+        return {int(r.idx): bytes(r.hashes) for r in rows}
+
+    def tile_keys(self) -> list[TileKey]:
+        rows = self.session.execute(select(audit_tiles.c.level, audit_tiles.c.idx))
+        return sorted((int(r.level), int(r.idx)) for r in rows)
+
+    def sequence(self, first_index: int, limit: int) -> list[tuple[int, bytes]]:
+        """Give the oldest LIMIT entries without a place the next places, FIRST_INDEX on,
+        in the order of their numbers; (leaf index, leaf hash) of each, in order."""
+        result = self.session.execute(
+            text(
+                "WITH batch AS ("
+                " SELECT id, :first - 1 + row_number() OVER (ORDER BY id) AS place"
+                " FROM audit_entries WHERE leaf_index IS NULL ORDER BY id LIMIT :limit)"
+                " UPDATE audit_entries SET leaf_index = batch.place FROM batch"
+                " WHERE audit_entries.id = batch.id"
+                " RETURNING audit_entries.leaf_index, audit_entries.leaf_hash"
+            ),
+            {"first": first_index, "limit": limit},
+        )
+        return sorted((int(r[0]), bytes(r[1])) for r in result)
+
+    def pending(self) -> int:
+        """How many entries wait for their place."""
+        return int(
+            self.session.execute(
+                select(func.count()).where(audit_entries.c.leaf_index.is_(None))
+            ).scalar_one()
+        )
+
+    # -------------------------------------------------------------- entries
+
+    def entry_at(self, index: int) -> StoredEntry | None:
+        row = self.session.execute(
+            select(*ENTRY_COLUMNS).where(audit_entries.c.leaf_index == index)
+        ).first()
+        return stored_entry(row) if row else None
+
+    def index_of_hash(self, leaf_hash: bytes) -> int | None:
+        """The place of the first sequenced entry with this leaf hash."""
+        return self.session.execute(
+            select(func.min(audit_entries.c.leaf_index)).where(
+                audit_entries.c.leaf_hash == leaf_hash
+            )
+        ).scalar()
+
+    def entries(self, where: EntryFilter, limit: int, offset: int) -> tuple[list[StoredEntry], int]:
+        """Entries matching WHERE, newest first, and how many match."""
+        stmt = self._filtered(select(*ENTRY_COLUMNS), where)
+        rows = self.session.execute(
+            stmt.order_by(audit_entries.c.at.desc(), audit_entries.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        found = [stored_entry(r) for r in rows]
+        count = self._filtered(select(func.count()).select_from(audit_entries), where)
+        return found, int(self.session.execute(count).scalar_one())
+
+    def _filtered(self, stmt: Select[Any], where: EntryFilter) -> Select[Any]:
+        e = audit_entries.c
+        if where.unit:
+            stmt = stmt.where(e.unit == where.unit)
+        if where.dataset:
+            stmt = stmt.where(e.dataset == where.dataset)
+        if where.actor:
+            stmt = stmt.where(e.actor == where.actor)
+        if where.actions:
+            stmt = stmt.where(e.action.in_(where.actions))
+        if where.since is not None:
+            stmt = stmt.where(e.at >= where.since)
+        if where.before is not None:
+            stmt = stmt.where(e.at < where.before)
+        if where.record_kind is not None:
+            if where.record_ids:
+                r = audit_entry_records.c
+                stmt = stmt.where(
+                    exists().where(
+                        r.entry_id == e.id,
+                        r.record_kind == where.record_kind,
+                        r.record_id.in_(where.record_ids),
+                    )
+                )
+            else:
+                stmt = stmt.where(e.record_kind == where.record_kind)
+        return stmt
+
+    def entries_naming(
+        self,
+        records: Mapping[str, Sequence[int]],
+        limit: int,
+        offset: int,
+        other_than: str | None = None,
+    ) -> tuple[list[StoredEntry], int]:
+        """Entries that name any of RECORDS (kind → numbers), newest first, and how many;
+        with OTHER_THAN, only those of other actors."""
+        r = audit_entry_records.c
+        conditions = [
+            and_(r.record_kind == kind, r.record_id.in_(list(ids)))
+            for kind, ids in records.items()
+            if ids
+        ]
+        if not conditions:
+            return [], 0
+        naming: ColumnElement[bool] = audit_entries.c.id.in_(
+            select(r.entry_id).where(or_(*conditions))
+        )
+        if other_than is not None:
+            naming = and_(naming, audit_entries.c.actor != other_than)
+        stmt = select(*ENTRY_COLUMNS).where(naming)
+        rows = self.session.execute(
+            stmt.order_by(audit_entries.c.at.desc(), audit_entries.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        count = select(func.count()).where(naming)
+        return [stored_entry(x) for x in rows], int(self.session.execute(count).scalar_one())
+
+    def sequenced_rows(self, batch: int = 20_000) -> Iterator[Any]:
+        """Every sequenced entry's columns, in leaf order (for `audit verify`)."""
+        stmt = (
+            select(*ENTRY_COLUMNS)
+            .where(audit_entries.c.leaf_index.is_not(None))
+            .order_by(audit_entries.c.leaf_index)
+            .execution_options(yield_per=batch)
+        )
+        yield from self.session.execute(stmt)
+
+    def record_index_rows(self, batch: int = 20_000) -> Iterator[Any]:
+        """(entry id, record kind, record id) of the records index, by entry."""
+        r = audit_entry_records.c
+        stmt = (
+            select(r.entry_id, r.record_kind, r.record_id)
+            .order_by(r.entry_id, r.record_id)
+            .execution_options(yield_per=batch)
+        )
+        yield from self.session.execute(stmt)
+
+    def entries_with_records(self, batch: int = 20_000) -> Iterator[Any]:
+        """(id, leaf index, record kind, record ids) of the entries that name records."""
+        e = audit_entries.c
+        stmt = (
+            select(e.id, e.leaf_index, e.record_kind, e.record_ids)
+            .where(e.record_ids.is_not(None))
+            .order_by(e.id)
+            .execution_options(yield_per=batch)
+        )
+        yield from self.session.execute(stmt)
+
+    # -------------------------------------------------------------- checkpoints
+
+    def add_checkpoint(self, size: int, root: bytes, note: str, at: datetime) -> int:
+        result = self.session.execute(
+            audit_checkpoints.insert().values(size=size, root=root, note=note, signed_at=at)
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = self.session.execute(
+            select(audit_checkpoints).order_by(audit_checkpoints.c.id.desc()).limit(1)
+        ).first()
+        return _checkpoint(row) if row else None
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        rows = self.session.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.id))
+        return [_checkpoint(r) for r in rows]
+
+    def checkpoint_with(self, size: int, root: bytes) -> StoredCheckpoint | None:
+        row = self.session.execute(
+            select(audit_checkpoints)
+            .where(audit_checkpoints.c.size == size, audit_checkpoints.c.root == root)
+            .order_by(audit_checkpoints.c.id.desc())
+            .limit(1)
+        ).first()
+        return _checkpoint(row) if row else None
+
+    def latest_cosigned(self) -> StoredCheckpoint | None:
+        has_cosignature = exists().where(
+            audit_cosignatures.c.checkpoint_id == audit_checkpoints.c.id
+        )
+        row = self.session.execute(
+            select(audit_checkpoints)
+            .where(has_cosignature)
+            .order_by(audit_checkpoints.c.id.desc())
+            .limit(1)
+        ).first()
+        return _checkpoint(row) if row else None
+
+    def cosignatures(self, checkpoint_ids: Iterable[int] | None = None) -> list[StoredCosignature]:
+        stmt = select(audit_cosignatures).order_by(audit_cosignatures.c.id)
+        if checkpoint_ids is not None:
+            stmt = stmt.where(audit_cosignatures.c.checkpoint_id.in_(list(checkpoint_ids)))
+        return [
+            StoredCosignature(
+                r.id, r.checkpoint_id, r.witness, r.key_id, r.line, r.cosigned_at, r.received_at
+            )
+            for r in self.session.execute(stmt)
+        ]
+
+    def put_cosignature(
+        self,
+        checkpoint_id: int,
+        witness: str,
+        key_id: str,
+        line: str,
+        cosigned_at: datetime,
+        at: datetime,
+    ) -> None:
+        """Keep a witness's cosignature (its newer one replaces an older of the same key)."""
+        c = audit_cosignatures.c
+        self.session.execute(
+            delete(audit_cosignatures).where(
+                c.checkpoint_id == checkpoint_id, c.witness == witness, c.key_id == key_id
+            )
+        )
+        self.session.execute(
+            audit_cosignatures.insert().values(
+                checkpoint_id=checkpoint_id,
+                witness=witness,
+                key_id=key_id,
+                line=line,
+                cosigned_at=cosigned_at,
+                received_at=at,
+            )
+        )
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(row.id, int(row.size), bytes(row.root), row.note, row.signed_at)
