@@ -242,6 +242,8 @@ def pdf(
             line_height=5,
             headings_style=FontFace(emphasis=None, fill_color=(225, 232, 240)),
             repeat_headings=1,
+            cell_fill_color=(246, 248, 251),
+            cell_fill_mode="ROWS",
         ) as table:
             table.row(columns)
             for row in ranking.rows:
@@ -270,6 +272,7 @@ def _chart(document: Any, ranking: Ranking, locale: Locale) -> None:
         document.set_xy(left + label_width + bar_width + 2, y)
         document.cell(20, height, f"{row.score:.1f} {row.grade}")
     document.line(left + label_width, top - 0.5, left + label_width, top + len(rows) * (height + 1))
+    document.set_fill_color(255, 255, 255)
     document.set_y(top + len(rows) * (height + 1) + 3)
 
 

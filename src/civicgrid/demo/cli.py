@@ -15,6 +15,7 @@ from civicgrid.areas.importing import Rejection, check_feature, read_boundaries
 from civicgrid.console import DbOption, err, friendly_errors, locale, out, platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import ROLE_LABELS, SYSTEM
+from civicgrid.demo.assessment import DEMO_DAYS, install_demo_assessment
 from civicgrid.demo.domain import DemoCityBuilder, Shape
 from civicgrid.demo.services import install_demo_city, install_demo_registry
 from civicgrid.insight.warnings.services import scan_warnings
@@ -39,7 +40,7 @@ def demo_command(
     city_name: Annotated[str | None, typer.Option(help="name of the city")] = None,
     seed: Annotated[int, typer.Option(help="same seed, same city")] = 2024,
     cases: Annotated[
-        int, typer.Option(help="how many demo cases to play (a month's worth)")
+        int, typer.Option(help="how many demo cases to play (over the last three months)")
     ] = 3000,
     registry_people: Annotated[
         int,
@@ -72,6 +73,7 @@ def demo_command(
             reset=reset,
             progress=lambda step: err.print(f"… {step}"),
             hot_spots=cases > 0,
+            days=DEMO_DAYS,
         )
         registry = install_demo_registry(
             uow,
@@ -82,6 +84,8 @@ def demo_command(
         )
         # The command map shows the early warnings from the start.
         warnings = scan_warnings(uow, SYSTEM, built.warnings) if cases else None
+        err.print("… assessment")
+        assessed = install_demo_assessment(uow, SYSTEM, built.assess) if cases else None
         url = built.engine.url.render_as_string(hide_password=True)
 
     elapsed = time.perf_counter() - started
@@ -92,6 +96,10 @@ def demo_command(
         out.print(f"cases: {states}")
     if warnings is not None:
         out.print(f"warnings: {warnings.hotspots} hot spots, {warnings.surges} surges")
+    if assessed is not None and assessed.frozen:
+        out.print(
+            f"assessment: {', '.join(assessed.frozen)} frozen, appeal #{assessed.appeal} accepted"
+        )
     for batch in registry.batches:
         out.print(
             f"registry {batch.kind.value} from {batch.source}: {batch.created} records, "

@@ -63,9 +63,11 @@ def install_demo_city(
     reset: bool = False,
     progress: Callable[[str], None] | None = None,
     hot_spots: bool = False,
+    days: int = 30,
 ) -> DemoSummary:
     """Write CITY (areas, handling units, grid workers), one demo account per role, the
-    default taxonomy and authority list, and (with PORTS) CASES demo cases, with HOT_SPOTS
+    default taxonomy and authority list, and (with PORTS) CASES demo cases over the last
+    DAYS, with HOT_SPOTS
     also a surge and a cluster for the early warnings.
 
     Refuses to touch a database that already has areas unless RESET, which empties it first.
@@ -119,7 +121,9 @@ def install_demo_city(
         note(f"{cases} cases")
         grids = list(AreaRepository(uow.session).list(level=Level.GRID))
         workers = {w.grid_code: w.username for w in city.workers}
-        case_states = play_demo_cases(uow, ports, grids, workers, cases, hot_spots=hot_spots)
+        case_states = play_demo_cases(
+            uow, ports, grids, workers, cases, days=days, hot_spots=hot_spots
+        )
     counts = {level: len(city.of_level(level)) for level in Level}
     return DemoSummary(
         city.name, counts, len(city.departments), credentials, len(city.workers), case_states
