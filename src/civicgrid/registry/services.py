@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from civicgrid.areas.services import LocatorCache
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import (
@@ -45,6 +47,8 @@ from civicgrid.core.errors import (
     InvalidInput,
     NotFound,
 )
+from civicgrid.core.ledger import Action, Entry, Ledger
+from civicgrid.core.ledger import RecordKind as Logged
 from civicgrid.core.permissions import Actor, Role, permission
 from civicgrid.core.rows import RowProblem, row_encoding_problem
 from civicgrid.registry.addresses import AddressBook, ParsedAddress
@@ -477,6 +481,43 @@ def mask_phone(value: str) -> str:
     return value
 
 
+# The personal fields each kind shows, for the audit log (core.ledger), under the log's name
+# of the kind: a phone read masked is logged as such. Standard addresses hold nobody's data.
+PERSONAL_FIELDS: dict[RecordKind, tuple[str, ...]] = {
+    RecordKind.PERSON: ("name", "id_masked", "sex", "birth_date", "phone", "address_text"),
+    RecordKind.HOUSE: ("owner_name", "owner_phone", "manager_name"),
+    RecordKind.ORGANISATION: ("contact_name", "contact_phone"),
+}
+LOGGED_KINDS = {
+    RecordKind.PERSON: Logged.PERSON,
+    RecordKind.HOUSE: Logged.HOUSE,
+    RecordKind.ORGANISATION: Logged.ORGANISATION,
+}
+
+
+def _log_read(
+    uow: UnitOfWork, actor: Actor, kind: RecordKind, ids: list[int], personal: str | None = None
+) -> None:
+    """Every read of people's data goes into the audit log, in the read's own transaction."""
+    if kind not in PERSONAL_FIELDS or not ids:
+        return
+    full = actor.role in PHONE_READERS
+    phones = ("phone", "owner_phone", "contact_phone")
+    fields = [f if full or f not in phones else f"{f}:masked" for f in PERSONAL_FIELDS[kind]]
+    if kind is RecordKind.PERSON and actor.role in CARE_TAG_READERS:
+        fields.append("care_tags")
+    entry = Entry.by(
+        actor,
+        Action.PERSONAL_READ,
+        record_kind=LOGGED_KINDS[kind].value,
+        record_ids=ids,
+        fields=fields,
+        personal=personal,
+    )
+    Ledger(uow.session).append(entry)
+    uow.commit()
+
+
 @permission(RECORD_READERS, "Search registry records of one's area")
 def search_records(
     uow: UnitOfWork,
@@ -522,6 +563,8 @@ def search_records(
         limit=limit,
         offset=offset,
     )
+    number = parse_identity(q).value if id_hash else None  # kept only as a commitment
+    _log_read(uow, actor, kind, [r.id for r in items], personal=number)
     return RecordPage([present(kind, r, actor) for r in items], total)
 
 
@@ -564,7 +607,9 @@ class RecordDetail:
 @permission(RECORD_READERS, "Read one registry record and its change history")
 def get_record(uow: UnitOfWork, actor: Actor, kind: RecordKind, record_id: int) -> RecordDetail:
     """One record of the caller's area with every change made to it, newest first."""
-    return _detail(uow, actor, kind, _visible(uow, actor, kind, record_id))
+    record = _visible(uow, actor, kind, record_id)
+    _log_read(uow, actor, kind, [record.id])
+    return _detail(uow, actor, kind, record)
 
 
 def _detail(uow: UnitOfWork, actor: Actor, kind: RecordKind, record: Any) -> RecordDetail:
@@ -751,3 +796,38 @@ def grid_summaries(uow: UnitOfWork, actor: Actor) -> dict[str, dict[str, int]]:
     """grid code → people, floating population, people in care groups, houses, rentals
     and organisations, for the grids of the caller's area."""
     return RegistryRepository(uow.session).summary(_scope(actor))
+
+
+# ------------------------------------------------------------------ a resident's own records
+
+
+class OwnPersonRecords:
+    """Which person records are a resident's own, for the audit log's "who read my data"
+    (audit.ports.OwnRecords): those whose identity number hashes as the one she gives AND
+    whose phone is her account's (PHONE_OF), so knowing someone's number is not enough."""
+
+    def __init__(self, secret_key: str, phone_of: Callable[[Session, str], str | None]) -> None:
+        self.secret_key = secret_key
+        self.phone_of = phone_of
+
+    def records_of(
+        self, session: Session, username: str, identity_number: str | None
+    ) -> dict[str, list[int]]:
+        if not identity_number or not identity_number.strip():
+            return {}
+        try:
+            number = parse_identity(identity_number).value
+        except IdentifierError as exc:
+            raise FieldProblem(exc.reason, field="identity_number", **exc.params) from exc
+        try:
+            phone = parse_phone(self.phone_of(session, username) or "")
+        except IdentifierError:
+            return {Logged.PERSON.value: []}
+        people, _ = RegistryRepository(session).search(
+            RecordKind.PERSON,
+            Scope(None),
+            id_hash=hash_identity(self.secret_key, number),
+            phone=phone,
+            limit=20,
+        )
+        return {Logged.PERSON.value: [p.id for p in people]}
