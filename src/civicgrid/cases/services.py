@@ -80,6 +80,8 @@ from civicgrid.core.errors import (
 )
 from civicgrid.core.i18n import N_, Locale, translate
 from civicgrid.core.jobs import PeriodicJob
+from civicgrid.core.ledger import Action as AccessAction
+from civicgrid.core.ledger import Entry, Ledger
 from civicgrid.core.outbox import (
     Directory,
     MessageChannel,
@@ -939,7 +941,21 @@ def get_case(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts) -> C
     reporters = list(cases.reporters(case_id))
     if not can_see(actor, case, reporters):
         raise Forbidden("case_hidden", id=case_id)
-    return _view(cases, actor, case, reporters, ports.clock())
+    view = _view(cases, actor, case, reporters, ports.clock())
+    if view.show_contacts and any(r.name or r.phone or r.email for r in reporters):
+        # Reporters' names and contacts shown in full: a read of personal data, logged.
+        fields = ("reporter.name", "reporter.phone", "reporter.email")
+        Ledger(uow.session).append(
+            Entry.by(
+                actor,
+                AccessAction.PERSONAL_READ,
+                record_kind="case",
+                record_ids=[case_id],
+                fields=fields,
+            )
+        )
+        uow.commit()
+    return view
 
 
 def _view(

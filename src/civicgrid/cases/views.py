@@ -40,6 +40,7 @@ __all__ = [
     "authority_list",
     "case_event_rows",
     "case_rows",
+    "cases_reported_by",
     "reporter_names",
     "taxonomy",
 ]
@@ -145,3 +146,15 @@ def taxonomy(session: Session) -> list[Category]:
 def authority_list(session: Session) -> list[AuthorityRule]:
     """The authority list (事权清单), by category, level and line. Read-only."""
     return list(TaxonomyRepository(session).rules())
+
+
+def cases_reported_by(session: Session, username: str) -> list[int]:
+    """The cases the account USERNAME reported or joined as a reporter (not as a supporter):
+    whose contacts are hers, for the audit log's "who read my data"."""
+    joined = select(case_reporters.c.case_id).where(
+        case_reporters.c.username == username, case_reporters.c.supporter.is_(False)
+    )
+    stmt = select(cases.c.id).where(
+        (cases.c.reporter_username == username) | cases.c.id.in_(joined)
+    )
+    return list(session.execute(stmt.order_by(cases.c.id)).scalars())
