@@ -57,6 +57,7 @@ from civicgrid.web import (
     portal,
     transparency_pages,
 )
+from civicgrid.web.exchange_pages import router as exchange_pages_router
 from civicgrid.web.registry_pages import router as registry_pages_router
 from civicgrid.web.warning_pages import router as warning_pages_router
 
@@ -82,6 +83,7 @@ ROUTERS = [
     insight_pages.router,
     warning_pages_router,
     registry_pages_router,
+    exchange_pages_router,
     admin_pages.router,
     account_pages.router,
     assess_pages.router,

@@ -16,6 +16,7 @@ from civicgrid.cases.cli import cases_cli, categories_cli, rules_cli
 from civicgrid.console import DbOption, err, load_settings, out, platform, use_platform_builder
 from civicgrid.core.migrate import schema_differences
 from civicgrid.demo.cli import demo_command
+from civicgrid.exchange.cli import exchange_cli
 from civicgrid.insight.cli import insight_cli
 from civicgrid.open311.cli import open311_cli
 from civicgrid.registry.cli import registry_cli
@@ -43,6 +44,7 @@ app.add_typer(open311_cli, name="open311")
 app.add_typer(insight_cli, name="insight")
 registry_cli.command("import")(registry_import)
 app.add_typer(registry_cli, name="registry")
+app.add_typer(exchange_cli, name="exchange")
 app.add_typer(outbox_cli, name="outbox")
 app.add_typer(assess_cli, name="assess")
 app.add_typer(audit_cli, name="audit")

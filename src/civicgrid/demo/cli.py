@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import ROLE_LABELS, SYSTEM
 from civicgrid.demo.assessment import DEMO_DAYS, install_demo_assessment
 from civicgrid.demo.domain import DemoCityBuilder, Shape
+from civicgrid.demo.exchange import install_demo_exchange
 from civicgrid.demo.services import install_demo_city, install_demo_registry
 from civicgrid.insight.warnings.services import scan_warnings
 
@@ -75,13 +77,17 @@ def demo_command(
             hot_spots=cases > 0,
             days=DEMO_DAYS,
         )
+        folder = Path(tempfile.mkdtemp(prefix="civicgrid-demo-registry-"))
         registry = install_demo_registry(
             uow,
             SYSTEM,
             registry_people,
             secret_key=built.settings.secret_key,
+            folder=folder,
             progress=lambda step: err.print(f"… {step}"),
         )
+        err.print("… data sharing")
+        sharing = install_demo_exchange(uow, SYSTEM, built.exchange, folder=folder)
         # The command map shows the early warnings from the start.
         warnings = scan_warnings(uow, SYSTEM, built.warnings) if cases else None
         err.print("… assessment")
@@ -111,6 +117,9 @@ def demo_command(
             f"{run.linked_entities} with two records or more, {run.disagreeing_entities} "
             f"whose records disagree ({sum(run.timings.values()):.1f} s)"
         )
+    requests = ", ".join(f"{n} {s.value}" for s, n in sorted(sharing.requests.items()))
+    grants = ", ".join(f"{n} {s.value}" for s, n in sorted(sharing.grants.items()))
+    out.print(f"data sharing: {sharing.datasets} datasets; requests: {requests}; grants: {grants}")
     out.print(f"database: {url} ({elapsed:.1f} s)")
     table = Table("role", "username", "password", "area / department", title="Demo accounts")
     for credential in summary.credentials:
@@ -123,7 +132,9 @@ def demo_command(
     out.print(table)
     out.print(
         f"All {summary.grid_workers} grid workers log in as gw<grid code> with the grid "
-        "worker's password above.\nThese passwords are shown only now; reset one with: "
+        "worker's password above.\nThe units that share data log in as x.<unit code> "
+        f"({', '.join(sharing.staff[:3])} …) with the password {sharing.staff_password}\n"
+        "These passwords are shown only now; reset one with: "
         "civicgrid user passwd NAME --password NEW"
     )
 

@@ -388,6 +388,18 @@ def update_dataset(
     return dataset
 
 
+@permission(CATALOGUE_READERS, "Name the units of the exchange")
+def unit_names(uow: UnitOfWork, actor: Actor, codes: Sequence[str]) -> dict[str, str]:
+    """Each unit's name by its code (codes of no unit are left out)."""
+    wanted = sorted({c for c in codes if c})
+    if not wanted:
+        return {}
+    rows = uow.session.execute(
+        select(departments.c.code, departments.c.name).where(departments.c.code.in_(wanted))
+    )
+    return {str(code): str(name) for code, name in rows}
+
+
 @permission(CATALOGUE_READERS, "Read a dataset's history")
 def dataset_history(uow: UnitOfWork, actor: Actor, dataset_id: int) -> list[Event]:
     """Who registered the dataset, changed its definition and uploaded its files, when."""
@@ -1259,9 +1271,8 @@ def _refused(
     error: CivicGridError,
     personal: str | None = None,
 ) -> CivicGridError:
-    """Log a refused read, export or question in a transaction of its own (the refusal
-    changes nothing else), and hand back the error to raise."""
-    uow.rollback()
+    """Log a refused read, export or question and commit it (a refusal comes before the
+    service writes anything else), and hand back the error to raise."""
     ports.audit.append(
         uow.session,
         _entry(

@@ -147,10 +147,16 @@ def last_import(session: Session) -> datetime | None:
     return found
 
 
-def identity_hash(secret: str) -> Callable[[str], str]:
+# The key of the identity hashes is derived from the platform's secret as the imports
+# derive it (registry.services.hash_secret; tests/integration/test_exchange.py holds the
+# two to the same hash).
+HASH_CONTEXT = "civicgrid-registry-identity:"
+
+
+def identity_hash(secret_key: str) -> Callable[[str], str]:
     """The registry's keyed hash of a checked identity number (as `id_hash` holds it), so
     a number can be found and linked without being kept."""
-    return IdentityHasher(secret)
+    return IdentityHasher(HASH_CONTEXT + secret_key)
 
 
 def _checked(check: Callable[[str], object]) -> Callable[[str], bool]:
