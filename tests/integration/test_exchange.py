@@ -840,3 +840,42 @@ def test_the_sample_rows_show_no_phone_in_full(town: Town) -> None:
         )
         assert page.status_code == 200
         assert not [p for p in phones if p in page.text]
+
+
+def test_reads_refusals_and_questions_go_into_the_platforms_audit_log(town: Town) -> None:
+    from civicgrid.bootstrap import LedgerTrail
+    from civicgrid.core.ledger import Ledger, audit_entries
+
+    ports = town.platform.exchange
+    kept = ports.audit
+    ports.audit = LedgerTrail()
+    try:
+        people = town.dataset("people")
+        page = rows(town, f"{CITY}-MZJ", people, "limit=7").json()
+        refused = rows(town, "990102-YJJ", people)
+        number = next(p for p in police_people(town) if p[1][-1] != "X")[1]
+        asked = town.client.post(
+            "/api/v1/exchange/verify",
+            json={"question": "age_at_least", "identity_number": number, "age": "18"},
+            headers=town.headers("x.990101-mzj"),
+        )
+    finally:
+        ports.audit = kept
+    assert refused.status_code == 403 and asked.status_code == 200
+    with UnitOfWork(town.platform.session_factory) as uow:
+        entries = uow.session.execute(
+            select(audit_entries).order_by(audit_entries.c.id.desc()).limit(3)
+        ).all()
+        question, refusal, read = entries
+        assert (read.action, read.unit, read.dataset, read.record_kind) == (
+            "read",
+            f"{CITY}-MZJ",
+            "people",
+            "person",
+        )
+        assert len(read.record_ids.split(",")) == len(page["rows"]) == 7
+        assert read.grant_id == page["grant_id"] and read.fields.startswith("name,phone")
+        assert (refusal.action, refusal.reason) == ("read_refused", "exchange_no_grant")
+        assert (question.action, question.reason) == ("verify_question", "yes")
+        assert number not in str(tuple(question))  # only a salted commitment
+        assert Ledger(uow.session).committed_to(question.id, number) is True
