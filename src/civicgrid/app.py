@@ -51,6 +51,7 @@ from civicgrid.web import (
     account_pages,
     admin_pages,
     assess_pages,
+    audit_pages,
     case_pages,
     insight_pages,
     pages,
@@ -85,6 +86,7 @@ ROUTERS = [
     registry_pages_router,
     exchange_pages_router,
     admin_pages.router,
+    audit_pages.router,
     account_pages.router,
     assess_pages.router,
 ]

@@ -3,7 +3,7 @@ the database objects from settings. The only module that knows every domain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,14 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Importing the repositories registers their tables on core.db.metadata.
 from civicgrid.accounts import repository as _accounts_tables  # noqa: F401
+from civicgrid.accounts.repository import UserRepository
 from civicgrid.accounts.services import StaffDirectory, grid_worker_facts
 from civicgrid.areas import repository as _areas_tables  # noqa: F401
 from civicgrid.areas.ports import register_fact_source
+from civicgrid.areas.repository import DepartmentRepository
 from civicgrid.areas.services import LocatorCache
 from civicgrid.assess import repository as _assess_tables  # noqa: F401
 from civicgrid.assess.ports import AssessPorts
 from civicgrid.assess.services import alerts_job, month_end_job, refresh_job
 from civicgrid.audit import repository as _audit_tables  # noqa: F401
+from civicgrid.audit.ports import AccountRecords, CombinedOwnRecords
 from civicgrid.audit.services import AuditPorts, checkpoint_job
 from civicgrid.audit.services import ports_for as audit_ports_for
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
@@ -28,11 +31,12 @@ from civicgrid.cases import views as _case_view_indexes  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
 from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_job
+from civicgrid.cases.views import cases_reported_by
 from civicgrid.core import ledger as _ledger_tables  # noqa: F401
 from civicgrid.core import ratelimit as _rate_limit_tables  # noqa: F401
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
-from civicgrid.core.ledger import Action, Entry, Ledger
+from civicgrid.core.ledger import RecordKind
 from civicgrid.core.outbox import (
     Directory,
     MessageChannel,
@@ -41,11 +45,12 @@ from civicgrid.core.outbox import (
     Transports,
     WebhookTransport,
 )
+from civicgrid.core.permissions import Role
 from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.settings import Settings, get_settings
 from civicgrid.exchange import repository as _exchange_tables  # noqa: F401
 from civicgrid.exchange.domain import WorkingCalendar, parse_days
-from civicgrid.exchange.ports import AuditEntry, ExchangePorts
+from civicgrid.exchange.ports import ExchangePorts
 from civicgrid.exchange.services import quality_job
 from civicgrid.exchange.services import tick_job as exchange_tick_job
 from civicgrid.insight.retraining import Retrainer, retrain, retrain_job
@@ -57,6 +62,7 @@ from civicgrid.insight.warnings.services import scan_job
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 from civicgrid.registry import entities as _registry_entity_tables  # noqa: F401
 from civicgrid.registry import repository as _registry_tables  # noqa: F401
+from civicgrid.registry.services import OwnPersonRecords
 from civicgrid.system.services import OutboxPorts, delivery_job
 from civicgrid.transparency.services import TransparencyPorts
 
@@ -128,7 +134,15 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
     )
     if settings.warning_scan_minutes > 0:
         jobs.append(scan_job(warnings, timedelta(minutes=settings.warning_scan_minutes)))
-    audit = audit_ports_for(settings, clock=cases.clock)
+    audit = audit_ports_for(
+        settings,
+        own_records=CombinedOwnRecords(
+            OwnPersonRecords(settings.secret_key, resident_phone),
+            AccountRecords(RecordKind.CASE.value, cases_reported_by),
+        ),
+        unit_names=unit_names,
+        clock=cases.clock,
+    )
     if settings.audit_checkpoint_seconds > 0:
         jobs.append(checkpoint_job(audit, timedelta(seconds=settings.audit_checkpoint_seconds)))
     exchange = exchange_ports(settings, session_factory, cases.directory, cases.clock)
@@ -198,34 +212,7 @@ def exchange_ports(
         timezone=settings.timezone,
         locale=settings.default_locale,
         verify_limiter=limiter,
-        audit=LedgerTrail(),
     )
-
-
-class LedgerTrail:
-    """The exchange's uses of shared data, appended to the platform's audit log
-    (core.ledger) in the transaction of the use: who, which dataset and fields, under
-    which grant, which records, and a reason code; a question's identity number only as
-    the log's salted commitment."""
-
-    def append(self, session: Session, entry: AuditEntry) -> None:
-        Ledger(session).append(
-            Entry(
-                action=Action(entry.action.value),
-                actor=entry.actor,
-                role=entry.role,
-                unit=entry.unit,
-                dataset=entry.dataset,
-                record_kind=entry.record_kind if entry.record_ids else None,
-                record_ids=entry.record_ids,
-                row_count=entry.row_count,
-                fields=entry.fields,
-                grant=entry.grant_id,
-                reason=entry.reason,
-                personal=entry.personal,
-                at=entry.at,
-            )
-        )
 
 
 def transports_for(settings: Settings) -> Transports:
@@ -247,3 +234,16 @@ def transports_for(settings: Settings) -> Transports:
             url=settings.sms_webhook_url, secret=settings.webhook_secret
         )
     return Transports(by_channel)
+
+
+def resident_phone(session: Session, username: str) -> str | None:
+    """A resident account's phone, for the audit log's "who read my data" (the registry
+    matches it with the person record's)."""
+    user = UserRepository(session).get(username)
+    return user.phone if user is not None and user.role is Role.RESIDENT else None
+
+
+def unit_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """The handling units' names, for the audit log's pages."""
+    units = DepartmentRepository(session)
+    return {code: unit.name for code in codes if (unit := units.get(code)) is not None}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from civicgrid.areas.domain import FUNCTION_LABELS, LEVEL_LABELS, Level
+from civicgrid.audit import services as audit
 from civicgrid.cases.domain import STEPS
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError
@@ -97,6 +98,7 @@ def transparency_page(
         choices=services.area_choices(uow, actor, filters.area, ports),
         max_days=MAX_PERIOD_DAYS,
         explained_columns=[c for c in EXPLAINED_COLUMNS if c in CASE_COLUMNS],
+        cosigned=audit.latest_cosigned(uow, actor),
     )
 
 
