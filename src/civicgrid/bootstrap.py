@@ -36,7 +36,7 @@ from civicgrid.core import ledger as _ledger_tables  # noqa: F401
 from civicgrid.core import ratelimit as _rate_limit_tables  # noqa: F401
 from civicgrid.core.db import make_engine, make_session_factory
 from civicgrid.core.jobs import PeriodicJob
-from civicgrid.core.ledger import RecordKind
+from civicgrid.core.ledger import Action, Entry, Ledger, RecordKind
 from civicgrid.core.outbox import (
     Directory,
     MessageChannel,
@@ -50,7 +50,7 @@ from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.core.settings import Settings, get_settings
 from civicgrid.exchange import repository as _exchange_tables  # noqa: F401
 from civicgrid.exchange.domain import WorkingCalendar, parse_days
-from civicgrid.exchange.ports import ExchangePorts
+from civicgrid.exchange.ports import AuditEntry, ExchangePorts
 from civicgrid.exchange.services import quality_job
 from civicgrid.exchange.services import tick_job as exchange_tick_job
 from civicgrid.insight.retraining import Retrainer, retrain, retrain_job
@@ -212,7 +212,34 @@ def exchange_ports(
         timezone=settings.timezone,
         locale=settings.default_locale,
         verify_limiter=limiter,
+        audit=LedgerTrail(),
     )
+
+
+class LedgerTrail:
+    """The exchange's uses of shared data, appended to the platform's audit log
+    (core.ledger) in the transaction of the use: who, which dataset and fields, under
+    which grant, which records, and a reason code; a question's identity number only as
+    the log's salted commitment."""
+
+    def append(self, session: Session, entry: AuditEntry) -> None:
+        Ledger(session).append(
+            Entry(
+                action=Action(entry.action.value),
+                actor=entry.actor,
+                role=entry.role,
+                unit=entry.unit,
+                dataset=entry.dataset,
+                record_kind=entry.record_kind if entry.record_ids else None,
+                record_ids=entry.record_ids,
+                row_count=entry.row_count,
+                fields=entry.fields,
+                grant=entry.grant_id,
+                reason=entry.reason,
+                personal=entry.personal,
+                at=entry.at,
+            )
+        )
 
 
 def transports_for(settings: Settings) -> Transports:
