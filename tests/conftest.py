@@ -20,13 +20,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from civicgrid.accounts.services import NewUser, add_user
+from civicgrid.accounts.repository import UserRepository
+from civicgrid.accounts.services import NewUser, actor_for_user, add_user
 from civicgrid.app import create_app
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.core import csrf
 from civicgrid.core.db import UnitOfWork, delete_everything
 from civicgrid.core.migrate import upgrade
-from civicgrid.core.permissions import SYSTEM, Role
+from civicgrid.core.permissions import SYSTEM, Actor, Role
 from civicgrid.core.settings import Settings
 from civicgrid.demo.domain import DemoCity, DemoCityBuilder, Shape
 from civicgrid.demo.services import DemoSummary, install_demo_city
@@ -38,6 +39,13 @@ SMALL_CITY = Shape(
     districts=2, streets_per_district=2, communities_per_street=2, grids_per_community=3
 )
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def actor_named(uow: UnitOfWork, username: str) -> Actor:
+    """The Actor of the account with this name, as a request of hers would see it."""
+    user = UserRepository(uow.session).get(username)
+    assert user is not None, username
+    return actor_for_user(uow.session, user)
 
 
 def settings_for(database_url: str) -> Settings:

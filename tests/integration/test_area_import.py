@@ -245,3 +245,35 @@ def test_a_projected_shapefile_is_refused_by_name(scratch: Platform, tmp_path: P
     )
     assert result.exit_code == 1
     assert "CGCS2000_3_Degree_GK_CM_117E" in result.output
+
+
+def test_overlapping_areas_and_areas_outside_their_parent_are_refused_by_name(
+    scratch: Platform, tmp_path: Path
+) -> None:
+    import_city(scratch, tmp_path)
+    districts = write(
+        tmp_path,
+        "districts.geojson",
+        ({"code": "D1", "name": "东区"}, square(104, 30, 0.05)),
+        # Half of it lies over 东区: points there would land in either district.
+        ({"code": "D2", "name": "西区"}, square(104.025, 30, 0.05)),
+        # A touching neighbour shares a border, which is no overlap.
+        ({"code": "D3", "name": "北区"}, square(104, 30.05, 0.05)),
+        # A third of it lies outside the city.
+        ({"code": "D4", "name": "外区"}, square(104.09, 30.09, 0.03)),
+    )
+    result = import_file(scratch, districts, "district", "--parent-code", "C1")
+    assert result.exit_code == 1
+    assert "D2" in result.output and "东区" in result.output and "重叠" in result.output
+    assert "平方米" in result.output
+    assert "D4" in result.output and "C1" in result.output
+    assert area_codes(scratch) == {"C1"}  # all or nothing
+    partial = import_file(scratch, districts, "district", "--parent-code", "C1", "--partial")
+    assert partial.exit_code == 0, partial.output
+    assert area_codes(scratch) == {"C1", "D1", "D3"}
+    # A later file overlapping what is stored is refused too.
+    later = write(
+        tmp_path, "later.geojson", ({"code": "D5", "name": "新区"}, square(104.01, 30.01))
+    )
+    again = import_file(scratch, later, "district", "--parent-code", "C1")
+    assert again.exit_code == 1 and "D1" in again.output

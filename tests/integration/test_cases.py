@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from civicgrid.accounts.services import actor_for_username
 from civicgrid.cases.attachments import Upload
 from civicgrid.cases.domain import Channel
 from civicgrid.cases.services import SCHEDULER, NewCase, prepare_report, store_reports, tick
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.demo.cases import demo_photo
-from tests.conftest import City
+from tests.conftest import City, actor_named
 
 PHOTO = base64.b64encode(demo_photo()).decode()
 
@@ -302,7 +301,7 @@ def test_reports_stored_in_one_batch_know_each_other_as_duplicates(city: City) -
     point = city.area(city.plan.workers[2].grid_code).geometry.representative_point()
     ports = city.platform.cases
     with UnitOfWork(city.platform.session_factory) as uow:
-        dispatcher = actor_for_username(uow, "dispatcher")
+        dispatcher = actor_named(uow, "dispatcher")
         batch = [
             prepare_report(
                 uow,
@@ -552,7 +551,10 @@ def test_the_authority_list_is_published_and_replaced_by_admins(
     assert bad.status_code == 422
     assert f"row {len(published) + 1}, 'category'" in bad.json()["error"]["message"]
     again = city_client.put("/api/v1/authority-rules", json=published, headers=auth("admin"))
-    assert again.status_code == 200 and len(again.json()) == len(published)
+    assert again.status_code == 200 and len(again.json()["rules"]) == len(published)
+    # The same list again changes nothing: no new version, every line keeps its number.
+    assert (again.json()["version"], again.json()["kept"]) == (None, len(published))
+    assert [r["id"] for r in again.json()["rules"]] == [r["id"] for r in published]
     refused = city_client.put("/api/v1/authority-rules", json=published, headers=auth("dispatcher"))
     assert refused.status_code == 403
     assert len(city_client.get("/api/v1/categories").json()) > 50
@@ -620,3 +622,100 @@ def test_an_acknowledged_case_is_already_stored(
             ]
     finally:
         restarted.engine.dispose()
+
+
+# ------------------------------------------------------------------ administrators' mistakes
+
+
+def test_an_extension_is_bounded_by_the_cases_handling_time(
+    city: City, city_client: TestClient, auth: Any, street_unit: str
+) -> None:
+    dispatcher, handler = auth("dispatcher"), auth.unit(street_unit)
+    case_id = report(city_client, auth("resident"), first_grid(city))["id"]
+    for action in ("accept", "register", "dispatch"):
+        act(city_client, dispatcher, case_id, action)
+    act(city_client, handler, case_id, "start")
+    refused = city_client.post(
+        f"/api/v1/cases/{case_id}/actions",
+        json={"action": "request_extension", "reason": "等配件", "hours": 100000},
+        headers=handler | {"Accept-Language": "en"},
+    )
+    assert refused.status_code == 422
+    assert "at most 72 hours" in refused.json()["error"]["message"]  # CR's street handle_h
+    act(city_client, handler, case_id, "request_extension", reason="等配件", hours=72)
+
+
+def test_work_goes_outside_the_cases_area_only_with_a_reason(
+    city: City, city_client: TestClient, auth: Any, street_unit: str
+) -> None:
+    dispatcher = auth("dispatcher")
+    grid = first_grid(city)
+    far_unit = next(
+        d.code
+        for d in city.plan.departments
+        if d.code.endswith("-ZFD") and not grid.path.count(f"/{d.area_code}/")
+    )
+    case_id = report(city_client, auth("resident"), grid)["id"]
+    for action in ("accept", "register"):
+        act(city_client, dispatcher, case_id, action)
+    refused = city_client.post(
+        f"/api/v1/cases/{case_id}/actions",
+        json={"action": "dispatch", "department": far_unit},
+        headers=dispatcher,
+    )
+    assert refused.status_code == 422 and far_unit in refused.json()["error"]["message"]
+    sent = act(
+        city_client, dispatcher, case_id, "dispatch", department=far_unit, reason="对方单位产权"
+    )
+    assert sent["status"] == "dispatched"
+    row = city_client.get(f"/api/v1/cases/{case_id}", headers=dispatcher).json()["timeline"][-1]
+    assert (row["note"], row["data"]["outside_area"]) == ("对方单位产权", [far_unit])
+    # A unit of the case's own street needs no reason.
+    near = report(city_client, auth("resident"), grid)["id"]
+    for action in ("accept", "register"):
+        act(city_client, dispatcher, near, action)
+    act(city_client, dispatcher, near, "dispatch", department=street_unit)
+
+
+def test_merging_cases_that_are_no_duplicates_needs_a_reason(
+    city: City, city_client: TestClient, auth: Any
+) -> None:
+    dispatcher = auth("dispatcher")
+    grids = [city.area(w.grid_code) for w in city.plan.workers]
+    here = report(city_client, dispatcher, grids[2], channel="hotline", category="FA03")
+    elsewhere = report(city_client, dispatcher, grids[-1], channel="hotline", category="CR01")
+    refused = city_client.post(
+        f"/api/v1/cases/{elsewhere['id']}/actions",
+        json={"action": "merge", "into": here["id"]},
+        headers=dispatcher | {"Accept-Language": "en"},
+    )
+    assert refused.status_code == 422 and "reason" in refused.json()["error"]["message"]
+    merged = act(
+        city_client,
+        dispatcher,
+        elsewhere["id"],
+        "merge",
+        into=here["id"],
+        reason="同一来电人重复反映",
+    )
+    assert merged["status"] == "merged"
+    row = city_client.get(f"/api/v1/cases/{elsewhere['id']}", headers=dispatcher).json()
+    unlike = row["timeline"][-1]["data"]["unlike"]
+    assert unlike["category"] == ["CR01", "FA03"] and unlike["metres"] > 50
+
+
+def test_an_authority_list_that_leaves_categories_unrouted_needs_saying_so(
+    city: City, city_client: TestClient, auth: Any
+) -> None:
+    admin = auth("admin") | {"Accept-Language": "en"}
+    published = city_client.get("/api/v1/authority-rules").json()
+    without_rubbish = [r for r in published if r["category"] != "CR"]
+    refused = city_client.put("/api/v1/authority-rules", json=without_rubbish, headers=admin)
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert "CR01" in message and "allow" in message
+    negative = [{**published[0], "limits": {**published[0]["limits"], "handle": -5}}]
+    bad = city_client.put("/api/v1/authority-rules", json=negative + published[1:], headers=admin)
+    assert bad.status_code == 422 and "handle_h" in bad.json()["error"]["message"]
+    unchanged = city_client.get("/api/v1/authority-rules").json()
+    assert [r["id"] for r in unchanged] == [r["id"] for r in published]

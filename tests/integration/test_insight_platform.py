@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from civicgrid.accounts.services import actor_for_username
 from civicgrid.cases.domain import Channel, Status
 from civicgrid.cases.services import NewCase, prepare_report
 from civicgrid.core.db import UnitOfWork
@@ -16,7 +15,7 @@ from civicgrid.core.permissions import SYSTEM, Actor, Role
 from civicgrid.insight import services
 from civicgrid.insight.classifier import Settings, TextClassifier, read_sidecar, save_model
 from civicgrid.insight.suggester import TrainedSuggester
-from tests.conftest import City
+from tests.conftest import City, actor_named
 
 PARKING = [
     "小区门口被私家车堵死了，救护车都进不来",
@@ -36,7 +35,7 @@ def suggest_from(city: City, suggester: TrainedSuggester, text: str) -> str:
     point = city.area(city.plan.workers[0].grid_code).geometry.representative_point()
     ports = replace(city.platform.cases, suggester=suggester)
     with UnitOfWork(city.platform.session_factory) as uow:
-        dispatcher = actor_for_username(uow, "dispatcher")
+        dispatcher = actor_named(uow, "dispatcher")
         reported = prepare_report(
             uow,
             dispatcher,
@@ -107,7 +106,7 @@ def test_a_report_that_reads_urgent_is_taken_in_as_urgent_with_its_reasons(city:
     point = city.area(city.plan.workers[0].grid_code).geometry.representative_point()
     ports = city.platform.cases
     with UnitOfWork(city.platform.session_factory) as uow:
-        dispatcher = actor_for_username(uow, "dispatcher")
+        dispatcher = actor_named(uow, "dispatcher")
 
         def take(text: str) -> Any:
             new = NewCase(

@@ -33,7 +33,7 @@ from civicgrid.insight.warnings import services
 from civicgrid.insight.warnings.domain import WarningKind, WarningState
 from civicgrid.insight.warnings.repository import warnings_table
 from civicgrid.system.services import deliver_messages
-from tests.conftest import SMALL_CITY
+from tests.conftest import SMALL_CITY, actor_named
 
 TODAY = date(2026, 11, 18)
 NOW = datetime.combine(TODAY, time(15, 0), tzinfo=UTC)
@@ -114,10 +114,9 @@ class Town:
             )
 
     def as_actor(self, username: str) -> Actor:
-        from civicgrid.accounts.services import actor_for_username
 
         with UnitOfWork(self.platform.session_factory) as uow:
-            return actor_for_username(uow, username)
+            return actor_named(uow, username)
 
 
 class RecordingSender:

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
-from civicgrid.accounts.services import actor_for_username
 from civicgrid.app import create_app
 from civicgrid.areas.domain import Area, Level
 from civicgrid.areas.repository import AreaRepository
@@ -35,7 +34,7 @@ from civicgrid.registry.repository import (
     registry_people,
     registry_rejects,
 )
-from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, open_platform
+from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, actor_named, open_platform
 
 
 def identity(first17: str) -> str:
@@ -293,7 +292,7 @@ def registry_city(
 def actor_of(city: RegistryCity, role: Role) -> Actor:
     credential = next(c for c in city.summary.credentials if c.role is role)
     with UnitOfWork(city.platform.session_factory) as uow:
-        return actor_for_username(uow, credential.username)
+        return actor_named(uow, credential.username)
 
 
 def username(city: RegistryCity, role: Role) -> str:

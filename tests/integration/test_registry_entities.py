@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from civicgrid.accounts.services import actor_for_username
 from civicgrid.app import create_app
 from civicgrid.bootstrap import Platform
 from civicgrid.cli import app as cli_app
@@ -32,7 +31,7 @@ from civicgrid.registry import entities
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.entities import registry_entities, registry_link_decisions
 from civicgrid.registry.repository import registry_people
-from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, open_platform
+from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, actor_named, open_platform
 
 
 @dataclass
@@ -62,7 +61,7 @@ class LinkedCity:
 
     def actor(self, role: Role) -> Actor:
         with UnitOfWork(self.platform.session_factory) as uow:
-            return actor_for_username(uow, self.username(role))
+            return actor_named(uow, self.username(role))
 
     def worker_grid(self) -> str:
         return next(c.scope for c in self.summary.credentials if c.role is Role.GRID_WORKER)

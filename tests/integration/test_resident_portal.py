@@ -70,6 +70,12 @@ def grid_point(city: City, n: int) -> tuple[float, float]:
     return point_in(city.area(city.grids()[n]))
 
 
+def case_reporter_phone(city_client: TestClient, auth: Any, case_id: int) -> str:
+    detail = city_client.get(f"/api/v1/cases/{case_id}", headers=auth("dispatcher")).json()
+    phone: str = detail["reporters"][0]["phone"]
+    return phone
+
+
 def hotline_case(
     city_client: TestClient, auth: Any, point: tuple[float, float], **fields: Any
 ) -> dict[str, Any]:
@@ -412,11 +418,18 @@ def test_adding_her_voice_makes_a_resident_one_of_the_reporters_who_hears_the_an
     as_: Persona,  # noqa: F811
 ) -> None:
     marker = uuid.uuid4().hex[:6]
-    case = hotline_case(city_client, auth, grid_point(city, 12), description=f"篮球架倒了 {marker}")
+    where = grid_point(city, 12)
+    case = hotline_case(city_client, auth, where, description=f"篮球架倒了 {marker}")
     phone = sign_up(visitor, "孙丽")
     joined = visitor.post(
         f"/cases/{case['id']}/support",
-        data={"description": "我也看到了，很危险", "phone": phone, "name": "孙丽"},
+        data={
+            "description": "我也看到了，很危险",
+            "phone": phone,
+            "name": "孙丽",
+            "lat": str(where[0]),
+            "lon": str(where[1]),
+        },
         files=[("photos", PHOTO)],
         follow_redirects=False,
     )
@@ -426,7 +439,17 @@ def test_adding_her_voice_makes_a_resident_one_of_the_reporters_who_hears_the_an
     assert f"您已附议案件 {case['id']}" in page
     assert "又有一位居民附议（共 1 人）" in page  # her own row, in plain words
     assert "陈先生" not in page and "陈*" not in page  # the other reporter stays hidden
+    # She sees what the public sees (the public title) and her own words, not the place.
+    assert "我也看到了，很危险" in page and f"{where[0]:.6f}" not in page
     assert f'href="/cases/{case["id"]}"' in visitor.get("/report").text  # "my reports"
+    assert visitor.get(f"/api/v1/cases/{case['id']}").status_code == 403
+    seen = visitor.get(f"/api/v1/cases/{case['id']}/supported").json()
+    assert (seen["my_words"], seen["supporters"], seen["category"]) == (
+        ["我也看到了，很危险"],
+        1,
+        "FA05",
+    )
+    assert marker in seen["title"]  # the hotline's title, public as the nearby list shows it
 
     full = api_case(city_client, auth, case["id"])
     assert full["supporters"] == 1
@@ -440,8 +463,11 @@ def test_adding_her_voice_makes_a_resident_one_of_the_reporters_who_hears_the_an
     accepted = [m["recipient"] for m in answers if "已受理" in m["body"]]
     assert phone in accepted and len(accepted) == 2  # the first reporter and her
 
-    again = visitor.post(f"/cases/{case['id']}/support", data={"phone": phone})
-    assert again.status_code == 409 and "已经反映或附议过" in again.text
+    again = visitor.post(
+        f"/cases/{case['id']}/support",
+        data={"phone": phone, "lat": str(where[0]), "lon": str(where[1])},
+    )
+    assert again.status_code == 409 and "已经反映或附议过" in again.text  # her own account
     queue = as_("dispatcher").get("/dispatch", params={"q": marker}).text
     assert "1 人附议" in queue
     detail = as_("dispatcher").get(f"/cases/{case['id']}").text
@@ -451,19 +477,30 @@ def test_adding_her_voice_makes_a_resident_one_of_the_reporters_who_hears_the_an
 def test_without_an_account_a_mobile_number_is_enough_to_add_a_voice(
     city: City, city_client: TestClient, auth: Any, visitor: TestClient
 ) -> None:
-    case = hotline_case(city_client, auth, grid_point(city, 13))
+    where = grid_point(city, 13)
+    here = {"lat": where[0], "lon": where[1]}
+    case = hotline_case(city_client, auth, where)
     url = f"/api/v1/cases/{case['id']}/supporters"
-    missing = visitor.post(url, json={"name": "周"})
+    missing = visitor.post(url, json={"name": "周", **here})
     assert missing.status_code == 422 and "手机号" in missing.json()["error"]["message"]
     phone = unique_phone()
-    added = visitor.post(url, json={"phone": phone, "hidden": True})
+    nowhere = visitor.post(url, json={"phone": phone})
+    assert nowhere.status_code == 422
+    far = visitor.post(url, json={"phone": phone, "lat": where[0] + 0.01, "lon": where[1]})
+    assert far.status_code == 422 and "米" in far.json()["error"]["message"]
+    added = visitor.post(url, json={"phone": phone, "hidden": True, **here})
     assert added.status_code == 201
     assert added.json() == {"case": case["id"], "supporters": 1, "status": "reported"}
+    # A number is never compared with the reporters': the reporter's own phone adds a
+    # voice like any other, so nobody learns from the answer whether it reported the case.
+    reporters_phone = case_reporter_phone(city_client, auth, case["id"])
+    same = visitor.post(url, json={"phone": reporters_phone, **here})
+    assert same.status_code == 201 and same.json()["supporters"] == 2
     tracked = visitor.post("/track", data={"number": str(case["id"]), "phone": phone}).text
     assert "您已附议案件" in tracked  # the answer she got
     assert "最先反映的人" in tracked and 'action="/track/act"' not in tracked
 
-    staff = city_client.post(url, json={"phone": phone}, headers=auth("dispatcher"))
+    staff = city_client.post(url, json={"phone": phone, **here}, headers=auth("dispatcher"))
     assert staff.status_code == 403
     form = visitor.post(
         f"/cases/{case['id']}/support", data={"description": "同样的问题", "phone": ""}
@@ -475,9 +512,13 @@ def test_without_an_account_a_mobile_number_is_enough_to_add_a_voice(
 def test_a_closed_case_takes_no_more_voices(
     city: City, city_client: TestClient, auth: Any, visitor: TestClient
 ) -> None:
-    case = hotline_case(city_client, auth, grid_point(city, 14))
+    where = grid_point(city, 14)
+    case = hotline_case(city_client, auth, where)
     act_api(city_client, auth("dispatcher"), case["id"], "reject", reason="不属于本平台受理范围")
-    closed = visitor.post(f"/api/v1/cases/{case['id']}/supporters", json={"phone": unique_phone()})
+    closed = visitor.post(
+        f"/api/v1/cases/{case['id']}/supporters",
+        json={"phone": unique_phone(), "lat": where[0], "lon": where[1]},
+    )
     assert closed.status_code == 409
     assert "已不在办理中" in closed.json()["error"]["message"]
 

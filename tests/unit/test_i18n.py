@@ -88,8 +88,6 @@ DYNAMIC_FAMILIES = {
     "ui.exchange.tab.*": "the request lists (exchange/requests.html)",
     "ui.exchange.side.*": "the grant lists (exchange/grants.html)",
     "ui.exchange.done.*": "what an exchange page's action did (web.exchange_pages._done)",
-}
-EXPECTED_DOMAINS = {
     "assess.field.*": "a fact column's name in an indicator's definition (assess pages)",
     "assess.object.*": "what a ranking ranks (assess pages, View.object)",
     "ui.assess.trend.*": "how a rank moved since last month (assess/rankings.html)",
@@ -99,6 +97,8 @@ EXPECTED_DOMAINS = {
     "ui.assess.rule_name.*": "a scoring rule's name (assess/scheme.html)",
     "ui.assess.def.better_*": "whether more is better (assess/indicator.html)",
     "ui.command.tile.*": "the command centre's tiles (assess/command.html)",
+}
+EXPECTED_DOMAINS = {
     "core",
     "areas",
     "accounts",
@@ -109,9 +109,9 @@ EXPECTED_DOMAINS = {
     "registry",
     "demo",
     "web",
+    "assess",
 }
 
-    "assess",
 
 @cache
 def catalogues() -> dict[tuple[str, str], Catalog]:

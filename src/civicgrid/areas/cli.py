@@ -66,11 +66,6 @@ def import_command(
             uow, SYSTEM, features, options, progress=lambda n: bar.advance(task, n)
         )
 
-    for candidate, warning in report.warnings:
-        err.print(
-            f"[yellow]#{candidate.index} {candidate.code} {candidate.name}: "
-            f"{warning.message(lang)}[/yellow]"
-        )
     for rejection in report.rejections:
         err.print(f"[red]✗ {rejection.describe(lang)}[/red]")
     if report.rejections:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from civicgrid.areas.domain import LEVELS, Area, Department, Function, Level, UnitKind
@@ -25,9 +26,12 @@ from civicgrid.core.workflow import Event, EventLog, change_event, field_changes
 # A handling unit's kind in the event log.
 UNIT_KIND = "unit"
 
-# A child may stick out of its parent by this share of its own area before it is flagged;
-# real boundary files from different departments rarely align to the metre.
+# A child may stick out of its parent by this share of its own area, and two areas of one
+# level overlap by this share of the smaller, before the feature is refused: real boundary
+# files from different departments rarely align to the metre, but more than this places
+# points in the wrong district or grid.
 OUTSIDE_PARENT_TOLERANCE = 0.01
+OVERLAP_TOLERANCE = 0.01
 
 
 # ---------------------------------------------------------------- import
@@ -51,7 +55,6 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     rejections: list[Rejection] = field(default_factory=list)
-    warnings: list[tuple[Candidate, Problem]] = field(default_factory=list)
 
     @property
     def written(self) -> int:
@@ -118,6 +121,7 @@ def import_areas(
 
     existing = areas.get_many(c.code for c in candidates)
     parents = areas.get_many(c.parent_code for c in candidates if c.parent_code)
+    overlaps = _overlaps(candidates, areas.list(level=options.level))
     accepted: list[tuple[Candidate, Area | None, Area | None]] = []
     for candidate in candidates:
         problems: list[Problem] = []
@@ -156,15 +160,24 @@ def import_areas(
         if parent is not None:
             outside = _share_outside(candidate.geometry, parent.geometry)
             if outside > OUTSIDE_PARENT_TOLERANCE:
-                report.warnings.append(
-                    (
-                        candidate,
-                        Problem(
-                            "outside_parent",
-                            {"percent": f"{outside * 100:.1f}", "code": parent.code},
-                        ),
+                problems.append(
+                    Problem(
+                        "outside_parent",
+                        {"percent": f"{outside * 100:.1f}", "code": parent.code},
                     )
                 )
+        problems += overlaps.get(candidate.code, [])
+        if problems:
+            report.rejections.append(
+                Rejection(
+                    candidate.index,
+                    candidate.code,
+                    candidate.name,
+                    problems,
+                    features[candidate.index - 1].source,
+                )
+            )
+            continue
         accepted.append((candidate, current, parent))
 
     if report.rejections and not options.partial:
@@ -192,6 +205,33 @@ def import_areas(
     uow.commit()
     report.rejections.sort(key=lambda r: r.index)
     return report
+
+
+def _overlaps(candidates: Sequence[Candidate], stored: Sequence[Area]) -> dict[str, list[Problem]]:
+    """For each candidate, the areas of its level it overlaps by more than OVERLAP_TOLERANCE
+    of the smaller one: the stored ones it does not replace, and the candidates before it
+    in the file (the later feature of a pair is the one refused)."""
+    others: list[tuple[str, str, BaseGeometry, int]] = [
+        (a.code, a.name, a.geometry, 0)
+        for a in stored
+        if a.code not in {c.code for c in candidates}
+    ]
+    others += [(c.code, c.name, c.geometry, c.index) for c in candidates]
+    tree = STRtree([geometry for _, _, geometry, _ in others])
+    found: dict[str, list[Problem]] = {}
+    for candidate in candidates:
+        for i in tree.query(candidate.geometry, predicate="intersects"):
+            code, name, geometry, index = others[int(i)]
+            if code == candidate.code or (index and index >= candidate.index):
+                continue
+            shared = candidate.geometry.intersection(geometry)
+            smaller = min(candidate.geometry.area, geometry.area)
+            if smaller > 0 and shared.area / smaller > OVERLAP_TOLERANCE:
+                m2 = area_km2(shared) * 1_000_000
+                found.setdefault(candidate.code, []).append(
+                    Problem("overlaps_area", {"code": code, "name": name, "m2": f"{m2:,.0f}"})
+                )
+    return found
 
 
 def _share_outside(child: BaseGeometry, parent: BaseGeometry) -> float:

@@ -18,12 +18,14 @@ from civicgrid.cases.schemas import (
     CaseOut,
     CasePageOut,
     CategoryOut,
+    ListReplacedOut,
     ListVersionOut,
     NearbyOut,
     ReportedOut,
     RuleIn,
     RuleOut,
     SuggestionOut,
+    SupportedCaseOut,
     SupportedOut,
     SupporterIn,
     TaxonomyReplacedOut,
@@ -192,6 +194,18 @@ def support(
     return SupportedOut(case=case.id or 0, supporters=case.supporters, status=case.status)
 
 
+@router.get("/cases/{case_id}/supported", response_model=SupportedCaseOut)
+def supported(
+    case_id: RecordId,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.supported_case),
+) -> SupportedCaseOut:
+    """A case the caller added her voice to, as the public sees it: its category, state,
+    public title and dates, her own words and the answers she got."""
+    return SupportedCaseOut.of_view(services.supported_case(uow, actor, case_id, ports_of(request)))
+
+
 @router.get("/cases/{case_id}/duplicates", response_model=list[CaseOut])
 def duplicates(
     case_id: RecordId,
@@ -301,18 +315,29 @@ def rules(
     return [RuleOut.of(r) for r in services.list_rules(uow, actor)]
 
 
-@router.put("/authority-rules", response_model=list[RuleOut])
+@router.put("/authority-rules", response_model=ListReplacedOut)
 def replace_rules(
     body: list[RuleOut],
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     reason: str = Query("", max_length=1000, description="why the list is replaced"),
+    allow_unrouted: bool = Query(
+        False, description="install it even if active categories are left with no line"
+    ),
     actor: Actor = allow(services.replace_rules),
-) -> list[RuleOut]:
-    """Replace the authority list (administrators); every rule is checked, all or none. It
-    becomes a new version: open cases keep the version they were routed by."""
+) -> ListReplacedOut:
+    """Replace the authority list (administrators); every rule is checked, all or none,
+    and a list that leaves active categories unrouted is refused naming them unless
+    allow_unrouted. It becomes a new version (unchanged lines keep their numbers); open
+    cases keep the version they were routed by. The answer says what changed."""
     parsed: Parsed = Parsed(items=[(i, r.to_rule()) for i, r in enumerate(body, start=1)])
-    services.replace_rules(uow, actor, parsed, reason)
-    return [RuleOut.of(r) for r in services.list_rules(uow, actor)]
+    done = services.replace_rules(uow, actor, parsed, reason, allow_unrouted=allow_unrouted)
+    return ListReplacedOut(
+        version=done.version,
+        added=done.changes.added,
+        removed=done.changes.removed,
+        kept=done.changes.kept,
+        rules=[RuleOut.of(r) for r in services.list_rules(uow, actor)],
+    )
 
 
 @router.post("/authority-rules", response_model=RuleOut, status_code=201)

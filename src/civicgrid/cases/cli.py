@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -36,22 +36,46 @@ FileArgument = Annotated[
 ]
 
 
+T = TypeVar("T")
+
+
 @rules_cli.command("import")
 def import_rules(
     file: FileArgument = None,
     reason: Annotated[str, typer.Option(help="why the list is replaced (kept with it)")] = "",
+    allow_unrouted: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unrouted",
+            help="install it even if it leaves active categories with no line at any level",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Replace the authority list. Columns: category, level, function, department, area,
     accept_h, register_h, dispatch_h, start_h, handle_h, verify_h, close_h, auto_escalate.
     All rows or none: bad rows are listed and saved beside the file for correction. The
-    list becomes a new version; open cases keep the version they were routed by."""
+    list becomes a new version (lines written as before keep their numbers); open cases
+    keep the version they were routed by."""
     path = file or DEFAULT_RULES
     with friendly_errors():
         parsed = parse_rules(read_csv_text(path))
-    with platform(db) as built, UnitOfWork(built.session_factory) as uow:
-        count = _install(path, parsed, lambda: services.replace_rules(uow, SYSTEM, parsed, reason))
-    out.print(f"{count} rules installed from {path}")
+    with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        done = _install(
+            path,
+            parsed,
+            lambda: services.replace_rules(
+                uow, SYSTEM, parsed, reason, allow_unrouted=allow_unrouted
+            ),
+        )
+    changes = done.changes
+    if done.version is None:
+        out.print(f"{done.lines} rules from {path}: the list in force already reads so")
+        return
+    out.print(
+        f"{done.lines} rules installed from {path} as version {done.version}: "
+        f"{changes.added} added, {changes.removed} removed, {changes.kept} kept"
+    )
 
 
 @rules_cli.command("versions")
@@ -124,7 +148,7 @@ def list_categories(db: DbOption = None) -> None:
     out.print(table)
 
 
-def _install(path: Path, parsed: Parsed[Any], install: Callable[[], int]) -> int:
+def _install(path: Path, parsed: Parsed[Any], install: Callable[[], T]) -> T:
     """Run INSTALL; when rows are rejected, name each and save them beside PATH."""
     try:
         return install()

@@ -449,6 +449,9 @@ class Reporter:
     created_at: datetime | None = None
     # Asked not to be named to the public (公开时匿名); the dispatch centre still sees who.
     hidden: bool = False
+    # Added her voice (附议) to a case someone else reported: she hears its answers and sees
+    # what the public sees of it, not the reporters' words or place.
+    supporter: bool = False
     case_id: int | None = None
     id: int | None = None
 
@@ -472,6 +475,12 @@ class Command:
     as_reporter: bool = False
     # Worked out by the service for escalate and amend (they need the authority list).
     route: Route | None = None
+    # Worked out by the service for a merge: how the two cases differ (another category,
+    # metres apart beyond the duplicate radius); such a merge needs a reason.
+    unlike: dict[str, Any] = field(default_factory=dict)
+    # Worked out by the service for dispatch and whistle: the units named that do not serve
+    # the case's area (another district's); sending work there needs a reason.
+    outside: list[str] = field(default_factory=list)
     category_code: str | None = None
     priority: Priority | None = None
     location: dict[str, Any] | None = None
@@ -734,6 +743,11 @@ class Case:
         """The scheduler's mark (红灯) when a step's deadline has passed."""
         return CASE.mark_overdue(self, now)
 
+    def longest_extension(self) -> float:
+        """The most hours of extension a unit may ask for: the handling time of the case's
+        rule (the authority list bounds extensions as it bounds steps)."""
+        return TimeLimits.from_dict(self.time_limits).hours("handle")
+
     def route_to(self, route: Route, now: datetime) -> None:
         """Adopt a route (at intake, amend or escalation): level, area, suggested unit, limits."""
         self.handling_level = route.level
@@ -763,13 +777,26 @@ def _reject(case: Case, command: Command, actor: Actor, now: datetime) -> dict[s
     return {}
 
 
+def _outside_needs_reason(command: Command) -> dict[str, Any]:
+    """Units that do not serve the case's area are sent work only with the reason why,
+    recorded on the timeline."""
+    if not command.outside:
+        return {}
+    if not command.reason:
+        raise InvalidInput(
+            "case_dispatch_outside", units=", ".join(command.outside), field="reason"
+        )
+    return {"outside_area": list(command.outside)}
+
+
 def _dispatch(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
     department = command.department or case.suggested_department_code
     _require(department, "department", command.action)
     assert department is not None
+    outside = _outside_needs_reason(command)
     case.department_code = department
     case.handlers = [CaseHandler(department, lead=True, assigned_at=now)]
-    data: dict[str, Any] = {"department": department}
+    data: dict[str, Any] = {"department": department, **outside}
     if case.suggested_department_code and department != case.suggested_department_code:
         data["overrides"] = {"department": case.suggested_department_code}
     return data
@@ -782,9 +809,10 @@ def _whistle(case: Case, command: Command, actor: Actor, now: datetime) -> dict[
     lead = command.lead or departments[0]
     if lead not in departments:
         raise InvalidInput("case_lead_not_summoned", field="lead", lead=lead)
+    outside = _outside_needs_reason(command)
     case.department_code = lead
     case.handlers = [CaseHandler(code, lead=code == lead, assigned_at=now) for code in departments]
-    return {"departments": departments, "lead": lead}
+    return {"departments": departments, "lead": lead, **outside}
 
 
 def _return(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
@@ -816,6 +844,12 @@ def _resolve(case: Case, command: Command, actor: Actor, now: datetime) -> dict[
 def _request_extension(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
     if command.hours is None or command.hours <= 0:
         raise InvalidInput("case_hours_positive", field="hours")
+    # At most the handling time its rule gives: more is a new case's worth of work.
+    longest = case.longest_extension()
+    if command.hours > longest:
+        raise InvalidInput(
+            "case_extension_too_long", hours=command.hours, max=longest, field="hours"
+        )
     if case.pending_extension_hours is not None:
         raise Conflict("case_extension_pending", id=case.id)
     case.pending_extension_hours = command.hours
@@ -918,9 +952,16 @@ def _merge(case: Case, command: Command, actor: Actor, now: datetime) -> dict[st
         raise InvalidInput("case_field_required", field="into", action=command.action.value)
     if command.into == case.id:
         raise InvalidInput("case_merge_into_itself", field="into")
+    data: dict[str, Any] = {"into": command.into}
+    if command.unlike:
+        # Not a duplicate by the platform's measure (another category, or farther apart
+        # than the duplicate radius): merged only with the reason why, recorded.
+        if not command.reason:
+            raise InvalidInput("case_merge_unlike", field="reason")
+        data["unlike"] = command.unlike
     case.merged_into_id = command.into
     case.closed_at = now
-    return {"into": command.into}
+    return data
 
 
 def _amend(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:

@@ -63,7 +63,7 @@ from civicgrid.core.db import (
     utcnow,
 )
 from civicgrid.core.outbox import Outbox, OutboxMessage
-from civicgrid.core.workflow import Event, EventLog, events
+from civicgrid.core.workflow import Event, EventLog
 
 TAXONOMY_REVISION = "taxonomy"
 
@@ -188,15 +188,6 @@ case_handlers = Table(
     Column("checked_in_at", UtcDateTime(), nullable=True),
     Column("note", Text, nullable=False, default=""),
 )
-# "Was this case ever overdue?" (the on-time rate): the cases' overdue marks alone, a small
-# part of the event log, so a year's closed cases are matched against them in one join.
-Index(
-    "ix_events_case_overdue",
-    events.c.record_id,
-    postgresql_where=and_(events.c.kind == CASE_KIND, events.c.action == "overdue"),
-    sqlite_where=and_(events.c.kind == CASE_KIND, events.c.action == "overdue"),
-)
-
 # A unit's whistled cases (lead false) without touching the table.
 Index(
     "ix_case_handlers_department",
@@ -217,6 +208,7 @@ case_reporters = Table(
     Column("username", String(80), nullable=True, index=True),
     Column("created_at", UtcDateTime(), nullable=True),
     Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
+    Column("supporter", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 attachments = Table(
@@ -342,20 +334,27 @@ class TaxonomyRepository:
         self.session.flush()
         self.mark_changed()
 
-    def replace_rules(self, items: Iterable[AuthorityRule], version: int) -> int:
-        """The list of VERSION is ITEMS: every line in force ends, the new ones begin.
-        Returns how many lines ended."""
-        ended = self.session.execute(
-            authority_rules.update()
-            .where(authority_rules.c.version_to.is_(None))
-            .values(version_to=version)
-        ).rowcount  # type: ignore[attr-defined]
+    def replace_rules(self, items: Iterable[AuthorityRule], version: int) -> ListChanges:
+        """The list of VERSION is ITEMS: a line written exactly as one in force stays (with
+        its number), the other lines in force end and the other new ones begin."""
+        current = list(self.rules())
+        kept: list[AuthorityRule] = []
+        added: list[AuthorityRule] = []
         for item in items:
+            same = next((r for r in current if r.facts() == item.facts()), None)
+            if same is None:
+                added.append(item)
+            else:
+                current.remove(same)
+                kept.append(same)
+        for ended in current:
+            ended.version_to = version
+        for item in added:
             item.version_from = version
             self.session.add(item)
         self.session.flush()
         self.mark_changed()
-        return int(ended)
+        return ListChanges(added=len(added), removed=len(current), kept=len(kept))
 
     def add_rule(self, rule: AuthorityRule, version: int) -> None:
         rule.version_from = version
@@ -373,6 +372,15 @@ class TaxonomyRepository:
 
     def mark_changed(self) -> None:
         bump_revision(self.session, TAXONOMY_REVISION)
+
+
+@dataclass(frozen=True)
+class ListChanges:
+    """What a replacement of the authority list changed, in lines."""
+
+    added: int
+    removed: int
+    kept: int
 
 
 class CaseFilter:
@@ -527,6 +535,7 @@ class CaseRepository:
                 and_(
                     case_reporters.c.case_id == cases.c.id,
                     case_reporters.c.username == scope.reporter,
+                    case_reporters.c.supporter.is_(False),
                 )
             )
             conditions.append(or_(cases.c.reporter_username == scope.reporter, joined))
@@ -638,6 +647,14 @@ class CaseRepository:
             for i, category, lat, lon, at, status in rows
             if status in OPEN_STATUSES
         ]
+
+    def supported_by(self, username: str, limit: int) -> Sequence[Case]:
+        """The cases the account added her voice to (附议), newest first."""
+        supported = select(case_reporters.c.case_id).where(
+            case_reporters.c.username == username, case_reporters.c.supporter.is_(True)
+        )
+        stmt = select(Case).where(cases.c.id.in_(supported)).order_by(cases.c.id.desc())
+        return self.session.execute(stmt.limit(limit)).scalars().all()
 
     def get_many(self, ids: Sequence[int]) -> Sequence[Case]:
         if not ids:

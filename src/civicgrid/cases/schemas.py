@@ -27,12 +27,16 @@ from civicgrid.cases.services import (
     NearbyCase,
     NewCase,
     NewSupporter,
+    PublicCase,
     RuleEdit,
     SuggestedCategory,
 )
 from civicgrid.cases.taxonomy import TaxonomyChanges
+from civicgrid.core import masking
+from civicgrid.core.masking import Whose
 from civicgrid.core.outbox import Delivery, MessageChannel, OutboxMessage
-from civicgrid.core.security import mask_name, mask_phone
+from civicgrid.core.permissions import Role
+from civicgrid.core.security import mask_email, mask_name, mask_phone
 from civicgrid.core.types import RecordId
 from civicgrid.core.workflow import Event
 
@@ -239,10 +243,15 @@ class EventOut(BaseModel):
     attachments: list[str]
 
     @classmethod
-    def of(cls, event: Event) -> EventOut:
+    def of(cls, event: Event, show_contacts: bool = False) -> EventOut:
+        """The row; a resident who acted is named by her account, which may be her mobile
+        number: masked unless the caller reads reporters' contacts."""
+        actor = event.actor_name
+        if event.actor_role == Role.RESIDENT.value and not show_contacts:
+            actor = masking.identifiers_in(actor, None, Whose.REPORTER)
         return cls(
             action=event.action,
-            actor=event.actor_name,
+            actor=actor,
             actor_role=event.actor_role,
             from_status=Status(event.from_state) if event.from_state else None,
             to_status=Status(event.to_state or Status.REPORTED),
@@ -266,8 +275,8 @@ class MessageOut(BaseModel):
     @classmethod
     def of(cls, message: OutboxMessage, show_contacts: bool) -> MessageOut:
         recipient = message.address
-        if not show_contacts and message.channel is MessageChannel.SMS:
-            recipient = mask_phone(recipient)
+        if not show_contacts and message.channel is not MessageChannel.WEBHOOK:
+            recipient = masking.identifiers_in(recipient, None, Whose.REPORTER)
         return cls(
             channel=message.channel.value,
             recipient=recipient,
@@ -302,7 +311,7 @@ class CaseDetailOut(CaseOut):
         shown = view.show_contacts
         return cls(
             **CaseOut.of(view.case, now).model_dump(),
-            timeline=[EventOut.of(e) for e in view.timeline],
+            timeline=[EventOut.of(e, shown) for e in view.timeline],
             messages=[MessageOut.of(m, shown) for m in view.messages],
             notices=[MessageOut.of(m, shown) for m in view.notices],
             reporters=[
@@ -310,7 +319,7 @@ class CaseDetailOut(CaseOut):
                     channel=r.channel,
                     name=r.name if shown else "" if r.hidden else mask_name(r.name),
                     phone=r.phone if shown else mask_phone(r.phone),
-                    email=r.email if shown else ("***" if r.email else ""),
+                    email=r.email if shown else mask_email(r.email),
                     hidden=r.hidden,
                 )
                 for r in view.reporters
@@ -320,6 +329,10 @@ class CaseDetailOut(CaseOut):
 
 
 class SupporterIn(BaseModel):
+    lat: float | None = Field(
+        default=None, ge=-90, le=90, description="where she sees it: within the nearby radius"
+    )
+    lon: float | None = Field(default=None, ge=-180, le=180)
     name: str = Field(default="", max_length=100)
     phone: str = Field(
         default="", max_length=40, description="required without an account: for the answers"
@@ -328,7 +341,44 @@ class SupporterIn(BaseModel):
     hidden: bool = Field(default=False, description="not named to the public (公开时匿名)")
 
     def to_new_supporter(self) -> NewSupporter:
-        return NewSupporter(name=self.name, phone=self.phone, note=self.note, hidden=self.hidden)
+        return NewSupporter(
+            lat=self.lat,
+            lon=self.lon,
+            name=self.name,
+            phone=self.phone,
+            note=self.note,
+            hidden=self.hidden,
+        )
+
+
+class SupportedCaseOut(BaseModel):
+    """A case the caller added her voice to, as the public sees it, with her own words and
+    the answers she got."""
+
+    id: int
+    category: str
+    status: Status
+    title: str = Field(description="empty when its reporter asked to stay anonymous")
+    created_at: datetime
+    closed_at: datetime | None
+    supporters: int
+    my_words: list[str]
+    answers: list[MessageOut]
+
+    @classmethod
+    def of_view(cls, view: CaseView) -> SupportedCaseOut:
+        public = view.public or PublicCase.of(view.case)
+        return cls(
+            id=public.id,
+            category=public.category_code,
+            status=public.status,
+            title=public.title,
+            created_at=public.created_at,
+            closed_at=public.closed_at,
+            supporters=public.supporters,
+            my_words=list(view.notes),
+            answers=[MessageOut.of(m, False) for m in view.messages],
+        )
 
 
 class SupportedOut(BaseModel):
@@ -501,6 +551,16 @@ class RuleIn(BaseModel):
             limits=dict(self.limits),
             auto_escalate=self.auto_escalate,
         )
+
+
+class ListReplacedOut(BaseModel):
+    """What replacing the authority list did, and the list in force now."""
+
+    version: int | None = Field(description="the new version; null when nothing changed")
+    added: int
+    removed: int
+    kept: int = Field(description="lines written as before, which keep their numbers")
+    rules: list[RuleOut]
 
 
 class ListVersionOut(BaseModel):

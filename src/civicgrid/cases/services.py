@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -39,6 +40,7 @@ from civicgrid.cases.domain import (
     Priority,
     Report,
     Reporter,
+    ResidentEvent,
     Route,
     Status,
     SystemEvent,
@@ -64,9 +66,12 @@ from civicgrid.cases.repository import (
     CaseFilter,
     CaseRepository,
     CaseScope,
+    ListChanges,
     TaxonomyRepository,
 )
-from civicgrid.cases.taxonomy import Parsed, RowProblem, TaxonomyChanges, taxonomy_changes
+from civicgrid.cases.taxonomy import TaxonomyChanges, taxonomy_changes
+from civicgrid.cases.views import reporter_names
+from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork, read_revision, utcnow
 from civicgrid.core.errors import (
     CivicGridError,
@@ -82,6 +87,7 @@ from civicgrid.core.i18n import N_, Locale, translate
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.ledger import Action as AccessAction
 from civicgrid.core.ledger import Entry, Ledger
+from civicgrid.core.masking import Whose
 from civicgrid.core.outbox import (
     Directory,
     MessageChannel,
@@ -97,6 +103,7 @@ from civicgrid.core.permissions import (
     Role,
     permission,
 )
+from civicgrid.core.rows import Parsed, RowProblem
 from civicgrid.core.security import issue_pass, read_pass
 from civicgrid.core.settings import Settings
 from civicgrid.core.types import is_email, is_phone
@@ -389,6 +396,31 @@ def store_reports(uow: UnitOfWork, batch: Sequence[Reported], ports: CasePorts) 
     rows += [m for i in batch for m in answers_for(cases, i.case, i.event, ports, [i.reporter])]
     cases.add_new(rows)
     uow.commit()
+
+
+@dataclass
+class Past:
+    """A case that happened elsewhere (an import): its report, as prepare_report checked
+    it, and the rest of its history, at the times it happened."""
+
+    reported: Reported
+    history: list[Event]
+
+
+@permission(ADMIN_ROLES, "Store cases that happened elsewhere, with their history")
+def store_past_cases(uow: UnitOfWork, actor: Actor, past: Sequence[Past]) -> None:
+    """Store PAST cases with their reporters and timelines, in the caller's transaction
+    (the caller commits): history, so nobody is told of it and no answer goes out."""
+    cases = CaseRepository(uow.session)
+    for item in past:
+        cases.add(item.reported.case)
+    uow.session.flush()  # case numbers
+    for item in past:
+        case = item.reported.case
+        item.reported.reporter.case_id = case.id
+        cases.add_reporter(item.reported.reporter)
+        for event in [item.reported.event, *item.history]:
+            cases.add_event(case, event)
 
 
 def _place(
@@ -754,6 +786,13 @@ def _carry_out(
     target = None
     if action is Action.MERGE and request.into is not None:
         target = _merge_target(cases, actor, request.into, case)
+        if target is not None:
+            command.unlike = _unlike(case, target, ports.settings.duplicate_radius_m)
+    if action in (Action.DISPATCH, Action.WHISTLE):
+        named = [request.department or case.suggested_department_code or ""]
+        if action is Action.WHISTLE:
+            named = list(request.departments)
+        command.outside = _outside_area(uow, case, [code for code in named if code])
     if action is Action.ESCALATE:
         command.route = _escalation_route(case, routing)
     if action is Action.AMEND:
@@ -824,6 +863,8 @@ def _absorb(
             email=reporter.email,
             username=reporter.username,
             created_at=now,
+            hidden=reporter.hidden,
+            supporter=reporter.supporter,
             case_id=target.id,
         )
         cases.add_reporter(copy)
@@ -833,6 +874,31 @@ def _absorb(
     )
     cases.add_event(target, absorbed)
     target.updated_at = now
+
+
+def _unlike(case: Case, target: Case, radius_m: float) -> dict[str, Any]:
+    """How CASE differs from the case it is merged into, beyond what makes a duplicate."""
+    unlike: dict[str, Any] = {}
+    if case.category_code != target.category_code:
+        unlike["category"] = [case.category_code, target.category_code]
+    if None not in (case.lat, case.lon, target.lat, target.lon):
+        apart = distance_m(case.lat, case.lon, target.lat, target.lon)  # type: ignore[arg-type]
+        if apart > radius_m:
+            unlike["metres"] = round(apart)
+    return unlike
+
+
+def _outside_area(uow: UnitOfWork, case: Case, codes: Sequence[str]) -> list[str]:
+    """The units among CODES whose area does not hold the case (another district's or
+    another street's): the case's jurisdiction is its grid and the areas above it."""
+    above = set(case.area_path.strip("/").split("/"))
+    units = DepartmentRepository(uow.session)
+    outside = []
+    for code in codes:
+        unit = units.get(code)
+        if unit is not None and unit.area_code not in above:
+            outside.append(code)
+    return outside
 
 
 def _escalation_route(case: Case, routing: RoutingCache) -> Route | None:
@@ -894,8 +960,10 @@ def can_see(actor: Actor, case: Case, reporters: Sequence[Reporter] = ()) -> boo
         mine = actor.department_code
         return mine is not None and (mine == case.department_code or mine in case.handler_codes())
     if role is Role.RESIDENT:
+        # A reporter of her own, or of a duplicate merged in; one who only added her voice
+        # sees what the public sees (supported_case).
         return case.reporter_username == actor.name or any(
-            r.username == actor.name for r in reporters
+            r.username == actor.name and not r.supporter for r in reporters
         )
     return False
 
@@ -926,6 +994,10 @@ class CaseView:
     show_contacts: bool
     # What units and the dispatch centre were told of new work (staff who see contacts).
     notices: list[OutboxMessage] = field(default_factory=list)
+    # Seen by a resident who only added her voice: the public's view, and her own words.
+    supporter_only: bool = False
+    public: PublicCase | None = None
+    notes: list[str] = field(default_factory=list)
     # Names of the units the case and its timeline mention (public, like the authority list).
     unit_names: dict[str, str] = field(default_factory=dict)
 
@@ -982,7 +1054,7 @@ def _view(
 
 
 # Who sees reporters' contacts, and what units and the centre were told.
-CONTACT_READERS = frozenset({Role.DISPATCHER, Role.CADRE, Role.ADMIN})
+CONTACT_READERS = masking.FULL[Whose.REPORTER]
 
 
 def _is_answer(message: OutboxMessage) -> bool:
@@ -1206,12 +1278,13 @@ class NearbyCase:
     supporters: int
 
 
-def public_title(case: Case) -> str:
+def public_title(case: Case, names: Sequence[str] = ()) -> str:
     """The case's title for public pages: nothing when the reporter stays anonymous to the
-    public, and without e-mails, long numbers and house numbers (cases.domain.scrub)."""
+    public, and without e-mails, long numbers, house numbers and the reporters' NAMES
+    (cases.domain.scrub)."""
     if case.reporter_hidden:
         return ""
-    return scrub(case.title)
+    return scrub(case.title, names)
 
 
 @permission(PUBLIC, "Open cases of a category near a point")
@@ -1234,11 +1307,12 @@ def nearby_cases(
         for other, _, other_lat, other_lon, _ in cases.open_in_boxes([box], since)
         if (distance := distance_m(lat, lon, other_lat, other_lon)) <= radius
     }
+    names = reporter_names(uow.session, list(distances))
     found = [
         NearbyCase(
             id=case.id,  # type: ignore[arg-type]
             category_code=case.category_code,
-            title=public_title(case),
+            title=public_title(case, names.get(case.id or 0, [])),
             status=case.status,
             created_at=case.created_at,
             distance_m=distances[case.id],  # type: ignore[index]
@@ -1251,8 +1325,11 @@ def nearby_cases(
 
 @dataclass
 class NewSupporter:
-    """A resident adding her voice (附议): how to reach her, her own words and photos."""
+    """A resident adding her voice (附议): where she sees the problem, how to reach her, her
+    own words and photos."""
 
+    lat: float | None = None
+    lon: float | None = None
     name: str = ""
     phone: str = ""
     note: str = ""
@@ -1272,12 +1349,17 @@ def support_case(
     uow: UnitOfWork, actor: Actor, case_id: int, new: NewSupporter, ports: CasePorts
 ) -> Supported:
     """A resident whose problem is already reported adds her voice instead of reporting it
-    again: she becomes one of the case's reporters and hears its answers from now on, and
-    the case counts her (a 'join' row on its timeline). Residents with an account, or
-    without one when they leave a mobile number; staff merge duplicates instead. 409 when
-    the case is no longer open or she already reported or supported it."""
+    again, from where she sees it (within the duplicate radius of the case): she hears its
+    answers from now on and sees the case as the public does, with her own words; the case
+    counts her (a 'join' row on its timeline). Residents with an account, or without one
+    when they leave a mobile number; staff merge duplicates instead. 409 when the case is
+    no longer open, or her own account already reported or supported it. A number given
+    without an account is never compared with the case's reporters' (so nobody learns
+    whether a phone reported a case by adding a voice with it)."""
     if actor.is_anonymous:
         _require_phone(new.phone)
+    if new.lat is None or new.lon is None:
+        raise InvalidInput("case_needs_place", field="place")
     if len(new.note) > ports.settings.max_description_chars:
         raise InvalidInput(
             "case_description_too_long",
@@ -1289,11 +1371,18 @@ def support_case(
     case = cases.get(case_id)
     if case is None:
         raise NotFound("case_not_found", id=case_id)
-    digits = phone_digits(new.phone)
-    for reporter in cases.reporters(case_id):
-        same_account = not actor.is_anonymous and reporter.username == actor.name
-        if same_account or (digits and phone_digits(reporter.phone) == digits):
-            raise Conflict("case_already_yours", id=case_id)
+    if case.lat is not None and case.lon is not None:
+        away = distance_m(new.lat, new.lon, case.lat, case.lon)
+        radius = ports.settings.duplicate_radius_m
+        if away > radius:
+            raise InvalidInput(
+                "case_support_too_far", id=case_id, metres=round(away), radius=radius, field="place"
+            )
+    if not actor.is_anonymous and (
+        case.reporter_username == actor.name
+        or any(r.username == actor.name for r in cases.reporters(case_id))
+    ):
+        raise Conflict("case_already_yours", id=case_id)
     now = ports.clock()
     doer = GUEST if actor.is_anonymous else actor
     event = case.add_supporter(doer, now, new.note)
@@ -1306,6 +1395,7 @@ def support_case(
         username=None if actor.is_anonymous else actor.name,
         created_at=now,
         hidden=new.hidden,
+        supporter=True,
         case_id=case_id,
     )
     cases.add_reporter(reporter)
@@ -1318,6 +1408,62 @@ def support_case(
     except StaleDataError as exc:
         raise Conflict("case_changed", id=case_id) from exc
     return Supported(case, reporter, event)
+
+
+@permission({Role.RESIDENT}, "A case one added her voice to, as the public sees it")
+def supported_case(uow: UnitOfWork, actor: Actor, case_id: int, ports: CasePorts) -> CaseView:
+    """A case the caller added her voice to: what the public sees of it (its category,
+    state, public title, steps in plain words), the answers she got and her own words —
+    not the reporters' words, place or names. 404 for a case she did not support."""
+    cases = CaseRepository(uow.session)
+    case = cases.get(case_id)
+    mine = [r for r in (cases.reporters(case_id) if case else []) if r.username == actor.name]
+    if case is None or not mine:
+        raise NotFound("case_not_found", id=case_id)
+    view = _reporter_view(cases, case, mine, ports.clock())
+    view.supporter_only = True
+    view.public = PublicCase.of(case, reporter_names(uow.session, [case_id]).get(case_id, []))
+    view.notes = [
+        e.note
+        for e in view.timeline
+        if e.action == ResidentEvent.JOIN.value and e.actor_name == actor.name and e.note
+    ]
+    return view
+
+
+@permission({Role.RESIDENT}, "The cases one added her voice to")
+def supported_cases(uow: UnitOfWork, actor: Actor, limit: int = 20) -> list[PublicCase]:
+    """The cases the caller added her voice to, newest first, as the public sees them."""
+    found = CaseRepository(uow.session).supported_by(actor.name, limit)
+    names = reporter_names(uow.session, [case.id or 0 for case in found])
+    return [PublicCase.of(case, names.get(case.id or 0, [])) for case in found]
+
+
+@dataclass(frozen=True)
+class PublicCase:
+    """What anyone may read of a case: no reporter, no place finer than its grid, and no
+    words of a reporter who asked to stay anonymous."""
+
+    id: int
+    category_code: str
+    status: Status
+    title: str
+    created_at: datetime
+    closed_at: datetime | None
+    supporters: int
+
+    @classmethod
+    def of(cls, case: Case, names: Sequence[str] = ()) -> PublicCase:
+        """What anyone may read of CASE, its title without its reporters' NAMES."""
+        return cls(
+            id=case.id or 0,
+            category_code=case.category_code,
+            status=case.status,
+            title=public_title(case, names),
+            created_at=case.created_at,
+            closed_at=case.closed_at,
+            supporters=case.supporters,
+        )
 
 
 @dataclass
@@ -1549,36 +1695,60 @@ def _rule_problems(
 
 
 def _new_version(
-    uow: UnitOfWork, actor: Actor, change: ListChange, reason: str, data: dict[str, object]
+    uow: UnitOfWork, actor: Actor, change: ListChange, reason: str
 ) -> AuthorityListVersion:
-    """A new version of the authority list, with its row in the list's history."""
-    version = TaxonomyRepository(uow.session).new_version(change, actor.name, reason.strip())
+    """A new version of the authority list (its row of history comes with _record)."""
+    return TaxonomyRepository(uow.session).new_version(change, actor.name, reason.strip())
+
+
+def _record(
+    uow: UnitOfWork, actor: Actor, version: AuthorityListVersion, data: dict[str, object]
+) -> None:
+    """The version's row in the list's history: who, when, how, why and what changed."""
     EventLog(uow.session).add(
         Event(
             kind=AUTHORITY_LIST_KIND,
             record_id=version.id,
-            action=change.value,
+            action=version.change.value,
             actor_name=actor.name,
             actor_role=actor.role.value if actor.role else "",
             from_state=None,
             to_state=None,
             at=version.created_at,
-            note=reason.strip(),
+            note=version.reason,
             data=data,
         )
     )
-    return version
+
+
+@dataclass(frozen=True)
+class ListReplaced:
+    """What replacing the authority list did: its new version (None when nothing changed)
+    and how many lines were added, removed and kept."""
+
+    version: int | None
+    changes: ListChanges
+    lines: int
 
 
 @permission(ADMIN_ROLES, "Replace the authority list")
 def replace_rules(
-    uow: UnitOfWork, actor: Actor, parsed: Parsed[AuthorityRule], reason: str = ""
-) -> int:
+    uow: UnitOfWork,
+    actor: Actor,
+    parsed: Parsed[AuthorityRule],
+    reason: str = "",
+    *,
+    allow_unrouted: bool = False,
+) -> ListReplaced:
     """Install an authority list read by cases.taxonomy.parse_rules, after checking every
-    row against the categories, departments and areas; all rows or none. It becomes a new
-    version of the list: open cases keep the version they were routed by."""
+    row against the categories, departments and areas; all rows or none. A list that
+    leaves active categories with no line at any level (their cases would wait for the
+    city's centre to route them by hand) is refused naming them, unless ALLOW_UNROUTED.
+    It becomes a new version in which lines written as before keep their numbers: open
+    cases keep the version they were routed by."""
     taxonomy = TaxonomyRepository(uow.session)
-    known_categories = {c.code for c in taxonomy.categories()}
+    categories = list(taxonomy.categories())
+    known_categories = {c.code for c in categories}
     problems = list(parsed.problems)
     for row, rule in parsed.items:
         problems += _rule_problems(uow, row, rule, known_categories)
@@ -1586,13 +1756,44 @@ def replace_rules(
         parsed.problems = sorted(problems, key=lambda p: p.row)
         raise RowsRejected(parsed.problems)
     rules = [rule for _, rule in parsed.items]
-    before = len(taxonomy.rules())
-    version = _new_version(
-        uow, actor, ListChange.REPLACE, reason, {"rules": len(rules), "replaced": before}
+    unrouted = _unrouted(categories, rules)
+    if unrouted and not allow_unrouted:
+        raise InvalidInput(
+            "rules_leave_unrouted", count=len(unrouted), codes=", ".join(unrouted[:20])
+        )
+    in_force = list(taxonomy.rules())
+    if sorted(str(r.facts()) for r in rules) == sorted(str(r.facts()) for r in in_force):
+        return ListReplaced(None, ListChanges(0, 0, len(rules)), len(rules))
+    version = _new_version(uow, actor, ListChange.REPLACE, reason)
+    changes = taxonomy.replace_rules(rules, version.id or 0)
+    _record(
+        uow,
+        actor,
+        version,
+        {
+            "lines": len(rules),
+            "added": changes.added,
+            "removed": changes.removed,
+            "kept": changes.kept,
+            "unrouted": unrouted,
+        },
     )
-    taxonomy.replace_rules(rules, version.id or 0)
     uow.commit()
-    return len(parsed.items)
+    return ListReplaced(version.id, changes, len(rules))
+
+
+def _unrouted(categories: Sequence[Category], rules: Sequence[AuthorityRule]) -> list[str]:
+    """The active level-2 categories no line of RULES routes (neither their own line nor
+    their group's, at any level)."""
+    routed = {rule.category_code for rule in rules}
+    return [
+        c.code
+        for c in categories
+        if c.active
+        and c.parent_code is not None
+        and c.code not in routed
+        and c.parent_code not in routed
+    ]
 
 
 @dataclass
@@ -1655,7 +1856,8 @@ def add_rule(uow: UnitOfWork, actor: Actor, edit: RuleEdit, reason: str) -> Auth
     """A new line, checked like a row of an imported list; it makes a new version."""
     _require_reason(reason)
     rule = _checked_rule(uow, edit)
-    version = _new_version(uow, actor, ListChange.ADD, reason, {"new": rule.facts()})
+    version = _new_version(uow, actor, ListChange.ADD, reason)
+    _record(uow, actor, version, {"new": rule.facts()})
     TaxonomyRepository(uow.session).add_rule(rule, version.id or 0)
     uow.commit()
     return rule
@@ -1672,8 +1874,8 @@ def change_rule(
     rule = _checked_rule(uow, edit)
     if rule.facts() == old.facts():
         raise InvalidInput("rule_unchanged", id=rule_id, field="category")
-    data = {"rule": rule_id, "old": old.facts(), "new": rule.facts()}
-    version = _new_version(uow, actor, ListChange.CHANGE, reason, data)
+    version = _new_version(uow, actor, ListChange.CHANGE, reason)
+    _record(uow, actor, version, {"rule": rule_id, "old": old.facts(), "new": rule.facts()})
     taxonomy = TaxonomyRepository(uow.session)
     taxonomy.end_rule(old, version.id or 0)
     taxonomy.add_rule(rule, version.id or 0)
@@ -1686,9 +1888,8 @@ def remove_rule(uow: UnitOfWork, actor: Actor, rule_id: int, reason: str) -> Aut
     """The line leaves the list in a new version (cases routed by it keep it)."""
     _require_reason(reason)
     old = _rule_in_force(uow, rule_id)
-    version = _new_version(
-        uow, actor, ListChange.REMOVE, reason, {"rule": rule_id, "old": old.facts()}
-    )
+    version = _new_version(uow, actor, ListChange.REMOVE, reason)
+    _record(uow, actor, version, {"rule": rule_id, "old": old.facts()})
     TaxonomyRepository(uow.session).end_rule(old, version.id or 0)
     uow.commit()
     return version

@@ -337,6 +337,23 @@ class RecordKind(Generic[R]):
         assert refusal is not None
         raise refusal
 
+    def has_standing(self, record: R, context: Context) -> bool:
+        """True when the caller may take some action of this kind on the record, in some
+        state: a grant for her role whose relations hold. Whoever has none learns nothing
+        of the record's state from a refusal."""
+        role = context.actor.role
+        for spec in self.actions.values():
+            for candidate in spec.grants:
+                if role is None or role not in candidate.roles:
+                    continue
+                try:
+                    for relation in candidate.relations:
+                        relation.check(record, context)
+                except CivicGridError:
+                    continue
+                return True
+        return False
+
     def may(self, record: R, action: str, context: Context) -> bool:
         """True when ACTION is allowed in the record's state and for the caller now."""
         if self.state_of(record) not in self.actions[action].moves:
@@ -373,10 +390,13 @@ class RecordKind(Generic[R]):
         note: str = "",
         attachments: Sequence[str] = (),
     ) -> Event:
-        """Carry out ACTION on RECORD for the caller: check the state (409), the caller's
-        right (403) and the fields the action needs (422), run EFFECT (the domain's
+        """Carry out ACTION on RECORD for the caller: check that she may act on the record
+        at all (403, before anything about its state is said), the state (409), her right
+        to this action (403) and the fields it needs (422), run EFFECT (the domain's
         meaning of the action; it may refuse too, and returns the event's data), move to
         the new state, start the new step's clock, and return the event row."""
+        if not self.has_standing(record, context):
+            self.authorize(record, action, context)  # raises the refusal she would hear
         spec = self.check_state(record, action)
         self.authorize(record, action, context)
         self.require(action, command)

@@ -22,13 +22,19 @@ from civicgrid.areas.repository import AreaRepository
 from civicgrid.areas.services import add_department
 from civicgrid.cases.attachments import Upload
 from civicgrid.cases.domain import Case, Category, Channel
-from civicgrid.cases.repository import CaseRepository
-from civicgrid.cases.services import CasePorts, NewCase, Reported, RowsRejected, prepare_report
+from civicgrid.cases.services import (
+    CasePorts,
+    NewCase,
+    Past,
+    Reported,
+    RowsRejected,
+    prepare_report,
+    store_past_cases,
+)
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidInput, NotFound
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor, Role, permission
 from civicgrid.core.rows import Parsed, RowProblem
-from civicgrid.core.workflow import Event
 from civicgrid.open311.domain import (
     SUBMITTED,
     AttributeAnswer,
@@ -517,9 +523,8 @@ def _store_history(
 ) -> None:
     """Store one chunk of imported cases with their reporters (none are contacted: this is
     history), their timelines at the export's times and their source keys."""
-    cases = CaseRepository(uow.session)
     repo = Open311Repository(uow.session)
-    histories: list[list[Event]] = []
+    past: list[Past] = []
     for item in chunk:
         row, case = item.row, item.reported.case
         item.reported.event.data["import"] = {
@@ -528,27 +533,21 @@ def _store_history(
             "row": row.row,
         }
         changed_at = row.closed_at or row.updated_at or row.created_at
-        histories.append(
-            replay_history(
-                case,
-                actor,
-                status=row.status,
-                changed_at=max(changed_at, row.created_at),
-                unit=item.unit,
-                due_at=row.due_at,
-                now=now,
-                data={"source_status": row.status_text, "agency": row.agency or None},
-            )
+        history = replay_history(
+            case,
+            actor,
+            status=row.status,
+            changed_at=max(changed_at, row.created_at),
+            unit=item.unit,
+            due_at=row.due_at,
+            now=now,
+            data={"source_status": row.status_text, "agency": row.agency or None},
         )
-        cases.add(case)
-    uow.session.flush()  # case numbers
-    for item, history in zip(chunk, histories, strict=True):
+        past.append(Past(item.reported, history))
+    store_past_cases(uow, actor, past)
+    for item in chunk:
         case, row = item.reported.case, item.row
         assert case.id is not None
-        item.reported.reporter.case_id = case.id
-        cases.add_reporter(item.reported.reporter)
-        for event in [item.reported.event, *history]:
-            cases.add_event(case, event)
         repo.add_record(
             RequestRecord(
                 case_id=case.id,

@@ -64,9 +64,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork, UtcDateTime, enum_column_type, metadata, utcnow
 from civicgrid.core.errors import InvalidInput, NotFound
 from civicgrid.core.i18n import N_
+from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import Actor, permission
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.linkage import (
@@ -87,10 +89,9 @@ from civicgrid.registry.repository import CLASSES, TABLES, RegistryRepository
 from civicgrid.registry.services import (
     CARE_TAG_READERS,
     IMPORTERS,
-    PHONE_READERS,
+    PHONE_FIELDS,
     RECORD_READERS,
     FieldProblem,
-    mask_phone,
     present,
     sees,
 )
@@ -828,10 +829,11 @@ def get_entity(uow: UnitOfWork, actor: Actor, entity_id: int) -> EntityView:
     entity, link, visible, hidden = _visible_members(uow, actor, entity_id)
     resolved = _resolve_records(link, visible)
     believed = _believed(link, resolved, _shown(link, visible))
-    if actor.role not in PHONE_READERS:
-        for name in ("phone", "owner_phone", "contact_phone"):
-            if believed.get(name, {}).get("value"):
-                believed[name]["value"] = mask_phone(believed[name]["value"])
+    for name in PHONE_FIELDS:
+        if believed.get(name, {}).get("value"):
+            believed[name]["value"] = masking.phone(
+                believed[name]["value"], actor.role, Whose.RESIDENT
+            )
     columns = [c for c in link.page_columns if c != "care_tags" or actor.role in CARE_TAG_READERS]
     keys = [(r.source, r.source_key) for r in visible]
     about = EntityRepository(uow.session).decisions_about(link.kind, keys)

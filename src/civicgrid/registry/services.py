@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from civicgrid.areas.services import LocatorCache
+from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import (
     CivicGridError,
@@ -49,6 +50,7 @@ from civicgrid.core.errors import (
 )
 from civicgrid.core.ledger import Action, Entry, Ledger
 from civicgrid.core.ledger import RecordKind as Logged
+from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import Actor, Role, permission
 from civicgrid.core.rows import RowProblem, row_encoding_problem
 from civicgrid.registry.addresses import AddressBook, ParsedAddress
@@ -96,7 +98,9 @@ IMPORTERS = frozenset({Role.DATA_ADMIN, Role.ADMIN})
 RECORD_READERS = frozenset({Role.GRID_WORKER, Role.CADRE, Role.DATA_ADMIN, Role.ADMIN})
 SUMMARY_READERS = RECORD_READERS | {Role.LEADER}
 CARE_TAG_READERS = frozenset({Role.GRID_WORKER, Role.CADRE})
-PHONE_READERS = frozenset({Role.GRID_WORKER, Role.CADRE})
+# Who reads residents' phones in full: the grid's own staff (core.masking's rule).
+PHONE_READERS = masking.FULL[Whose.RESIDENT]
+PHONE_FIELDS = ("phone", "owner_phone", "contact_phone")
 EDITORS = frozenset({Role.GRID_WORKER})
 # The secret of the identity-number hashes is derived from the platform's secret key, so
 # the hashes of one installation mean nothing to another.
@@ -467,18 +471,10 @@ def present(kind: RecordKind, record: Any, actor: Actor) -> dict[str, Any]:
             shown["care_tags"] = record.tags and [t.value for t in record.tags]
         else:
             shown.pop("care_tags", None)
-    for phone in ("phone", "owner_phone", "contact_phone"):
-        if phone in shown and actor.role not in PHONE_READERS:
-            shown[phone] = mask_phone(shown[phone])
+    for phone in PHONE_FIELDS:
+        if phone in shown:
+            shown[phone] = masking.phone(shown[phone], actor.role, Whose.RESIDENT)
     return shown
-
-
-def mask_phone(value: str) -> str:
-    if len(value) == 11 and value.isdigit():
-        return value[:3] + "****" + value[-4:]
-    if len(value) > 4:
-        return "*" * (len(value) - 4) + value[-4:]
-    return value
 
 
 # The personal fields each kind shows, for the audit log (core.ledger), under the log's name
@@ -616,6 +612,10 @@ def _detail(uow: UnitOfWork, actor: Actor, kind: RecordKind, record: Any) -> Rec
     changes = RegistryRepository(uow.session).changes_of(kind, record.id)
     if actor.role not in CARE_TAG_READERS:
         changes = [c for c in changes if c.field != "care_tags"]
+    for change in changes:
+        if change.field in PHONE_FIELDS:
+            change.old = masking.phone(change.old, actor.role, Whose.RESIDENT)
+            change.new = masking.phone(change.new, actor.role, Whose.RESIDENT)
     editable = EDITABLE[kind] if _may_edit(actor, record) else ()
     return RecordDetail(present(kind, record, actor), changes, editable)
 

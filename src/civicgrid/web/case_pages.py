@@ -44,12 +44,13 @@ from civicgrid.cases.services import (
     NewCase,
     NewSupporter,
 )
+from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput
 from civicgrid.core.http import allow, get_uow, platform_of, read_form, request_locale
 from civicgrid.core.i18n import N_, Locale, format_duration, has_message, translate
+from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role, Rule
-from civicgrid.core.security import mask_name, mask_phone
 from civicgrid.core.types import DB_INT_MAX, RecordId, record_number
 from civicgrid.core.workflow import Event
 from civicgrid.insight.warnings.services import WARNING_READERS
@@ -236,18 +237,24 @@ class Labels:
             )
         return lines
 
-    def masked(self, text: str, phone: bool, show: bool) -> str:
-        if show:
-            return text
-        return mask_phone(text) if phone else mask_name(text)
+    def contact(self, text: str, show: bool) -> str:
+        """A reporter's phone, e-mail or account, masked unless SHOW (core.masking)."""
+        return text if show else masking.identifiers_in(text, None, Whose.REPORTER)
 
-    def actor(self, event: Event) -> str:
+    def person(self, name: str, show: bool) -> str:
+        """A reporter's name, masked unless SHOW."""
+        return masking.name(name, None, Whose.REPORTER) if not show else name
+
+    def actor(self, event: Event, show: bool = False) -> str:
         """Who did it: the account, or a resident without one (a guest, or a reporter who
-        proved the case is hers by its number and her phone)."""
+        proved the case is hers by its number and her phone). A resident's account may be
+        her mobile number: masked unless SHOW."""
         if event.actor_name == GUEST_NAME:
             return self.t("ui.case.guest")
         if event.actor_name.startswith(REPORTER_PREFIX):
             return self.t("ui.case.phone_reporter")
+        if event.actor_role == Role.RESIDENT.value:
+            return self.contact(event.actor_name, show)
         return event.actor_name
 
     def plain_timeline(self, view: CaseView) -> list[tuple[Event, str]]:
@@ -530,8 +537,11 @@ class ReportForm:
 
     def to_supporter(self) -> NewSupporter:
         """The same form, sent to add one's voice to a case nearby: the description becomes
-        her words on that case's timeline."""
+        her words on that case's timeline, and her pin says where she sees it."""
+        lat, lon = _number(self.lat, "lat"), _number(self.lon, "lon")
         return NewSupporter(
+            lat=lat,
+            lon=lon,
             name=self.name,
             phone=self.phone,
             note=self.description,
@@ -754,7 +764,23 @@ def _detail(
         view = cases.get_case(uow, actor, case_id, ports)
         duplicates = cases.duplicates_of(uow, actor, case_id, ports) if actor.is_staff else []
     except CivicGridError as hidden:
-        return error_page(request, actor, hidden)
+        if actor.role is not Role.RESIDENT:
+            return error_page(request, actor, hidden)
+        # A case she added her voice to: what the public sees, her words, her answers.
+        try:
+            view = cases.supported_case(uow, actor, case_id, ports)
+        except CivicGridError:
+            return error_page(request, actor, hidden)
+        return case_page(
+            request,
+            actor,
+            "cases/supported.html",
+            labels_for(request, uow, actor),
+            view=view,
+            case=view.case,
+            title=view.public.title if view.public else "",
+            joined=request.query_params.get("joined") == "1",
+        )
     labels = labels_for(
         request, uow, actor, grid_codes=[view.case.grid_code, *(d.grid_code for d in duplicates)]
     )
@@ -782,10 +808,11 @@ def case_detail(
     case_id: RecordId,
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(cases.get_case),
+    actor: Actor = allow(cases.get_case, cases.supported_case),
 ) -> HTMLResponse:
     """One case: its fields, timeline, answers to reporters, possible duplicates and a form
-    for each action the caller may take now."""
+    for each action the caller may take now; to a resident who added her voice to it, what
+    the public sees of it with her own words."""
     return _detail(request, uow, actor, case_id)
 
 

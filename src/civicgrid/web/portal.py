@@ -273,10 +273,12 @@ def _report(
     ports = ports_of(request)
     labels = labels_for(request, uow, actor)
     mine: list[Any] = []
+    supported: list[Any] = []
     phone = ""
     just_reported = None
     if not actor.is_anonymous:
         mine = cases.list_cases(uow, actor, CaseFilter(), ports, page_size=20, order="newest").items
+        supported = cases.supported_cases(uow, actor)
         phone = accounts.own_account(uow, actor).phone
         done = _notice_number(request, "done")
         if done is not None:
@@ -293,6 +295,7 @@ def _report(
         labels,
         status_code=error.status if error else 200,
         mine=mine,
+        supported=supported,
         just_reported=just_reported,
         sent=_notice_number(request, "sent"),
         joined=_notice_number(request, "joined"),

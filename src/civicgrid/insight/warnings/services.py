@@ -15,7 +15,7 @@ import shapely
 from sqlalchemy.orm import Session
 
 from civicgrid.areas.repository import AreaRepository
-from civicgrid.cases.repository import TaxonomyRepository
+from civicgrid.cases.views import taxonomy
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import NotFound
 from civicgrid.core.i18n import Locale, city_day, translate
@@ -93,10 +93,7 @@ def scan_warnings(
     names = {
         code: name for code, (name, _rank, _path) in AreaRepository(uow.session).names().items()
     }
-    categories = {
-        c.code: {"zh": c.name, "en": c.name_en or c.name}
-        for c in TaxonomyRepository(uow.session).categories()
-    }
+    categories = {c.code: {"zh": c.name, "en": c.name_en or c.name} for c in taxonomy(uow.session)}
     paths = {code: path for code, path, _geometry in grids}
     log = EventLog(uow.session)
     for finding in findings:
