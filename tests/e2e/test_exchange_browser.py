@@ -1,0 +1,129 @@
+"""Data sharing in headless Chromium: a unit asks for another unit's data on a phone, the
+owner approves it at a desk, and the asking unit reads the rows, masked as granted, back on
+the phone; no JavaScript error and no sideways scrolling on the way."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.test_browser import Server, civicgrid, free_port, log_in, require_browser
+from tests.e2e.test_browser import page as browser_tab  # noqa: F401 - a browser tab
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_browser()
+    db = f"sqlite:///{tmp_path_factory.mktemp('e2e-exchange') / 'city.db'}"
+    env = {**os.environ, "CIVICGRID_DATABASE_URL": db, "CIVICGRID_ENVIRONMENT": "test"}
+    demo = subprocess.run(
+        civicgrid("demo", "--cases", "0", "--registry-people", "2000"),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    passwords = {}
+    for line in demo.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) >= 5 and cells[2] and cells[3] and cells[2] != "username":
+            passwords[cells[2]] = cells[3]
+    staff = re.search(r"with the password\s+(\S+)", demo.stdout)
+    assert staff, demo.stdout
+    passwords["units"] = staff.group(1)
+    port = free_port()
+    log = tmp_path_factory.mktemp("e2e-exchange-log") / "server.log"
+    with log.open("wb") as output:
+        serve = civicgrid("serve", "--port", str(port))
+        process = subprocess.Popen(serve, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("server did not start: " + log.read_text(errors="replace"))
+    yield Server(url, passwords)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def no_sideways_scrolling(tab) -> None:  # type: ignore[no-untyped-def]
+    assert tab.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def log_out(tab, server: Server) -> None:  # type: ignore[no-untyped-def]
+    tab.context.clear_cookies()
+    tab.goto(server.url + "/")
+
+
+def test_a_request_is_asked_on_a_phone_approved_at_a_desk_and_read_masked(
+    server: Server,
+    browser_tab,  # noqa: F811 - the tab fixture imported above  # type: ignore[no-untyped-def]
+) -> None:
+    page = browser_tab
+    # The district's urban management asks housing for the houses' owners, on a phone.
+    page.set_viewport_size(PHONE)
+    log_in(page, server, "handler", server.passwords["handler"])
+    page.click("#nav-exchange")
+    page.wait_for_selector("#dataset-houses")
+    no_sideways_scrolling(page)
+    page.click("#dataset-houses a")
+    page.wait_for_selector("#ask-submit")
+    no_sideways_scrolling(page)
+    form = page.locator("form.ask-form")
+    for name in ("address_text", "kind", "owner_phone"):
+        form.locator(f"input[name=fields][value={name}]").check()
+    form.locator("select[name=mask_owner_phone]").select_option("phone")
+    form.locator("textarea[name=purpose]").fill("群租房消防隐患排查，联系产权人")
+    page.click("#ask-submit")
+    page.wait_for_selector("#done")
+    assert "申请已提交" in page.locator("#done").inner_text()
+    request_url = page.url.split("?")[0]
+    assert "等待" in page.locator("h1").inner_text() or "待" in page.locator("h1").inner_text()
+    no_sideways_scrolling(page)
+
+    # Housing's staff approve it at a desk; both units see each step.
+    log_out(page, server)
+    page.set_viewport_size(DESK)
+    log_in(page, server, "x.990100-zjj", server.passwords["units"])
+    page.goto(server.url + "/exchange/requests?tab=owned")
+    page.click(f"a[href='{request_url.replace(server.url, '')}']")
+    page.wait_for_selector("#approve")
+    assert "群租房消防隐患排查" in page.locator("main").inner_text()
+    page.click("#approve")
+    page.wait_for_selector("#done")
+    assert "已批准" in page.locator("#done").inner_text()
+    steps = page.locator("#history").inner_text()
+    assert "提出申请" in steps and "批准" in steps and "授权生效" in steps
+
+    # Back on the phone, the asking unit reads the rows, the owners' phones masked.
+    log_out(page, server)
+    page.set_viewport_size(PHONE)
+    log_in(page, server, "handler", server.passwords["handler"])
+    page.goto(request_url)
+    page.click("#read-granted")
+    page.wait_for_selector("table.granted-rows")
+    no_sideways_scrolling(page)
+    phones = page.locator("table.granted-rows tbody tr td:nth-child(3)").all_inner_texts()
+    filled = [p for p in phones if p]
+    assert filled and all(re.fullmatch(r"\d{3}\*{4}\d{4}", p) for p in filled)
+    assert "138****5678" not in page.locator("#grant-note").inner_text()
