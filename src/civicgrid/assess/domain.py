@@ -749,7 +749,7 @@ def parse_scheme(
     return Scheme(code, names["name_zh"], names["name_en"], object_type, items, grades)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Figure:
     """One indicator of one object: its counts, rate and points (rate None: nothing to
     judge, the denominator is zero)."""

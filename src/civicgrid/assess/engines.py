@@ -81,10 +81,12 @@ def _condition(t: Table, c: Condition) -> BooleanValue:
 
 
 def _all(t: Table, conditions: Sequence[Condition]) -> BooleanValue:
-    found: BooleanValue = ibis.literal(True)
+    """Every condition holds. A condition on an empty value (a rating not given) is
+    unknown, and an unknown case is not counted (SQL's CASE takes it as false)."""
+    found: BooleanValue | None = None
     for c in conditions:
-        found = found & _condition(t, c).fill_null(False)
-    return found
+        found = _condition(t, c) if found is None else found & _condition(t, c)
+    return ibis.literal(True) if found is None else found
 
 
 def _period(t: Table, period: Period, window: Window) -> BooleanValue:
@@ -135,19 +137,52 @@ def numerator(t: Table, indicator: Indicator, scope: Scope) -> BooleanValue:
     return denominator(t, indicator, scope) & _all(t, indicator.numerator)
 
 
+def narrowed_expression(facts: Table, scope: Scope, columns: Sequence[str] | None = None) -> Table:
+    """The rows any indicator of the period may count: its snapshot and area, reported or
+    closed in the window, or open at its end. An engine may keep them aside while it
+    runs a month's many queries (each query filters them again)."""
+    t = _base(facts, scope)
+    window = scope.window
+    rows = t.filter(
+        ((t.reported_ts >= window.start_ts) & (t.reported_ts < window.end_ts))
+        | ((t.closed_ts >= window.start_ts) & (t.closed_ts < window.end_ts)).fill_null(False)
+        | (t.is_open & (t.reported_ts < window.end_ts))
+    )
+    return rows.select(*columns) if columns else rows
+
+
+# The columns every statement reads whatever its indicators (the scope's and periods').
+BASE_COLUMNS = ("snapshot", "case_id", "area_path", "reported_ts", "closed_ts", "is_open")
+
+
+def columns_used(jobs: Sequence[tuple[Sequence[Indicator], ObjectType]]) -> tuple[str, ...]:
+    """The fact columns a set of counts reads, in the table's order."""
+    used = set(BASE_COLUMNS)
+    for indicators, object_type in jobs:
+        for indicator in indicators:
+            used.add(indicator.key_for(object_type))
+            used.update(
+                c.field
+                for c in (*indicator.denominator, *indicator.numerator, *indicator.exclusions)
+            )
+    return tuple(name for name in FACT_SCHEMA.names if name in used)
+
+
+def _narrowing(engine: Engine, columns: Sequence[str]) -> str:
+    (sql,) = compiled(
+        engine.dialect,
+        ("narrowed", *columns),
+        lambda: [narrowed_expression(facts_table(), _marked_scope(), columns)],
+    )
+    return sql
+
+
 def count_expressions(
     facts: Table, indicators: Sequence[Indicator], object_type: ObjectType, scope: Scope
 ) -> list[Table]:
     """One grouped query per key column the indicators use for OBJECT_TYPE: columns
     object, <code>__n and <code>__d (integers) for each indicator."""
-    t = _base(facts, scope)
-    window = scope.window
-    relevant = (
-        ((t.reported_ts >= window.start_ts) & (t.reported_ts < window.end_ts))
-        | ((t.closed_ts >= window.start_ts) & (t.closed_ts < window.end_ts)).fill_null(False)
-        | (t.is_open & (t.reported_ts < window.end_ts))
-    )
-    t = t.filter(relevant)
+    t = narrowed_expression(facts, scope)
     by_key: dict[str, list[Indicator]] = {}
     for indicator in indicators:
         by_key.setdefault(indicator.key_for(object_type), []).append(indicator)
@@ -156,11 +191,10 @@ def count_expressions(
         keyed = t.filter(t[key].notnull())
         metrics: dict[str, Any] = {}
         for indicator in group:
-            metrics[f"{indicator.code}__d"] = (
-                denominator(keyed, indicator, scope).ifelse(1, 0).sum().cast("int64")
-            )
+            counted = denominator(keyed, indicator, scope)
+            metrics[f"{indicator.code}__d"] = counted.ifelse(1, 0).sum().cast("int64")
             metrics[f"{indicator.code}__n"] = (
-                numerator(keyed, indicator, scope).ifelse(1, 0).sum().cast("int64")
+                (counted & _all(keyed, indicator.numerator)).ifelse(1, 0).sum().cast("int64")
             )
         queries.append(keyed.group_by(object=keyed[key]).aggregate(**metrics))
     return queries
@@ -193,9 +227,92 @@ def percentile_expression(facts: Table, object_type: ObjectType, scope: Scope, k
     metrics: dict[str, Any] = {}
     for step in STEPS:
         column = t[f"{step}_hours"]
-        metrics[f"{step}_p50"] = column.approx_median()
-        metrics[f"{step}_p90"] = column.quantile(0.9)
+        metrics[f"{step}_p50"] = column.approx_quantile(0.5)
+        metrics[f"{step}_p90"] = column.approx_quantile(0.9)
     return t.group_by(object=t[key]).aggregate(**metrics)
+
+
+# ------------------------------------------------------------------ compiled once
+
+# An expression is compiled to each engine's SQL once per definition, object type and
+# dialect, with stand-ins for what changes from one call to the next (the snapshot, the
+# period's bounds, the area, the appealed cases), which are then filled in: compiling
+# takes longer than counting a month of a big city, and the definitions rarely change.
+SNAPSHOT_MARK = "__snapshot__"
+AREA_MARK = "__area__"
+START_MARK = 1_111_111_111_111
+END_MARK = 2_222_222_222_222
+EXCLUDED_MARK = 9_000_000_000  # + the indicator's position: no case has such a number
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """A window of stand-ins."""
+
+    label: str = "marks"
+    start_ts: int = START_MARK
+    end_ts: int = END_MARK
+
+
+class _MarkedScope(Scope):
+    def excluded_for(self, indicator: str) -> list[int]:
+        return [EXCLUDED_MARK + _positions.get(indicator, 0)]
+
+
+_positions: dict[str, int] = {}
+_compiled: dict[tuple[Any, ...], list[str]] = {}
+_compiled_lock = threading.Lock()
+
+
+def _position(code: str) -> int:
+    with _compiled_lock:
+        return _positions.setdefault(code, len(_positions) + 1)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _bind(sql: str, scope: Scope, indicators: Sequence[Indicator]) -> str:
+    sql = sql.replace(_quoted(SNAPSHOT_MARK), _quoted(scope.snapshot))
+    sql = sql.replace(_quoted(AREA_MARK), _quoted(scope.area_path or ""))
+    sql = sql.replace(str(START_MARK), str(int(scope.window.start_ts)))
+    sql = sql.replace(str(END_MARK), str(int(scope.window.end_ts)))
+    for indicator in indicators:
+        mark = str(EXCLUDED_MARK + _position(indicator.code))
+        taken_out = [mark, *(str(int(x)) for x in scope.excluded_for(indicator.code))]
+        sql = sql.replace(mark, ", ".join(taken_out))
+    return sql
+
+
+def _marked_scope() -> Scope:
+    return _MarkedScope(SNAPSHOT_MARK, _Marks(), AREA_MARK)  # type: ignore[arg-type]
+
+
+def compiled(
+    dialect: str,
+    key: tuple[Any, ...],
+    build: Any,
+) -> list[str]:
+    with _compiled_lock:
+        found = _compiled.get((dialect, *key))
+    if found is None:
+        if dialect == "pyspark":
+            _ = ibis.pyspark  # loading the backend registers its compiler's options
+        found = [ibis.to_sql(expression, dialect=dialect) for expression in build()]
+        with _compiled_lock:
+            if len(_compiled) > 500:
+                _compiled.clear()
+            _compiled[(dialect, *key)] = found
+    return found
+
+
+def _definition_key(indicators: Sequence[Indicator]) -> str:
+    import json
+
+    for indicator in indicators:
+        _position(indicator.code)
+    return json.dumps([i.as_dict() for i in indicators], sort_keys=True)
 
 
 # ------------------------------------------------------------------ the engines
@@ -203,10 +320,21 @@ def percentile_expression(facts: Table, object_type: ObjectType, scope: Scope, k
 
 class Engine(Protocol):
     name: str
+    dialect: str
 
-    def run(self, expressions: Sequence[Table]) -> list[pa.Table]: ...
+    def run_sql(self, statements: Sequence[str], narrowed: str | None = None) -> list[pa.Table]:
+        """The statements' results. NARROWED, when given, is a query of the rows they can
+        count, which the engine may run once and hand them instead of the whole table."""
+        ...
 
-    def facts(self) -> Table: ...
+
+def facts_table() -> Table:
+    """The fact table as every engine names it."""
+    return ibis.table(
+        {name: IBIS_TYPES[kind] for name, kind in FACT_FIELDS.items()}
+        | {"snapshot": "string", "refreshed_seq": "int64"},
+        name=TABLE,
+    )
 
 
 Counts = dict[str, dict[str, tuple[int, int]]]
@@ -216,21 +344,59 @@ def counts(
     engine: Engine, indicators: Sequence[Indicator], object_type: ObjectType, scope: Scope
 ) -> Counts:
     """object code → indicator code → (numerator, denominator), on ENGINE."""
-    queries = count_expressions(engine.facts(), indicators, object_type, scope)
-    found: Counts = {}
-    for table in engine.run(queries):
-        data = table.to_pydict()
-        names = [n for n in data if n != "object"]
-        for position, code in enumerate(data["object"]):
-            mine = found.setdefault(str(code), {})
-            for name in names:
-                if name.endswith("__n"):
-                    indicator = name[:-3]
-                    mine[indicator] = (
-                        int(data[name][position] or 0),
-                        int(data[f"{indicator}__d"][position] or 0),
-                    )
+    (found,) = counts_many(engine, [(indicators, object_type)], scope)
     return found
+
+
+def counts_many(
+    engine: Engine,
+    jobs: Sequence[tuple[Sequence[Indicator], ObjectType]],
+    scope: Scope,
+) -> list[Counts]:
+    """Several sets of counts over one scope in one go (a month's whole assessment), so
+    the engine reads the period's rows once."""
+    statements: list[str] = []
+    shapes: list[int] = []
+    everything: list[Indicator] = []
+    for indicators, object_type in jobs:
+        compiled_job = compiled(
+            engine.dialect,
+            ("counts", object_type.value, _definition_key(indicators)),
+            lambda indicators=indicators, object_type=object_type: count_expressions(
+                facts_table(), indicators, object_type, _marked_scope()
+            ),
+        )
+        statements += [_bind(sql, scope, indicators) for sql in compiled_job]
+        shapes.append(len(compiled_job))
+        everything += indicators
+    narrowing = _narrowing(engine, columns_used(jobs))
+    tables = engine.run_sql(statements, _bind(narrowing, scope, everything))
+    results: list[Counts] = []
+    position = 0
+    for shape in shapes:
+        found: Counts = {}
+        for table in tables[position : position + shape]:
+            _read_counts(table, found)
+        position += shape
+        results.append(found)
+    return results
+
+
+def _read_counts(table: pa.Table, found: Counts) -> None:
+    data = table.to_pydict()
+    columns = [
+        (name[:-3], data[name], data[f"{name[:-3]}__d"]) for name in data if name.endswith("__n")
+    ]
+    for position, code in enumerate(data["object"]):
+        mine = found.setdefault(str(code), {})
+        for indicator, numerators, denominators in columns:
+            mine[indicator] = (
+                int(numerators[position] or 0),
+                int(denominators[position] or 0),
+            )
+
+
+OBJECT_MARK = "__object__"
 
 
 def drill(
@@ -242,11 +408,40 @@ def drill(
     part: str = "denominator",
     limit: int = 500,
 ) -> list[int]:
-    expression = drill_expression(
-        engine.facts(), indicator, object_type, object_code, scope, part
-    ).limit(limit)
-    (table,) = engine.run([expression])
+    """The numbers of the cases behind one figure, the same expression filtered to one
+    object."""
+    (sql,) = compiled(
+        engine.dialect,
+        ("drill", object_type.value, part, limit, _definition_key([indicator])),
+        lambda: [
+            drill_expression(
+                facts_table(), indicator, object_type, OBJECT_MARK, _marked_scope(), part
+            ).limit(limit)
+        ],
+    )
+    sql = _bind(sql, scope, [indicator]).replace(_quoted(OBJECT_MARK), _quoted(object_code))
+    (table,) = engine.run_sql([sql])
     return [int(x) for x in table.column("case_id").to_pylist()]
+
+
+def percentiles(
+    engine: Engine, keys: Sequence[tuple[ObjectType, str]], scope: Scope
+) -> list[pa.Table]:
+    """The median and 90th percentile of each step's hours per object, for each (object
+    type, key column), reading the period's rows once."""
+    statements = []
+    for object_type, key in keys:
+        (sql,) = compiled(
+            engine.dialect,
+            ("percentiles", object_type.value, key),
+            lambda object_type=object_type, key=key: [
+                percentile_expression(facts_table(), object_type, _marked_scope(), key)
+            ],
+        )
+        statements.append(_bind(sql, scope, []))
+    wanted = {*BASE_COLUMNS, *(key for _, key in keys), *(f"{s}_hours" for s in STEPS)}
+    narrowing = _narrowing(engine, [n for n in FACT_SCHEMA.names if n in wanted])
+    return engine.run_sql(statements, _bind(narrowing, scope, []))
 
 
 class _FileLock:
@@ -341,20 +536,24 @@ class DuckDBEngine:
             connection.execute(f"INSERT INTO {TABLE} SELECT * FROM incoming")
             connection.unregister("incoming")
 
-    def facts(self) -> Table:
-        return ibis.table(
-            {name: IBIS_TYPES[kind] for name, kind in FACT_FIELDS.items()}
-            | {"snapshot": "string", "refreshed_seq": "int64"},
-            name=TABLE,
-        )
+    dialect = "duckdb"
 
-    def run(self, expressions: Sequence[Table]) -> list[pa.Table]:
+    def run_sql(self, statements: Sequence[str], narrowed: str | None = None) -> list[pa.Table]:
         if self.path is not None and not self.path.exists():
             with self.connection(write=True):
                 pass
-        statements = [ibis.to_sql(expression, dialect="duckdb") for expression in expressions]
         with self.connection() as connection:
-            return [connection.sql(sql).to_arrow_table() for sql in statements]
+            if narrowed is None or len(statements) < 2:
+                return [connection.sql(sql).to_arrow_table() for sql in statements]
+            # A temporary table of the period's rows, under the fact table's name, which
+            # the statements then read instead (temporary objects are found first).
+            cursor = connection.cursor()
+            try:
+                cursor.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS {narrowed}")
+                return [cursor.sql(sql).to_arrow_table() for sql in statements]
+            finally:
+                cursor.execute(f"DROP TABLE IF EXISTS temp.{TABLE}")
+                cursor.close()
 
     # -- keeping the snapshot up to date
 
@@ -410,23 +609,22 @@ class PostgresEngine:
             "password": parsed.password,
             "database": parsed.database,
         }
-        self._backend: Any = None
-        self._lock = threading.Lock()
 
-    def backend(self) -> Any:
-        with self._lock:
-            if self._backend is None:
-                self._backend = ibis.postgres.connect(
-                    **{k: v for k, v in self.params.items() if v is not None}
-                )
-            return self._backend
+    dialect = "postgres"
 
-    def facts(self) -> Table:
-        return self.backend().table(TABLE)
+    def run_sql(self, statements: Sequence[str], narrowed: str | None = None) -> list[pa.Table]:
+        import psycopg
 
-    def run(self, expressions: Sequence[Table]) -> list[pa.Table]:
-        backend = self.backend()
-        return [backend.to_pyarrow(expression) for expression in expressions]
+        found = []
+        params = {k: v for k, v in self.params.items() if v is not None}
+        params["dbname"] = params.pop("database")
+        with psycopg.connect(**params) as connection, connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)  # type: ignore[arg-type]
+                names = [d.name for d in cursor.description or []]
+                rows = cursor.fetchall()
+                found.append(pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}))
+        return found
 
 
 class SparkEngine:
@@ -440,7 +638,10 @@ class SparkEngine:
         self.session = session
         self._backend: Any = None
 
+    dialect = "pyspark"
+
     def backend(self) -> Any:
+        """The Spark session, with the Parquet files as the fact table."""
         if self._backend is None:
             if self.session is None:
                 from pyspark.sql import SparkSession
@@ -453,13 +654,19 @@ class SparkEngine:
                     .config("spark.sql.session.timeZone", "UTC")
                     .getOrCreate()
                 )
-            self._backend = ibis.pyspark.connect(self.session)
-            self._backend.read_parquet(self.parquet, table_name=TABLE)
+            self.session.read.parquet(self.parquet).createOrReplaceTempView(TABLE)
+            self._backend = self.session
         return self._backend
 
-    def facts(self) -> Table:
-        return self.backend().table(TABLE)
-
-    def run(self, expressions: Sequence[Table]) -> list[pa.Table]:
-        backend = self.backend()
-        return [backend.to_pyarrow(expression) for expression in expressions]
+    def run_sql(self, statements: Sequence[str], narrowed: str | None = None) -> list[pa.Table]:
+        session = self.backend()
+        if narrowed is None or len(statements) < 2:
+            return [session.sql(sql).toArrow() for sql in statements]
+        # The period's rows, cached, stand in for the fact table while the statements run.
+        rows = session.sql(narrowed).cache()
+        rows.createOrReplaceTempView(TABLE)
+        try:
+            return [session.sql(sql).toArrow() for sql in statements]
+        finally:
+            rows.unpersist()
+            session.read.parquet(self.parquet).createOrReplaceTempView(TABLE)

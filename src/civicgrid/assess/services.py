@@ -699,8 +699,12 @@ def _store_results(
     book = rulebook(uow.session, basis.version)
     rows = []
     scores: dict[str, dict[str, float]] = {}
-    for scheme in book.schemes.values():
-        ranked = compute(uow, ports, basis, scheme, book, None)
+    schemes = list(book.schemes.values())
+    jobs = [([book.indicators[i.indicator] for i in s.items], s.object_type) for s in schemes]
+    scope = Scope(basis.snapshot, basis.window, None, basis.excluded)
+    counted = engines.counts_many(ports.engine_named(), jobs, scope)
+    for scheme, found in zip(schemes, counted, strict=True):
+        ranked = rank([score_object(scheme, book.indicators, c, code) for code, c in found.items()])
         scores[scheme.code] = {r.object_code: r.score for r in ranked}
         for r in ranked:
             rows.append(
