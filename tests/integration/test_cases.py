@@ -642,6 +642,12 @@ def test_an_extension_is_bounded_by_the_cases_handling_time(
     )
     assert refused.status_code == 422
     assert "at most 72 hours" in refused.json()["error"]["message"]  # CR's street handle_h
+    endless = city_client.post(
+        f"/api/v1/cases/{case_id}/actions",
+        content='{"action": "request_extension", "reason": "等配件", "hours": NaN}',
+        headers=handler | {"Content-Type": "application/json"},
+    )
+    assert endless.status_code == 422
     act(city_client, handler, case_id, "request_extension", reason="等配件", hours=72)
 
 

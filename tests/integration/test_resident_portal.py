@@ -483,6 +483,8 @@ def test_without_an_account_a_mobile_number_is_enough_to_add_a_voice(
     url = f"/api/v1/cases/{case['id']}/supporters"
     missing = visitor.post(url, json={"name": "周", **here})
     assert missing.status_code == 422 and "手机号" in missing.json()["error"]["message"]
+    garbled = visitor.post(url, json={"phone": "139-abc-0000-1111", **here})
+    assert garbled.status_code == 422 and garbled.json()["error"]["code"] == "case_bad_phone"
     phone = unique_phone()
     nowhere = visitor.post(url, json={"phone": phone})
     assert nowhere.status_code == 422

@@ -11,6 +11,7 @@ row (an `Event`), and history is never rewritten. Deadlines are stored on the ca
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -842,7 +843,7 @@ def _resolve(case: Case, command: Command, actor: Actor, now: datetime) -> dict[
 
 
 def _request_extension(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
-    if command.hours is None or command.hours <= 0:
+    if command.hours is None or not math.isfinite(command.hours) or command.hours <= 0:
         raise InvalidInput("case_hours_positive", field="hours")
     # At most the handling time its rule gives: more is a new case's worth of work.
     longest = case.longest_extension()

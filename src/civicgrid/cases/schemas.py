@@ -103,7 +103,9 @@ class ActionIn(BaseModel):
     lead: str | None = Field(default=None, description="whistle: the lead unit")
     satisfaction: int | None = Field(default=None, description="rate: 1 (bad) to 5 (good)")
     into: RecordId | None = Field(default=None, description="merge: the case that survives")
-    hours: float | None = Field(default=None, description="request_extension: hours asked for")
+    hours: float | None = Field(
+        default=None, allow_inf_nan=False, description="request_extension: hours asked for"
+    )
     passed: bool | None = Field(
         default=None, description="verify: false sends the case back (rework)"
     )

@@ -1220,6 +1220,8 @@ GUEST = Actor(name=GUEST_NAME, role=None, display_name="居民（未登录） Re
 def _require_phone(phone: str) -> None:
     if len(phone_digits(phone)) < MIN_PHONE_DIGITS:
         raise InvalidInput("case_guest_needs_phone", field="phone")
+    if not is_phone(phone):
+        raise InvalidInput("case_bad_phone", field="phone", value=phone)
 
 
 @permission(frozenset(), "Report a problem without an account", anonymous=True)

@@ -412,7 +412,9 @@ def _play(
         )
         return
     if rng.random() < 0.05:
-        if not step(Command(Action.REQUEST_EXTENSION, reason="需采购配件", hours=48), handler, 0.5):
+        hours = min(48.0, case.longest_extension())  # at most the rule's handling time
+        extension = Command(Action.REQUEST_EXTENSION, reason="需采购配件", hours=hours)
+        if not step(extension, handler, 0.5):
             return
         if not step(Command(Action.APPROVE_EXTENSION), cast.dispatcher, 0.05):
             return
