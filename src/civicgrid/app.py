@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from civicgrid import __version__
 from civicgrid.accounts import api as accounts_api
 from civicgrid.accounts import services as accounts_services
+from civicgrid.accounts.sessions import EndedTokens
 from civicgrid.accounts.throttle import LoginThrottle
 from civicgrid.areas import api as areas_api
 from civicgrid.assess import api as assess_api
@@ -93,17 +94,19 @@ ROUTERS = [
 
 
 class AccountsAuthenticator:
-    """Credentials → Actor, through the accounts services and a cache of known callers."""
+    """Credentials → Actor, through the accounts services and a cache of known callers.
+    ENDED: the tokens ended by logging out."""
 
-    def __init__(self) -> None:
+    def __init__(self, ended: EndedTokens | None = None) -> None:
         self.callers = accounts_services.CallerCache()
+        self.ended = ended
 
     def from_token(self, uow: UnitOfWork, token: str, secret: str) -> Actor:
         claims = read_token(token, secret)  # signature and expiry, every time
         return self.callers.resolve(
             uow,
             _token_key(claims),
-            lambda: (accounts_services.actor_for_token(uow, claims), None),
+            lambda: (accounts_services.actor_for_token(uow, claims, self.ended), None),
         )
 
     def from_api_key(self, uow: UnitOfWork, key: str) -> Actor:
@@ -131,8 +134,9 @@ class AccountsAuthenticator:
 
 
 def _token_key(claims: TokenClaims) -> str:
-    # A token of an ended session (an older generation) is never the remembered caller.
-    return f"user:{claims.username}:{claims.generation}"
+    # Each token is remembered on its own, so one that was logged out (or is of an older
+    # generation) is never taken for another of the same person.
+    return f"user:{claims.username}:{claims.generation}:{claims.token_id}"
 
 
 class CivicGridApp(FastAPI):
@@ -194,7 +198,12 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
     # Content-Length is over it before a byte is read).
     app.add_middleware(BodyLimit, max_bytes=round(platform.settings.max_request_mb * 1024 * 1024))
     app.state.platform = platform
-    app.state.authenticator = AccountsAuthenticator()
+    app.state.ended_tokens = EndedTokens(
+        platform.session_factory,
+        platform.settings.token_ttl_minutes * 60,
+        secret=platform.settings.secret_key,
+    )
+    app.state.authenticator = AccountsAuthenticator(app.state.ended_tokens)
     app.state.error_page = pages.error_page
     settings = platform.settings
 

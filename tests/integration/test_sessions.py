@@ -1,5 +1,6 @@
-"""Logging out, a new password and disabling an account end the sessions they concern at
-once, in every server process (two Platform objects on one database stand for two)."""
+"""Logging out (one login, or everywhere), a new password and disabling an account end the
+sessions they concern at once, in every server process (two Platform objects on one
+database stand for two)."""
 
 from __future__ import annotations
 
@@ -74,20 +75,32 @@ def test_logging_out_ends_the_token_at_once_in_every_process(
     assert me(two, mine).status_code == 401
 
 
-def test_logging_out_ends_her_other_devices_too(one: TestClient) -> None:
-    phone, desk = token(one, "wang.fang"), token(one, "wang.fang")
-    one.post("/api/v1/auth/logout", headers=phone)
-    assert me(one, desk).status_code == 401
+def test_logging_out_ends_this_login_and_everywhere_ends_all(
+    one: TestClient, two: TestClient
+) -> None:
+    phone, desk, script = (token(one, "wang.fang") for _ in range(3))
+    assert one.post("/api/v1/auth/logout", headers=phone).status_code == 204
+    assert me(one, phone).status_code == 401
+    assert me(one, desk).status_code == 200  # her other logins go on
+    assert me(two, script).status_code == 200
+    everywhere = one.post("/api/v1/auth/logout?everywhere=true", headers=desk)
+    assert everywhere.status_code == 204
+    time.sleep(REVISIONS_MAX_AGE)
+    for client in (one, two):
+        assert me(client, desk).status_code == 401
+        assert me(client, script).status_code == 401
     assert me(one, token(one, "wang.fang")).status_code == 200  # a new login works
 
 
 def test_the_logout_button_ends_the_session_not_only_the_cookie(one: TestClient) -> None:
+    elsewhere = token(one, "li.na")
     one.post("/login", data={"username": "li.na", "password": PASSWORD})
     cookie = one.cookies.get("civicgrid_token")
     assert cookie
     assert one.post("/logout", follow_redirects=False).status_code == 303
     stolen = {"Authorization": f"Bearer {cookie}"}
     assert me(one, stolen).status_code == 401
+    assert me(one, elsewhere).status_code == 200  # her login on another device goes on
     # On pages the old cookie is only a visitor's: the page shows the login link.
     one.cookies.set("civicgrid_token", cookie)
     assert 'id="login-link"' in one.get("/").text
@@ -179,11 +192,14 @@ def test_the_command_line_disables_and_enables(one: TestClient, people: Platform
 def test_an_old_token_without_a_generation_works_until_the_first_logout(
     one: TestClient,
 ) -> None:
-    # Tokens issued before sessions had generations count as the first generation.
+    # Tokens issued before sessions had generations and ids count as the first generation;
+    # logging one out ends all of them.
     issued, _ = issue_token("li.na", TEST_SECRET, timedelta(minutes=5))
     claims = jwt.decode(issued, TEST_SECRET, algorithms=["HS256"])
-    del claims["gen"]
+    del claims["gen"], claims["jti"]
     legacy = {"Authorization": f"Bearer {jwt.encode(claims, TEST_SECRET, algorithm='HS256')}"}
+    other = token(one, "li.na")
     assert me(one, legacy).status_code == 200
     one.post("/api/v1/auth/logout", headers=legacy)
     assert me(one, legacy).status_code == 401
+    assert me(one, other).status_code == 401

@@ -23,7 +23,7 @@ from civicgrid.accounts.schemas import (
     UserOut,
 )
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, client_address, get_uow, platform_of
+from civicgrid.core.http import allow, client_address, get_uow, platform_of, token_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut
 
@@ -62,12 +62,16 @@ def token(
 
 @router.post("/auth/logout", status_code=204)
 def logout(
+    request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
+    everywhere: Annotated[bool, Query(description="end all of the caller's logins")] = False,
     actor: Actor = allow(services.log_out),
 ) -> Response:
-    """End the caller's sessions: every token issued to her so far (this one included, on
-    every device) stops working at once."""
-    services.log_out(uow, actor)
+    """Log out: the token sent stops working at once, in every server process. With
+    `everywhere=true`, every token issued to the caller so far (other devices, scripts)
+    stops working too."""
+    ended = request.app.state.ended_tokens
+    services.log_out(uow, actor, token_of(request), ended, everywhere=everywhere)
     return Response(status_code=204)
 
 

@@ -23,6 +23,7 @@ from civicgrid.accounts.domain import (
     parse_role,
 )
 from civicgrid.accounts.repository import ApiKeyRepository, UserRepository
+from civicgrid.accounts.sessions import EndedTokens
 from civicgrid.accounts.throttle import LoginThrottle
 from civicgrid.areas.domain import Area, Level
 from civicgrid.areas.ports import AreaFacts
@@ -213,18 +214,29 @@ def log_in(
     return IssuedToken(token, expires_at, user)
 
 
-@permission(ANY_USER, "Log out: end the caller's sessions", anonymous=True)
-def log_out(uow: UnitOfWork, actor: Actor) -> None:
-    """End every session of the calling person at once (this device's and any other's),
-    in every server process: each token issued to her so far stops working. Without a
-    login there is nothing to end."""
+@permission(ANY_USER, "Log out: end the caller's session", anonymous=True)
+def log_out(
+    uow: UnitOfWork,
+    actor: Actor,
+    token: TokenClaims | None = None,
+    ended: EndedTokens | None = None,
+    *,
+    everywhere: bool = False,
+) -> None:
+    """End the session of the calling person's TOKEN at once, in every server process:
+    that token stops working, her other logins (another device, a script) go on. With
+    EVERYWHERE, or for a token without an id, every token issued to her so far stops
+    working. Without a login there is nothing to end."""
     if actor.is_anonymous:
         return
     user = UserRepository(uow.session).get(actor.name)
     if user is None:
         return
-    user.end_sessions()
-    bump_revision(uow.session, ACCOUNTS_REVISION)
+    if everywhere or token is None or ended is None or not token.token_id:
+        user.end_sessions()
+    else:
+        ended.end(token.token_id)
+    bump_revision(uow.session, ACCOUNTS_REVISION)  # every process forgets who it knew
     uow.commit()
 
 
@@ -289,15 +301,20 @@ def actor_for_username(uow: UnitOfWork, username: str) -> Actor:
     return actor_for_user(uow.session, user)
 
 
-def actor_for_token(uow: UnitOfWork, claims: TokenClaims) -> Actor:
-    """The Actor of an account named in a valid token, while the token's session has not
-    been ended (logged out, new password) and the account is active."""
+def actor_for_token(
+    uow: UnitOfWork, claims: TokenClaims, ended: EndedTokens | None = None
+) -> Actor:
+    """The Actor of an account named in a valid token, while the account is active and
+    the token's session has not been ended (the token logged out, or all of the account's
+    by a new password or logging out everywhere)."""
     user = UserRepository(uow.session).get(claims.username)
     if user is None:
         raise NotAuthenticated("token_invalid")
     if not user.active:
         raise NotAuthenticated("account_disabled")
     if claims.generation != user.session_generation:
+        raise NotAuthenticated("session_ended")
+    if ended is not None and ended.ended(claims.token_id):
         raise NotAuthenticated("session_ended")
     return actor_for_user(uow.session, user)
 

@@ -25,7 +25,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, NotAuthenticated
 from civicgrid.core.i18n import Locale, pick_locale, translate
 from civicgrid.core.permissions import ANONYMOUS, Actor, Rule, rule_of
-from civicgrid.core.security import API_KEY_PREFIX
+from civicgrid.core.security import API_KEY_PREFIX, TokenClaims, read_token
 
 TOKEN_COOKIE = "civicgrid_token"
 LOCALE_COOKIE = "civicgrid_lang"
@@ -221,6 +221,18 @@ def count_attempt(request: Request, name: str) -> None:
     thread that holds the write turn would wait for itself."""
     limiter = request.app.state.limiters[name]
     limiter.check(client_address(request))
+
+
+def token_of(request: Request) -> TokenClaims | None:
+    """The claims of the request's access token (a bearer token or the pages' cookie), or
+    None without a valid one (an API key, nothing, a stale cookie)."""
+    credentials = credentials_of(request)
+    if credentials is None or credentials.kind == "api_key":
+        return None
+    try:
+        return read_token(credentials.value, platform_of(request).settings.secret_key)
+    except NotAuthenticated:
+        return None
 
 
 def client_address(request: Request) -> str:

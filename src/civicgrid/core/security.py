@@ -42,8 +42,11 @@ class TokenClaims:
     username: str
     expires_at: datetime
     # The account's session generation when the token was issued: one the account has
-    # since left behind (logged out, new password, disabled) is refused.
+    # since left behind (logged out everywhere, new password, disabled) is refused.
     generation: int = 0
+    # This token's own id, so that logging out can end it alone ("" in tokens issued
+    # before ids were given).
+    token_id: str = ""
 
 
 def issue_token(
@@ -56,6 +59,7 @@ def issue_token(
         "iat": utcnow(),
         "typ": "access",
         "gen": generation,
+        "jti": secrets.token_urlsafe(16),
     }
     return jwt.encode(payload, secret, algorithm=TOKEN_ALGORITHM), expires_at
 
@@ -72,7 +76,11 @@ def read_token(token: str, secret: str) -> TokenClaims:
     generation = payload.get("gen", 0)  # tokens issued before generations were kept: 0
     if not isinstance(generation, int) or isinstance(generation, bool):
         raise NotAuthenticated("token_invalid")
-    return TokenClaims(payload["sub"], datetime.fromtimestamp(payload["exp"], UTC), generation)
+    token_id = payload.get("jti", "")
+    if not isinstance(token_id, str):
+        raise NotAuthenticated("token_invalid")
+    expires_at = datetime.fromtimestamp(payload["exp"], UTC)
+    return TokenClaims(payload["sub"], expires_at, generation, token_id)
 
 
 def issue_pass(kind: str, claims: dict[str, Any], secret: str, ttl: timedelta) -> str:

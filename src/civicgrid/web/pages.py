@@ -29,6 +29,7 @@ from civicgrid.core.http import (
     get_uow,
     platform_of,
     request_locale,
+    token_of,
 )
 from civicgrid.core.i18n import (
     LOCALES,
@@ -233,12 +234,13 @@ def remember_login(response: Response, token: str, ttl: timedelta, secure: bool)
 
 @router.post("/logout")
 def logout(
+    request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(accounts.log_out),
 ) -> RedirectResponse:
-    """End the caller's sessions (every token she holds, on every device, stops working at
-    once) and forget the cookie."""
-    accounts.log_out(uow, actor)
+    """End the session of this browser's login (its token stops working at once, not only
+    the cookie) and forget the cookie."""
+    accounts.log_out(uow, actor, token_of(request), request.app.state.ended_tokens)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(TOKEN_COOKIE)
     return response
