@@ -100,7 +100,7 @@ def town(databases: DatabaseMaker, tmp_path_factory: pytest.TempPathFactory) -> 
     folder = tmp_path_factory.mktemp("exchange-registry")
     plan = DemoCityBuilder(seed=5).synthetic(SMALL_CITY)
     with UnitOfWork(platform.session_factory) as uow:
-        summary = install_demo_city(uow, SYSTEM, plan, ports=platform.cases, cases=20)
+        summary = install_demo_city(uow, SYSTEM, plan, ports=platform.cases, cases=0)
         install_demo_registry(uow, SYSTEM, 150, secret_key=TEST_SECRET, folder=folder, link=False)
         demo = install_demo_exchange(uow, SYSTEM, platform.exchange, folder=folder)
     with TestClient(create_app(platform)) as client:

@@ -21,11 +21,12 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from civicgrid.areas.repository import AreaRepository
-from civicgrid.core.db import utcnow
+from civicgrid.core.db import bump_revision, read_revision, utcnow
 from civicgrid.core.i18n import Locale
 from civicgrid.core.outbox import Directory, NoDirectory
 from civicgrid.core.ratelimit import RateLimiter
-from civicgrid.exchange.domain import WorkingCalendar
+from civicgrid.exchange.domain import Dataset, WorkingCalendar
+from civicgrid.exchange.repository import CatalogueRepository
 
 
 class AuditAction(StrEnum):
@@ -125,6 +126,43 @@ class AreaNames:
         return None if found is None else found[2]
 
 
+CATALOGUE_REVISION = "exchange.catalogue"
+
+
+class CatalogueCache:
+    """The datasets' definitions (fields, grades, source) as reads need them, loaded once
+    per process and again when any dataset is registered or changed (its revision
+    counter, seen by every process within a second). Reads are the busy path: this spares
+    each of them two queries. Held detached from any session, and only read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._revision = -1
+        self._datasets: dict[int, Dataset] = {}
+
+    def get(self, session: Session, dataset_id: int) -> Dataset | None:
+        revision = read_revision(session, CATALOGUE_REVISION)
+        with self._lock:
+            if revision != self._revision:
+                self._datasets, self._revision = {}, revision
+            found = self._datasets.get(dataset_id)
+        if found is not None:
+            return found
+        loaded = CatalogueRepository(session).get(dataset_id)
+        if loaded is None:
+            return None
+        session.expunge(loaded)  # its fields go with it; a rollback cannot expire them
+        with self._lock:
+            if revision == self._revision:
+                self._datasets[dataset_id] = loaded
+        return loaded
+
+
+def catalogue_changed(session: Session) -> None:
+    """Tell every process's cache that a definition changed (in SESSION's transaction)."""
+    bump_revision(session, CATALOGUE_REVISION)
+
+
 @dataclass
 class ExchangePorts:
     directory: Directory = field(default_factory=NoDirectory)
@@ -137,3 +175,4 @@ class ExchangePorts:
     # Yes/no questions per unit: None answers them unlimited (tests of the rules alone).
     verify_limiter: RateLimiter | None = None
     areas: AreaNames = field(default_factory=AreaNames)
+    catalogue: CatalogueCache = field(default_factory=CatalogueCache)

@@ -80,7 +80,7 @@ from civicgrid.exchange.masking import (
     show_row,
     shower,
 )
-from civicgrid.exchange.ports import AuditAction, AuditEntry, ExchangePorts
+from civicgrid.exchange.ports import AuditAction, AuditEntry, ExchangePorts, catalogue_changed
 from civicgrid.exchange.repository import (
     Batch,
     CatalogueQuery,
@@ -145,6 +145,14 @@ def _entry(
         dataset=dataset.code if dataset is not None else None,
         **facts,
     )
+
+
+def _readable(uow: UnitOfWork, ports: ExchangePorts, dataset_id: int) -> Dataset:
+    """A dataset's definition for a read (from the process's cache), or a 404."""
+    dataset = ports.catalogue.get(uow.session, dataset_id)
+    if dataset is None:
+        raise NotFound("exchange_dataset_not_found", id=dataset_id)
+    return dataset
 
 
 def _now(ports: ExchangePorts, now: datetime | None) -> datetime:
@@ -311,6 +319,7 @@ def register_dataset(
     repo.add(dataset)
     uow.session.flush()
     assert dataset.id is not None
+    catalogue_changed(uow.session)
     EventLog(uow.session).add(
         change_event(
             DATASET_KIND,
@@ -379,6 +388,7 @@ def update_dataset(
         fields.append(existing)
     dataset.fields = fields
     dataset.updated_at = moment
+    catalogue_changed(uow.session)
     after = _describe(dataset)
     differences = {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v}
     EventLog(uow.session).add(
@@ -1407,7 +1417,7 @@ def read(
     Without a live grant a 403 names what is missing (the dataset, a field, the expiry).
     Every read, allowed or refused, is logged."""
     try:
-        dataset = _dataset(uow, dataset_id)
+        dataset = _readable(uow, ports, dataset_id)
         plan = _plan(uow, actor, ports, dataset, asked)
     except CivicGridError as error:
         raise _refused(uow, ports, actor, dataset_id, error) from None
@@ -1444,6 +1454,8 @@ class Export:
         self.actor = actor
         self.ports = ports
         self.format = fmt
+        # Read now: the rows are written after the request's own transaction has ended.
+        self.grant_id = plan.grant.id
 
     @property
     def dataset(self) -> Dataset:
@@ -1466,7 +1478,7 @@ class Export:
                         AuditAction.EXPORT,
                         self.ports.clock(),
                         plan.dataset,
-                        grant_id=plan.grant.id,
+                        grant_id=self.grant_id,
                         fields=tuple(plan.masks),
                         record_kind=plan.view.record_kind,
                         record_ids=tuple(int(r["#id"]) for r in rows),
@@ -1501,7 +1513,7 @@ def export(
                 format=fmt,
                 allowed=", ".join(EXPORT_FORMATS),
             )
-        dataset = _dataset(uow, dataset_id)
+        dataset = _readable(uow, ports, dataset_id)
         plan = _plan(
             uow,
             actor,

@@ -1,0 +1,287 @@
+"""The data-sharing exchange under load: masked reads of 100 rows by many clients at once,
+and bulk masked exports, through the HTTP API with a unit's API key, each read appended to
+the audit log as it is served.
+
+    .venv/bin/python bench/exchange.py --db postgresql://postgres@127.0.0.1:5432/civicgrid_exchange_bench
+    .venv/bin/python bench/exchange.py --people 100000 --clients 16 --seconds 20 --db …
+
+Sets up a demo city with PEOPLE people in its registry (PostgreSQL: the database is
+created anew), whose units share it as the demo plays it: civil affairs (民政局) holds a
+grant of the people dataset narrowed by public security — names as 张*伟, phones' last
+four, birth dates as age bands, addresses as communities, the kind of residence in full.
+Then `civicgrid serve` runs in its own process(es) and:
+
+- read: CLIENTS keep-alive connections each ask GET …/rows?limit=100&after=<a random row>
+  as soon as the last answer came, for SECONDS; every answer is masked on the server and
+  its read appended to the audit log with the records it held;
+- export: one client downloads the whole grant as CSV, Parquet and xlsx.
+
+Each figure is printed on its own line: `read: … ms p95`, `export: … rows/s` (CSV; then
+Parquet and xlsx). Goals: p95 under 50 ms with 16 clients on PostgreSQL; at least 20,000
+exported rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+CIVICGRID = [sys.executable, "-m", "civicgrid"]
+
+
+def prepare_database(url: str | None) -> str:
+    if url is None:
+        folder = Path(tempfile.mkdtemp(prefix="civicgrid-bench-"))
+        return f"sqlite:///{folder / 'bench.db'}"
+    if url.startswith("postgresql"):
+        target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            name = target.database
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    return url
+
+
+def run(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run([*CIVICGRID, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"civicgrid {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process PID and its children (Linux /proc):
+    what the server spends, whatever else the machine is doing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def wait_for(port: int, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                time.sleep(1.0)  # the other server processes come up beside the first
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not start")
+
+
+async def request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes
+) -> tuple[int, bytes]:
+    writer.write(head)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+@dataclass
+class Reads:
+    latencies: list[float] = field(default_factory=list)
+    rows: int = 0
+    errors: list[str] = field(default_factory=list)
+    server_cpu: float = 0.0
+
+
+async def reader_client(
+    port: int,
+    key: str,
+    dataset: int,
+    ids: list[int],
+    seconds: float,
+    warmup: float,
+    seed: int,
+    reads: Reads,
+) -> None:
+    rng = random.Random(seed)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+    try:
+        while time.perf_counter() < stop_at:
+            after = rng.choice(ids)
+            head = (
+                f"GET /api/v1/exchange/datasets/{dataset}/rows?limit=100&after={after} HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{port}\r\nX-API-Key: {key}\r\n\r\n"
+            ).encode()
+            began = time.perf_counter()
+            status, body = await request(reader, writer, head)
+            if began >= measure_from:
+                if status == 200:
+                    reads.latencies.append(time.perf_counter() - began)
+                    reads.rows += body.count(b'"name"')
+                else:
+                    reads.errors.append(f"{status} {body[:200]!r}")
+    finally:
+        writer.close()
+
+
+async def read_load(
+    port: int, key: str, dataset: int, ids: list[int], clients: int, seconds: float, warmup: float
+) -> Reads:
+    reads = Reads()
+    await asyncio.gather(
+        *(reader_client(port, key, dataset, ids, seconds, warmup, i, reads) for i in range(clients))
+    )
+    return reads
+
+
+def export(port: int, key: str, dataset: int, fmt: str) -> tuple[int, float, int]:
+    """(rows, seconds, bytes) of one whole export."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    connection.request(
+        "GET",
+        f"/api/v1/exchange/datasets/{dataset}/export?format={fmt}",
+        headers={"X-API-Key": key},
+    )
+    response = connection.getresponse()
+    if response.status != 200:
+        raise SystemExit(f"export {fmt}: {response.status} {response.read()[:300]!r}")
+    body = response.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    if fmt == "csv":
+        rows = body.count(b"\n") - 1
+    elif fmt == "parquet":
+        import io
+
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(io.BytesIO(body)).metadata.num_rows
+    else:
+        import io
+
+        from openpyxl import load_workbook
+
+        rows = load_workbook(io.BytesIO(body), read_only=True).worksheets[0].max_row - 1
+    return rows, elapsed, len(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--people", type=int, default=20000, help="people in the registry")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--reuse", action="store_true", help="keep the database as it is")
+    args = parser.parse_args()
+
+    url = args.db if args.reuse and args.db else prepare_database(args.db)
+    env = {
+        **os.environ,
+        "CIVICGRID_DATABASE_URL": url,
+        "CIVICGRID_SCHEDULER_INTERVAL_SECONDS": "0",
+        "CIVICGRID_ENVIRONMENT": "test",
+    }
+    print(f"database: {make_url(url).render_as_string(hide_password=True)}")
+    if not args.reuse:
+        started = time.perf_counter()
+        run("demo", "--reset", "--cases", "0", "--registry-people", str(args.people), env=env)
+        print(f"demo city with {args.people:,} people: {time.perf_counter() - started:.0f} s")
+    key = run("apikey", "add", f"bench-{time.time_ns()}", "--department", "990100-MZJ", env=env)
+    key = key.split()[-1]
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        dataset = connection.execute(
+            text("SELECT id FROM exchange_datasets WHERE code = 'people'")
+        ).scalar_one()
+        ids = [int(i) for (i,) in connection.execute(text("SELECT id FROM registry_people"))]
+        before = connection.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
+    # A page starts after a random row, far enough from the end to hold 100.
+    ids = sorted(ids)[: max(len(ids) - 100, 1)]
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *CIVICGRID,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(port)
+        reads = asyncio.run(
+            read_load(port, key, dataset, ids, args.clients, args.seconds, args.warmup, server.pid)
+        )
+        exports = {fmt: export(port, key, dataset, fmt) for fmt in ("csv", "parquet", "xlsx")}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with engine.connect() as connection:
+        logged = connection.execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
+    engine.dispose()
+
+    ms = np.array(reads.latencies) * 1000 if reads.latencies else np.array([float("nan")])
+    done = len(reads.latencies)
+    print(
+        f"reads: {done:,} of 100 masked rows in {args.seconds:.0f} s by {args.clients} clients "
+        f"({done / args.seconds:,.0f}/s, {args.workers} server processes); p50 "
+        f"{np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
+        f"{len(reads.errors)} errors; server CPU per read "
+        f"{reads.server_cpu / max(done, 1) * 1000:.1f} ms; audit log entries added: "
+        f"{logged - before:,}; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"read: {np.percentile(ms, 95):.1f} ms p95")
+    for name, (rows, seconds, size) in exports.items():
+        label = "export" if name == "csv" else f"export {name}"
+        detail = f"{rows:,} rows, {size / 1e6:.1f} MB, {seconds:.2f} s"
+        print(f"{label}: {rows / seconds:,.0f} rows/s ({detail})")
+    for error in reads.errors[:5]:
+        print("  error:", error)
+
+
+if __name__ == "__main__":
+    main()
