@@ -186,20 +186,25 @@ def timed(label: str, work: callable) -> object:  # type: ignore[valid-type]
     return result
 
 
-def duckdb_run(count: int, folder: Path) -> tuple[DuckDBEngine, dict[str, list]]:
+def duckdb_run(count: int, folder: Path) -> tuple[DuckDBEngine, dict[str, list], int]:
     duck = DuckDBEngine(folder / "facts.duckdb")
     started = time.perf_counter()
-    for table in generate(count):
-        duck.load(table)
-    print(
-        f"(generated and loaded {count:,} fact rows into DuckDB "
-        f"in {time.perf_counter() - started:.1f} s)"
-    )
+    if (folder / "facts.duckdb").exists():  # --keep: the rows of an earlier run
+        (kept,) = duck.run_sql([f"SELECT count(*) AS n FROM {engines.TABLE}"])
+        count = kept.column("n")[0].as_py()
+        print(f"(reusing {count:,} fact rows in {folder})")
+    else:
+        for table in generate(count):
+            duck.load(table)
+        print(
+            f"(generated and loaded {count:,} fact rows into DuckDB "
+            f"in {time.perf_counter() - started:.1f} s)"
+        )
     full_assessment(duck)  # the file's first read, as a server's first request would
     result = timed(
         f"DuckDB, {count:,} cases: full monthly assessment", lambda: full_assessment(duck)
     )
-    return duck, result  # type: ignore[return-value]
+    return duck, result, count  # type: ignore[return-value]
 
 
 def postgres_run(count: int, url: str) -> None:
@@ -265,6 +270,55 @@ def pdf_run(ranked: dict[str, list]) -> None:
     print(f"(the PDF has {pages} pages, {len(content):,} bytes)")  # type: ignore[arg-type]
 
 
+def command_run(url: str, count: int) -> None:
+    """The command centre's whole picture (tiles, lists, map points, warnings, hot issues,
+    the month's KPIs) for the city and for one street, with COUNT cases in PostgreSQL
+    (loaded as bench/queries.py loads them)."""
+    import importlib.util
+    import statistics
+
+    from civicgrid.assess import services
+    from civicgrid.bootstrap import build_platform
+    from civicgrid.core.db import UnitOfWork
+    from civicgrid.core.permissions import Actor, Role
+    from civicgrid.core.settings import Settings
+    from civicgrid.insight import views as insight_views
+
+    spec = importlib.util.spec_from_file_location("queries", Path(__file__).with_name("queries.py"))
+    assert spec is not None and spec.loader is not None
+    queries = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(queries)
+    started = time.perf_counter()
+    queries.create_database(url)
+    queries.load(url, count)
+    print(f"(loaded {count:,} cases into PostgreSQL in {time.perf_counter() - started:.0f} s)")
+    platform = build_platform(Settings(database_url=url, instance_dir=Path(tempfile.mkdtemp())))
+    with UnitOfWork(platform.session_factory) as uow:
+        street = uow.session.execute(
+            queries.text("SELECT code, path FROM areas WHERE level = 'street' LIMIT 1")
+        ).one()
+    viewers = {
+        "the city": Actor("leader", Role.LEADER),
+        "a street": Actor("cadre", Role.CADRE, street.code, street.path),
+    }
+    for label, actor in viewers.items():
+        times = []
+        for _ in range(10):
+            services._summaries.clear()
+            insight_views._boards.clear()
+            with UnitOfWork(platform.session_factory) as uow:
+                begun = time.perf_counter()
+                services.command_summary(uow, actor, platform.assess)
+                times.append(time.perf_counter() - begun)
+        times.sort()
+        print(
+            f"Command centre, {count:,} cases, {label}: picture in "
+            f"{statistics.median(times) * 1000:.0f} ms (p50), "
+            f"{times[-1] * 1000:.0f} ms (slowest of 10)"
+        )
+    platform.engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -277,15 +331,26 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--keep", help="a folder to keep the DuckDB file and Parquet in")
+    parser.add_argument(
+        "--command-db",
+        help="also time the command centre with --postgres-cases cases in this PostgreSQL "
+        "database (created anew)",
+    )
+    parser.add_argument("--only-command", action="store_true", help="only the command centre")
     args = parser.parse_args()
+    if args.only_command:
+        command_run(args.command_db, args.postgres_cases)
+        return
     folder = Path(args.keep or tempfile.mkdtemp(prefix="civicgrid-assess-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    duck, ranked = duckdb_run(args.cases, folder)
+    duck, ranked, count = duckdb_run(args.cases, folder)
     pdf_run(ranked)
     if not args.no_postgres:
         postgres_run(args.postgres_cases, args.db)
+    if args.command_db:
+        command_run(args.command_db, args.postgres_cases)
     if not args.no_spark:
-        spark_run(duck, args.cases, folder)
+        spark_run(duck, count, folder)
 
 
 if __name__ == "__main__":

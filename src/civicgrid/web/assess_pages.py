@@ -15,16 +15,14 @@ said in the reader's language, naming the field.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from civicgrid.assess import services
 from civicgrid.assess.domain import (
@@ -52,6 +50,7 @@ from civicgrid.core.http import allow, get_uow, platform_of, read_form, request_
 from civicgrid.core.i18n import N_, Locale, translate
 from civicgrid.core.permissions import Actor
 from civicgrid.web.pages import TEMPLATES, render
+from civicgrid.web.streams import ServerEvent, event_stream, rule_for
 
 router = APIRouter(include_in_schema=False)
 
@@ -783,6 +782,7 @@ def command_page(
         "late": translate("ui.command.late_hours", locale, {"hours": "__N__"}),
         "cases": translate("ui.command.cases", locale, {"count": "__N__"}),
         "none": translate("ui.command.none", locale),
+        "month_to_date": translate("ui.command.month_to_date", locale),
         "updated": translate("ui.command.updated", locale, {"at": "__T__"}),
     }
     return _page(
@@ -801,61 +801,26 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str).replace("<", "\\u003c")
 
 
-# How often the stream looks for a new case event, and says it is alive when nothing moves.
-POLL_SECONDS = 1.0
-HEARTBEAT_SECONDS = 15.0
-STREAM_SECONDS = 600.0  # then the browser reconnects (EventSource does by itself)
-
-
 @router.get("/command/stream", response_model=None)
-async def command_stream(
+def command_stream(
     request: Request,
     actor: Actor = allow(services.command_summary),
 ) -> Response:
-    """Server-sent events: the command centre's picture again whenever a case event of
-    the city is newer than the last one sent (looked for every second), so the wall is
-    redrawn within seconds of any report, dispatch or closure, without reloading."""
+    """Server-sent events (web.streams): the command centre's picture again whenever a case
+    event of the city is newer than the last one sent (looked for every second), so the
+    wall is redrawn within seconds of any report, dispatch or closure, without reloading."""
     platform = platform_of(request)
     ports = ports_of(request)
     locale = request_locale(request)
-    # A browser's EventSource asks for text/event-stream; anything else (a probe, curl
-    # without it) gets the picture once and the answer ends.
-    once = request.query_params.get("once") == "1" or "text/event-stream" not in (
-        request.headers.get("accept", "")
-    )
+    sent = [-1]
 
-    def read(call: Callable[[UnitOfWork], Any]) -> Any:
+    def poll(viewer: Actor) -> list[ServerEvent]:
         with UnitOfWork(platform.session_factory) as uow:
-            return call(uow)
+            stamp = services.latest_case_event(uow.session)
+            if stamp == sent[0]:
+                return []
+            summary = services.command_summary(uow, viewer, ports, locale)
+        sent[0] = stamp
+        return [ServerEvent("summary", summary)]
 
-    async def events() -> AsyncIterator[str]:
-        sent = -1
-        started = asyncio.get_running_loop().time()
-        quiet = 0.0
-        while asyncio.get_running_loop().time() - started < STREAM_SECONDS:
-            stamp = await run_in_threadpool(
-                read, lambda uow: services.latest_case_event(uow.session)
-            )
-            if stamp != sent:
-                summary = await run_in_threadpool(
-                    read, lambda uow: services.command_summary(uow, actor, ports, locale)
-                )
-                sent = stamp
-                quiet = 0.0
-                data = json.dumps(summary, ensure_ascii=False, default=str)
-                yield f"event: summary\ndata: {data}\n\n"
-                if once:
-                    return
-            elif quiet >= HEARTBEAT_SECONDS:
-                quiet = 0.0
-                yield ": alive\n\n"
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(POLL_SECONDS)
-            quiet += POLL_SECONDS
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(request, rule_for(services.command_summary), poll)

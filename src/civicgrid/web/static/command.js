@@ -90,7 +90,7 @@
       text(value, k.rate === null ? "—" : k.rate + "%");
       var label = document.createElement("span");
       label.className = "label";
-      text(label, k.name);
+      text(label, k.name + " · " + words.month_to_date);
       tile.append(value, label);
       kpis.appendChild(tile);
     });
