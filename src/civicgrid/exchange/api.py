@@ -27,6 +27,7 @@ from civicgrid.exchange.domain import (
     SourceKind,
 )
 from civicgrid.exchange.exports import MEDIA_TYPES, WRITERS
+from civicgrid.exchange.importing import safe_file_name
 from civicgrid.exchange.masking import Personal
 from civicgrid.exchange.ports import ExchangePorts
 from civicgrid.exchange.repository import CatalogueQuery
@@ -144,7 +145,7 @@ def upload_rows(
     if suffix not in (".csv", ".txt", ".xlsx", ".xlsm"):
         raise InvalidInput("exchange_file_kind", field="file", name=name[:100])
     with tempfile.TemporaryDirectory(prefix="civicgrid-exchange-") as folder:
-        path = Path(folder) / f"upload{suffix}"
+        path = Path(folder) / safe_file_name(name)
         with path.open("wb") as target:
             shutil.copyfileobj(file.file, target)
         report = services.upload_rows(uow, actor, ports_of(request), dataset_id, path, name)

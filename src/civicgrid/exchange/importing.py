@@ -8,6 +8,7 @@ silently dropped."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +36,13 @@ class CheckedFile:
     @property
     def rejected_rows(self) -> int:
         return len({r.row for r in self.rejects})
+
+
+def safe_file_name(name: str) -> str:
+    """An uploaded file's own name, to keep it under (errors name it): its last part, with
+    anything but letters, digits, dots and dashes replaced."""
+    cleaned = re.sub(r"[^\w.\-]", "_", Path(name).name)[-120:]
+    return cleaned.lstrip(".") or "upload.csv"
 
 
 def _key(name: str) -> str:

@@ -37,6 +37,7 @@ from civicgrid.exchange.domain import (
     ShareClass,
     SourceKind,
 )
+from civicgrid.exchange.importing import safe_file_name
 from civicgrid.exchange.masking import APPLICABLE, MaskKind
 from civicgrid.exchange.ports import ExchangePorts
 from civicgrid.exchange.repository import CatalogueQuery
@@ -287,7 +288,7 @@ def _upload(
         if suffix not in (".csv", ".txt", ".xlsx", ".xlsm"):
             raise InvalidInput("exchange_file_kind", field="file", name=name[:100])
         with tempfile.TemporaryDirectory(prefix="civicgrid-exchange-") as folder:
-            path = Path(folder) / f"upload{suffix}"
+            path = Path(folder) / safe_file_name(name)
             with path.open("wb") as target:
                 shutil.copyfileobj(upload.file, target)
             report = services.upload_rows(uow, actor, _ports(request), dataset_id, path, name)
