@@ -879,3 +879,34 @@ def test_reads_refusals_and_questions_go_into_the_platforms_audit_log(town: Town
         assert (question.action, question.reason) == ("verify_question", "yes")
         assert number not in str(tuple(question))  # only a salted commitment
         assert Ledger(uow.session).committed_to(question.id, number) is True
+
+
+def test_a_units_system_reads_staff_named_by_their_phone_masked(town: Town) -> None:
+    with UnitOfWork(town.platform.session_factory) as uow:
+        add_user(
+            uow, SYSTEM, NewUser("13912340000", "handler", PASSWORD, department_code="990102-RSJ")
+        )
+    asker = town.headers("13912340000", PASSWORD)
+    made = town.client.post(
+        "/api/v1/exchange/requests",
+        json={
+            "dataset_id": town.dataset("addresses"),
+            "purpose": "地址核对",
+            "fields": [{"field": "text"}],
+            "starts_on": str(town.today()),
+            "ends_on": str(town.today() + timedelta(days=3)),
+        },
+        headers=asker,
+    ).json()
+    assert made["asked_by"] == "13912340000"  # staff read staff in full
+    key = town.client.post(
+        "/api/v1/apikeys",
+        json={"name": "民政地名系统", "department_code": f"{CITY}-MZJ"},
+        headers=town.headers("admin"),
+    ).json()["key"]
+    system = {"X-API-Key": key}
+    seen = town.client.get(f"/api/v1/exchange/requests/{made['id']}", headers=system).json()
+    history = town.client.get(
+        f"/api/v1/exchange/requests/{made['id']}/history", headers=system
+    ).json()
+    assert seen["asked_by"] == "139****0000" and history[0]["actor"] == "139****0000"

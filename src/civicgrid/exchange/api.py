@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut
 from civicgrid.core.types import PageNumber, RecordId
@@ -24,6 +27,7 @@ from civicgrid.exchange.domain import (
     GrantState,
     RequestState,
     ShareClass,
+    ShareRequest,
     SourceKind,
 )
 from civicgrid.exchange.exports import MEDIA_TYPES, WRITERS
@@ -53,6 +57,18 @@ from civicgrid.exchange.schemas import (
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 PAGE_SIZE = 50
+
+
+def _staff_names(reader: Actor, text: str) -> str:
+    """Staff's names (an account may be named by its mobile number) as core.masking shows
+    staff identifiers to READER: in full to staff, masked to a unit's system."""
+    return masking.identifiers_in(text, reader.role, Whose.STAFF)
+
+
+def _request_out(reader: Actor, found: ShareRequest, now: datetime) -> RequestOut:
+    out = RequestOut.of(found, now)
+    out.asked_by = _staff_names(reader, out.asked_by)
+    return out
 
 
 def ports_of(request: Request) -> ExchangePorts:
@@ -258,7 +274,7 @@ def list_requests(
     with their deadline lights."""
     now = ports_of(request).clock()
     found = services.list_requests(uow, actor, side, [state] if state else [])
-    return [RequestOut.of(r, now) for r in found]
+    return [_request_out(actor, r, now) for r in found]
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201)
@@ -269,7 +285,7 @@ def ask(
     and a purpose. 409 for 不予共享 datasets, an open request or an overlapping grant."""
     ports = ports_of(request)
     made = services.ask(uow, actor, ports, body.dataset_id, body.command(), body.purpose)
-    return RequestOut.of(made, ports.clock())
+    return _request_out(actor, made, ports.clock())
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut)
@@ -277,7 +293,8 @@ def get_request(
     request_id: RecordId, request: Request, uow: Uow, actor: Actor = allow(services.get_request)
 ) -> RequestOut:
     """One request, for either unit and the data administrators."""
-    return RequestOut.of(services.get_request(uow, actor, request_id), ports_of(request).clock())
+    found = services.get_request(uow, actor, request_id)
+    return _request_out(actor, found, ports_of(request).clock())
 
 
 @router.get("/requests/{request_id}/history", response_model=list[HistoryOut])
@@ -285,7 +302,10 @@ def request_history(
     request_id: RecordId, uow: Uow, actor: Actor = allow(services.request_history)
 ) -> list[HistoryOut]:
     """Asked, approved, narrowed, refused, granted, expired, revoked: who, when, why."""
-    return [HistoryOut.of(e) for e in services.request_history(uow, actor, request_id)]
+    history = [HistoryOut.of(e) for e in services.request_history(uow, actor, request_id)]
+    for row in history:
+        row.actor = _staff_names(actor, row.actor)
+    return history
 
 
 @router.post("/requests/{request_id}/decision", response_model=RequestOut)
@@ -303,7 +323,7 @@ def decide(
     decided = services.decide(
         uow, actor, ports, request_id, body.request_action, body.reason, narrowed
     )
-    return RequestOut.of(decided, ports.clock())
+    return _request_out(actor, decided, ports.clock())
 
 
 @router.post("/requests/{request_id}/withdraw", response_model=RequestOut)
@@ -317,7 +337,7 @@ def withdraw(
     """The asking unit takes back a request still waiting for a decision."""
     ports = ports_of(request)
     done = services.withdraw(uow, actor, ports, request_id, body.reason if body else "")
-    return RequestOut.of(done, ports.clock())
+    return _request_out(actor, done, ports.clock())
 
 
 @router.get("/grants", response_model=list[GrantOut])
