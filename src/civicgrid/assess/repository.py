@@ -71,6 +71,17 @@ facts = Table(
     Column("refreshed_seq", Integer, nullable=False),
 )
 Index("ix_assess_facts_seq", facts.c.refreshed_seq)
+# A month's rows on PostgreSQL: reported in it or closed in it (a bitmap of the two), the
+# open ones from the partial index below; a year's table is then read a month at a time.
+Index("ix_assess_facts_reported", facts.c.snapshot, facts.c.reported_ts)
+Index("ix_assess_facts_closed", facts.c.snapshot, facts.c.closed_ts)
+Index(
+    "ix_assess_facts_open",
+    facts.c.snapshot,
+    facts.c.reported_ts,
+    postgresql_where=facts.c.is_open.is_(True),
+    sqlite_where=facts.c.is_open.is_(True),
+)
 
 watermarks = Table(
     "assess_watermarks",
