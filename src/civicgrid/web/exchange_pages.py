@@ -76,7 +76,9 @@ def mask_label(text: str, locale: Locale) -> str:
 def _labels(request: Request, uow: UnitOfWork, actor: Actor, units: list[str]) -> dict[str, Any]:
     locale = request_locale(request)
     names = services.unit_names(uow, actor, units)
+    areas = _ports(request).areas.load(uow.session)
     return {
+        "area_name": lambda code: f"{areas[code][0]} {code}" if code in areas else code,
         "unit": lambda code: names.get(code, code),
         "mask_label": lambda text: mask_label(text, locale),
         "now": _ports(request).clock(),
@@ -177,7 +179,7 @@ def _dataset_page(
         sample=sample,
         may_ask=may_ask,
         may_upload=may_upload,
-        reads=actor.role in services.READERS and not dataset.is_question,
+        reads=_holds_grant(uow, actor, dataset, ports),
         masks_for={f.name: [k.value for k in APPLICABLE[f.type]] for f in dataset.fields},
         typed=defaults | (typed or {}),
         error=error.message(locale) if error else None,
@@ -185,6 +187,15 @@ def _dataset_page(
         done=_done(request),
         **_labels(request, uow, actor, [dataset.owner_unit]),
     )
+
+
+def _holds_grant(uow: UnitOfWork, actor: Actor, dataset: Dataset, ports: ExchangePorts) -> bool:
+    """Whether the caller's unit may read the dataset's rows now (a live grant)."""
+    if actor.role not in services.READERS or not actor.department_code or dataset.is_question:
+        return False
+    now = ports.clock()
+    held = services.list_grants(uow, actor, "received", [GrantState.ACTIVE])
+    return any(g.dataset_id == dataset.id and g.live(now) for g in held)
 
 
 @router.get("/exchange/datasets/{dataset_id}", response_class=HTMLResponse)
