@@ -4,6 +4,7 @@ the audit log as it is served.
 
     .venv/bin/python bench/exchange.py --db postgresql://postgres@127.0.0.1:5432/civicgrid_exchange_bench
     .venv/bin/python bench/exchange.py --people 100000 --clients 16 --seconds 20 --db …
+    .venv/bin/python bench/exchange.py --reuse --rate 100 --db …   # the same city, 100 reads/s
 
 Sets up a demo city with PEOPLE people in its registry (PostgreSQL: the database is
 created anew), whose units share it as the demo plays it: civil affairs (民政局) holds a
@@ -12,8 +13,10 @@ four, birth dates as age bands, addresses as communities, the kind of residence 
 Then `civicgrid serve` runs in its own process(es) and:
 
 - read: CLIENTS keep-alive connections each ask GET …/rows?limit=100&after=<a random row>
-  as soon as the last answer came, for SECONDS; every answer is masked on the server and
-  its read appended to the audit log with the records it held;
+  as soon as the last answer came (or, with --rate R, the clients together R times a
+  second on a fixed schedule, latency counted from when each read was due), for SECONDS;
+  every answer is masked on the server and its read appended to the audit log with the
+  records it held;
 - export: one client downloads the whole grant as CSV, Parquet and xlsx.
 
 Each figure is printed on its own line: `read: … ms p95`, `export: … rows/s` (CSV; then
@@ -210,6 +213,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--reuse", action="store_true", help="keep the database as it is")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="the clients together offer this many reads/s (latency counted from when each "
+        "was due); default: each reads again as soon as it is answered (the most it takes)",
+    )
     args = parser.parse_args()
 
     url = args.db if args.reuse and args.db else prepare_database(args.db)
@@ -266,8 +275,10 @@ def main() -> None:
 
     ms = np.array(reads.latencies) * 1000 if reads.latencies else np.array([float("nan")])
     done = len(reads.latencies)
+    offered = f"{args.rate:,.0f} reads/s offered" if args.rate else "as fast as answered"
     print(
-        f"reads: {done:,} of 100 masked rows in {args.seconds:.0f} s by {args.clients} clients "
+        f"reads ({offered}): {done:,} of 100 masked rows in {args.seconds:.0f} s by "
+        f"{args.clients} clients "
         f"({done / args.seconds:,.0f}/s, {args.workers} server processes); p50 "
         f"{np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
         f"{len(reads.errors)} errors; server CPU per read "
