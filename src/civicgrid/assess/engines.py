@@ -80,12 +80,12 @@ def _condition(t: Table, c: Condition) -> BooleanValue:
     return column.notnull()
 
 
-def _all(t: Table, conditions: Sequence[Condition]) -> BooleanValue:
-    """Every condition holds. A condition on an empty value (a rating not given) is
-    unknown, and an unknown case is not counted (SQL's CASE takes it as false)."""
+# Every condition holds. A condition on an empty value (a rating not given) is unknown,
+# and an unknown case is not counted (SQL's CASE takes it as false).
+def _all(rows: Table, conditions: Sequence[Condition]) -> BooleanValue:
     found: BooleanValue | None = None
     for c in conditions:
-        found = _condition(t, c) if found is None else found & _condition(t, c)
+        found = _condition(rows, c) if found is None else found & _condition(rows, c)
     return ibis.literal(True) if found is None else found
 
 
