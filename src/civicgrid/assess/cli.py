@@ -109,6 +109,19 @@ def report(
     out.print(f"{target} ({len(made.content):,} bytes)")
 
 
+@assess_cli.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--out", help="folder for the Parquet files")],
+    db: DbOption = None,
+) -> None:
+    """Write the fact table (live and frozen months) as Parquet, for Spark
+    (CIVICGRID_ASSESS_ENGINE=spark, CIVICGRID_ASSESS_SPARK_PARQUET=the folder)."""
+    with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
+        services.refresh_facts(uow, SYSTEM, built.assess)
+        written = services.export_facts(uow, SYSTEM, output)
+    out.print(f"{written:,} fact rows written to {output}")
+
+
 @assess_cli.command("alerts")
 def alerts(db: DbOption = None) -> None:
     """Check every threshold alert now and send what crossed its line."""

@@ -595,7 +595,7 @@ class PostgresEngine:
         from sqlalchemy.engine import make_url
 
         parsed = make_url(url)
-        self.params = {
+        self.params: dict[str, Any] = {
             "host": parsed.host or "localhost",
             "port": parsed.port or 5432,
             "user": parsed.username,
@@ -607,18 +607,19 @@ class PostgresEngine:
 
     def run_sql(self, statements: Sequence[str], narrowed: str | None = None) -> list[pa.Table]:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
         found = []
         params = {k: v for k, v in self.params.items() if v is not None}
         params["dbname"] = params.pop("database")
-        with psycopg.connect(**params) as connection, connection.cursor() as cursor:
+        with psycopg.connect(make_conninfo(**params)) as connection, connection.cursor() as cursor:
             if narrowed is not None and len(statements) > 1:
                 # The period's rows in a temporary table of the same name, which this
                 # session's statements then read (pg_temp comes first in the search path).
-                cursor.execute(f"CREATE TEMP TABLE {TABLE} ON COMMIT DROP AS {narrowed}")  # type: ignore[arg-type]
-                cursor.execute(f"ANALYZE {TABLE}")  # type: ignore[arg-type]
+                cursor.execute(f"CREATE TEMP TABLE {TABLE} ON COMMIT DROP AS {narrowed}")
+                cursor.execute(f"ANALYZE {TABLE}")
             for sql in statements:
-                cursor.execute(sql)  # type: ignore[arg-type]
+                cursor.execute(sql)
                 names = [d.name for d in cursor.description or []]
                 rows = cursor.fetchall()
                 found.append(pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}))
@@ -626,8 +627,8 @@ class PostgresEngine:
 
 
 class SparkEngine:
-    """Spark over Parquet files of the facts (`civicgrid assess export`), in local mode
-    unless the session given runs on a cluster."""
+    """Spark over Parquet files of the facts (`civicgrid assess export --out DIR`), in
+    local mode unless the session given runs on a cluster."""
 
     name = "spark"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, select, true
@@ -421,6 +422,25 @@ def sync_snapshot(uow: UnitOfWork, ports: AssessPorts) -> int:
     if first:
         duck.apply(generation, newest, facts_to_arrow([]), reset=reset)
     return copied
+
+
+@permission(ADMIN_ROLES, "Write the fact table as Parquet files (for Spark)")
+def export_facts(uow: UnitOfWork, actor: Actor, folder: Path) -> int:
+    """Every fact row (live and frozen months) as Parquet files in FOLDER, a file per
+    100,000 rows; returns how many rows."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("facts-*.parquet"):
+        old.unlink()
+    stmt = select(facts).order_by(facts.c.snapshot, facts.c.case_id)
+    written = 0
+    result = uow.session.execute(stmt.execution_options(yield_per=100_000))
+    for number, part in enumerate(result.partitions()):
+        rows = [dict(r._mapping) for r in part]
+        pq.write_table(facts_to_arrow(rows), folder / f"facts-{number:05d}.parquet")
+        written += len(rows)
+    return written
 
 
 def refresh_job(ports: AssessPorts, every: timedelta) -> PeriodicJob:
