@@ -134,25 +134,37 @@ async def reader_client(
     key: str,
     dataset: int,
     ids: list[int],
-    seconds: float,
-    warmup: float,
+    timing: Timing,
     seed: int,
     reads: Reads,
 ) -> None:
+    """One keep-alive connection reading pages until the time is up. Without a rate it asks
+    again as soon as answered; with one, its reads are due at fixed times (every
+    `timing.interval` seconds from `timing.offset`) and each read's latency counts from when
+    it was due, so a slow answer also delays the reads queued behind it (no coordinated
+    omission)."""
     rng = random.Random(seed)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    start = time.perf_counter()
-    measure_from, stop_at = start + warmup, start + warmup + seconds
     try:
-        while time.perf_counter() < stop_at:
+        due = timing.start + timing.offset
+        while True:
+            if timing.interval:
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                began = due
+                due += timing.interval
+            else:
+                began = time.perf_counter()
+            if began >= timing.stop_at:
+                break
             after = rng.choice(ids)
             head = (
                 f"GET /api/v1/exchange/datasets/{dataset}/rows?limit=100&after={after} HTTP/1.1\r\n"
                 f"Host: 127.0.0.1:{port}\r\nX-API-Key: {key}\r\n\r\n"
             ).encode()
-            began = time.perf_counter()
             status, body = await request(reader, writer, head)
-            if began >= measure_from:
+            if began >= timing.measure_from:
                 if status == 200:
                     reads.latencies.append(time.perf_counter() - began)
                     reads.rows += body.count(b'"name"')
@@ -162,12 +174,49 @@ async def reader_client(
         writer.close()
 
 
+@dataclass
+class Timing:
+    start: float
+    measure_from: float
+    stop_at: float
+    interval: float = 0.0  # seconds between one client's reads; 0: as soon as answered
+    offset: float = 0.0
+
+
 async def read_load(
-    port: int, key: str, dataset: int, ids: list[int], clients: int, seconds: float, warmup: float
+    port: int,
+    key: str,
+    dataset: int,
+    ids: list[int],
+    args: argparse.Namespace,
+    server_pid: int,
 ) -> Reads:
     reads = Reads()
+    start = time.perf_counter()
+    measure_from = start + args.warmup
+    stop_at = measure_from + args.seconds
+    interval = args.clients / args.rate if args.rate else 0.0
+
+    async def measure_cpu() -> None:
+        await asyncio.sleep(max(measure_from - time.perf_counter(), 0))
+        before = cpu_seconds(server_pid)
+        await asyncio.sleep(max(stop_at - time.perf_counter(), 0))
+        reads.server_cpu = cpu_seconds(server_pid) - before
+
     await asyncio.gather(
-        *(reader_client(port, key, dataset, ids, seconds, warmup, i, reads) for i in range(clients))
+        measure_cpu(),
+        *(
+            reader_client(
+                port,
+                key,
+                dataset,
+                ids,
+                Timing(start, measure_from, stop_at, interval, interval * i / args.clients),
+                i,
+                reads,
+            )
+            for i in range(args.clients)
+        ),
     )
     return reads
 
@@ -262,9 +311,7 @@ def main() -> None:
     )
     try:
         wait_for(port)
-        reads = asyncio.run(
-            read_load(port, key, dataset, ids, args.clients, args.seconds, args.warmup, server.pid)
-        )
+        reads = asyncio.run(read_load(port, key, dataset, ids, args, server.pid))
         exports = {fmt: export(port, key, dataset, fmt) for fmt in ("csv", "parquet", "xlsx")}
     finally:
         server.terminate()
