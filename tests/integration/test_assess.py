@@ -226,6 +226,52 @@ def test_freezing_keeps_the_month_and_an_accepted_appeal_recomputes_it_with_the_
     assert late.status_code == 422 and late.json()["error"]["message"].startswith("month:")
 
 
+def test_deriving_every_fact_again_leaves_a_frozen_month_as_it_was(town: Town) -> None:
+    from sqlalchemy import select
+
+    from civicgrid.assess.repository import facts
+
+    _, month = months_of(town)
+    columns = [c for c in facts.c if c.name not in ("refreshed_seq",)]
+
+    def frozen_rows() -> list[Any]:
+        with UnitOfWork(town.platform.session_factory) as uow:
+            return [
+                tuple(row)
+                for row in uow.session.execute(
+                    select(*columns).where(facts.c.snapshot == month).order_by(facts.c.case_id)
+                )
+            ]
+
+    with UnitOfWork(town.platform.session_factory) as uow:
+        services.freeze_month(uow, SYSTEM, town.ports, month)
+        stored = services.stored_results(uow, SYSTEM, town.ports, month, "hotline")
+    before = frozen_rows()
+    # A case's answer has one score, in the month's rows as in the live ones.
+    with UnitOfWork(town.platform.session_factory) as uow:
+        live = dict(
+            uow.session.execute(
+                select(facts.c.case_id, facts.c.reply_quality).where(facts.c.snapshot == "live")
+            ).all()
+        )
+    quality = {
+        row[columns.index(facts.c.case_id)]: row[columns.index(facts.c.reply_quality)]
+        for row in before
+    }
+    assert any(quality.values())
+    assert {c: q for c, q in quality.items() if q is not None} == {
+        c: live[c] for c, q in quality.items() if q is not None
+    }
+    with UnitOfWork(town.platform.session_factory) as uow:
+        services.refresh_facts(uow, SYSTEM, town.ports, rebuild=True)
+    assert frozen_rows() == before
+    with UnitOfWork(town.platform.session_factory) as uow:
+        ranking = services.rankings(uow, SYSTEM, town.ports, month, "hotline")
+    assert {r.object_code: r.score for r in ranking.rows} == {
+        r["object_code"]: r["score"] for r in stored
+    }
+
+
 def test_a_weight_changed_through_the_api_makes_a_new_version_and_bad_weights_are_refused(
     town: Town,
 ) -> None:

@@ -81,7 +81,6 @@ def freeze(
     """Freeze a month: its facts as of its end, every scheme computed and stored, the
     appeal window opened."""
     with friendly_errors(), platform(db) as built, UnitOfWork(built.session_factory) as uow:
-        services.refresh_facts(uow, SYSTEM, built.assess)
         record = services.freeze_month(uow, SYSTEM, built.assess, month)
     out.print(
         f"{record.month} frozen: rulebook version {record.version}, revision {record.revision}, "

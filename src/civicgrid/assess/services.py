@@ -308,7 +308,16 @@ def derive_facts(
                 )
             )
         closed = [r.id for r in rows if str(r.status) == "closed"]
-        quality = insight_views.reply_quality(session, closed) if closed else {}
+        if as_of is None:
+            quality = insight_views.reply_quality(session, closed) if closed else {}
+        else:  # a month's snapshot takes the scores its cases' answers already have
+            quality = dict(
+                session.execute(
+                    select(facts.c.case_id, facts.c.reply_quality).where(
+                        facts.c.snapshot == LIVE, facts.c.case_id.in_(chunk)
+                    )
+                ).all()
+            )
         for row in rows:
             facts_of = CaseFacts(
                 id=row.id,
@@ -359,15 +368,14 @@ def refresh_facts(
     started = time.monotonic()
     session = uow.session
     repo = FactRepository(session)
+    kept: list[str] = []
     if rebuild:
-        frozen = session.execute(
-            select(facts.c.snapshot).where(facts.c.snapshot != LIVE).distinct()
-        ).scalars()
-        kept = list(frozen)
+        kept = list(
+            session.execute(select(facts.c.snapshot).where(facts.c.snapshot != LIVE).distinct())
+            .scalars()
+            .all()
+        )
         repo.clear()
-        for label in kept:  # frozen months are derived again, as of their end
-            window = month_window(label, ports.clock(), ports.timezone)
-            _write_frozen_facts(session, repo, window, repo.next_seq())
     done = repo.watermark("events")
     newest = int(session.execute(select(func.max(case_event_rows.c.id))).scalar() or 0)
     changed: list[int] = []
@@ -384,6 +392,9 @@ def refresh_facts(
         for chunk in _chunks(changed):
             repo.replace(LIVE, derive_facts(session, chunk), seq)
         repo.set_watermark("events", newest)
+    for label in kept:  # frozen months are derived again, as of their end, after the live rows
+        window = month_window(label, ports.clock(), ports.timezone)
+        _write_frozen_facts(session, repo, window, repo.next_seq())
     repo.generation()
     uow.commit()
     sync_snapshot(uow, ports)
@@ -756,6 +767,11 @@ def freeze_month(uow: UnitOfWork, actor: Actor, ports: AssessPorts, month: str) 
         raise Conflict("assess_month_not_over", month=window.label)
     repo = MonthRepository(session)
     record = repo.get(window.label)
+    if record is None or record.state is not MonthState.FROZEN:
+        # The month's rows take their cases' reply quality from the live rows: bring them up
+        # to date with the timelines first.
+        refresh_facts(uow, SYSTEM, ports)
+        record = repo.get(window.label)
     if record is None:
         record = AssessmentMonth(window.label, updated_at=now)
         repo.add(record)
@@ -1188,7 +1204,6 @@ def month_end_job(ports: AssessPorts, every: timedelta = timedelta(hours=1)) -> 
                 )
             ).scalar()
             if anything:
-                refresh_facts(uow, SYSTEM, ports)
                 freeze_month(uow, SYSTEM, ports, last)
                 sent = send_monthly_reports(uow, ports, last)
                 done.append(f"{last} frozen, {sent} reports sent")
