@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -33,6 +33,7 @@ from civicgrid.audit.repository import (
     AuditRepository,
     TreeState,
     audit_tiles,
+    suspect_leaves,
 )
 from civicgrid.audit.witness import DatabaseLog, WitnessRefusal, witness_key, witness_once
 from civicgrid.bootstrap import Platform
@@ -45,7 +46,6 @@ from civicgrid.core.ledger import (
     Entry,
     Ledger,
     audit_entries,
-    audit_entry_records,
     leaf_hash,
 )
 from civicgrid.core.permissions import ANONYMOUS, SYSTEM, Actor, Role
@@ -321,9 +321,6 @@ def test_verify_names_a_deleted_entry(scratch: Platform) -> None:
     checkpoint(scratch)
     ids = rows_in_order(scratch)
     with UnitOfWork(scratch.session_factory) as uow:
-        uow.session.execute(
-            delete(audit_entry_records).where(audit_entry_records.c.entry_id == ids[9])
-        )
         uow.session.execute(delete(audit_entries).where(audit_entries.c.id == ids[9]))
         uow.commit()
     assert verify(scratch) == ["entries 9 to 9 are missing: deleted"]
@@ -349,27 +346,43 @@ def test_verify_names_a_hidden_read_and_a_truncated_log(scratch: Platform) -> No
     checkpoint(scratch)
     ids = rows_in_order(scratch)
     with UnitOfWork(scratch.session_factory) as uow:
-        # Taking a read out of the records index hides it from the resident's page.
+        # Taking a record out of an entry hides the read from the resident's page.
         uow.session.execute(
-            delete(audit_entry_records).where(
-                audit_entry_records.c.entry_id == ids[4], audit_entry_records.c.record_id == 5
-            )
+            update(audit_entries).where(audit_entries.c.id == ids[4]).values(record_ids="6")
         )
         # The last three entries and the tree's last nodes removed, the size set back.
         repo = AuditRepository(uow.session)
+        hashes = _leaf_hashes(uow.session)[:9]
         for entry_id in ids[9:]:
-            uow.session.execute(
-                delete(audit_entry_records).where(audit_entry_records.c.entry_id == entry_id)
-            )
             uow.session.execute(delete(audit_entries).where(audit_entries.c.id == entry_id))
-        tiles = extend(0, [row for row in _leaf_hashes(uow.session)[:9]], {})
+        tiles = extend(0, hashes, {})
         uow.session.execute(delete(audit_tiles))
         repo.put_tiles(tiles)
         repo.set_state(TreeState(9, _root(tiles, 9)), utcnow())
         uow.commit()
     problems = verify(scratch)
-    assert any("records index of entry" in p for p in problems)
+    assert problems[0] == (
+        "entry 4 was altered: its content no longer matches the leaf hash in the tree"
+    )
     assert any("a signed checkpoint holds 12 entries and the tree only 9" in p for p in problems)
+
+
+def test_every_read_of_a_record_is_one_look_up(scratch: Platform) -> None:
+    append(scratch, 30)
+    with UnitOfWork(scratch.session_factory) as uow:
+        found, total = AuditRepository(uow.session).entries_naming({"person": [7]}, 10, 0)
+    assert total == 2 and {e.record_ids for e in found} == {(6, 7), (7, 8)}
+    if scratch.engine.dialect.name != "postgresql":
+        return
+    with scratch.engine.connect() as connection:  # the GIN index of each entry's records
+        connection.execute(text("SET enable_seqscan = off"))
+        plan = connection.execute(
+            text(
+                "EXPLAIN SELECT id FROM audit_entries WHERE "
+                "CAST(string_to_array(record_ids, ',') AS BIGINT[]) && ARRAY[7]::bigint[]"
+            )
+        ).scalars()
+        assert "ix_audit_entries_record_ids" in "\n".join(plan)
 
 
 def _leaf_hashes(session: Session) -> list[bytes]:
@@ -633,3 +646,27 @@ def test_the_witness_command_needs_a_log(tmp_path: Path) -> None:
     unreachable = CliRunner().invoke(cli, [*args, "--url", "http://127.0.0.1:9"])
     assert unreachable.exit_code == 2
     assert "127.0.0.1:9" in unreachable.output
+
+
+def test_entries_of_any_name_verify_and_the_server_vouches_for_them(scratch: Platform) -> None:
+    names = ['a "quoted" key', "back\\slash", "张三丰的系统", "emoji 🙂", "tab\tx", "\x01"]
+    with UnitOfWork(scratch.session_factory) as uow:
+        for n, name in enumerate(names):
+            Ledger(uow.session).append(
+                Entry.by(
+                    Actor(f"apikey:{name}", Role.API_CLIENT, department_code="990100-MZJ"),
+                    Action.VERIFY_QUESTION,
+                    dataset="registry.people",
+                    record_kind="person",
+                    record_ids=[n, n + 2, n + 1],
+                    grant=n,
+                    reason="answered_yes",
+                    personal="110105199001011234",
+                )
+            )
+        uow.commit()
+    checkpoint(scratch)
+    assert verify(scratch) == []
+    if scratch.engine.dialect.name == "postgresql":  # the server rebuilds every leaf exactly
+        with scratch.engine.connect() as connection:
+            assert suspect_leaves(connection, 0, len(names), services.VERSION_JSON) == []

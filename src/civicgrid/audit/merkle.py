@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 HASH_SIZE = 32
 TILE_HEIGHT = 8
@@ -174,8 +175,11 @@ class Tiles:
         return [self.range_hash(a, b) for a, b in consistency_ranges(old, new)]
 
 
+@lru_cache(maxsize=1024)
 def tile_levels(data: bytes) -> list[list[bytes]]:
-    """A tile's hashes and the complete inner levels above them (at most 9 rows)."""
+    """A tile's hashes and the complete inner levels above them (at most 9 rows). Kept for
+    the tiles asked for again (the upper tiles every proof reads): what a tile's bytes give
+    never changes, whichever tree they came from. The rows are not to be changed."""
     row = [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
     levels = [row]
     for _ in range(TILE_HEIGHT):

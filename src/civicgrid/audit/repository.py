@@ -30,6 +30,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -38,7 +39,7 @@ from civicgrid.core.db import UtcDateTime, metadata
 from civicgrid.core.ledger import (
     StoredEntry,
     audit_entries,
-    audit_entry_records,
+    naming,
     split_ids,
     split_names,
 )
@@ -300,14 +301,7 @@ class AuditRepository:
             stmt = stmt.where(e.at < where.before)
         if where.record_kind is not None:
             if where.record_ids:
-                r = audit_entry_records.c
-                stmt = stmt.where(
-                    exists().where(
-                        r.entry_id == e.id,
-                        r.record_kind == where.record_kind,
-                        r.record_id.in_(where.record_ids),
-                    )
-                )
+                stmt = stmt.where(naming(where.record_kind, where.record_ids, self.dialect))
             else:
                 stmt = stmt.where(e.record_kind == where.record_kind)
         return stmt
@@ -321,58 +315,77 @@ class AuditRepository:
     ) -> tuple[list[StoredEntry], int]:
         """Entries that name any of RECORDS (kind → numbers), newest first, and how many;
         with OTHER_THAN, only those of other actors."""
-        r = audit_entry_records.c
-        conditions = [
-            and_(r.record_kind == kind, r.record_id.in_(list(ids)))
-            for kind, ids in records.items()
-            if ids
-        ]
+        conditions = [naming(kind, ids, self.dialect) for kind, ids in records.items() if ids]
         if not conditions:
             return [], 0
-        naming: ColumnElement[bool] = audit_entries.c.id.in_(
-            select(r.entry_id).where(or_(*conditions))
-        )
+        where: ColumnElement[bool] = or_(*conditions)
         if other_than is not None:
-            naming = and_(naming, audit_entries.c.actor != other_than)
-        stmt = select(*ENTRY_COLUMNS).where(naming)
+            where = and_(where, audit_entries.c.actor != other_than)
         rows = self.session.execute(
-            stmt.order_by(audit_entries.c.at.desc(), audit_entries.c.id.desc())
+            select(*ENTRY_COLUMNS)
+            .where(where)
+            .order_by(audit_entries.c.at.desc(), audit_entries.c.id.desc())
             .limit(limit)
             .offset(offset)
         )
-        count = select(func.count()).where(naming)
+        count = select(func.count()).where(where)
         return [stored_entry(x) for x in rows], int(self.session.execute(count).scalar_one())
 
-    def sequenced_rows(self, batch: int = 20_000) -> Iterator[Any]:
-        """Every sequenced entry's columns, in leaf order (for `audit verify`)."""
-        stmt = (
-            select(*ENTRY_COLUMNS)
-            .where(audit_entries.c.leaf_index.is_not(None))
-            .order_by(audit_entries.c.leaf_index)
-            .execution_options(yield_per=batch)
-        )
-        yield from self.session.execute(stmt)
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
-    def record_index_rows(self, batch: int = 20_000) -> Iterator[Any]:
-        """(entry id, record kind, record id) of the records index, by entry."""
-        r = audit_entry_records.c
-        stmt = (
-            select(r.entry_id, r.record_kind, r.record_id)
-            .order_by(r.entry_id, r.record_id)
-            .execution_options(yield_per=batch)
-        )
-        yield from self.session.execute(stmt)
-
-    def entries_with_records(self, batch: int = 20_000) -> Iterator[Any]:
-        """(id, leaf index, record kind, record ids) of the entries that name records."""
+    def leaf_rows(self, batch: int = 20_000) -> Iterator[Any]:
+        """(leaf index, then the columns of core.ledger.leaf_of_row in its order) of every
+        placed entry, in leaf order (for `audit verify`)."""
         e = audit_entries.c
         stmt = (
-            select(e.id, e.leaf_index, e.record_kind, e.record_ids)
-            .where(e.record_ids.is_not(None))
-            .order_by(e.id)
+            select(
+                e.leaf_index,
+                e.at,
+                e.action,
+                e.actor,
+                e.role,
+                e.unit,
+                e.dataset,
+                e.record_kind,
+                e.record_ids,
+                e.row_count,
+                e.fields,
+                e.grant_id,
+                e.reason,
+                e.commitment,
+            )
+            .where(e.leaf_index.is_not(None))
+            .order_by(e.leaf_index)
             .execution_options(yield_per=batch)
         )
         yield from self.session.execute(stmt)
+
+    @property
+    def on_postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    def leaf_rows_at(self, indices: Sequence[int]) -> list[Any]:
+        """The rows of leaf_rows for these places."""
+        e = audit_entries.c
+        stmt = select(
+            e.leaf_index,
+            e.at,
+            e.action,
+            e.actor,
+            e.role,
+            e.unit,
+            e.dataset,
+            e.record_kind,
+            e.record_ids,
+            e.row_count,
+            e.fields,
+            e.grant_id,
+            e.reason,
+            e.commitment,
+        ).where(e.leaf_index.in_(list(indices)))
+        return list(self.session.execute(stmt.order_by(e.leaf_index)))
 
     # -------------------------------------------------------------- checkpoints
 
@@ -450,6 +463,72 @@ class AuditRepository:
                 received_at=at,
             )
         )
+
+
+# ------------------------------------------------------------------ PostgreSQL's share of a check
+# `audit verify` on PostgreSQL hands the server the work it does fastest, each part on a
+# connection of its own so the parts run side by side (and beside Python's own checks).
+
+
+def suspect_leaves(connection: Connection, first: int, end: int, version_json: str) -> list[int]:
+    """The places FIRST … END-1 whose entry's leaf, rebuilt and hashed by the server
+    (core.ledger.leaf_of_row written in SQL), is not the hash the tiles hold there, or
+    whose tile is missing. Each is checked again in Python: the server only sorts out the
+    entries that are certainly as they were (equal SHA-256 of equal bytes), so a difference
+    in how it writes JSON can flag an entry but never pass one."""
+    result = connection.execute(
+        text(
+            "SELECT e.leaf_index FROM audit_entries e"
+            " LEFT JOIN audit_tiles t ON t.level = 0 AND t.idx = e.leaf_index / 256"
+            " WHERE e.leaf_index >= :first AND e.leaf_index < :end AND substring(t.hashes"
+            " FROM (e.leaf_index % 256)::int * 32 + 1 FOR 32) IS DISTINCT FROM"
+            " sha256('\\x00'::bytea || convert_to('[' || :version || ',\"'"
+            " || to_char(e.at AT TIME ZONE 'UTC', :moment) || 'Z\",'"
+            " || to_json(e.action)::text || ',' || to_json(e.actor)::text"
+            " || ',' || coalesce(to_json(e.role)::text, 'null')"
+            " || ',' || coalesce(to_json(e.unit)::text, 'null')"
+            " || ',' || coalesce(to_json(e.dataset)::text, 'null')"
+            " || ',' || coalesce(to_json(e.record_kind)::text, 'null')"
+            " || ',[' || coalesce(e.record_ids, '') || '],'"
+            " || coalesce(e.row_count::text, 'null') || ','"
+            " || CASE WHEN e.fields IS NULL THEN '[]' ELSE '[\"' || replace(replace(replace("
+            "e.fields, '\\', '\\\\'), '\"', '\\\"'), ',', '\",\"') || '\"]' END"
+            " || ',' || coalesce(e.grant_id::text, 'null')"
+            " || ',' || coalesce(to_json(e.reason)::text, 'null')"
+            " || ',' || CASE WHEN e.commitment IS NULL THEN 'null'"
+            " ELSE '\"' || encode(e.commitment, 'base64') || '\"' END || ']', 'UTF8'))"
+        ),
+        {"first": first, "end": end, "version": version_json, "moment": MOMENT_FORMAT},
+    )
+    return sorted(int(r[0]) for r in result)
+
+
+# How PostgreSQL writes a leaf's time (core.ledger: to the microsecond, then "Z").
+MOMENT_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US'
+
+
+def placed_count(connection: Connection, size: int) -> int:
+    return int(
+        connection.execute(
+            select(func.count()).where(audit_entries.c.leaf_index < size)
+        ).scalar_one()
+    )
+
+
+def missing_places(connection: Connection, size: int, limit: int) -> list[tuple[int, int]]:
+    """The runs of places below SIZE that no entry holds, (first, last)."""
+    result = connection.execute(
+        text(
+            "SELECT previous + 1, leaf_index - 1 FROM (SELECT leaf_index, coalesce("
+            "lag(leaf_index) OVER (ORDER BY leaf_index), -1) AS previous FROM audit_entries"
+            " WHERE leaf_index < :size) AS placed WHERE leaf_index > previous + 1"
+            " UNION ALL SELECT coalesce(max(leaf_index), -1) + 1, :size - 1 FROM"
+            " audit_entries WHERE leaf_index < :size HAVING coalesce(max(leaf_index), -1)"
+            " + 1 < :size ORDER BY 1 LIMIT :limit"
+        ),
+        {"size": size, "limit": limit},
+    )
+    return [(int(a), int(b)) for a, b in result]
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:

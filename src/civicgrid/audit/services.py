@@ -22,11 +22,12 @@ Design (README, "The audit log"):
 from __future__ import annotations
 
 import hashlib
-import itertools
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,6 +73,9 @@ from civicgrid.audit.repository import (
     EntryFilter,
     StoredCheckpoint,
     TreeState,
+    missing_places,
+    placed_count,
+    suspect_leaves,
 )
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
@@ -79,14 +83,13 @@ from civicgrid.core.i18n import N_
 from civicgrid.core.instance import instance_file
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.ledger import (
+    LEAF_VERSION,
     Action,
     Entry,
     Ledger,
     RecordKind,
     StoredEntry,
-    leaf_bytes,
-    split_ids,
-    split_names,
+    leaf_of_row,
 )
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor, Role, permission
 from civicgrid.core.settings import Settings
@@ -106,6 +109,8 @@ PAGE_SIZE = 50
 COSIGNATURE_SKEW = timedelta(minutes=10)
 # `verify_log` names at most this many problems, and then how many more it found.
 MAX_PROBLEMS = 50
+# The leaf's first element as JSON, for the server's rebuilding of leaves.
+VERSION_JSON = json.dumps(LEAF_VERSION)
 # The reason code of a resident's own look-up of who read her records.
 OWN_READS = "own_reads"
 
@@ -528,8 +533,9 @@ def verify_log(uow: UnitOfWork, actor: Actor, ports: AuditPorts) -> VerifyReport
     first entry (or checkpoint) it concerns."""
     started = time.perf_counter()
     session = uow.session
-    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
-        # One snapshot for the whole check, whatever is appended meanwhile.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql and not session.in_transaction():
+        # One snapshot for what this session reads, whatever is appended meanwhile.
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     repo = AuditRepository(session)
     # Checkpoints first, then the tree: every checkpoint read is then no larger than it
@@ -538,14 +544,51 @@ def verify_log(uow: UnitOfWork, actor: Actor, ports: AuditPorts) -> VerifyReport
     tree = repo.state()
     report = VerifyReport(size=tree.size, pending=repo.pending())
     found = _Findings(report)
-    _check_entries(repo, tree.size, found)
-    corrected = _check_tiles(repo, tree.size, found)
-    _check_roots(repo, corrected, tree, checkpoints, ports, found)
-    _check_cosignatures(repo, checkpoints, ports, found)
-    _check_record_index(repo, tree.size, found)
+    tiles = _Findings(VerifyReport())
+    if postgresql:
+        with _ServerChecks(session.get_bind(), tree.size) as server:
+            corrected = _check_tiles(repo, tree.size, tiles)  # meanwhile, in Python
+            _check_entries_on_server(repo, server, tree.size, found)
+            found.extend(tiles)
+            _check_roots(repo, corrected, tree, checkpoints, ports, found)
+            _check_cosignatures(repo, checkpoints, ports, found)
+    else:
+        _check_entries(repo, tree.size, found)
+        corrected = _check_tiles(repo, tree.size, found)
+        _check_roots(repo, corrected, tree, checkpoints, ports, found)
+        _check_cosignatures(repo, checkpoints, ports, found)
     found.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _ServerChecks:
+    """PostgreSQL's share of a check, started at once on connections of their own (the
+    leaves in two halves, the missing places, the count) while Python checks the tiles."""
+
+    def __init__(self, engine: Any, size: int) -> None:
+        self.engine = engine
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="audit-verify")
+        half = size // 2
+        self.suspects = [
+            self._on_own(suspect_leaves, first, end, VERSION_JSON)
+            for first, end in ((0, half), (half, size))
+        ]
+        self.missing = self._on_own(missing_places, size, MAX_PROBLEMS)
+        self.count = self._on_own(placed_count, size)
+
+    def _on_own(self, check: Callable[..., Any], *args: Any) -> Future[Any]:
+        def run() -> Any:
+            with self.engine.connect() as connection:
+                return check(connection, *args)
+
+        return self.pool.submit(run)
+
+    def __enter__(self) -> _ServerChecks:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Findings:
@@ -560,57 +603,80 @@ class _Findings:
             return
         self.report.problems.append(Problem(key, params, at))
 
+    def extend(self, other: _Findings) -> None:
+        for problem in other.report.problems:
+            self.add(problem.key, problem.index, **problem.params)
+        self.more += other.more
+
     def close(self) -> None:
         if self.more:
             self.report.problems.append(Problem(N_("audit_verify_more"), {"count": self.more}))
 
 
-def _leaf_hashes_of_rows(rows: Iterable[Any]) -> Iterator[tuple[int, bytes, bytes]]:
-    """(leaf index, leaf hash recomputed from the columns, leaf hash stored with the entry)."""
+def _leaf_hashes_of_rows(rows: Iterable[Any]) -> Iterator[tuple[int, bytes]]:
+    """(leaf index, leaf hash recomputed from the entry's columns), in leaf order; ROWS are
+    AuditRepository.leaf_rows (read by position: a million of them)."""
     sha256 = hashlib.sha256
-    for row in rows:
-        leaf = leaf_bytes(
-            row.at,
-            row.action,
-            row.actor,
-            row.role,
-            row.unit,
-            row.dataset,
-            row.record_kind,
-            split_ids(row.record_ids),
-            row.row_count,
-            split_names(row.fields),
-            row.grant_id,
-            row.reason,
-            row.commitment,
-        )
-        yield row.leaf_index, sha256(b"\x00" + leaf).digest(), bytes(row.leaf_hash)
+    for index, *columns in rows:
+        yield index, sha256(b"\x00" + leaf_of_row(*columns)).digest()
+
+
+def _check_entries_on_server(
+    repo: AuditRepository, server: _ServerChecks, size: int, found: _Findings
+) -> None:
+    """The server rebuilt and hashed every leaf; Python checks again the entries it could
+    not vouch for, and names the missing places."""
+    found.report.entries = server.count.result()
+    for first, last in server.missing.result():
+        found.add(N_("audit_verify_missing"), first, first=first, last=last)
+    suspects = sorted(i for part in server.suspects for i in part.result())
+    altered = []
+    for start in range(0, len(suspects), 5_000):
+        rows = repo.leaf_rows_at(suspects[start : start + 5_000])
+        altered += _altered(repo, _leaf_hashes_of_rows(rows))
+    _name_altered(repo, altered, size, found)
 
 
 def _check_entries(repo: AuditRepository, size: int, found: _Findings) -> None:
-    """Every entry's leaf against the leaf hashes in the tiles: missing places, altered
-    entries, entries moved from their place."""
-    window: dict[int, bytes] = {}
-    window_end = -1
+    """Every entry's leaf, rebuilt from its columns, against the leaf hash the tiles hold
+    at its place: missing places, altered entries, entries moved from their place."""
     expected = 0
-    altered: list[tuple[int, bytes]] = []
-    for index, computed, _kept in _leaf_hashes_of_rows(repo.sequenced_rows()):
+    rows = []
+    for row in repo.leaf_rows():
+        index = row[0]
         if index >= size:
             break  # placed after the check began
         found.report.entries += 1
         if index > expected:
             found.add(N_("audit_verify_missing"), expected, first=expected, last=index - 1)
         expected = index + 1
+        rows.append(row)
+    if expected < size:
+        found.add(N_("audit_verify_missing"), expected, first=expected, last=size - 1)
+    _name_altered(repo, _altered(repo, _leaf_hashes_of_rows(rows)), size, found)
+
+
+def _altered(
+    repo: AuditRepository, computed: Iterable[tuple[int, bytes]]
+) -> list[tuple[int, bytes]]:
+    """The places whose recomputed leaf hash is not the one in the tiles."""
+    window: dict[int, bytes] = {}
+    window_end = -1
+    altered = []
+    for index, leaf in computed:
         tile_index, offset = divmod(index, TILE_WIDTH)
-        if tile_index > window_end:
+        if tile_index > window_end or tile_index not in window:
             window = repo.tile_range(0, tile_index, tile_index + 63)
             window_end = tile_index + 63
         data = window.get(tile_index, b"")
-        stored = data[offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
-        if stored != computed:
-            altered.append((index, computed))
-    if expected < size:
-        found.add(N_("audit_verify_missing"), expected, first=expected, last=size - 1)
+        if data[offset * HASH_SIZE : (offset + 1) * HASH_SIZE] != leaf:
+            altered.append((index, leaf))
+    return altered
+
+
+def _name_altered(
+    repo: AuditRepository, altered: list[tuple[int, bytes]], size: int, found: _Findings
+) -> None:
     if not altered:
         return
     # An altered entry whose leaf the tree holds elsewhere was moved (rows reordered).
@@ -761,24 +827,3 @@ def _check_cosignatures(
         text, size = texts[cosignature.checkpoint_id]
         if not witness.verifies(text, line):
             found.add(N_("audit_verify_cosignature"), None, witness=witness.name, size=size)
-
-
-def _check_record_index(repo: AuditRepository, size: int, found: _Findings) -> None:
-    """The records index says of each entry what the entry says (the residents' page reads
-    the index)."""
-    index_rows = itertools.groupby(repo.record_index_rows(), key=lambda r: r.entry_id)
-    pending_group = next(index_rows, None)
-    for entry_id, leaf_index, kind, ids in repo.entries_with_records():
-        while pending_group is not None and pending_group[0] < entry_id:
-            found.add(N_("audit_verify_record_index"), None, entry=pending_group[0])
-            pending_group = next(index_rows, None)
-        listed: set[tuple[str, int]] = set()
-        if pending_group is not None and pending_group[0] == entry_id:
-            listed = {(r.record_kind, int(r.record_id)) for r in pending_group[1]}
-            pending_group = next(index_rows, None)
-        if listed != {(kind, i) for i in split_ids(ids)}:
-            where = leaf_index if leaf_index is not None and leaf_index < size else None
-            found.add(N_("audit_verify_record_index"), where, entry=entry_id)
-    while pending_group is not None:
-        found.add(N_("audit_verify_record_index"), None, entry=pending_group[0])
-        pending_group = next(index_rows, None)

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 
 import civicgrid.bootstrap  # noqa: F401  (registers every table)
 from civicgrid.core.db import metadata
+from civicgrid.core.migrate import compared
 
 config = context.config
 
@@ -32,6 +33,7 @@ def _run(connection: object) -> None:
         target_metadata=metadata,
         compare_type=True,
         render_as_batch=True,  # SQLite needs batch mode to alter tables
+        include_object=compared,
     )
     with context.begin_transaction():
         context.run_migrations()
