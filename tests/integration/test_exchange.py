@@ -10,7 +10,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from civicgrid.demo.services import DemoSummary, install_demo_city, install_demo
 from civicgrid.exchange import services
 from civicgrid.exchange.domain import GrantState, RequestState
 from civicgrid.exchange.ports import AuditAction, MemoryAuditTrail
+from civicgrid.registry import views as registry_views
 from civicgrid.registry.identifiers import credit_check_character
 from civicgrid.registry.repository import (
     registry_houses,
@@ -191,6 +192,43 @@ def test_each_field_has_its_quality_measured(town: Town) -> None:
         headers=town.headers("data_admin"),
     ).json()
     assert vending["batches"][0]["rejected"] == 3 and vending["batches"][0]["imported"] == 60
+
+
+def test_quality_is_measured_again_after_each_registry_import_and_daily(town: Town) -> None:
+    from civicgrid.registry.domain import RecordKind
+    from civicgrid.registry.importing import default_mapping, open_table
+    from civicgrid.registry.services import import_records
+
+    platform = town.platform
+    assert services.QUALITY_JOB in {job.name for job in platform.jobs}  # the scheduler's
+    admin = town.headers("data_admin")
+    listed = town.client.get("/api/v1/exchange/datasets", headers=admin).json()
+    kinds = {d["code"]: d["source_kind"] for d in listed["datasets"]}
+    from_registry = sum(1 for kind in kinds.values() if kind == "registry")
+    measured = sum(1 for kind in kinds.values() if kind != "question")
+
+    def quality_at(code: str) -> str:
+        url = f"/api/v1/exchange/datasets/{town.dataset(code)}"
+        return str(town.client.get(url, headers=admin).json()["quality_at"])
+
+    with UnitOfWork(platform.session_factory) as uow:
+        services.refresh_quality(uow, SYSTEM, platform.exchange)  # whatever was due
+        assert services.refresh_quality(uow, SYSTEM, platform.exchange) == 0  # nothing since
+    people, vending = quality_at("people"), quality_at("street-vending")
+    path = town.folder / "公安_实有人口.csv"
+    with UnitOfWork(platform.session_factory) as uow:
+        kind = RecordKind.PERSON
+        mapping = default_mapping(kind)
+        import_records(
+            uow, SYSTEM, kind, open_table(path), mapping, secret_key=TEST_SECRET, source="公安"
+        )
+        # The registry's datasets, and only they, are measured again after the import.
+        assert services.refresh_quality(uow, SYSTEM, platform.exchange) == from_registry
+    assert quality_at("people") > people and quality_at("street-vending") == vending
+    tomorrow = platform.exchange.clock() + timedelta(days=1, minutes=1)
+    later = replace(platform.exchange, clock=lambda: tomorrow)
+    with UnitOfWork(platform.session_factory) as uow:
+        assert services.refresh_quality(uow, SYSTEM, later) == measured  # every day, all
 
 
 # ------------------------------------------------------------------ requests and grants
@@ -384,6 +422,17 @@ def test_deadlines_count_working_days_and_late_requests_turn_red(town: Town) -> 
     assert history[-1] == "overdue"
 
 
+def grant_notices(town: Town, grant: int) -> dict[str, str]:
+    """The outbox's notices about GRANT: recipient → body."""
+    with UnitOfWork(town.platform.session_factory) as uow:
+        found = uow.session.execute(
+            select(outbox.c.recipient, outbox.c.body).where(
+                outbox.c.record_kind == "share_grant", outbox.c.record_id == grant
+            )
+        ).all()
+    return {recipient: body for recipient, body in found}
+
+
 def test_a_grant_expires_on_its_date_without_anyone_acting(town: Town) -> None:
     ports = town.platform.exchange
     cases = town.dataset("cases")
@@ -400,10 +449,15 @@ def test_a_grant_expires_on_its_date_without_anyone_acting(town: Town) -> None:
     expired = rows(town, "990102-WJJ", cases)
     assert error_of(expired) == (403, "exchange_grant_expired")
     assert str(town.today() + timedelta(days=30)) in expired.json()["error"]["message"]
-    history = town.client.get(
-        f"/api/v1/exchange/requests/{made['id']}/history", headers=town.unit("990102-WJJ")
-    ).json()
-    assert history[-1]["action"] == "expire" and history[-1]["actor"] == "system"
+    for unit in ("990102-WJJ", f"{CITY}-CGJ"):  # both units see every step
+        history = town.client.get(
+            f"/api/v1/exchange/requests/{made['id']}/history", headers=town.unit(unit)
+        ).json()
+        assert [e["action"] for e in history] == ["ask", "approve", "grant", "create", "expire"]
+        assert history[-1]["actor"] == "system"
+    told = grant_notices(town, grant or 0)
+    assert {"user:t.990102-wjj", f"user:t.{CITY}-cgj"} <= set(told)
+    assert all(f"授权 #{grant}" in body and "期满失效" in body for body in told.values())
 
 
 def test_a_revoked_grant_stops_the_next_read(town: Town) -> None:
@@ -428,6 +482,12 @@ def test_a_revoked_grant_stops_the_next_read(town: Town) -> None:
     refused = rows(town, "990102-CGJ", addresses)
     assert error_of(refused) == (403, "exchange_grant_revoked")
     assert "地址库重建" in refused.json()["error"]["message"]
+    told = grant_notices(town, grant)
+    assert {"user:t.990102-cgj", f"user:t.{CITY}-mzj"} <= set(told)
+    assert all("地址库重建" in body for body in told.values())
+    for unit in ("990102-CGJ", f"{CITY}-MZJ"):
+        shown = town.client.get(f"/api/v1/exchange/grants/{grant}", headers=town.unit(unit))
+        assert shown.json()["state"] == "revoked"
 
 
 # ------------------------------------------------------------------ reading
@@ -543,6 +603,37 @@ def test_exports_hold_only_the_granted_fields_masked(town: Town, fmt: str) -> No
     ) == (422, "exchange_export_format")
 
 
+def test_a_units_api_key_exports_and_identity_numbers_keep_region_and_last_four(
+    town: Town,
+) -> None:
+    people = town.dataset("people")
+    made = ask(
+        town, "990102-ZJJ", people, [{"field": "id_masked", "mask": "last:4"}, {"field": "name"}]
+    ).json()
+    decide(town, town.unit(f"{CITY}-GAJ"), made["id"], "approve")
+    second = decide(town, town.headers("data_admin"), made["id"], "approve").json()
+    assert second["state"] == "approved", second
+    key = town.client.post(
+        "/api/v1/apikeys",
+        json={"name": "住建局房屋系统", "department_code": "990102-ZJJ"},
+        headers=town.headers("admin"),
+    ).json()["key"]
+    exported = town.client.get(
+        f"/api/v1/exchange/datasets/{people}/export?format=csv", headers={"X-API-Key": key}
+    )
+    assert exported.status_code == 200, exported.text
+    table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert table and set(table[0]) == {"id_masked", "name"}
+    numbers = [r["id_masked"] for r in table if r["id_masked"]]
+    assert numbers and all(re.fullmatch(r"\d{6}\*{8}\d{3}[\dX]", n) for n in numbers)
+    assert error_of(
+        town.client.get(
+            f"/api/v1/exchange/datasets/{town.dataset('houses')}/export?format=parquet",
+            headers={"X-API-Key": key},
+        )
+    ) == (403, "exchange_no_grant")
+
+
 # ------------------------------------------------------------------ verify without revealing
 
 
@@ -603,6 +694,42 @@ def test_questions_are_answered_yes_no_or_unknown_never_with_data(town: Town) ->
     assert "identity_number" in wrong.json()["error"]["message"]
     verdicts = [e for e in town.audit.entries if e.action is AuditAction.VERIFY]
     assert verdicts and verdicts[-1].personal == stranger and verdicts[-1].reason == "unknown"
+
+
+def test_is_this_person_registered_in_this_area(town: Town) -> None:
+    asker = "990102-MZJ"
+    question = town.dataset("q-registered-in")
+    made = ask(town, asker, question, [{"field": "answer"}]).json()
+    decided = decide(town, town.unit(f"{CITY}-GAJ"), made["id"], "approve").json()
+    assert decided["state"] == "approved", decided
+    hashed = registry_views.identity_hash(TEST_SECRET)
+    grids: dict[str, set[str]] = {}  # a person's records' grids, by the number's hash
+    with UnitOfWork(town.platform.session_factory) as uow:
+        found = select(registry_people.c.id_hash, registry_people.c.grid_code)
+        for id_hash, grid in uow.session.execute(found):
+            if id_hash and grid:
+                grids.setdefault(id_hash, set()).add(grid)
+    person = next(
+        p
+        for p in police_people(town)
+        if p[6] == "户籍人口" and len({g[:6] for g in grids.get(hashed(p[1]), set())}) == 1
+    )
+    district = next(iter(grids[hashed(person[1])]))[:6]
+    other = "990102" if district != "990102" else "990101"
+
+    def answer(number: str, area: str) -> Any:
+        body = {"question": "registered_in", "identity_number": number, "area": area}
+        return town.client.post("/api/v1/exchange/verify", json=body, headers=town.unit(asker))
+
+    assert answer(person[1], district).json()["answer"] == "yes"
+    assert answer(person[1], other).json()["answer"] == "no"
+    assert answer("11010519491231002X", district).json()["answer"] == "unknown"
+    nowhere = answer(person[1], "no-such-area")
+    assert error_of(nowhere) == (422, "exchange_unknown_area")
+    assert "area" in nowhere.json()["error"]["message"]
+    missing = answer(person[1], " ")
+    assert error_of(missing) == (422, "exchange_field_missing")
+    assert "area" in missing.json()["error"]["message"]
 
 
 def test_a_question_needs_its_own_grant_and_is_rate_limited(town: Town) -> None:

@@ -629,23 +629,25 @@ def refresh_quality(
     uow: UnitOfWork, actor: Actor, ports: ExchangePorts, *, everything: bool = False
 ) -> int:
     """Measure again each dataset whose source changed since it was last measured (a
-    registry import, new cases), or that was measured more than a day ago; how many were
-    measured. Commits after each dataset."""
+    registry import finished since; a case reported or changed since), or that was
+    measured more than a day ago; how many were measured. Commits after each dataset.
+    (An uploaded file is measured as it is imported.)"""
     now = ports.clock()
     registry_changed = registry_views.last_import(uow.session)
     done = 0
     for dataset in CatalogueRepository(uow.session).all():
         if dataset.is_question:
             continue
+        changed: datetime | None = None
+        if dataset.source_kind is SourceKind.REGISTRY:
+            changed = registry_changed
+        elif dataset.source_kind is SourceKind.CASES and dataset.quality_at is not None:
+            changed = last_change(uow.session, view_of(dataset))
         stale = (
             everything
             or dataset.quality_at is None
             or now - dataset.quality_at >= QUALITY_AT_LEAST_EVERY
-            or (
-                dataset.source_kind is SourceKind.REGISTRY
-                and registry_changed is not None
-                and registry_changed > dataset.quality_at
-            )
+            or (changed is not None and changed > dataset.quality_at)
         )
         if not stale:
             continue
