@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text, select
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text, func, or_, select
 from sqlalchemy.orm import Session
 
 from civicgrid.core.db import UtcDateTime, mapper_registry, metadata
@@ -61,6 +61,13 @@ events = Table(
 Index("ix_events_record", events.c.kind, events.c.record_id, events.c.id)
 # What one person did, newest first (the administrators' audit view).
 Index("ix_events_actor", events.c.actor_name, events.c.at)
+
+
+# A feed reads at most this many events a time, and waits this long for a number skipped
+# over (an open transaction's) before it counts as rolled back.
+FEED_BATCH = 2000
+FEED_GAP_SECONDS = 60.0
+FEED_MAX_MISSING = 10_000
 
 
 @dataclass(eq=False)
@@ -129,6 +136,77 @@ class EventLog:
             for event in self.session.execute(stmt).scalars():
                 found.setdefault(int(event.record_id or 0), []).append(event)
         return found
+
+    def newest(self) -> int:
+        """The number of the newest event (0 in an empty log): where a feed starts."""
+        return int(self.session.execute(select(func.max(events.c.id))).scalar() or 0)
+
+    def feed(
+        self, position: FeedPosition, kind: str, *, limit: int = FEED_BATCH, clock: float
+    ) -> list[FeedItem]:
+        """The events of KIND written since POSITION (which it moves on), oldest first:
+        what a page pushed by server-sent events tells its reader, polled by number, so it
+        works with any number of server processes. Numbers are drawn before a transaction
+        commits, so one that began earlier may commit later than a newer number: numbers
+        skipped over stay wanted for FEED_GAP_SECONDS (CLOCK is a monotonic time), then
+        count as rolled back."""
+        position.forget_old(clock)
+        wanted = events.c.id > position.after
+        if position.missing:
+            wanted = or_(wanted, events.c.id.in_(sorted(position.missing)))
+        stmt = (
+            select(events.c.id, events.c.kind, events.c.record_id, events.c.action)
+            .where(wanted)
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+        rows = self.session.execute(stmt).all()
+        position.saw([int(row.id) for row in rows], clock)
+        return [
+            FeedItem(int(row.id), int(row.record_id), str(row.action))
+            for row in rows
+            if row.kind == kind
+        ]
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One event of a feed: its number, its record and what happened."""
+
+    id: int
+    record_id: int
+    action: str
+
+
+@dataclass
+class FeedPosition:
+    """Where a reader of the event log stands: every event up to AFTER has been read but
+    MISSING, the numbers skipped over (not committed when last looked), each with the
+    monotonic time it was first missed."""
+
+    after: int
+    missing: dict[int, float] = field(default_factory=dict)
+
+    def saw(self, ids: Sequence[int], clock: float) -> None:
+        seen = set(ids)
+        for number in seen & self.missing.keys():
+            del self.missing[number]
+        newer = sorted(i for i in seen if i > self.after)
+        if not newer:
+            return
+        expected = self.after + 1
+        for number in newer:
+            for skipped in range(expected, min(number, expected + FEED_MAX_MISSING)):
+                self.missing.setdefault(skipped, clock)
+            expected = number + 1
+        self.after = newer[-1]
+        while len(self.missing) > FEED_MAX_MISSING:
+            del self.missing[min(self.missing)]
+
+    def forget_old(self, clock: float) -> None:
+        for number, since in list(self.missing.items()):
+            if clock - since > FEED_GAP_SECONDS:
+                del self.missing[number]
 
 
 def change_event(
