@@ -134,7 +134,13 @@ def demo_command(
         f"All {summary.grid_workers} grid workers log in as gw<grid code> with the grid "
         "worker's password above.\nThe units that share data log in as x.<unit code> "
         f"({', '.join(sharing.staff[:3])} …) with the password {sharing.staff_password}\n"
-        "These passwords are shown only now; reset one with: "
+        + (
+            f"The resident {sharing.resident[0]} (the same password) sees which units read "
+            f"her data at /my/reads, giving her identity number {sharing.resident[1]}\n"
+            if sharing.resident
+            else ""
+        )
+        + "These passwords are shown only now; reset one with: "
         "civicgrid user passwd NAME --password NEW"
     )
 

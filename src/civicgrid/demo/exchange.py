@@ -309,6 +309,10 @@ class DemoExchange:
     grants: dict[GrantState, int]
     staff_password: str  # of every unit's exchange account ("x.<unit code>")
     staff: list[str]
+    # A resident whose records the units read (her account is her mobile number, its
+    # password the units' password), and the identity number she gives on the page of
+    # who read her data (是谁查看了我的信息); None without the registry's files.
+    resident: tuple[str, str] | None = None
 
 
 def _files(folder: Path, grids: list[str], rng: np.random.Generator, today: str) -> dict[str, Path]:
@@ -365,14 +369,20 @@ def _files(folder: Path, grids: list[str], rng: np.random.Generator, today: str)
     }
 
 
-def _police_people(folder: Path | None) -> list[tuple[str, str]]:
-    """(identity number, address) of a few people in public security's demo file."""
+def _police_rows(folder: Path | None) -> list[list[str]]:
+    """The first few people of public security's demo file (name, identity number, sex,
+    birth date, phone, address, …): the first of the records the units read."""
     path = folder / "公安_实有人口.csv" if folder is not None else None
     if path is None or not path.exists():
         return []
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    return [(row[1], row[5]) for row in rows[1:4]]
+    return rows[1:4]
+
+
+def _police_people(folder: Path | None) -> list[tuple[str, str]]:
+    """(identity number, address) of a few people in public security's demo file."""
+    return [(row[1], row[5]) for row in _police_rows(folder)]
 
 
 @permission(ADMIN_ROLES, "Publish the demo city's datasets and play its share requests")
@@ -620,6 +630,18 @@ def install_demo_exchange(
             )
         except CivicGridError:
             continue  # a number the registry refused on import: nothing to ask after
+    # The first of those people has an account: on the page of who read her data she
+    # finds civil affairs' read under its grant and the counter's questions about her.
+    resident = None
+    for row in _police_rows(folder)[:1]:
+        name, number, phone = row[0], row[1], row[4]
+        add_user(
+            uow,
+            actor,
+            NewUser(phone, Role.RESIDENT.value, password, display_name=name, phone=phone),
+            password_hash=hashed,
+        )
+        resident = (phone, number)
     requests = Counter(r.state for r in exchange.list_requests(uow, data_admin))
     grants = Counter(g.state for g in exchange.list_grants(uow, data_admin))
     uow.commit()  # ends the reads' transaction: what the caller holds stays loaded
@@ -629,4 +651,5 @@ def install_demo_exchange(
         dict(grants),
         password,
         [f"x.{u}".lower() for u in staff],
+        resident,
     )
