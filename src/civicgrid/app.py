@@ -144,9 +144,12 @@ class CivicGridApp(FastAPI):
     middleware included, so every answer has them, a 500 too."""
 
     secure_cookies = False
+    tile_hosts: tuple[str, ...] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), secure=self.secure_cookies)
+        return SecurityHeaders(
+            super().build_middleware_stack(), secure=self.secure_cookies, tile_hosts=self.tile_hosts
+        )
 
 
 def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> FastAPI:
@@ -191,6 +194,7 @@ def create_app(platform: Platform | None = None, *, scheduler: bool = False) -> 
         form_limits=FORM_LIMITS,  # type: ignore[arg-type]
     )
     app.secure_cookies = platform.settings.environment == "production"
+    app.tile_hosts = tuple(platform.settings.basemap_hosts)
     # Raw UTF-8 in query strings and urlencoded forms is read as UTF-8 (core.textinput);
     # inside BodyLimit, which counts a body's bytes as sent rather than as escaped.
     app.add_middleware(Utf8Forms)

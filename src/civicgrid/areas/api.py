@@ -78,11 +78,13 @@ def areas_geojson(
         "district,street,community,grid", description="comma-separated levels to include"
     ),
 ) -> dict[str, Any]:
-    """The caller's areas as a GeoJSON FeatureCollection for the map; areas above the
-    caller's own are included as outlines with `context: true`."""
+    """The caller's areas as a GeoJSON FeatureCollection for the map, each with a point
+    inside it for its name (`label_point`); areas above the caller's own are included as
+    outlines with `context: true`."""
     wanted = [Level.parse(part) for part in levels.split(",") if part.strip()]
     features = []
     for area, is_context in services.map_areas(uow, actor, wanted):
+        inside = area.geometry.representative_point()
         features.append(
             {
                 "type": "Feature",
@@ -93,6 +95,8 @@ def areas_geojson(
                     "level": area.level.value,
                     "parent_code": area.parent_code,
                     "context": is_context,
+                    # Where its name goes on the map: a point inside the outline.
+                    "label_point": [round(inside.x, 6), round(inside.y, 6)],
                 },
             }
         )

@@ -8,6 +8,8 @@ Content-Disposition) are kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,22 +21,31 @@ from civicgrid.core import csrf
 # no <style> (htmx's indicator style is in app.css, turned off in its config), and
 # Leaflet positions the map through the style object (element.style.x = …), which a
 # policy does not govern, so 'unsafe-inline' is not needed for styles either. Map
-# features are drawn as SVG, no tiles are fetched, so images come from us (and data:
-# and blob: for Leaflet's icons and a photo's preview before it is sent).
-PAGE_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+# features are drawn as SVG, so images come from us (and data: and blob: for Leaflet's
+# icons and a photo's preview before it is sent), and from the tile server of the base
+# map only when the city configures one (Settings.basemap_hosts).
+
+
+def page_policy(tile_hosts: Sequence[str] = ()) -> str:
+    """The pages' policy; TILE_HOSTS: the origins the base map's tiles may come from."""
+    images = " ".join(["'self'", "data:", "blob:", *tile_hosts])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {images}",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+PAGE_POLICY = page_policy()
 # FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN and start them
 # with an inline script: they show only the API's description, never people's data, so
 # they alone may do that.
@@ -71,11 +82,13 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 class SecurityHeaders:
     """ASGI middleware: SECURITY_HEADERS and a Content-Security-Policy on every answer,
     and the CSRF secret's cookie when a page made one. SECURE: the site is served over
-    HTTPS (production), so the cookie is a Secure __Host- cookie."""
+    HTTPS (production), so the cookie is a Secure __Host- cookie. TILE_HOSTS: where the
+    configured base map's tiles come from, let into the pages' img-src."""
 
-    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+    def __init__(self, app: ASGIApp, *, secure: bool, tile_hosts: Sequence[str] = ()) -> None:
         self.app = app
         self.secure = secure
+        self.page_policy = page_policy(tile_hosts).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,7 +98,7 @@ class SecurityHeaders:
         browser = csrf.secret_from_cookie(cookies, self.secure)
         scope[csrf.SCOPE_KEY] = browser
         path: str = scope.get("path", "")
-        policy = (DOCS_POLICY if path.startswith(DOCS_PATHS) else PAGE_POLICY).encode()
+        policy = DOCS_POLICY.encode() if path.startswith(DOCS_PATHS) else self.page_policy
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -148,6 +148,20 @@ class Settings(BaseSettings):
     audit_signing_key: str = ""
     audit_checkpoint_seconds: int = Field(default=5, ge=0)
     audit_witnesses: str = ""
+    # The base map under every map: an XYZ tile layer the city chooses (天地图 with its key
+    # `tk`, or its own tile server), as a URL template with {z}, {x}, {y} and optionally
+    # {s} (one of basemap_subdomains, each a character or comma-separated names); an
+    # optional second layer drawn over it (天地图's labels, cva_w); the credit the tiles
+    # require; their deepest zoom; and the coordinates they are drawn in (wgs84, which
+    # 天地图's CGCS2000 is to within centimetres, or gcj02 for AMap-style tiles, onto which
+    # the pages shift our WGS-84 data). Empty: no tiles, nothing is fetched from another
+    # site, and the maps draw what CivicGrid knows (outlines, names, roads, buildings).
+    basemap_url: str = ""
+    basemap_overlay_url: str = ""
+    basemap_attribution: str = ""
+    basemap_max_zoom: int = Field(default=18, ge=1, le=22)
+    basemap_subdomains: str = ""
+    basemap_crs: Literal["wgs84", "gcj02"] = "wgs84"
 
     @field_validator("max_image_megapixels", "max_request_mb")
     @classmethod
@@ -185,6 +199,46 @@ class Settings(BaseSettings):
                 f"CIVICGRID_TRUSTED_PROXIES: {exc} (可信代理须为 IP 地址或网段，以逗号分隔)"
             ) from exc
         return text
+
+    @field_validator("basemap_url", "basemap_overlay_url")
+    @classmethod
+    def _tile_template(cls, url: str, info: ValidationInfo) -> str:
+        url = url.strip()
+        if url and not (
+            url.startswith(("https://", "http://"))
+            and all(part in url for part in ("{z}", "{x}", "{y}"))
+        ):
+            name = f"CIVICGRID_{(info.field_name or '').upper()}"
+            raise ValueError(
+                f"{name} must be an http(s) URL template with {{z}}, {{x}} and {{y}}, "
+                f"not {url!r} (底图地址须为含 {{z}}、{{x}}、{{y}} 的瓦片地址模板)"
+            )
+        return url
+
+    @property
+    def basemap_subdomain_list(self) -> list[str]:
+        """The names {s} takes: "a,b,c" or "01234567" (each character one)."""
+        text = self.basemap_subdomains.strip()
+        if "," in text:
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return list(text)
+
+    @property
+    def basemap_hosts(self) -> list[str]:
+        """The origins the configured tiles come from (scheme and host, {s} written out
+        for each subdomain): what the pages' img-src lets in beside our own."""
+        hosts: list[str] = []
+        for url in (self.basemap_url, self.basemap_overlay_url):
+            if not url:
+                continue
+            scheme, _, rest = url.partition("://")
+            host = rest.split("/", 1)[0].split("?", 1)[0]
+            names = self.basemap_subdomain_list if "{s}" in host else [""]
+            for name in names or ["a", "b", "c"]:
+                origin = f"{scheme}://{host.replace('{s}', name)}"
+                if origin not in hosts:
+                    hosts.append(origin)
+        return hosts
 
     @model_validator(mode="after")
     def _private_secret(self) -> Settings:

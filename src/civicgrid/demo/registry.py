@@ -14,7 +14,7 @@ same people and houses, with the disagreements real exports have.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -69,22 +69,40 @@ class DemoAddress:
         return f"{self.door}{self.building}-{self.unit}-{self.room}"
 
 
+ROOMS_PER_BUILDING = 24
+
+
+def grid_door(index: int) -> tuple[str, int, str]:
+    """The road, door number and estate of the INDEXth grid's addresses."""
+    road = ROADS[index % len(ROADS)] + ROAD_KINDS[(index // len(ROADS)) % len(ROAD_KINDS)]
+    door = 1 + index // (len(ROADS) * len(ROAD_KINDS))
+    return road, door, ESTATES[index % len(ESTATES)]
+
+
 def standard_addresses(
-    grids: Sequence[tuple[str, float, float]], per_grid: int, seed: int = 11
+    grids: Sequence[tuple[str, float, float]],
+    per_grid: int,
+    seed: int = 11,
+    places: Mapping[tuple[str, int], tuple[float, float]] | None = None,
 ) -> list[DemoAddress]:
     """PER_GRID rooms in each grid (code, lon, lat of a point inside it): a road and door
-    per grid, buildings, units and rooms at it."""
+    per grid, buildings, units and rooms at it. PLACES: where each building stands (grid
+    code, building number → lon, lat; demo.streets), else near the grid's point."""
     rng = np.random.default_rng(seed)
     found: list[DemoAddress] = []
     for index, (code, lon, lat) in enumerate(grids):
-        road = ROADS[index % len(ROADS)] + ROAD_KINDS[(index // len(ROADS)) % len(ROAD_KINDS)]
-        door = 1 + index // (len(ROADS) * len(ROAD_KINDS))
-        estate = ESTATES[index % len(ESTATES)]
+        road, door, estate = grid_door(index)
         for n in range(per_grid):
-            building, rest = divmod(n, 24)
+            building, rest = divmod(n, ROOMS_PER_BUILDING)
             unit, room = divmod(rest, 8)
             floor, flat = divmod(room, 2)
-            jitter = rng.normal(0, 0.0003, 2)
+            placed = (places or {}).get((code, building + 1))
+            if placed is None:
+                jitter = rng.normal(0, 0.0003, 2)
+                where = (float(lon + jitter[0]), float(lat + jitter[1]))
+            else:
+                jitter = rng.normal(0, 0.00002, 2)  # a couple of metres: the same block
+                where = (float(placed[0] + jitter[0]), float(placed[1] + jitter[1]))
             found.append(
                 DemoAddress(
                     f"{road}{door}号",
@@ -93,8 +111,8 @@ def standard_addresses(
                     unit + 1,
                     (floor + 1) * 100 + flat + 1,
                     code,
-                    float(lat + jitter[1]),
-                    float(lon + jitter[0]),
+                    where[1],
+                    where[0],
                 )
             )
     return found

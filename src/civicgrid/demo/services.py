@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from shapely import Point
+from shapely.geometry.base import BaseGeometry
+
 from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.areas.domain import Level
 from civicgrid.areas.repository import AreaRepository
@@ -27,10 +30,12 @@ from civicgrid.core.rows import read_csv_text
 from civicgrid.core.security import generate_password, hash_password
 from civicgrid.demo.cases import play_demo_cases
 from civicgrid.demo.domain import DemoCity
-from civicgrid.demo.registry import department_files, standard_addresses
+from civicgrid.demo.registry import ROOMS_PER_BUILDING, department_files, standard_addresses
+from civicgrid.demo.streets import lay_out
 from civicgrid.registry.domain import ImportBatch, RecordKind
 from civicgrid.registry.entities import LinkRun, link_registry
 from civicgrid.registry.importing import default_mapping, open_table
+from civicgrid.registry.mapping import replace_map_features
 from civicgrid.registry.services import import_records
 
 
@@ -194,15 +199,16 @@ def install_demo_registry(
     With LINK the people, houses and organisations are then linked into entities (Splink on
     DuckDB), so each one's records from the departments open side by side."""
     note = progress or (lambda _message: None)
-    inside = {
-        a.code: a.geometry.representative_point()
-        for a in AreaRepository(uow.session).list(level=Level.GRID)
-    }
-    grids = [(code, point.x, point.y) for code, point in inside.items()]
+    outlines = [(a.code, a.geometry) for a in AreaRepository(uow.session).list(level=Level.GRID)]
+    grids = [(code, point.x, point.y) for code, point in _inside(outlines)]
+    per_grid = max(4, -(-people // (len(grids) * 2))) if grids else 0  # two people a room
+    # The roads and blocks the addresses stand on, so the maps can be read without tiles.
+    note("registry: roads and buildings")
+    streets = lay_out(outlines, -(-per_grid // ROOMS_PER_BUILDING))
+    replace_map_features(uow, actor, "demo", streets.features())
     if not grids or people <= 0:
         return DemoRegistry([], {})
-    per_grid = max(4, -(-people // (len(grids) * 2)))  # about two people per room
-    addresses = standard_addresses(grids, per_grid)
+    addresses = standard_addresses(grids, per_grid, places=streets.places())
     where = folder or Path(tempfile.mkdtemp(prefix="civicgrid-demo-registry-"))
     batches = []
     for kind, path, source in department_files(where, addresses, people, today or date.today()):
@@ -223,3 +229,7 @@ def install_demo_registry(
         note(f"registry: linking {kind.value}")
         linked[kind] = link_registry(uow, actor, kind, backend="duckdb")
     return DemoRegistry(batches, linked)
+
+
+def _inside(outlines: list[tuple[str, BaseGeometry]]) -> list[tuple[str, Point]]:
+    return [(code, outline.representative_point()) for code, outline in outlines]

@@ -3,7 +3,7 @@ import batches and the rows they rejected, and the linked entities with reviewer
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -11,12 +11,13 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.http import allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import PageNumber, RecordId
-from civicgrid.registry import entities, services
+from civicgrid.registry import entities, mapping, services
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.schemas import (
     BatchOut,
     EntityOut,
     LinkDecisionIn,
+    NearestAddressOut,
     RecordDetailOut,
     RecordPage,
     RecordPatch,
@@ -93,6 +94,51 @@ def decide(
         other_record_id=body.other_record_id,
     )
     return EntityOut.of(view)
+
+
+@router.get("/map")
+def map_features(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(mapping.map_features),
+    bbox: str = Query(..., description="the map's bounds: west,south,east,north (WGS-84)"),
+) -> dict[str, Any]:
+    """Building footprints, named roads and door addresses (never a unit or a room) inside
+    the bounds, as a GeoJSON FeatureCollection for the base map: the caller's area for
+    staff, the city for the public. Empty, with `too_large`, for bounds wider than about
+    15 km; `truncated` when more were there than one answer holds."""
+    view = mapping.map_features(uow, actor, mapping.Bounds.parse(bbox))
+    return {
+        "type": "FeatureCollection",
+        "too_large": view.too_large,
+        "truncated": view.truncated,
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": f.geometry,
+                "properties": {
+                    "kind": f.kind,
+                    "name": f.name,
+                    "address": f.address,
+                    "grid_code": f.grid_code,
+                },
+            }
+            for f in view.features
+        ],
+    }
+
+
+@router.get("/map/nearest", response_model=NearestAddressOut)
+def nearest_address(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(mapping.nearest_address),
+    lat: float = Query(..., description="latitude, WGS-84"),
+    lon: float = Query(..., description="longitude, WGS-84"),
+) -> NearestAddressOut:
+    """The standard address (door or building) at or nearest the point, within 250 m:
+    what the report form names under the resident's pin. `address` is null when there is
+    none so near."""
+    found = mapping.nearest_address(uow, actor, lat, lon)
+    return NearestAddressOut.of(found)
 
 
 @router.get("/{kind}", response_model=RecordPage)

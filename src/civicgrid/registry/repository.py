@@ -223,6 +223,32 @@ Index("ix_registry_organisations_name", registry_organisations.c.name)
 Index("ix_registry_organisations_credit_code", registry_organisations.c.credit_code)
 Index("ix_registry_organisations_grid", registry_organisations.c.grid_code)
 
+# The standard address's map (标准地址的图层): building footprints (建筑物轮廓) and named
+# roads, each with its GeoJSON geometry (WGS-84) and its bounding box, which is what a
+# map's bounds are matched on. The base map draws them where no tiles are configured.
+registry_map_features = Table(
+    "registry_map_features",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # building | road
+    Column("name", String(100), nullable=False),  # 锦绣苑3栋, 人民路
+    Column("address", String(300), nullable=False),  # the building's standard address
+    Column("grid_code", String(32), nullable=True),
+    Column("geometry", JSON, nullable=False),
+    Column("min_lon", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lon", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+Index(
+    "ix_registry_map_features_box",
+    registry_map_features.c.min_lon,
+    registry_map_features.c.min_lat,
+)
+Index("ix_registry_map_features_grid", registry_map_features.c.grid_code)
+
 registry_rejects = Table(
     "registry_rejects",
     metadata,

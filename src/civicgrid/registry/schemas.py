@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from civicgrid.core.types import RecordId
 from civicgrid.registry.domain import Change, ImportBatch, RejectedRow
 from civicgrid.registry.entities import DecisionView, EntityView
+from civicgrid.registry.mapping import NearestAddress
 from civicgrid.registry.services import RecordDetail
 
 
@@ -199,3 +200,20 @@ class LinkDecisionIn(BaseModel):
         "or split from, every other record of the entity",
     )
     reason: str = Field(description="why (required, kept with the decision)")
+
+class NearestAddressOut(BaseModel):
+    address: str | None = Field(description="the door or building's standard address")
+    building: str | None = Field(description="the building (estate and number), if any")
+    distance_m: float | None = Field(description="metres from the point; 0 inside the building")
+    grid_code: str | None = None
+
+    @classmethod
+    def of(cls, found: NearestAddress | None) -> NearestAddressOut:
+        if found is None:
+            return cls(address=None, building=None, distance_m=None)
+        return cls(
+            address=found.address,
+            building=found.building or None,
+            distance_m=found.distance_m,
+            grid_code=found.grid_code,
+        )

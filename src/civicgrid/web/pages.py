@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,6 +63,30 @@ def _csrf_field(context: Context) -> Markup:
 
 
 TEMPLATES.env.globals.update(csrf_token=_csrf_token, csrf_field=_csrf_field)
+
+
+# The base map the pages' maps draw (static/basemap.js reads it from a <meta>): the city's
+# tile layer when Settings configures one, else nothing, and the maps draw what CivicGrid
+# knows. The tile server is let into the pages' img-src only then (core.headers).
+@pass_context
+def _basemap_config(context: Context) -> str:
+    settings = platform_of(context["request"]).settings
+    if not settings.basemap_url:
+        return "{}"
+    return json.dumps(
+        {
+            "url": settings.basemap_url,
+            "overlay": settings.basemap_overlay_url,
+            "attribution": settings.basemap_attribution,
+            "maxZoom": settings.basemap_max_zoom,
+            "subdomains": settings.basemap_subdomain_list or "abc",
+            "crs": settings.basemap_crs,
+        },
+        ensure_ascii=False,
+    )
+
+
+TEMPLATES.env.globals["basemap_config"] = _basemap_config
 
 
 # Every date, time and duration on a page, in the reader's language and the city's time zone
