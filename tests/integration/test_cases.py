@@ -165,6 +165,7 @@ def test_a_whistle_summons_several_units_who_report_in(
         "whistle",
         departments=[street_unit, police],
         lead=street_unit,
+        reason="占道经营引发纠纷，需城管与派出所联合处置",
     )
     assert {(h["department"], h["lead"]) for h in whistled["handlers"]} == {
         (street_unit, True),

@@ -294,6 +294,7 @@ def test_a_whistle_tells_its_lead_and_the_units_it_summons(
         "whistle",
         departments=[street_unit, other],
         lead=street_unit,
+        reason="需联合执法",
     )
     told = {n["to"]: n["body"] for n in notices(city_client, dispatcher, case["id"])}
     assert "牵头办理" in told[f"user:h.{street_unit}"]

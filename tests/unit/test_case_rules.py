@@ -75,7 +75,9 @@ def new_case(status: Status = Status.REPORTED, **changes: object) -> Case:
 COMPLETE = {
     Action.REJECT: Command(Action.REJECT, reason="不属于受理范围"),
     Action.DISPATCH: Command(Action.DISPATCH, department="S-ZFD"),
-    Action.WHISTLE: Command(Action.WHISTLE, departments=["S-ZFD", "S-PCS"], lead="S-ZFD"),
+    Action.WHISTLE: Command(
+        Action.WHISTLE, departments=["S-ZFD", "S-PCS"], lead="S-ZFD", reason="多部门联合处置"
+    ),
     Action.RETURN: Command(Action.RETURN, reason="不属于本部门"),
     Action.RESOLVE: Command(Action.RESOLVE, note="已清理"),
     Action.REQUEST_EXTENSION: Command(Action.REQUEST_EXTENSION, reason="等配件", hours=24),
@@ -182,16 +184,38 @@ def test_required_fields_are_named() -> None:
 def test_a_whistle_needs_two_units_and_a_lead_among_them() -> None:
     case = new_case(Status.REGISTERED)
     with pytest.raises(InvalidInput):
-        case.apply(Command(Action.WHISTLE, departments=["S-ZFD"]), DISPATCHER, T0)
+        case.apply(Command(Action.WHISTLE, departments=["S-ZFD"], reason="联合"), DISPATCHER, T0)
     with pytest.raises(InvalidInput):
         case.apply(
-            Command(Action.WHISTLE, departments=["S-ZFD", "S-PCS"], lead="X"), DISPATCHER, T0
+            Command(Action.WHISTLE, departments=["S-ZFD", "S-PCS"], lead="X", reason="联合"),
+            DISPATCHER,
+            T0,
         )
     case.apply(
-        Command(Action.WHISTLE, departments=["S-ZFD", "S-PCS"], lead="S-PCS"), DISPATCHER, T0
+        Command(Action.WHISTLE, departments=["S-ZFD", "S-PCS"], lead="S-PCS", reason="联合"),
+        DISPATCHER,
+        T0,
     )
     assert case.lead_department == "S-PCS"
     assert case.handler_codes() == {"S-ZFD", "S-PCS"}
+
+
+def test_a_whistle_says_why_and_may_name_a_meeting_still_to_come() -> None:
+    units = ["S-ZFD", "S-PCS"]
+    with pytest.raises(InvalidInput) as why:
+        new_case(Status.REGISTERED).apply(
+            Command(Action.WHISTLE, departments=units), DISPATCHER, T0
+        )
+    assert why.value.params["field"] == "reason"
+    past = Command(Action.WHISTLE, departments=units, reason="联合", meeting_at=T0 - timedelta(1))
+    with pytest.raises(InvalidInput) as gone:
+        new_case(Status.REGISTERED).apply(past, DISPATCHER, T0)
+    assert gone.value.params["field"] == "meeting_at"
+    meeting = T0 + timedelta(hours=3)
+    whistle = Command(Action.WHISTLE, departments=units, reason="占道纠纷", meeting_at=meeting)
+    event = new_case(Status.REGISTERED).apply(whistle, DISPATCHER, T0)
+    assert event.note == "占道纠纷"
+    assert datetime.fromisoformat(event.data["meeting_at"]) == meeting
 
 
 def test_co_handlers_report_in_once_and_only_the_lead_resolves() -> None:

@@ -45,6 +45,7 @@ DYNAMIC_FAMILIES = {
     "channel.*": "where a case came from (CasePage.channel)",
     "priority.*": "a case's priority (CasePage.priority)",
     "light.*": "a case's deadline light (CasePage.light)",
+    "ui.where.*": "where a case stands after an action (case_pages.Labels.where)",
     "sentiment.*": "the tone of a report (CasePage, the urgency panel)",
     "*_wrong_state": "the workflow kernel's 409 for a record kind (core.workflow)",
     "*_field_required": "the workflow kernel's missing field for a record kind (core.workflow)",

@@ -485,6 +485,8 @@ class Command:
     category_code: str | None = None
     priority: Priority | None = None
     location: dict[str, Any] | None = None
+    # whistle: when the summoned units meet (optional), a time zone-aware moment.
+    meeting_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -811,9 +813,14 @@ def _whistle(case: Case, command: Command, actor: Actor, now: datetime) -> dict[
     if lead not in departments:
         raise InvalidInput("case_lead_not_summoned", field="lead", lead=lead)
     outside = _outside_needs_reason(command)
+    meeting: dict[str, Any] = {}
+    if command.meeting_at is not None:
+        if command.meeting_at.tzinfo is None or command.meeting_at < now:
+            raise InvalidInput("case_meeting_in_past", field="meeting_at")
+        meeting = {"meeting_at": command.meeting_at.isoformat()}
     case.department_code = lead
     case.handlers = [CaseHandler(code, lead=code == lead, assigned_at=now) for code in departments]
-    return {"departments": departments, "lead": lead, **outside}
+    return {"departments": departments, "lead": lead, **meeting, **outside}
 
 
 def _return(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
@@ -1064,6 +1071,19 @@ SUMMONED_UNIT: Relation[Case] = Relation(
     ),
     _summoned_refusal,
 )
+# A summoned unit reports in once: then its card says 已报到 and offers it no more.
+NOT_YET_CHECKED_IN: Relation[Case] = Relation(
+    "not_yet_checked_in",
+    lambda case, ctx: (
+        not any(
+            h.department_code == ctx.actor.department_code and h.checked_in_at is not None
+            for h in case.handlers
+        )
+    ),
+    lambda case, ctx: Conflict(
+        "case_already_checked_in", id=case.id, department=ctx.actor.department_code or "-"
+    ),
+)
 # The account that filed the report, or a reporter who proved herself by the case's
 # number and her phone (Context.proven).
 REPORTER: Relation[Case] = Relation(
@@ -1090,7 +1110,7 @@ GRANTS: dict[Action, tuple[Grant[Case], ...]] = {
     Action.WHISTLE: BY_CENTRE,
     Action.RETURN: BY_LEAD_UNIT,
     Action.START: BY_LEAD_UNIT,
-    Action.CHECK_IN: (ADMIN, grant(UNIT_ROLES, SUMMONED_UNIT)),
+    Action.CHECK_IN: (ADMIN, grant(UNIT_ROLES, SUMMONED_UNIT, NOT_YET_CHECKED_IN)),
     Action.RESOLVE: BY_LEAD_UNIT,
     Action.REQUEST_EXTENSION: BY_LEAD_UNIT,
     Action.APPROVE_EXTENSION: BY_CENTRE,
@@ -1121,6 +1141,8 @@ GRANTS: dict[Action, tuple[Grant[Case], ...]] = {
 }
 REQUIRES: dict[Action, tuple[str, ...]] = {
     Action.REJECT: ("reason",),
+    # 吹哨: the units summoned hear why, so each comes ready.
+    Action.WHISTLE: ("reason",),
     Action.RETURN: ("reason",),
     Action.RESOLVE: ("note",),
     Action.REQUEST_EXTENSION: ("reason",),

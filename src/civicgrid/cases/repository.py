@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    cast,
     exists,
     false,
     func,
@@ -35,6 +36,9 @@ from sqlalchemy import (
     or_,
     select,
     text,
+)
+from sqlalchemy import (
+    case as sql_case,
 )
 from sqlalchemy.orm import Session, relationship
 
@@ -63,7 +67,7 @@ from civicgrid.core.db import (
     utcnow,
 )
 from civicgrid.core.outbox import Outbox, OutboxMessage
-from civicgrid.core.workflow import Event, EventLog
+from civicgrid.core.workflow import Event, EventLog, events
 
 TAXONOMY_REVISION = "taxonomy"
 
@@ -396,6 +400,8 @@ class CaseFilter:
         overdue: bool | None = None,
         q: str | None = None,
         now: datetime | None = None,
+        yellow: bool = False,
+        ids: Sequence[int] | None = None,
     ) -> None:
         self.statuses = statuses
         self.category = category
@@ -404,6 +410,9 @@ class CaseFilter:
         self.overdue = overdue
         self.q = q
         self.now = now
+        # 黄灯: past the warning share of the step's time (warn_at), not yet past its deadline.
+        self.yellow = yellow
+        self.ids = ids  # these cases only (a page refreshing the rows it shows)
 
 
 class CaseScope:
@@ -574,6 +583,14 @@ class CaseRepository:
                 cases.c.deadline_at < f.now,
             )
             stmt = stmt.where(late if f.overdue else ~late)
+        if f.ids is not None:
+            stmt = stmt.where(cases.c.id.in_(list(f.ids)))
+        if f.yellow and f.now is not None:
+            stmt = stmt.where(
+                cases.c.status.in_(list(OPEN_STATUSES)),
+                cases.c.warn_at <= f.now,
+                cases.c.deadline_at > f.now,
+            )
         if f.q:
             # The words as typed: % and _ are characters to find, not wildcards.
             stmt = stmt.where(
@@ -662,6 +679,141 @@ class CaseRepository:
         stmt = select(Case).where(cases.c.id.in_(ids)).order_by(cases.c.id)
         return self.session.execute(stmt).scalars().all()
 
+    def among(self, scope: CaseScope, ids: Sequence[int], f: CaseFilter | None = None) -> set[int]:
+        """Which of IDS the SCOPE may see (and, with F, match it)."""
+        if not ids:
+            return set()
+        stmt = self._scoped(select(cases.c.id).where(cases.c.id.in_(list(ids))), scope, f)
+        if f is not None:
+            stmt = self._filtered(stmt, f)
+        return {int(i) for i in self.session.execute(stmt).scalars()}
+
+    def clusters(
+        self, scope: CaseScope, f: CaseFilter, frame: Frame, limit: int
+    ) -> Sequence[Cluster]:
+        """The matching cases inside FRAME counted per cell of its grid: the map of a whole
+        queue in one bounded answer, however many cases it holds. A cell's point is the
+        mean of its cases'; a cell of one case names it."""
+        c = cases.c
+        assert f.now is not None
+        row_of: Any
+        column_of: Any
+        if self.session.get_bind().dialect.name == "postgresql":
+            row_of = func.floor((c.lat - frame.south) / frame.cell_lat)
+            column_of = func.floor((c.lon - frame.west) / frame.cell_lon)
+        else:  # SQLite has no floor() unless built with its maths functions
+            row_of = cast((c.lat - frame.south) / frame.cell_lat, Integer)
+            column_of = cast((c.lon - frame.west) / frame.cell_lon, Integer)
+        # Only a running clock has a light: a finished case's old deadline is no alarm.
+        running = c.status.in_(list(OPEN_STATUSES))
+        red = func.sum(sql_case((and_(running, c.deadline_at <= f.now), 1), else_=0))
+        yellow = func.sum(
+            sql_case((and_(running, c.warn_at <= f.now, c.deadline_at > f.now), 1), else_=0)
+        )
+        stmt = select(
+            func.count().label("n"),
+            func.avg(c.lat).label("lat"),
+            func.avg(c.lon).label("lon"),
+            red.label("red"),
+            yellow.label("yellow"),
+            func.min(c.id).label("first"),
+            func.max(c.title).label("title"),
+            func.max(c.status).label("status"),
+        ).where(
+            c.lat.between(frame.south, frame.north),
+            c.lon.between(frame.west, frame.east),
+        )
+        stmt = self._filtered(self._scoped(stmt, scope, f), f)
+        stmt = stmt.group_by(row_of, column_of).order_by(func.count().desc()).limit(limit)
+        found = []
+        for row in self.session.execute(stmt):
+            light = "red" if row.red else "yellow" if row.yellow else "green"
+            if row.status not in OPEN_STATUSES and row.n == 1:
+                light = "none"
+            one = row.n == 1
+            found.append(
+                Cluster(
+                    count=int(row.n),
+                    lat=float(row.lat),
+                    lon=float(row.lon),
+                    light=light,
+                    case_id=int(row.first) if one else None,
+                    title=str(row.title) if one else None,
+                )
+            )
+        return found
+
+    def count_in(self, scope: CaseScope, f: CaseFilter, frame: Frame | None = None) -> int:
+        """How many matching cases have a point (inside FRAME)."""
+        stmt = select(func.count()).select_from(cases).where(cases.c.lat.is_not(None))
+        if frame is not None:
+            stmt = stmt.where(
+                cases.c.lat.between(frame.south, frame.north),
+                cases.c.lon.between(frame.west, frame.east),
+            )
+        stmt = self._filtered(self._scoped(stmt, scope, f), f)
+        return int(self.session.execute(stmt).scalar_one())
+
+    def last_moves(self, ids: Sequence[int], actions: Sequence[str]) -> dict[int, Event]:
+        """The newest of the timeline rows named ACTIONS of each of the cases IDS."""
+        found: dict[int, Event] = {}
+        if not ids:
+            return found
+        stmt = (
+            select(Event)
+            .where(
+                events.c.kind == CASE_KIND,
+                events.c.record_id.in_(list(ids)),
+                events.c.action.in_(list(actions)),
+            )
+            .order_by(events.c.id)
+        )
+        for event in self.session.execute(stmt).scalars():
+            found[int(event.record_id or 0)] = event
+        return found
+
+    def rows_for_export(self, scope: CaseScope, f: CaseFilter, cap: int) -> Sequence[Any]:
+        """The matching cases' columns a list shows (not the ORM objects: an export may
+        hold a hundred thousand), by deadline as the queue orders them, at most CAP."""
+        c = cases.c
+        stmt: Select[Any] = select(
+            c.id,
+            c.title,
+            c.description,
+            c.category_code,
+            c.status,
+            c.priority,
+            c.channel,
+            c.grid_code,
+            c.address,
+            c.lat,
+            c.lon,
+            c.department_code,
+            c.suggested_department_code,
+            c.created_at,
+            c.deadline_at,
+            c.warn_at,
+            c.supporters,
+            c.reporter_hidden,
+        )
+        stmt = self._filtered(self._scoped(stmt, scope, f), f)
+        stmt = stmt.order_by(c.deadline_at.asc().nulls_last(), c.id).limit(cap)
+        return self.session.execute(stmt).all()
+
+    def first_reporters(self, ids: Sequence[int]) -> dict[int, Reporter]:
+        """Each case's first reporter (not one who only added her voice)."""
+        found: dict[int, Reporter] = {}
+        for first in range(0, len(ids), 1000):
+            chunk = list(ids[first : first + 1000])
+            stmt = (
+                select(Reporter)
+                .where(case_reporters.c.case_id.in_(chunk), case_reporters.c.supporter.is_(False))
+                .order_by(case_reporters.c.id)
+            )
+            for reporter in self.session.execute(stmt).scalars():
+                found.setdefault(int(reporter.case_id or 0), reporter)
+        return found
+
 
 class AttachmentRepository:
     def __init__(self, session: Session) -> None:
@@ -681,6 +833,31 @@ class AttachmentRepository:
             attachment = self.get(attachment_id)
             if attachment is not None and attachment.case_id is None:
                 attachment.case_id = case_id
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A stretch of map cut into cells (degrees of latitude and longitude)."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+    cell_lat: float
+    cell_lon: float
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The matching cases of one cell of a Frame: how many, where on average, the worst
+    deadline light among them, and the case itself when it is alone."""
+
+    count: int
+    lat: float
+    lon: float
+    light: str
+    case_id: int | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True)

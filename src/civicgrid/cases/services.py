@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -66,6 +68,8 @@ from civicgrid.cases.repository import (
     CaseFilter,
     CaseRepository,
     CaseScope,
+    Cluster,
+    Frame,
     ListChanges,
     TaxonomyRepository,
 )
@@ -83,7 +87,7 @@ from civicgrid.core.errors import (
     NotAuthenticated,
     NotFound,
 )
-from civicgrid.core.i18n import N_, Locale, translate
+from civicgrid.core.i18n import N_, Locale, format_datetime, translate
 from civicgrid.core.jobs import PeriodicJob
 from civicgrid.core.ledger import Action as AccessAction
 from civicgrid.core.ledger import Entry, Ledger
@@ -107,7 +111,7 @@ from civicgrid.core.rows import Parsed, RowProblem
 from civicgrid.core.security import issue_pass, read_pass
 from civicgrid.core.settings import Settings
 from civicgrid.core.types import is_email, is_phone
-from civicgrid.core.workflow import Event, EventLog
+from civicgrid.core.workflow import Event, EventLog, FeedPosition
 
 log = logging.getLogger("civicgrid.cases")
 
@@ -609,7 +613,17 @@ def _params(cases: CaseRepository, case: Case, event: Event, ports: CasePorts) -
         "answer": case.resolution,
         "into": event.data.get("into", ""),
         "title": case.title,
+        "meeting": _meeting(event, ports),
     }
+
+
+def _meeting(event: Event, ports: CasePorts) -> str:
+    """A whistle's meeting, as its notices say it ("会商时间：3月2日 10:15"), or nothing."""
+    at = event.data.get("meeting_at")
+    if not at:
+        return ""
+    when = format_datetime(datetime.fromisoformat(at), ports.locale, ports.settings.timezone)
+    return translate(N_("msg.unit.meeting"), ports.locale, {"at": when})
 
 
 def answers_for(
@@ -736,6 +750,8 @@ class ActionRequest:
     lat: float | None = None
     lon: float | None = None
     attachments: list[Upload] = field(default_factory=list)
+    # whistle: when the summoned units meet (time zone-aware; optional).
+    meeting_at: datetime | None = None
 
 
 @permission(CASE.acting_roles(), "Act on a case")
@@ -781,6 +797,7 @@ def _carry_out(
         hours=request.hours,
         priority=request.priority,
         as_reporter=as_reporter,
+        meeting_at=request.meeting_at,
     )
     _check_units(routing, request)
     target = None
@@ -1561,6 +1578,332 @@ def act_as_reporter(
         raise Forbidden("case_reporter_only", id=case.id)
     _carry_out(uow, _as_reporter(filer), case, request, ports, as_reporter=True)
     return _followed(cases, case, mine, ports)
+
+
+# ------------------------------------------------------------------ the queue: map, news, exports
+
+# A cluster on the map stands for the cases of a square about this many screen pixels wide,
+# and one answer holds at most this many, whatever the view asked for.
+MAP_CELL_PX = 56
+MAP_MAX_CELLS = 2000
+
+
+@dataclass(frozen=True)
+class MapView:
+    """The stretch of map a reader looks at (degrees) and its zoom (Leaflet's, 0–22)."""
+
+    south: float = -90.0
+    west: float = -180.0
+    north: float = 90.0
+    east: float = 180.0
+    zoom: float = 10.0
+
+    def frame(self) -> Frame:
+        """The view cut into cells of MAP_CELL_PX at its zoom, coarser when that would make
+        more than MAP_MAX_CELLS (a whole continent asked for at street zoom)."""
+        problems: list[CivicGridError] = []
+        south, north = max(self.south, -90.0), min(self.north, 90.0)
+        west, east = max(self.west, -180.0), min(self.east, 180.0)
+        for name, value in (("south", south), ("north", north), ("west", west), ("east", east)):
+            if not math.isfinite(value):
+                problems.append(InvalidInput("case_map_bad_view", field=name))
+        if not problems and (south >= north or west >= east):
+            problems.append(InvalidInput("case_map_bad_view", field="bbox"))
+        if not (math.isfinite(self.zoom) and 0 <= self.zoom <= 22):
+            problems.append(InvalidInput("case_map_bad_zoom", field="zoom"))
+        if problems:
+            raise InvalidFields(problems)
+        cell_lon = MAP_CELL_PX * 360.0 / (256 * 2**self.zoom)
+        # Web Mercator draws a degree of latitude longer by 1/cos(latitude).
+        cell_lat = cell_lon * math.cos(math.radians((south + north) / 2))
+        cells = ((north - south) / cell_lat) * ((east - west) / cell_lon)
+        if cells > MAP_MAX_CELLS:
+            grow = math.sqrt(cells / MAP_MAX_CELLS)
+            cell_lat, cell_lon = cell_lat * grow, cell_lon * grow
+        return Frame(south, west, north, east, cell_lat, cell_lon)
+
+
+@dataclass
+class CaseMap:
+    clusters: list[Cluster]
+    total: int  # matching cases with a point inside the view
+
+
+@permission(CASE_READERS, "The cases of a list on a map, counted per cell")
+def case_map(
+    uow: UnitOfWork, actor: Actor, f: CaseFilter, ports: CasePorts, view: MapView
+) -> CaseMap:
+    """Every case the caller may see that matches F (all pages of the list, not only the
+    one shown) inside VIEW, counted per cell: at most MAP_MAX_CELLS points however many
+    cases match, each with its count and the worst deadline light among them; a cell of
+    one case names it."""
+    frame = view.frame()
+    f.now = f.now or ports.clock()
+    found = CaseRepository(uow.session).clusters(scope_of(actor), f, frame, MAP_MAX_CELLS)
+    return CaseMap(list(found), sum(c.count for c in found))
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """A case the reader may see that changed: its number, what happened last, whether it
+    is new (reported since), and whether it matches the reader's filter now."""
+
+    id: int
+    action: str
+    new: bool
+    matches: bool
+
+
+@permission(CASE_READERS, "Which cases the caller may see changed since a point of the timeline")
+def case_changes(
+    uow: UnitOfWork,
+    actor: Actor,
+    position: FeedPosition,
+    f: CaseFilter,
+    ports: CasePorts,
+    clock: float | None = None,
+) -> list[CaseChange]:
+    """The cases whose timeline grew since POSITION (moved on past what was read) that the
+    caller may see now, each once: what a page pushed by server-sent events tells its
+    reader. Cases outside her scope are left out, so nothing is said of them, not even
+    their numbers."""
+    items = EventLog(uow.session).feed(
+        position, CASE_KIND, clock=time.monotonic() if clock is None else clock
+    )
+    if not items:
+        return []
+    latest: dict[int, str] = {}
+    new: set[int] = set()
+    for item in items:
+        latest[item.record_id] = item.action
+        if item.action == SystemEvent.REPORT.value:
+            new.add(item.record_id)
+    cases = CaseRepository(uow.session)
+    scope = scope_of(actor)
+    ids = list(latest)
+    visible = cases.among(scope, ids)
+    f.now = f.now or ports.clock()
+    matching = cases.among(scope, sorted(visible), f)
+    return [
+        CaseChange(case_id, latest[case_id], case_id in new, case_id in matching)
+        for case_id in ids
+        if case_id in visible
+    ]
+
+
+@permission(CASE_READERS, "Where the case feed stands now")
+def feed_start(uow: UnitOfWork, actor: Actor) -> FeedPosition:
+    """A position at the newest event: a page drawn now hears of what happens next."""
+    return FeedPosition(EventLog(uow.session).newest())
+
+
+@dataclass(frozen=True)
+class Handover:
+    """How a case last went to a unit or came back (its newest dispatch, whistle, return,
+    escalation or reopening): a returned case's unit and reason (退回); a whistle's units,
+    its lead, its reason and its meeting (吹哨)."""
+
+    action: str
+    at: datetime
+    by: str
+    reason: str
+    department: str | None = None
+    departments: tuple[str, ...] = ()
+    lead: str | None = None
+    meeting_at: datetime | None = None
+
+    @property
+    def returned(self) -> bool:
+        return self.action == Action.RETURN.value
+
+    @property
+    def whistle(self) -> bool:
+        return self.action == Action.WHISTLE.value
+
+
+# The timeline rows that send a case to a unit or bring it back.
+_HANDOVERS = (
+    Action.RETURN.value,
+    Action.DISPATCH.value,
+    Action.WHISTLE.value,
+    Action.ESCALATE.value,
+    Action.REOPEN.value,
+)
+
+
+@permission(CASE_READERS, "How the cases a list shows last went to a unit or came back")
+def handovers_of(uow: UnitOfWork, actor: Actor, shown: Sequence[Case]) -> dict[int, Handover]:
+    """For each of SHOWN the caller may see, its newest handover: a registered case whose
+    newest is a return is one a unit sent back (with its reason); a case whose newest is a
+    whistle is handled by several units, one leading."""
+    ids = [c.id for c in shown if c.id is not None and can_see(actor, c)]
+    moves = CaseRepository(uow.session).last_moves(ids, _HANDOVERS)
+    found = {}
+    for case_id, event in moves.items():
+        data = event.data
+        meeting = data.get("meeting_at")
+        found[case_id] = Handover(
+            action=event.action,
+            at=event.at,
+            by=event.actor_name,
+            reason=event.note,
+            department=data.get("department"),
+            departments=tuple(data.get("departments") or ()),
+            lead=data.get("lead"),
+            meeting_at=datetime.fromisoformat(meeting) if meeting else None,
+        )
+    return found
+
+
+# An export holds at most this many cases (all pages of a list; a city's open cases fit).
+EXPORT_CAP = 100_000
+# Its personal data is logged in entries of this many cases each.
+EXPORT_LOG_CHUNK = 5000
+
+
+@dataclass
+class CaseExport:
+    """A list's cases for a spreadsheet: its columns' names and its rows, in the reader's
+    language, times as naive datetimes in the city's time zone, reporters masked for her."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    timezone: str
+    datetime_columns: frozenset[int]
+
+
+EXPORT_COLUMNS = (
+    N_("export.case.id"),
+    N_("export.case.title"),
+    N_("export.case.category"),
+    N_("export.case.status"),
+    N_("export.case.light"),
+    N_("export.case.priority"),
+    N_("export.case.channel"),
+    N_("export.case.grid"),
+    N_("export.case.address"),
+    N_("export.case.lat"),
+    N_("export.case.lon"),
+    N_("export.case.unit"),
+    N_("export.case.reported_at"),
+    N_("export.case.deadline"),
+    N_("export.case.supporters"),
+    N_("export.case.reporter"),
+    N_("export.case.phone"),
+    N_("export.case.description"),
+)
+_EXPORT_TIMES = frozenset({12, 13})
+
+
+@permission(CASE_READERS, "Export the cases of a list (all its pages) for a spreadsheet")
+def export_cases(
+    uow: UnitOfWork, actor: Actor, f: CaseFilter, ports: CasePorts, locale: Locale
+) -> CaseExport:
+    """Every case the caller may see that matches F, by deadline as the queue shows them
+    (at most EXPORT_CAP), with their first reporter's name and phone masked unless the
+    caller reads reporters in full (core.masking); a read in full is logged in the audit
+    log with the cases it held."""
+    now = ports.clock()
+    f.now = f.now or now
+    routing = ports.routing.fresh(uow)
+    cases = CaseRepository(uow.session)
+    rows = cases.rows_for_export(scope_of(actor), f, EXPORT_CAP + 1)
+    truncated = len(rows) > EXPORT_CAP
+    rows = rows[:EXPORT_CAP]
+    ids = [int(r.id) for r in rows]
+    reporters = cases.first_reporters(ids)
+    units = {d.code: d.name for d in DepartmentRepository(uow.session).list()}
+    areas = AreaRepository(uow.session).get_many({str(r.grid_code) for r in rows})
+    grids = {code: area.name for code, area in areas.items()}
+    full = masking.reads_in_full(actor.role, Whose.REPORTER)
+    zone = ZoneInfo(ports.settings.timezone)
+
+    def local(moment: datetime | None) -> datetime | None:
+        return moment.astimezone(zone).replace(tzinfo=None) if moment is not None else None
+
+    def label(key: str) -> str:
+        return translate(key, locale)
+
+    def category(code: str) -> str:
+        found = routing.categories.get(code)
+        if found is None:
+            return code
+        return found.name_en if locale == "en" and found.name_en else found.name
+
+    def light(row: Any) -> str:
+        if row.deadline_at is None or row.status not in OPEN_STATUSES:
+            return Light.NONE.value
+        if now >= row.deadline_at:
+            return Light.RED.value
+        return Light.YELLOW.value if row.warn_at and now >= row.warn_at else Light.GREEN.value
+
+    table = []
+    for row in rows:
+        reporter = reporters.get(int(row.id))
+        name = phone = ""
+        if reporter is not None:
+            if reporter.hidden and not full:
+                name = label(N_("export.case.anonymous"))
+            else:
+                name = masking.name(reporter.name, actor.role, Whose.REPORTER)
+            phone = (
+                masking.phone(reporter.phone, actor.role, Whose.REPORTER) if reporter.phone else ""
+            )
+        text = str(row.description)
+        title = str(row.title)
+        if not full:
+            text = masking.identifiers_in(text, actor.role, Whose.REPORTER)
+            title = masking.identifiers_in(title, actor.role, Whose.REPORTER)
+        unit = row.department_code or row.suggested_department_code or ""
+        table.append(
+            [
+                int(row.id),
+                title,
+                category(str(row.category_code)),
+                label(f"status.{row.status}"),
+                label(f"light.{light(row)}"),
+                label(f"priority.{row.priority}"),
+                label(f"channel.{row.channel}"),
+                grids.get(str(row.grid_code), str(row.grid_code)),
+                str(row.address),
+                row.lat,
+                row.lon,
+                units.get(unit, unit),
+                local(row.created_at),
+                local(row.deadline_at),
+                int(row.supporters or 0),
+                name,
+                phone,
+                text,
+            ]
+        )
+    if full:
+        # Reporters' names and phones written out in full: a read of personal data, logged
+        # with the cases it held, a chunk of cases an entry.
+        with_contacts = [i for i in ids if i in reporters]
+        ledger = Ledger(uow.session)
+        for first in range(0, len(with_contacts), EXPORT_LOG_CHUNK):
+            chunk = with_contacts[first : first + EXPORT_LOG_CHUNK]
+            ledger.append(
+                Entry.by(
+                    actor,
+                    AccessAction.EXPORT,
+                    record_kind="case",
+                    record_ids=chunk,
+                    row_count=len(chunk),
+                    fields=("reporter.name", "reporter.phone"),
+                    reason="xlsx",
+                )
+            )
+        uow.commit()
+    return CaseExport(
+        [label(key) for key in EXPORT_COLUMNS],
+        table,
+        truncated,
+        ports.settings.timezone,
+        _EXPORT_TIMES,
+    )
 
 
 # ------------------------------------------------------------------ the scheduler

@@ -374,7 +374,13 @@ def _play(
     if len(units) >= 1 and rng.random() < 0.07:
         summoned = [department, *rng.sample(units, min(2, len(units)))]
         if not step(
-            Command(Action.WHISTLE, departments=summoned, lead=department), cast.dispatcher
+            Command(
+                Action.WHISTLE,
+                departments=summoned,
+                lead=department,
+                reason="涉及多个部门职责，需联合处置",
+            ),
+            cast.dispatcher,
         ):
             return
         for co in summoned[1:]:

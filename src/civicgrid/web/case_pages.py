@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from civicgrid.areas import services as areas
@@ -36,11 +37,14 @@ from civicgrid.cases.domain import (
     Status,
     SystemEvent,
 )
+from civicgrid.cases.exports import workbook
 from civicgrid.cases.repository import CaseFilter
 from civicgrid.cases.services import (
     ActionRequest,
     CasePorts,
     CaseView,
+    Handover,
+    MapView,
     NewCase,
     NewSupporter,
 )
@@ -48,13 +52,21 @@ from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidFields, InvalidInput
 from civicgrid.core.http import allow, get_uow, platform_of, read_form, request_locale
-from civicgrid.core.i18n import N_, Locale, format_duration, has_message, translate
+from civicgrid.core.i18n import (
+    N_,
+    Locale,
+    format_datetime,
+    format_duration,
+    has_message,
+    translate,
+)
 from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import ROLE_LABELS, STAFF, Actor, Role, Rule
 from civicgrid.core.types import DB_INT_MAX, RecordId, record_number
-from civicgrid.core.workflow import Event
+from civicgrid.core.workflow import Event, FeedPosition
 from civicgrid.insight.warnings.services import WARNING_READERS
 from civicgrid.web.pages import TEMPLATES, _safe_next, render
+from civicgrid.web.streams import ServerEvent, event_stream, rule_for
 
 router = APIRouter(include_in_schema=False)
 
@@ -119,6 +131,7 @@ class Labels:
         categories: Sequence[Category],
         units: Sequence[Department] = (),
         grids: dict[str, str] | None = None,
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.locale = locale
         self.now = now
@@ -126,6 +139,8 @@ class Labels:
         self.units = {d.code: d for d in units}
         self.unit_names: dict[str, str] = {}  # a case's own units, for those not on staff
         self.grids = grids or {}
+        self.timezone = timezone
+        self.area_names: dict[str, str] = {}  # the units' areas, where the page needs them
 
     def t(self, key: str, **params: Any) -> str:
         return translate(key, self.locale, params)
@@ -171,6 +186,9 @@ class Labels:
     def grid(self, code: str) -> str:
         return self.grids.get(code, code)
 
+    def area_name(self, code: str) -> str:
+        return self.area_names.get(code, code)
+
     def due(self, case: Case) -> str:
         """'3 h 10 min left' or '2 d 4 h overdue' for the current step's deadline."""
         if case.deadline_at is None or not case.is_open:
@@ -179,6 +197,33 @@ class Labels:
         if left >= timedelta(0):
             return self.t("ui.due_in", time=format_duration(left, self.locale))
         return self.t("ui.overdue_by", time=format_duration(-left, self.locale))
+
+    def when(self, moment: datetime) -> str:
+        """A moment for people, in the city's time zone."""
+        return format_datetime(moment, self.locale, self.timezone)
+
+    def where(self, status: str, unit: str | None) -> str:
+        """Where a case in STATUS stands now, held by UNIT: "在城管科，等待开始处置"."""
+        key = f"ui.where.{status}"
+        if not has_message(key):
+            return self.status(status)
+        return self.t(key, unit=self.unit(unit) if unit else self.t("ui.where.a_unit"))
+
+    def done(
+        self, action: str, case_id: int, status: str, unit: str | None, here: bool | None
+    ) -> str:
+        """The confirmation of an action: what happened, where the case is now, and whether
+        it is still in the list the reader came back to (HERE; None on a case's own page)."""
+        text = self.t(
+            "ui.done.sentence",
+            id=case_id,
+            done=self.t("ui.case.done", action=self.action(action)),
+            where=self.where(status, unit),
+        )
+        if here is None:
+            return text
+        where = self.t("ui.done.still_here") if here else self.t("ui.done.left_list")
+        return f"{text} {where}"
 
     def utc(self, moment: datetime | None) -> str:
         """UTC ISO 8601 for <time datetime>, which machines read."""
@@ -198,6 +243,9 @@ class Labels:
             details.append(
                 self.t("ui.event.whistle", names=names, lead=self.unit(data.get("lead")))
             )
+            if data.get("meeting_at"):
+                at = datetime.fromisoformat(data["meeting_at"])
+                details.append(self.t("ui.event.meeting", at=self.when(at)))
         elif event.action in UNIT_EVENTS and data.get("department"):
             details.append(self.t("ui.event.unit", name=self.unit(data["department"])))
         if event.action == Action.REQUEST_EXTENSION.value and data.get("hours"):
@@ -338,6 +386,7 @@ def labels_for(
         cases.list_categories(uow, actor),
         units,
         grids,
+        platform_of(request).settings.timezone,
     )
 
 
@@ -390,6 +439,20 @@ def _whole(value: str, name: str) -> int | None:
     return int(number)
 
 
+def _local_time(value: str, name: str, timezone: str) -> datetime | None:
+    """A date and time typed in a form (datetime-local: "2026-03-02T10:15"), in the city's
+    time zone."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("ui.whistle.bad_meeting", field=name, value=value) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment
+
+
 async def form_photos(request: Request) -> list[Upload]:
     """The photos of a multipart form. A browser sends an empty file input as a part without
     a file, which FastAPI's File() would refuse with a JSON error: it is simply no photo."""
@@ -430,6 +493,7 @@ class ActionForm:
         lat: Annotated[str, Form()] = "",
         lon: Annotated[str, Form()] = "",
         next: Annotated[str, Form()] = "",
+        meeting_at: Annotated[str, Form()] = "",
     ) -> None:
         self.action = action.strip()
         self.note = note.strip()
@@ -447,8 +511,10 @@ class ActionForm:
         self.lon = lon
         self.photos = photos
         self.next = next
+        self.meeting_at = meeting_at.strip()
 
-    def to_request(self) -> ActionRequest:
+    def to_request(self, timezone: str = "UTC") -> ActionRequest:
+        """The action asked for; a meeting time typed on the page is the city's (TIMEZONE)."""
         priority = None
         if self.priority:
             if self.priority not in {p.value for p in Priority}:
@@ -470,16 +536,20 @@ class ActionForm:
             lat=_number(self.lat, "lat"),
             lon=_number(self.lon, "lon"),
             attachments=_checked(self.photos),
+            meeting_at=_local_time(self.meeting_at, "meeting_at", timezone),
         )
 
-    def values(self) -> dict[str, str]:
+    def values(self) -> dict[str, Any]:
         """What the person typed, to put back into the form after an error."""
         return {
+            "departments": self.departments,
+            "lead": self.lead,
             "note": self.note,
             "reason": self.reason,
             "hours": self.hours,
             "into": self.into,
             "satisfaction": self.satisfaction,
+            "meeting_at": self.meeting_at,
         }
 
 
@@ -553,6 +623,10 @@ class ReportForm:
 # ------------------------------------------------------------------ the dispatch centre
 
 
+# The queue's status filter for cases in any state, open or finished.
+ANY_STATUS = "any"
+
+
 @dataclass
 class QueueQuery:
     """The dispatch queue's filters, read leniently from the query string."""
@@ -564,6 +638,7 @@ class QueueQuery:
     overdue: bool = False
     q: str = ""
     page: int = 1
+    yellow: bool = False
 
     @classmethod
     def of(cls, request: Request) -> QueueQuery:
@@ -576,11 +651,14 @@ class QueueQuery:
             overdue=params.get("overdue", "") not in ("", "0", "false"),
             q=params.get("q", "").strip(),
             page=record_number(params.get("page")) or 1,
+            yellow=params.get("yellow", "") not in ("", "0", "false"),
         )
 
     def case_filter(self) -> CaseFilter:
-        statuses = sorted(OPEN_STATUSES)
-        if self.status:
+        statuses: list[Status] | None = sorted(OPEN_STATUSES)
+        if self.status == ANY_STATUS:
+            statuses = None  # every state, finished ones (结案, 作废…) too
+        elif self.status:
             if self.status not in {s.value for s in Status}:
                 raise InvalidInput(
                     "unknown_status",
@@ -595,6 +673,7 @@ class QueueQuery:
             department=self.department or None,
             overdue=True if self.overdue else None,
             q=self.q or None,
+            yellow=self.yellow,
         )
 
     def query_string(self, page: int | None = None) -> str:
@@ -611,6 +690,8 @@ class QueueQuery:
         }
         if self.overdue:
             params["overdue"] = 1
+        if self.yellow:
+            params["yellow"] = 1
         chosen = page or self.page
         if chosen > 1:
             params["page"] = chosen
@@ -623,6 +704,15 @@ class QueueRow:
     quick: list[Action] = field(default_factory=list)
     done: Action | None = None
     error: str = ""
+    # How it last went to a unit or came back: a return (退回) shows with its reason.
+    handover: Handover | None = None
+
+    @property
+    def returned(self) -> Handover | None:
+        back = self.handover
+        if back is not None and back.returned and self.case.status is Status.REGISTERED:
+            return back
+        return None
 
 
 def queue_row(actor: Actor, case: Case, now: datetime) -> QueueRow:
@@ -650,11 +740,22 @@ def _queue_context(
         return {"rows": [], "total": 0, "pages": 1, "error": error.message(request_locale(request))}
     now = ports.clock()
     return {
-        "rows": [queue_row(actor, c, now) for c in found.items],
+        "rows": queue_rows(uow, actor, found.items, now),
         "total": found.total_label,
         "pages": max(1, math.ceil(found.total / QUEUE_PAGE_SIZE)),
         "error": None,
     }
+
+
+def queue_rows(
+    uow: UnitOfWork, actor: Actor, found: Sequence[Case], now: datetime
+) -> list[QueueRow]:
+    """The queue's rows of FOUND, each with its one-click actions and its last handover."""
+    handovers = cases.handovers_of(uow, actor, found)
+    rows = [queue_row(actor, c, now) for c in found]
+    for row in rows:
+        row.handover = handovers.get(row.case.id or 0)
+    return rows
 
 
 @router.get("/dispatch", response_class=HTMLResponse)
@@ -667,6 +768,7 @@ def dispatch_centre(
     coloured by deadline light, and one-click accept / register / dispatch."""
     query = QueueQuery.of(request)
     labels = labels_for(request, uow, actor, all_grids=True)
+    context = _queue_context(request, uow, actor, query)
     return case_page(
         request,
         actor,
@@ -675,7 +777,11 @@ def dispatch_centre(
         query=query,
         read_only=actor.role not in CENTRE,
         open_statuses=[s for s in Status if s in OPEN_STATUSES],
-        **_queue_context(request, uow, actor, query),
+        finished_statuses=[s for s in Status if s not in OPEN_STATUSES],
+        # The stream goes on from the newest event when the page was drawn.
+        feed_after=cases.feed_start(uow, actor).after,
+        done=done_notice(request, labels, [r.case for r in context["rows"]]),
+        **context,
     )
 
 
@@ -730,10 +836,153 @@ def dispatch_quick_action(
         except CivicGridError as hidden:
             return error_page(request, actor, hidden)
     labels = labels_for(request, uow, actor, grid_codes=[case.grid_code])
-    row = queue_row(actor, case, ports.clock())
+    (row,) = queue_rows(uow, actor, [case], ports.clock())
     row.done, row.error = done, error
     # HTMX swaps only 2xx answers, and the row carries its own error message.
     return case_page(request, actor, "cases/_queue_row.html", labels, row=row, read_only=False)
+
+
+def _map_view(request: Request) -> MapView:
+    """?bbox=west,south,east,north&zoom=z as the map shows them (the whole world at zoom 10
+    without them)."""
+    params = request.query_params
+    view = MapView()
+    box = params.get("bbox", "").strip()
+    if box:
+        parts = box.split(",")
+        if len(parts) != 4:
+            raise InvalidInput("case_map_bad_view", field="bbox")
+        west, south, east, north = (_number(part, "bbox") for part in parts)
+        if None in (west, south, east, north):
+            raise InvalidInput("case_map_bad_view", field="bbox")
+        view = MapView(south, west, north, east)  # type: ignore[arg-type]
+    zoom = _number(params.get("zoom", ""), "zoom")
+    if zoom is not None:
+        view = MapView(view.south, view.west, view.north, view.east, zoom)
+    return view
+
+
+@router.get("/dispatch/points", response_model=None)
+def dispatch_points(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(cases.case_map, only=DISPATCH_PAGE),
+) -> JSONResponse:
+    """The queue's cases on the map, all its pages (the filters of /dispatch, and
+    ?bbox=west,south,east,north&zoom= of the map): `clusters` as [lat, lon, count, light,
+    case or null, title or null], one per cell of about 56 screen pixels, at most 2,000
+    whatever the city holds; `total`, the cases they count."""
+    query = QueueQuery.of(request)
+    found = cases.case_map(uow, actor, query.case_filter(), ports_of(request), _map_view(request))
+    clusters = [
+        [round(c.lat, 6), round(c.lon, 6), c.count, c.light, c.case_id, c.title]
+        for c in found.clusters
+    ]
+    return JSONResponse(
+        {"total": found.total, "clusters": clusters}, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _after(request: Request) -> int | None:
+    """Where a stream goes on from: the browser's Last-Event-ID when it reconnects, or the
+    page's ?after= (the newest event when it was drawn)."""
+    text = request.headers.get("last-event-id") or request.query_params.get("after") or ""
+    if not text.strip().isdigit() or int(text) > DB_INT_MAX:
+        return None
+    return int(text)
+
+
+@router.get("/dispatch/stream", response_model=None)
+def dispatch_stream(
+    request: Request,
+    actor: Actor = allow(cases.case_changes, only=DISPATCH_PAGE),
+) -> Response:
+    """Server-sent events (web.streams): `changes` with the cases the reader may see that
+    were reported or changed since ?after= (or Last-Event-ID): [{id, action, new, matches}],
+    `matches` telling whether a case fits the page's filters (those of /dispatch) now. The
+    page redraws the rows it shows and counts the rest in a quiet notice."""
+    platform = platform_of(request)
+    ports = ports_of(request)
+    query = QueueQuery.of(request)
+    query.case_filter()  # a wrong filter is a 422 now, not a silent stream
+    after = _after(request)
+    position: list[FeedPosition] = []
+
+    def poll(reader: Actor) -> list[ServerEvent]:
+        with UnitOfWork(platform.session_factory) as uow:
+            if not position:
+                start = FeedPosition(after) if after is not None else cases.feed_start(uow, reader)
+                position.append(start)
+                if after is None:
+                    return [ServerEvent("ready", {"after": start.after}, id=str(start.after))]
+            changes = cases.case_changes(uow, reader, position[0], query.case_filter(), ports)
+        if not changes:
+            return []
+        found = [
+            {"id": c.id, "action": c.action, "new": c.new, "matches": c.matches} for c in changes
+        ]
+        return [ServerEvent("changes", {"cases": found}, id=str(position[0].after))]
+
+    return event_stream(request, rule_for(cases.case_changes, DISPATCH_PAGE), poll)
+
+
+@router.get("/dispatch/rows", response_class=HTMLResponse)
+def dispatch_rows(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(cases.list_cases, only=DISPATCH_PAGE),
+) -> HTMLResponse:
+    """The queue's rows of the cases ?ids=1,2,3 (at most a page's worth) the reader may see,
+    as they are now: the page swaps them in where they are, so nobody loses her place."""
+    ids = []
+    for part in request.query_params.get("ids", "").split(",")[:QUEUE_PAGE_SIZE]:
+        number = record_number(part.strip())
+        if number is not None:
+            ids.append(number)
+    ports = ports_of(request)
+    found = cases.list_cases(uow, actor, CaseFilter(ids=ids), ports, page_size=QUEUE_PAGE_SIZE)
+    labels = labels_for(request, uow, actor, grid_codes=[c.grid_code for c in found.items])
+    return case_page(
+        request,
+        actor,
+        "cases/_queue_rows.html",
+        labels,
+        rows=queue_rows(uow, actor, found.items, ports.clock()),
+        read_only=actor.role not in CENTRE,
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/cases.xlsx", response_model=None)
+def export_list(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(cases.export_cases),
+) -> Response:
+    """The list as a spreadsheet: every case the reader may see that matches the filters of
+    /dispatch (all pages; a unit's inbox without them), reporters masked for her, times in
+    the city's time zone."""
+    ports = ports_of(request)
+    locale = request_locale(request)
+    query = QueueQuery.of(request)
+    export = cases.export_cases(uow, actor, query.case_filter(), ports, locale)
+    now = ports.clock()
+    made = format_datetime(now, locale, ports.settings.timezone)
+    title = translate("ui.export.title", locale, {"at": made, "count": len(export.rows)})
+    notes = [translate("ui.export.timezone", locale, {"zone": export.timezone})]
+    if export.truncated:
+        notes.append(translate("ui.export.truncated", locale, {"count": len(export.rows)}))
+    stamp = now.astimezone(ZoneInfo(ports.settings.timezone)).strftime("%Y%m%d-%H%M")
+    return Response(
+        workbook(export, title, notes),
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f'attachment; filename="cases-{stamp}.xlsx"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # ------------------------------------------------------------------ the case detail
@@ -756,7 +1005,7 @@ def _detail(
     *,
     error: CivicGridError | None = None,
     failed: str = "",
-    values: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
     back: str = "",
 ) -> HTMLResponse:
     ports = ports_of(request)
@@ -785,6 +1034,8 @@ def _detail(
         request, uow, actor, grid_codes=[view.case.grid_code, *(d.grid_code for d in duplicates)]
     )
     labels.unit_names = view.unit_names
+    if {Action.DISPATCH, Action.WHISTLE} & set(view.allowed_actions):
+        labels.area_names = unit_area_names(uow, actor)
     return case_page(
         request,
         actor,
@@ -800,7 +1051,23 @@ def _detail(
         values=values or {},
         back=back,
         joined=request.query_params.get("joined") == "1",
+        done=done_notice(request, labels, [view.case], listing=False),
+        handover=cases.handovers_of(uow, actor, [view.case]).get(case_id),
     )
+
+
+# The levels whose names help find a unit (a grid has no units).
+UNIT_LEVELS = (Level.CITY, Level.DISTRICT, Level.STREET, Level.COMMUNITY)
+
+
+def unit_area_names(uow: UnitOfWork, actor: Actor) -> dict[str, str]:
+    """The names of the areas units serve, those the reader may list, so she finds a unit
+    by its area's name as well as its own."""
+    return {
+        area.code: area.name
+        for level in UNIT_LEVELS
+        for area in areas.list_areas(uow, actor, level=level)
+    }
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -816,6 +1083,36 @@ def case_detail(
     return _detail(request, uow, actor, case_id)
 
 
+@router.get("/cases/{case_id}/sheet", response_class=HTMLResponse)
+def dispatch_sheet(
+    case_id: RecordId,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(cases.get_case, only=Rule(STAFF, "a case's dispatch sheet, for staff")),
+) -> HTMLResponse:
+    """The case as a dispatch sheet (派遣单) to print: one A4 page with the case, its place,
+    the units and their deadline, the reporters (masked for the reader), the timeline and
+    boxes to sign. The browser prints it (or saves it as a PDF) by the print stylesheet."""
+    ports = ports_of(request)
+    try:
+        view = cases.get_case(uow, actor, case_id, ports)
+    except CivicGridError as hidden:
+        return error_page(request, actor, hidden)
+    labels = labels_for(request, uow, actor, grid_codes=[view.case.grid_code])
+    labels.unit_names = view.unit_names
+    handover = cases.handovers_of(uow, actor, [view.case]).get(case_id)
+    return case_page(
+        request,
+        actor,
+        "cases/sheet.html",
+        labels,
+        view=view,
+        case=view.case,
+        handover=handover,
+        printed_at=ports.clock(),
+    )
+
+
 @router.post("/cases/{case_id}/act", response_class=HTMLResponse, response_model=None)
 def case_action(
     case_id: RecordId,
@@ -829,7 +1126,9 @@ def case_action(
     ports = ports_of(request)
     back = _safe_next(form.next) if form.next else ""
     try:
-        cases.act_on_case(uow, actor, case_id, form.to_request(), ports)
+        done = cases.act_on_case(
+            uow, actor, case_id, form.to_request(ports.settings.timezone), ports
+        ).case
     except CivicGridError as error:
         uow.rollback()
         return _detail(
@@ -842,7 +1141,45 @@ def case_action(
             values=form.values(),
             back=back,
         )
-    return RedirectResponse(back or f"/cases/{case_id}", status_code=303)
+    return RedirectResponse(with_done(back or f"/cases/{case_id}", form.action, done), 303)
+
+
+def with_done(url: str, action: str, case: Case) -> str:
+    """URL telling the page it leads to what was just done, for its confirmation: the
+    action, the case, and where the case stands now (its state and unit)."""
+    path, _, fragment = url.partition("#")
+    path, _, query = path.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query) if k not in DONE_PARAMS]
+    done = {"done": action, "done_case": str(case.id), "done_status": case.status.value}
+    if case.department_code:
+        done["done_unit"] = case.department_code
+    query = urlencode([*kept, *done.items()])
+    return f"{path}?{query}" + (f"#{fragment}" if fragment else "")
+
+
+DONE_PARAMS = frozenset({"done", "done_case", "done_status", "done_unit"})
+
+
+def done_notice(
+    request: Request, labels: Labels, shown: Iterable[Case], *, listing: bool = True
+) -> str:
+    """The confirmation of what the reader just did (?done=… from with_done): what
+    happened, where the case is now, and (on a LISTING page) whether it is still among
+    SHOWN."""
+    params = request.query_params
+    action, status = params.get("done", ""), params.get("done_status", "")
+    case_id = record_number(params.get("done_case"))
+    if case_id is None or action not in {a.value for a in Action}:
+        return ""
+    if status not in {s.value for s in Status}:
+        return ""
+    here = next((c for c in shown if c.id == case_id), None)
+    if here is not None:  # the page shows the case: it says where it is, not the link
+        status, unit = here.status.value, here.department_code
+    else:
+        unit = params.get("done_unit") or None
+        unit = unit if unit in labels.units or unit in labels.unit_names else None
+    return labels.done(action, case_id, status, unit, (here is not None) if listing else None)
 
 
 # ------------------------------------------------------------------ a unit's inbox
@@ -854,6 +1191,8 @@ class Card:
 
     case: Case
     actions: list[Action]
+    # How it last came to a unit: a whistle's reason and meeting (吹哨).
+    handover: Handover | None = None
 
 
 def cards_of(actor: Actor, found: Iterable[Case], now: datetime) -> list[Card]:
@@ -873,6 +1212,9 @@ def inbox(
         uow, actor, CaseFilter(statuses=sorted(OPEN_STATUSES)), ports, page_size=LIST_SIZE
     )
     cards = cards_of(actor, found.items, ports.clock())
+    handovers = cases.handovers_of(uow, actor, found.items)
+    for card in cards:
+        card.handover = handovers.get(card.case.id or 0)
     labels = labels_for(request, uow, actor, grid_codes=[c.case.grid_code for c in cards])
     return case_page(
         request,
@@ -883,6 +1225,7 @@ def inbox(
         total=found.total,
         total_label=found.total_label,
         unit_name=labels.unit(actor.department_code),
+        done=done_notice(request, labels, found.items),
     )
 
 
@@ -971,4 +1314,5 @@ def _grid(
         outside=outside,
         error=error.message(labels.locale) if error else None,
         form=form,
+        done=done_notice(request, labels, found.items),
     )

@@ -58,42 +58,111 @@
 
   var LIGHT_COLORS = { green: "#2f9e44", yellow: "#f59f00", red: "#e03131", none: "#98a2b3" };
 
+  // Every case of the queue's filters is on the map, all pages of it, not only the rows
+  // shown: the server counts them per cell of the view (/dispatch/points), so the answer
+  // stays small however many cases the city holds. A cell of one case is its dot (a tap
+  // shows its row, or opens it); a cell of several is a count, coloured by the worst light
+  // among them, and a tap zooms in.
   function dispatchMap(el) {
     var map = newMap(el);
     var markers = L.layerGroup().addTo(map);
     var byId = {};
     var fallback = [30.66, 104.06];
+    var asked = 0;
+    var ready = false;
 
-    function plot() {
-      markers.clearLayers();
-      byId = {};
-      document.querySelectorAll(el.dataset.rows).forEach(function (row) {
-        var lat = parseFloat(row.dataset.lat), lon = parseFloat(row.dataset.lon);
-        if (isNaN(lat) || isNaN(lon)) return;
-        var marker = L.circleMarker([lat, lon], {
-          radius: 7, weight: 1.5, color: "#ffffff",
-          fillColor: LIGHT_COLORS[row.dataset.light] || LIGHT_COLORS.none, fillOpacity: 0.95,
-        });
-        // A title is what a reporter typed: text, never markup (Leaflet would insert a
-        // string tooltip as HTML).
-        var tip = document.createElement("span");
-        tip.textContent = row.dataset.id + " · " + row.dataset.title;
-        marker.bindTooltip(tip, { direction: "top" });
-        marker.on("click", function () {
-          row.scrollIntoView({ block: "center", behavior: "smooth" });
-          flash(row);
-        });
-        markers.addLayer(marker);
-        byId[row.dataset.id] = marker;
-      });
-      el.dataset.cases = String(Object.keys(byId).length);
+    function filters() {
+      var form = document.getElementById("queue-filters");
+      var params = new URLSearchParams(form ? new FormData(form) : undefined);
+      params.delete("page");
+      params.delete("csrf_token");
+      return params;
     }
+
+    function rowOf(id) { return document.getElementById("case-" + id); }
 
     function flash(row) {
       row.classList.remove("flash");
       void row.offsetWidth; // restart the animation
       row.classList.add("flash");
     }
+
+    function dot(point) {
+      var lat = point[0], lon = point[1], id = point[4], title = point[5];
+      var marker = L.circleMarker([lat, lon], {
+        radius: 7, weight: 1.5, color: "#ffffff",
+        fillColor: LIGHT_COLORS[point[3]] || LIGHT_COLORS.none, fillOpacity: 0.95,
+      });
+      // A title is what a reporter typed: text, never markup (Leaflet would insert a
+      // string tooltip as HTML).
+      var tip = document.createElement("span");
+      tip.textContent = id + " · " + title;
+      marker.bindTooltip(tip, { direction: "top" });
+      marker.on("click", function () {
+        var row = rowOf(id);
+        if (row) {
+          row.scrollIntoView({ block: "center", behavior: "smooth" });
+          flash(row);
+        } else {
+          window.location.href = "/cases/" + id;
+        }
+      });
+      byId[id] = marker;
+      return marker;
+    }
+
+    function cluster(point) {
+      var badge = document.createElement("span");
+      badge.className = "cluster-count light-" + point[3];
+      badge.textContent = String(point[2]);
+      var size = point[2] < 10 ? 28 : point[2] < 100 ? 34 : 42;
+      var marker = L.marker([point[0], point[1]], {
+        icon: L.divIcon({ className: "case-cluster", html: badge, iconSize: [size, size] }),
+        keyboard: true,
+        title: el.dataset.labelCases.replace("__N__", point[2]),
+      });
+      marker.on("click", function () {
+        map.setView([point[0], point[1]], Math.min(map.getZoom() + 2, 18));
+      });
+      return marker;
+    }
+
+    function load() {
+      if (!ready) return;
+      var mine = ++asked;
+      var b = map.getBounds();
+      var params = filters();
+      params.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+        .map(function (n) { return n.toFixed(5); }).join(","));
+      params.set("zoom", String(Math.round(map.getZoom())));
+      fetch(el.dataset.points + "?" + params.toString(), {
+        credentials: "same-origin", headers: { Accept: "application/json" },
+      })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!body || mine !== asked) return;
+          markers.clearLayers();
+          byId = {};
+          body.clusters.forEach(function (point) {
+            markers.addLayer(point[2] === 1 && point[4] ? dot(point) : cluster(point));
+          });
+          el.dataset.cases = String(body.total);
+          el.dataset.loaded = String(mine);
+          var count = el.querySelector(".map-count");
+          if (count) count.textContent = el.dataset.labelCases.replace("__N__", body.total);
+        })
+        .catch(function () { /* the queue still works; the next move asks again */ });
+    }
+
+    // How many cases the map holds, in a corner.
+    var Count = L.Control.extend({
+      onAdd: function () {
+        var box = L.DomUtil.create("div", "leaflet-bar map-count");
+        box.setAttribute("role", "status");
+        return box;
+      },
+    });
+    new Count({ position: "bottomleft" }).addTo(map);
 
     // Pointing at a row shows its case on the map.
     document.addEventListener("mouseover", function (event) {
@@ -102,25 +171,35 @@
       byId[row.dataset.id].openTooltip();
     });
 
-    plot();
+    map.on("moveend", load);
     drawAreas(map, el.dataset.geojson)
       .then(function (extent) {
         if (extent) map.fitBounds(extent, { padding: [8, 8] });
         else map.setView(fallback, 10);
-        markers.eachLayer(function (m) { m.bringToFront(); });
+        ready = true;
+        load();
         el.dataset.ready = "true";
         if (!el.dataset.warnings) return null;
         return warningOverlay(map, el).then(function () {
-          markers.eachLayer(function (m) { m.bringToFront(); });
+          markers.eachLayer(function (m) { if (m.bringToFront) m.bringToFront(); });
         });
       })
       .catch(function (error) {
         map.setView(fallback, 10);
+        ready = true;
+        load();
         showMapError(el, el.dataset.failed, error.message);
       });
 
-    // The queue is reloaded (filters, paging) or one row replaced (a one-click action).
-    document.body.addEventListener("htmx:afterSettle", function () { plot(); });
+    // The filters changed (the queue was reloaded) or a case changed (queue.js): the map
+    // shows the same cases as the list.
+    var later = null;
+    function soon() {
+      clearTimeout(later);
+      later = setTimeout(load, 250);
+    }
+    document.body.addEventListener("htmx:afterSettle", soon);
+    document.addEventListener("queue:changed", soon);
   }
 
   // ---------------------------------------------------------------- warnings on the map
