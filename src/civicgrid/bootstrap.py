@@ -29,7 +29,7 @@ from civicgrid.audit.services import ports_for as audit_ports_for
 from civicgrid.cases import repository as _cases_tables  # noqa: F401
 from civicgrid.cases import views as _case_view_indexes  # noqa: F401
 from civicgrid.cases.intake import IntakeWriter
-from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester
+from civicgrid.cases.ports import AreaNameResolver, KeywordSuggester, StandardAddressResolver
 from civicgrid.cases.services import CasePorts, RoutingCache, case_facts, tick_job
 from civicgrid.cases.views import cases_reported_by
 from civicgrid.core import ledger as _ledger_tables  # noqa: F401
@@ -107,7 +107,7 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
             if settings.suggestion_model_path
             else KeywordSuggester()
         ),
-        address_resolver=AreaNameResolver(),
+        address_resolver=StandardAddressResolver(AreaNameResolver()),
         urgency=LexiconUrgency(),
         directory=StaffDirectory(),
     )

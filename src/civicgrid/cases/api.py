@@ -81,7 +81,12 @@ def list_cases(
     grid: str | None = None,
     department: str | None = None,
     overdue: bool | None = None,
-    q: str | None = Query(None, description="words in the title or description"),
+    q: str | None = Query(
+        None,
+        max_length=200,
+        description="a case number, a reporter's phone (roles that read phones in full), or "
+        "words all found in the title, description or address",
+    ),
     order: str = Query("deadline", pattern="^(deadline|newest)$"),
     page: PageNumber = 1,
     page_size: int = Query(50, ge=1, le=500),

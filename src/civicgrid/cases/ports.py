@@ -5,8 +5,9 @@
 - UrgencyScorer: how urgent a report reads (threats, danger, vulnerable people, anger) and
   its tone (angry … grateful), with the words that say so; an urgent one is taken in as
   urgent. `insight` implements it; the default here finds nothing.
-- AddressResolver: turns a free-text address into a point. The registry's standard
-  addresses implement it; the default matches area names (community, street, grid).
+- AddressResolver: turns a free-text address into a point. StandardAddressResolver reads
+  the registry's standard addresses (through registry.views) and falls back on the area
+  names (AreaNameResolver: community, street, grid).
 """
 
 from __future__ import annotations
@@ -99,3 +100,20 @@ class AreaNameResolver:
             return None
         point = area.geometry.representative_point()
         return ResolvedAddress(lat=point.y, lon=point.x, matched=area.name)
+
+
+class StandardAddressResolver:
+    """The registry's standard addresses (标准地址) first: an address written as the
+    registry writes it, or in a form that names exactly one of them, is placed at that
+    address's point; anything else is left to FALLBACK (the area names)."""
+
+    def __init__(self, fallback: AddressResolver) -> None:
+        self.fallback = fallback
+
+    def resolve(self, session: Session, address: str) -> ResolvedAddress | None:
+        from civicgrid.registry.views import address_named
+
+        found = address_named(session, address)
+        if found is not None and found.lat is not None and found.lon is not None:
+            return ResolvedAddress(lat=found.lat, lon=found.lon, matched=found.text)
+        return self.fallback.resolve(session, address)

@@ -35,6 +35,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidInput, NotFound
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor, Role, permission
 from civicgrid.core.rows import Parsed, RowProblem
+from civicgrid.core.types import record_number
 from civicgrid.open311.domain import (
     SUBMITTED,
     AttributeAnswer,
@@ -57,6 +58,7 @@ from civicgrid.open311.importing import (
     parse_attributes,
 )
 from civicgrid.open311.repository import Open311Repository
+from civicgrid.registry.views import AddressPoint, address_by_id
 
 # Only department systems post requests: the spec asks for an api_key.
 SUBMITTERS = frozenset({Role.API_CLIENT})
@@ -156,6 +158,19 @@ def prepare_request(
         raise Problems(submission.problems)
     service = get_service(uow, actor, submission.service_code, ports)
     problems = list(submission.problems)
+    lat, lon, address = submission.lat, submission.lon, submission.address_string
+    if lat is None and submission.address_id:
+        # address_id names a standard address of the registry (标准地址): the report is
+        # placed at its point, in its grid, under its written form unless one was sent.
+        standard = _standard_address(uow, submission.address_id)
+        if standard is not None:
+            lat, lon, address = standard.lat, standard.lon, address or standard.text
+        elif not address:
+            problems.append(
+                InvalidInput(
+                    "open311_unknown_address_id", value=submission.address_id, field="address_id"
+                )
+            )
     answers: list[AttributeAnswer] = []
     try:
         answers = check_answers(service.attributes, submission.attributes)
@@ -170,10 +185,10 @@ def prepare_request(
         channel=Channel.OPEN311,
         title=category.name,
         category=category.code,
-        lat=submission.lat,
-        lon=submission.lon,
-        # Without a point, the address (or the address number) is what places the report.
-        address=submission.address_string or submission.address_id,
+        lat=lat,
+        lon=lon,
+        # Without a point, the address is what places the report.
+        address=address,
         reporter_name=submission.reporter_name,
         reporter_phone=submission.phone,
         reporter_email=submission.email,
@@ -191,6 +206,13 @@ def prepare_request(
         address_id=submission.address_id,
     )
     return PreparedRequest(new, record, answers, service)
+
+
+def _standard_address(uow: UnitOfWork, address_id: str) -> AddressPoint | None:
+    """The registry's standard address numbered ADDRESS_ID, when it has a point."""
+    number = record_number(address_id)
+    found = address_by_id(uow.session, number) if number is not None else None
+    return found if found is not None and found.lat is not None else None
 
 
 @dataclass

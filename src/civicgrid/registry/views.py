@@ -14,13 +14,16 @@ types, so a number can be looked up without ever being stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
+from civicgrid.registry.addresses import normalise, parse_address
 from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.identifiers import (
     IdentifierError,
@@ -41,8 +44,12 @@ from civicgrid.registry.repository import (
 
 __all__ = [
     "KINDS",
+    "AddressPoint",
     "IdentifierError",
     "SourceTable",
+    "address_by_id",
+    "address_named",
+    "addresses_like",
     "identity_hash",
     "last_import",
     "mask_identity",
@@ -136,6 +143,82 @@ def record_rows(kind: str) -> Subquery:
     `id` identifies a record, `grid_code` places it, `updated_at` says when a department
     last changed it. KeyError for another kind."""
     return _VIEWS[RecordKind(kind).value]
+
+
+@dataclass(frozen=True)
+class AddressPoint:
+    """A standard address (标准地址) as intake places a report at it: its written form, its
+    point (None when the registry has none) and the grid it lies in."""
+
+    id: int
+    text: str
+    lat: float | None
+    lon: float | None
+    grid_code: str | None
+
+
+_ADDRESS_COLUMNS = (
+    registry_addresses.c.id,
+    registry_addresses.c.text,
+    registry_addresses.c.lat,
+    registry_addresses.c.lon,
+    registry_addresses.c.grid_code,
+)
+
+
+def _points(rows: Iterable[Any]) -> list[AddressPoint]:
+    return [AddressPoint(int(r.id), str(r.text), r.lat, r.lon, r.grid_code) for r in rows]
+
+
+def address_by_id(session: Session, address_id: int) -> AddressPoint | None:
+    """The standard address numbered ADDRESS_ID (Open311's address_id), or None."""
+    rows = session.execute(
+        select(*_ADDRESS_COLUMNS).where(registry_addresses.c.id == address_id)
+    ).all()
+    return next(iter(_points(rows)), None)
+
+
+def address_named(session: Session, text: str) -> AddressPoint | None:
+    """The one standard address TEXT names: written as the registry writes it, or in any
+    form the registry's address parser reads to the same parts (or to the door of exactly
+    one address). None when it names none or several: never a guess."""
+    text = text.strip()
+    if not text:
+        return None
+    exact = session.execute(
+        select(*_ADDRESS_COLUMNS).where(registry_addresses.c.text == text).limit(2)
+    ).all()
+    if len(exact) == 1:
+        return _points(exact)[0]
+    parsed = parse_address(text)
+    road, number, building, unit, room = parsed.door_key()
+    if not (road and number) and not (parsed.estate and building):
+        return None
+    a = registry_addresses.c
+    place = a.road == road if parsed.road else a.estate == parsed.estate
+    stmt = select(*_ADDRESS_COLUMNS, *(a[name] for name in _PARTS)).where(
+        place, a.number == number, a.building == building, a.unit == unit, a.room == room
+    )
+    found = session.execute(stmt.limit(50)).all()
+    same = [r for r in found if tuple(getattr(r, n) for n in _PARTS) == parsed.key()]
+    chosen = same if len(same) == 1 else found
+    return _points(chosen)[0] if len(chosen) == 1 else None
+
+
+_PARTS = ("district", "street", "community", "road", "number", "estate", "building", "unit", "room")
+
+
+def addresses_like(session: Session, text: str, limit: int = 8) -> list[AddressPoint]:
+    """Standard addresses whose written form holds every word of TEXT, shortest first
+    (as someone types an address, the buildings of a road come before its rooms)."""
+    words = [w for w in (normalise(part) for part in text.split()) if w][:6]
+    if not words:
+        return []
+    stmt = select(*_ADDRESS_COLUMNS).where(
+        *(registry_addresses.c.text.contains(word, autoescape=True) for word in words)
+    )
+    stmt = stmt.order_by(func.length(registry_addresses.c.text), registry_addresses.c.id)
+    return _points(session.execute(stmt.limit(max(1, min(limit, 50)))).all())
 
 
 def last_import(session: Session) -> datetime | None:
