@@ -281,7 +281,7 @@ def test_a_missing_reason_is_shown_on_the_page_in_chinese_with_the_form_open(
     case_id = new_case(city, city_client, auth)["id"]
     page = act(as_("dispatcher"), case_id, "reject", reason="  ")
     assert page.status_code == 422
-    assert "操作“reject”需要填写“reason”" in page.text
+    assert "请填写不予受理的理由" in page.text
     assert re.search(r'data-action="reject">.*?<details open>', page.text, re.S)
     assert "Traceback" not in page.text
     assert api_case(city_client, auth, case_id)["status"] == "reported"
@@ -306,7 +306,7 @@ def test_the_detail_speaks_english_after_the_switch(
     page = dispatcher.get(f"/cases/{case_id}").text
     assert "Timeline" in page and "Exposed rubbish" in page and ">Accept<" in page
     failed = act(dispatcher, case_id, "reject")
-    assert "The action 'reject' needs the field 'reason'" in html.unescape(failed.text)
+    assert "Give the reason for the rejection" in html.unescape(failed.text)
 
 
 def test_duplicates_are_offered_on_the_detail_and_merged_with_one_button(

@@ -49,6 +49,9 @@ DYNAMIC_FAMILIES = {
     "sentiment.*": "the tone of a report (CasePage, the urgency panel)",
     "*_wrong_state": "the workflow kernel's 409 for a record kind (core.workflow)",
     "*_field_required": "the workflow kernel's missing field for a record kind (core.workflow)",
+    "*_field_required.*": "a missing field asked for in its own words (core.workflow)",
+    "*_act.*": "an action named in the kernel's messages (FieldRequired, WrongState)",
+    "*_field.*": "a field named in a missing field's message (core.workflow.FieldRequired)",
     "ui.field.*": "a form field named beside its error (portal.error_list)",
     "ui.form.satisfaction_*": "the five satisfaction scores (cases/_macros.html)",
     "ui.count.*": "an area's counts (partials/area_detail.html)",
@@ -317,3 +320,36 @@ def test_durations_name_their_two_largest_units() -> None:
     assert format_duration(timedelta(days=9), "en") == "9 days"  # not rounded to a week
     assert format_duration(-timedelta(minutes=5), "zh") == "5分钟"
     assert format_duration(timedelta(seconds=20), "en") == "0 min"
+
+
+def test_a_missing_field_is_named_in_words_with_its_action() -> None:
+    """Every field a record kind's action requires, and the fields the cases' rules ask
+    for themselves, are named in both languages with their action: no codes."""
+    from civicgrid.assess.domain import APPEAL
+    from civicgrid.cases.domain import CASE
+    from civicgrid.core.workflow import FieldRequired, RecordKind
+    from civicgrid.exchange.domain import SHARE_GRANT, SHARE_REQUEST
+
+    kinds: list[RecordKind[object]] = [CASE, SHARE_REQUEST, SHARE_GRANT, APPEAL]  # type: ignore[list-item]
+    asked = [
+        (kind.messages, action, name)
+        for kind in kinds
+        for action, spec in kind.actions.items()
+        for name in spec.requires
+    ]
+    asked += [("case", "dispatch", "department"), ("case", "rework", "reason")]
+    asked += [("case", "merge", "into")]
+    for prefix, action, name in asked:
+        for locale in LOCALES:
+            assert has_message(f"{prefix}_act.{action}"), (prefix, action)
+            assert has_message(f"{prefix}_field.{name}"), (prefix, name)
+            text = FieldRequired(prefix, action, name).message(locale)
+            for label in (f"{prefix}_act.{action}", f"{prefix}_field.{name}"):
+                assert translate(label, locale) in text, text
+    whistle = FieldRequired("case", "whistle", "reason")
+    assert whistle.message("zh") == "请填写吹哨的理由"
+    assert whistle.message("en") == "Give the reason for the whistle"
+    assert whistle.params == {"field": "reason", "action": "whistle"}  # codes for programs
+    assert FieldRequired("case", "resolve_on_spot", "attachments").message("zh") == (
+        "请为就地解决上传现场照片"
+    )

@@ -28,6 +28,7 @@ from civicgrid.core.workflow import (
     ActionSpec,
     Context,
     Event,
+    FieldRequired,
     Grant,
     Light,
     RecordKind,
@@ -38,6 +39,8 @@ from civicgrid.core.workflow import (
 
 # The kind's name in the event log (events.kind) and in the outbox.
 CASE_KIND = "case"
+# The prefix of the workflow kernel's messages about cases ("case_wrong_state", "case_act.*").
+CASE_MESSAGES = "case"
 
 
 class Channel(StrEnum):
@@ -767,7 +770,7 @@ class Case:
 
 def _require(value: object, field_name: str, action: Action) -> None:
     if value is None or value == "" or value == []:
-        raise InvalidInput("case_field_required", field=field_name, action=action.value)
+        raise FieldRequired(CASE_MESSAGES, action.value, field_name)
 
 
 def _accept(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
@@ -957,7 +960,7 @@ def _escalate(case: Case, command: Command, actor: Actor, now: datetime) -> dict
 
 def _merge(case: Case, command: Command, actor: Actor, now: datetime) -> dict[str, Any]:
     if command.into is None:
-        raise InvalidInput("case_field_required", field="into", action=command.action.value)
+        raise FieldRequired(CASE_MESSAGES, command.action.value, "into")
     if command.into == case.id:
         raise InvalidInput("case_merge_into_itself", field="into")
     data: dict[str, Any] = {"into": command.into}

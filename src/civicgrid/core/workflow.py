@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from civicgrid.core.db import UtcDateTime, mapper_registry, metadata
 from civicgrid.core.errors import CivicGridError, Conflict, Forbidden, InvalidInput
+from civicgrid.core.i18n import Locale, message_text, translate
 from civicgrid.core.permissions import Actor, Role
 
 # ------------------------------------------------------------------ the event log
@@ -338,6 +339,31 @@ class Light(StrEnum):
     NONE = "none"  # no running clock (paused, finished)
 
 
+class FieldRequired(InvalidInput):
+    """422: an action on a record needs a field left empty. The parameters keep the codes
+    (`field` and `action`, for an API caller's program); the message names both in the
+    reader's words: "请填写吹哨的理由" / "Give the reason for the whistle". A record kind's
+    prefix (RecordKind.messages) gives the template "<prefix>_field_required", or for a
+    field asked for in other words "<prefix>_field_required.<field>" ("请上传…的照片"), and
+    the labels "<prefix>_act.<action>" and "<prefix>_field.<field>"."""
+
+    def __init__(self, prefix: str, action: str, field_name: str) -> None:
+        self.prefix = prefix
+        super().__init__(f"{prefix}_field_required", field=field_name, action=action)
+        self.args = (self.message("en"),)
+
+    def message(self, locale: Locale) -> str:
+        action, name = str(self.params["action"]), str(self.params["field"])
+        words = {
+            **self.params,
+            "action": message_text(f"{self.prefix}_act.{action}", locale) or action,
+            "field": message_text(f"{self.prefix}_field.{name}", locale) or name,
+        }
+        own = f"{self.message_key}.{name}"
+        key = own if message_text(own, locale) is not None else self.message_key
+        return translate(key, locale, words)
+
+
 # ------------------------------------------------------------------ the kind
 
 
@@ -453,7 +479,7 @@ class RecordKind(Generic[R]):
         for name in self.actions[action].requires:
             value = getattr(command, name, None)
             if value is None or value == "" or value == []:
-                raise InvalidInput(f"{self.messages}_field_required", field=name, action=action)
+                raise FieldRequired(self.messages, action, name)
 
     # -- acting
 
