@@ -476,3 +476,106 @@ def test_the_command_centre_pushes_a_new_case_within_five_seconds(town: Town) ->
     assert arrived, "no push after the new case"
     assert arrived[0] - sent_at[0] < 5
     assert first["after"]["tiles"]["reported_today"] == first["tiles"]["reported_today"] + 1
+
+
+def test_bad_input_is_a_4xx_naming_the_field_and_recomputes_nothing(town: Town) -> None:
+    """The issue's list: a denominator that can be zero with no rule for it, weights that
+    do not add up to 100 %, an unknown object type, a month in the future, an appeal past a
+    frozen month's deadline — each a 4xx whose message starts with the field, in both
+    languages, and neither the rulebook nor the month changes."""
+    _, month = months_of(town)
+    admin = town.headers("admin1")
+    with UnitOfWork(town.platform.session_factory) as uow:
+        services.freeze_month(uow, SYSTEM, town.ports, month)
+        from sqlalchemy import select
+
+        from civicgrid.assess.repository import facts
+
+        case_id = uow.session.execute(
+            select(facts.c.case_id).where(facts.c.snapshot == month).limit(1)
+        ).scalar_one()
+    book = town.client.get("/api/v1/assess/rulebook", headers=admin).json()
+    closure = next(i for i in book["indicators"] if i["code"] == "closure_rate")
+    department = next(s for s in book["schemes"] if s["code"] == "department")
+    heavy = [dict(item) for item in department["items"]]
+    heavy[0]["weight"] += 10
+    town.ports.clock = lambda: utcnow() + timedelta(days=35 + town.ports.appeal_days + 2)
+    attempts: list[tuple[str, str, str, dict[str, Any] | None, str]] = [
+        (
+            "PUT",
+            "/api/v1/assess/indicators/closure_rate",
+            "",
+            {"definition": {**closure, "on_zero": None}, "reason": "无案件时不计"},
+            "on_zero",
+        ),
+        (
+            "PUT",
+            "/api/v1/assess/schemes/department",
+            "",
+            {"definition": {**department, "items": heavy}, "reason": "加重结案率"},
+            "weights",
+        ),
+        (
+            "GET",
+            "/api/v1/assess/rankings/cases",
+            f"?month={month}&indicator=closure_rate&object=planet&code=x",
+            None,
+            "object",
+        ),
+        (
+            "POST",
+            "/api/v1/assess/alerts",
+            "",
+            {"name": "x", "indicator": "closure_rate", "object": "planet", "threshold": 90},
+            "object",
+        ),
+        ("GET", "/api/v1/assess/rankings", "?month=2999-01&scheme=department", None, "month"),
+        ("POST", "/api/v1/assess/months/2999-01/freeze", "", None, "month"),
+        (
+            "POST",
+            "/api/v1/assess/appeals",
+            "",
+            {"month": month, "case_id": case_id, "reason": "上级审批延误"},
+            "month",
+        ),
+    ]
+    for method, path, query, body, field_name in attempts:
+        for language in ("en", "zh"):
+            answer = town.client.request(
+                method,
+                path + query,
+                json=body,
+                headers=admin | {"Accept-Language": language},
+            )
+            assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text)
+            message = answer.json()["error"]["message"]
+            assert message.startswith((f"{field_name}:", f"{field_name}：")), (path, message)
+    versions = town.client.get("/api/v1/assess/versions", headers=admin).json()
+    assert versions == []  # the presets still rule: no version was written
+    record = town.client.get(f"/api/v1/assess/months/{month}", headers=admin).json()
+    assert record["revision"] == 1
+    history = town.client.get(f"/api/v1/assess/months/{month}/history", headers=admin).json()
+    assert [h["action"] for h in history] == ["freeze"]
+
+
+def test_the_command_centre_shows_only_the_viewers_area(town: Town) -> None:
+    town.platform.assess.clock = utcnow
+    with UnitOfWork(town.platform.session_factory) as uow:
+        from civicgrid.accounts.services import actor_for_username
+
+        cadre = actor_for_username(uow, "cadre1")
+        city = services.command_summary(uow, SYSTEM, town.ports)
+        mine = services.command_summary(uow, cadre, town.ports)
+        from sqlalchemy import select
+
+        from civicgrid.cases.views import case_rows
+
+        paths = dict(uow.session.execute(select(case_rows.c.id, case_rows.c.area_path)).all())
+    scope = str(cadre.scope_path)
+    assert city["points"] and mine["points"]
+    assert all(paths[p[0]].startswith(scope) for p in mine["points"])
+    assert any(not paths[p[0]].startswith(scope) for p in city["points"])
+    assert all(paths[o["id"]].startswith(scope) for o in mine["overdue"])
+    assert mine["tiles"]["open_now"] < city["tiles"]["open_now"]
+    inside = sum(1 for p in city["points"] if paths[p[0]].startswith(scope))
+    assert len(mine["points"]) == inside
