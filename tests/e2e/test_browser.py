@@ -66,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'city.db'}"
     env = {**os.environ, "CIVICGRID_DATABASE_URL": db, "CIVICGRID_ENVIRONMENT": "test"}
     demo = subprocess.run(
-        civicgrid("demo"), env=env, capture_output=True, text=True, check=True, timeout=120
+        civicgrid("demo"), env=env, capture_output=True, text=True, check=True, timeout=900
     )
     passwords = {}
     for line in demo.stdout.splitlines():
