@@ -60,6 +60,7 @@ from civicgrid.web import (
     transparency_pages,
 )
 from civicgrid.web.exchange_pages import router as exchange_pages_router
+from civicgrid.web.hotline_pages import router as hotline_pages_router
 from civicgrid.web.registry_pages import router as registry_pages_router
 from civicgrid.web.warning_pages import router as warning_pages_router
 
@@ -80,6 +81,7 @@ ROUTERS = [
     audit_api.router,
     pages.router,
     case_pages.router,
+    hotline_pages_router,
     portal.router,
     transparency_pages.router,
     insight_pages.router,

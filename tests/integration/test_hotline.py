@@ -29,7 +29,7 @@ from civicgrid.core.permissions import SYSTEM, Actor, Role
 from civicgrid.demo.domain import DemoCityBuilder
 from civicgrid.demo.services import DemoSummary, install_demo_city
 from civicgrid.registry.repository import registry_addresses
-from tests.conftest import SMALL_CITY, DatabaseMaker, actor_named, open_platform
+from tests.conftest import SMALL_CITY, DatabaseMaker, actor_named, open_platform, own_address
 
 CALLER = "139 0000 1234"
 OTHER_CALLER = "13800004321"
@@ -296,3 +296,71 @@ def test_the_search_finds_a_case_by_number_phone_address_and_words(town: Hotline
         "/api/v1/cases", headers=town.headers(Role.DISPATCHER), params={"q": "字" * 201}
     )
     assert too_long.status_code == 422
+
+
+# ------------------------------------------------------------------ the hotline page
+
+
+def signed_in(town: HotlineCity, role: Role) -> TestClient:
+    client = TestClient(create_app(town.platform), client=own_address())
+    name = town.username(role)
+    password = next(c.password for c in town.summary.credentials if c.username == name)
+    response = client.post(
+        "/login", data={"username": name, "password": password}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def test_the_hotline_page_takes_a_call_to_a_dispatched_case(town: HotlineCity) -> None:
+    text, (address_id, _lat, _lon, grid) = first_address(town)
+    with signed_in(town, Role.DISPATCHER) as agent:
+        assert 'href="/hotline"' in agent.get("/dispatch").text
+        page = agent.get("/hotline")
+        assert page.status_code == 200 and 'name="phone"' in page.text
+        suggested = agent.get("/hotline/addresses", params={"q": "青枫路"}).json()
+        assert suggested[0]["id"] == address_id and suggested[0]["grid"]
+        form = {
+            "phone": "13911112222",
+            "address": text,
+            "address_id": str(address_id),
+            "description": "小区垃圾桶满溢好几天没人清运",
+            "category": "CR01",
+            "intent": "dispatch",
+        }
+        sent = agent.post("/hotline", data=form, follow_redirects=False)
+        assert sent.status_code == 303, sent.text
+        done = agent.get(sent.headers["location"])
+        case_id = int(sent.headers["location"].split("done=")[1].split("&")[0])
+        with UnitOfWork(town.platform.session_factory) as uow:
+            case = CaseRepository(uow.session).get(case_id)
+            assert case is not None and case.status is Status.DISPATCHED
+            assert case.grid_code == grid
+        assert f"案件 {case_id} 已登记并派遣给" in done.text
+        # The caller again: her earlier case is offered, and the call added to it.
+        history = agent.get("/hotline/caller", params={"phone": "139 1111 2222"}).text
+        assert f'value="{case_id}"' in history and "add-call" in history
+        again = agent.post(
+            "/hotline",
+            data={"phone": "13911112222", "description": "还没人来", "add_to": str(case_id)},
+            follow_redirects=False,
+        )
+        assert again.status_code == 303
+        assert f"来电已添加到案件 {case_id}" in agent.get(again.headers["location"]).text
+
+
+def test_the_hotline_form_names_each_missing_field(town: HotlineCity) -> None:
+    with signed_in(town, Role.DISPATCHER) as agent:
+        sent = agent.post("/hotline", data={"phone": "13911113333", "intent": "dispatch"})
+        assert sent.status_code == 422
+        for field in ("description", "category", "address"):
+            assert f'id="error-{field}"' in sent.text
+        assert 'value="13911113333"' in sent.text  # what was typed stays
+
+
+def test_only_the_centre_takes_calls(town: HotlineCity) -> None:
+    with signed_in(town, Role.LEADER) as leader:
+        assert leader.get("/hotline").status_code == 403
+        assert 'href="/hotline"' not in leader.get("/dispatch").text
+    with signed_in(town, Role.HANDLER) as handler:
+        assert handler.get("/hotline/caller", params={"phone": CALLER}).status_code == 403

@@ -32,13 +32,11 @@ from civicgrid.cases.services import (
     prepare_report,
     store_reports,
 )
-from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Conflict, Forbidden, InvalidInput, NotFound
 from civicgrid.core.i18n import N_
 from civicgrid.core.ledger import Action as AccessAction
 from civicgrid.core.ledger import Entry, Ledger
-from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import Actor, Role, permission
 from civicgrid.core.types import is_phone
 from civicgrid.registry.views import AddressPoint, address_by_id, addresses_like
@@ -236,11 +234,6 @@ def suggest_addresses(
     return addresses_like(uow.session, text[:200], limit)
 
 
-def caller_phone(value: str, actor: Actor) -> str:
-    """A reporter's phone as the agent may read it (core.masking)."""
-    return masking.phone(value, actor.role, Whose.REPORTER)
-
-
 __all__ = [
     "DISPATCH_STEPS",
     "HOTLINE_ROLES",
@@ -250,7 +243,6 @@ __all__ = [
     "Registered",
     "add_call",
     "caller_cases",
-    "caller_phone",
     "register_call",
     "suggest_addresses",
 ]
