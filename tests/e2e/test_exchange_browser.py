@@ -44,6 +44,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     staff = re.search(r"with the password\s+(\S+)", demo.stdout)
     assert staff, demo.stdout
     passwords["units"] = staff.group(1)
+    resident = re.search(
+        r"The resident (\S+) .*?identity number\s+(\d{17}[\dX])", demo.stdout, re.S
+    )
+    assert resident, demo.stdout
+    passwords["resident_phone"], passwords["resident_number"] = resident.groups()
     port = free_port()
     log = tmp_path_factory.mktemp("e2e-exchange-log") / "server.log"
     with log.open("wb") as output:
@@ -66,8 +71,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     process.wait(timeout=10)
 
 
-def no_sideways_scrolling(tab) -> None:  # type: ignore[no-untyped-def]
-    assert tab.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+def no_sideways_scrolling(tab, width: int = PHONE["width"]) -> None:  # type: ignore[no-untyped-def]
+    assert tab.evaluate("() => document.documentElement.scrollWidth") <= width
 
 
 def log_out(tab, server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -127,3 +132,64 @@ def test_a_request_is_asked_on_a_phone_approved_at_a_desk_and_read_masked(
     filled = [p for p in phones if p]
     assert filled and all(re.fullmatch(r"\d{3}\*{4}\d{4}", p) for p in filled)
     assert "138****5678" not in page.locator("#grant-note").inner_text()
+
+
+def test_a_grant_is_revoked_on_a_phone_a_counter_asks_and_the_resident_sees_the_reads(
+    server: Server,
+    browser_tab,  # noqa: F811 - the tab fixture imported above  # type: ignore[no-untyped-def]
+) -> None:
+    page = browser_tab
+    # At a desk, market regulation looks over the catalogue and the grants it gave.
+    page.set_viewport_size(DESK)
+    log_in(page, server, "x.990100-sjj", server.passwords["units"])
+    page.goto(server.url + "/exchange")
+    page.wait_for_selector("#dataset-organisations")
+    no_sideways_scrolling(page, DESK["width"])
+    page.goto(server.url + "/exchange/grants?side=given")
+    no_sideways_scrolling(page, DESK["width"])
+    # On a phone it revokes the district's grant of its organisations, with a reason.
+    page.set_viewport_size(PHONE)
+    page.reload()
+    no_sideways_scrolling(page)
+    card = page.locator("li.request-card", has=page.locator("form.revoke-inline")).first
+    card.locator("input[name=reason]").fill("单位名录正在核对，核对完成后重新授权")
+    card.locator("button[type=submit]").click()
+    page.wait_for_selector("#done")
+    assert page.locator("#done").inner_text()
+    assert "单位名录正在核对" in page.locator("main").inner_text()
+    no_sideways_scrolling(page)
+
+    # The district's urban management can no longer read them, and is told why.
+    log_out(page, server)
+    log_in(page, server, "x.990101-cgj", server.passwords["units"])
+    page.goto(server.url + "/exchange")
+    href = page.locator("#dataset-organisations a").first.get_attribute("href")
+    answer = page.goto(server.url + f"{href}/rows")
+    assert answer is not None and answer.status == 403
+    assert "单位名录正在核对" in page.locator("body").inner_text()
+    no_sideways_scrolling(page)
+    # Chromium reports the page's 403 on its console: expected here, not a script's error.
+    page.errors[:] = [e for e in page.errors if "status of 403" not in e]
+
+    # The district's civil affairs asks at its counter whether a resident is 60 or older.
+    log_out(page, server)
+    log_in(page, server, "x.990101-mzj", server.passwords["units"])
+    page.goto(server.url + "/exchange/verify")
+    page.select_option("#question", "age_at_least")
+    page.fill("input[name=identity_number]", server.passwords["resident_number"])
+    page.fill("input[name=age]", "60")
+    page.click("#ask-question")
+    page.wait_for_selector("#verdict")
+    assert server.passwords["resident_number"] not in page.locator("main").inner_text()
+    no_sideways_scrolling(page)
+
+    # The resident sees on her phone who read her data, under which grant.
+    log_out(page, server)
+    log_in(page, server, server.passwords["resident_phone"], server.passwords["units"])
+    page.goto(server.url + "/my/reads")
+    page.fill("input[name=identity_number]", server.passwords["resident_number"])
+    page.click("#my-reads-form button[type=submit]")
+    page.wait_for_selector("#my-reads-list")
+    listed = page.locator("#my-reads-list").inner_text()
+    assert "市民政局" in listed and "依授权" in listed
+    no_sideways_scrolling(page)
