@@ -25,10 +25,12 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
     text,
     tuple_,
+    union_all,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -206,6 +208,31 @@ class AuditRepository:
             )
         )
         return {(int(r.level), int(r.idx)): bytes(r.hashes) for r in rows}
+
+    def state_and_tiles(self, keys: Iterable[TileKey]) -> tuple[TreeState, dict[TileKey, bytes]]:
+        """state() and tiles(KEYS) in one statement: a proof's one round trip."""
+        t = audit_tiles.c
+        tree = select(
+            literal(-1, SmallInteger).label("level"),
+            audit_tree.c.size.label("idx"),
+            audit_tree.c.root.label("hashes"),
+        ).where(audit_tree.c.id == 1)
+        wanted = sorted(set(keys))
+        stmt = (
+            union_all(
+                tree, select(t.level, t.idx, t.hashes).where(tuple_(t.level, t.idx).in_(wanted))
+            )
+            if wanted
+            else tree
+        )
+        state = TreeState(0, EMPTY_ROOT)
+        tiles = {}
+        for level, idx, hashes in self.session.execute(stmt):
+            if level < 0:
+                state = TreeState(int(idx), bytes(hashes))
+            else:
+                tiles[(int(level), int(idx))] = bytes(hashes)
+        return state, tiles
 
     def put_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
         """Write TILES, replacing the partial ones they fill further."""

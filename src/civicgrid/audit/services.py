@@ -332,6 +332,12 @@ def inclusion_proof(
     """The hashes that lead from the entry at INDEX (or the first with LEAF_HASH) to the
     root of the tree of SIZE entries (by default the latest checkpoint's)."""
     repo = AuditRepository(uow.session)
+    if size is not None and leaf_hash is None and index is not None and 0 <= index < size:
+        # What a client that knows its checkpoint asks: the tree and the tiles together.
+        ranges = [*inclusion_ranges(index, size), (0, size), (index, index + 1)]
+        tree, known = repo.state_and_tiles(tiles_for(ranges))
+        _size_asked(repo, size, "size", tree)
+        return _inclusion_proof(index, size, Tiles(known))
     tree = repo.state()
     size = _size_asked(repo, size, "size", tree)
     if leaf_hash is not None:
@@ -346,7 +352,10 @@ def inclusion_proof(
     if index < 0 or index >= size:
         raise FieldProblem("audit_index_beyond_tree", field="index", index=index, size=size)
     ranges = [*inclusion_ranges(index, size), (0, size), (index, index + 1)]
-    tiles = _tiles_for(repo, ranges)
+    return _inclusion_proof(index, size, _tiles_for(repo, ranges))
+
+
+def _inclusion_proof(index: int, size: int, tiles: Tiles) -> InclusionProof:
     return InclusionProof(
         index=index,
         size=size,
