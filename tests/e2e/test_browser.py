@@ -160,7 +160,8 @@ def test_a_cadre_logs_in_and_sees_only_her_street(server: Server, page) -> None:
     page.fill("input[name=username]", "cadre")
     page.fill("input[name=password]", server.passwords["cadre"])
     page.click("button[type=submit]")
-    page.wait_for_url(server.url + "/")
+    page.wait_for_url(server.url + "/command")  # a cadre's daily work: her area's screen
+    page.goto(server.url + "/")
     page.wait_for_selector("#map[data-ready='true']", timeout=20_000)
     assert page.locator("path.area-grid").count() == 50  # 5 communities × 10 grids
     code = open_a_grid(page)
@@ -177,6 +178,28 @@ def test_the_language_switch_and_a_phone_screen(server: Server, page) -> None:  
     assert "Grid workers" in page.locator("#detail").inner_text()
     panel = page.locator(".panel").bounding_box()
     assert panel is not None and panel["width"] <= 390
+
+
+def test_the_language_switch_keeps_the_page_its_filters_and_what_was_typed(
+    server: Server,
+    page,  # type: ignore[no-untyped-def]
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/report")
+    form = page.locator("#resident-report")
+    form.locator("textarea[name=description]").fill("楼道里的灯坏了三天")
+    page.click("#lang-switch")
+    page.wait_for_url(server.url + "/report")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert form.locator("textarea[name=description]").input_value() == "楼道里的灯坏了三天"
+    # The English top bar fits the phone's width.
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    log_in(page, server, "dispatcher", server.passwords["dispatcher"])
+    page.goto(server.url + "/dispatch?status=reported")
+    page.click("#lang-switch")
+    page.wait_for_url(server.url + "/dispatch?status=reported")
+    assert page.locator("select[name=status]").input_value() == "reported"
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
 
 
 def test_find_my_grid_opens_the_grid_the_phone_is_in(server: Server, page) -> None:  # type: ignore[no-untyped-def]
@@ -197,7 +220,8 @@ def log_in(page, server: Server, username: str, password: str) -> None:  # type:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(server.url + "/")
+    # Staff land on their daily work (web.pages.LANDING), residents on the map.
+    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def test_a_dispatcher_accepts_a_case_with_one_click(server: Server, page) -> None:  # type: ignore[no-untyped-def]

@@ -183,7 +183,7 @@ def test_a_one_click_action_that_cannot_be_done_says_why_in_the_row(
         f"/dispatch/cases/{case_id}/act", data={"action": "accept"}, headers=HTMX
     )
     assert again.status_code == 200  # HTMX swaps only successful answers
-    assert "当前状态为“accepted”，不能执行“accept”" in again.text
+    assert "当前为“已受理”，不能受理" in again.text
     assert 'role="alert"' in again.text
     odd = dispatcher.post(f"/dispatch/cases/{case_id}/act", data={"action": "void"}, headers=HTMX)
     assert "没有“void”这个选项" in odd.text

@@ -142,8 +142,11 @@ def test_a_wrong_action_names_the_state_and_what_is_allowed(
         headers=auth("dispatcher") | {"Accept-Language": "en"},
     )
     assert response.status_code == 409
-    message = response.json()["error"]["message"]
-    assert "'reported'" in message and "accept, reject" in message
+    error = response.json()["error"]
+    # The message speaks the reader's words; the codes are beside it for programs.
+    assert "“Reported”" in error["message"] and "“Close”" in error["message"]
+    assert "Accept, Reject" in error["message"] and "reported" not in error["message"]
+    assert error["state"] == "reported" and error["allowed"][:2] == ["accept", "reject"]
     unknown = city_client.post(
         f"/api/v1/cases/{case_id}/actions", json={"action": "fly"}, headers=auth("dispatcher")
     )

@@ -321,7 +321,7 @@ def test_bad_rows_stop_the_import_unless_partial(town: Town, tmp_path: Path) -> 
     assert errors[0] == "第 3 行“Created Date”：“25.12.2013”不符合时间格式 %m/%d/%Y %I:%M:%S %p"
     assert errors[1] == "第 4 行“Latitude”：没有位置：既无经纬度，也无地址"
     assert errors[2].startswith("第 5 行“Incident Address”：无法识别地址“952 EAST 58 STREET”")
-    assert errors[3] == "第 6 行“Latitude”：坐标（lat=10.5, lon=10.5）不在本市任何网格内"
+    assert errors[3] == "第 6 行“Latitude”：该位置（纬度 10.5，经度 10.5）不在本市任何网格内"
     assert errors[4] == "第 7 行“Unique Key”：编号“B-good-1”重复（首次出现于第 2 行）"
     assert errors[5] == "第 8 行“Closed Date”：结案时间早于创建时间"
 

@@ -1,7 +1,9 @@
 """The map page, the area panel, login and the language switch."""
 
+import pytest
 from fastapi.testclient import TestClient
 
+from civicgrid.core.permissions import Role
 from tests.conftest import City
 
 
@@ -55,7 +57,53 @@ def test_the_login_form_never_redirects_off_site(city: City, browser: TestClient
         },
         follow_redirects=False,
     )
-    assert response.headers["location"] == "/"
+    assert response.headers["location"] == "/command"  # the cadre's own landing page
+
+
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [
+        (Role.DISPATCHER, "/dispatch"),
+        (Role.HANDLER, "/inbox"),
+        (Role.GRID_WORKER, "/grid"),
+        (Role.LEADER, "/command"),
+        (Role.CADRE, "/command"),
+        (Role.DATA_ADMIN, "/registry"),
+        (Role.ADMIN, "/admin/rules"),
+        (Role.RESIDENT, "/"),
+    ],
+)
+def test_staff_land_on_their_daily_work_after_logging_in(
+    city: City, browser: TestClient, role: Role, landing: str
+) -> None:
+    username = city.username_of(role)
+    response = browser.post(
+        "/login",
+        data={"username": username, "password": city.password(username)},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == landing
+    assert browser.get(landing).status_code == 200
+
+
+def test_a_login_that_asked_for_a_page_goes_there(city: City, browser: TestClient) -> None:
+    username = city.username_of(Role.DISPATCHER)
+    response = browser.post(
+        "/login",
+        data={"username": username, "password": city.password(username), "next": "/warnings"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/warnings"
+
+
+def test_the_language_switch_keeps_the_page_and_its_filters(browser: TestClient) -> None:
+    page = browser.get("/transparency?days=30&category=x")
+    assert "/lang/en?next=/transparency%3Fdays%3D30%26category%3Dx" in page.text
+    switched = browser.get(
+        "/lang/en", params={"next": "/transparency?days=30&category=x"}, follow_redirects=False
+    )
+    assert switched.headers["location"] == "/transparency?days=30&category=x"
+    assert '<script src="/static/lang.js" defer></script>' in page.text
 
 
 def test_the_grid_panel_shows_code_name_worker_and_counts(

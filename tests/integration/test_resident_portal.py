@@ -239,6 +239,23 @@ def test_categories_are_suggested_from_what_a_resident_types(city_client: TestCl
     assert too_long.status_code == 422
 
 
+def test_a_suggestion_is_chosen_for_her_only_when_the_suggester_is_sure(
+    city_client: TestClient,
+) -> None:
+    def suggest(text: str) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = city_client.get(
+            "/api/v1/categories/suggest", params={"text": text}
+        ).json()
+        return found
+
+    clear = suggest("小区门口垃圾桶满溢，垃圾好几天没人清理，臭气熏天")
+    assert clear[0]["code"] == "CR01" and clear[0]["sure"] is True
+    # A damaged road that mentions an old man: one word of elderly care is no proof.
+    vague = suggest("路面坏了个坑，老人差点摔倒")
+    assert vague and not any(item["sure"] for item in vague)
+    assert all(item["sure"] is False for item in clear[1:])
+
+
 def test_the_report_form_offers_suggestions_while_typing(visitor: TestClient) -> None:
     page = visitor.get("/report").text
     assert 'data-suggest="/api/v1/categories/suggest"' in page

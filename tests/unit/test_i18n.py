@@ -48,6 +48,7 @@ DYNAMIC_FAMILIES = {
     "ui.where.*": "where a case stands after an action (case_pages.Labels.where)",
     "sentiment.*": "the tone of a report (CasePage, the urgency panel)",
     "*_wrong_state": "the workflow kernel's 409 for a record kind (core.workflow)",
+    "*_state.*": "a record's state named in a wrong action's 409 (core.workflow.WrongState)",
     "*_field_required": "the workflow kernel's missing field for a record kind (core.workflow)",
     "*_field_required.*": "a missing field asked for in its own words (core.workflow)",
     "*_act.*": "an action named in the kernel's messages (FieldRequired, WrongState)",

@@ -1174,7 +1174,10 @@ CASE: RecordKind[Case] = RecordKind(
         for action in Action
     },
     open_states=frozenset(s.value for s in OPEN_STATUSES),
-    messages="case",
+    messages=CASE_MESSAGES,
+    # A person reads a case's states and actions as the pages show them.
+    state_labels="status",
+    action_labels="action",
     state_field="status",
     steps={status.value: step for status, step in STEP_OF_STATUS.items()},
     step_hours=_step_hours,

@@ -30,6 +30,22 @@ class Suggestion:
     confidence: float
 
 
+# A suggested category is chosen for the person only when the suggester is sure of it: a
+# confidence of at least SURE_CONFIDENCE and SURE_MARGIN ahead of the next suggestion.
+# Otherwise the form offers the top suggestions and she picks (a report of a damaged road
+# that mentions an old man is not elderly care).
+SURE_CONFIDENCE = 0.6
+SURE_MARGIN = 0.2
+
+
+def is_sure(confidences: Sequence[float]) -> bool:
+    """Whether the first of CONFIDENCES (best first) may be chosen for the person."""
+    if not confidences:
+        return False
+    runner_up = confidences[1] if len(confidences) > 1 else 0.0
+    return confidences[0] >= SURE_CONFIDENCE and confidences[0] - runner_up >= SURE_MARGIN
+
+
 class CategorySuggester(Protocol):
     def suggest(self, text: str, categories: Sequence[Category]) -> list[Suggestion]:
         """Candidate categories for TEXT, best first."""
@@ -50,7 +66,9 @@ class KeywordSuggester:
                 scored.append((hits, category.code))
         scored.sort(key=lambda pair: (-pair[0], pair[1]))
         total = sum(hits for hits, _ in scored) or 1
-        return [Suggestion(code, hits / total) for hits, code in scored[:5]]
+        # A category's share of the matched words, discounted by how few words matched:
+        # one word is weak evidence however alone it is (1 word: at most 0.5).
+        return [Suggestion(code, hits / total * hits / (hits + 1)) for hits, code in scored[:5]]
 
 
 class UrgencyScorer(Protocol):

@@ -419,6 +419,10 @@ class SuggestionOut(BaseModel):
     name_en: str
     parent_code: str | None
     confidence: float
+    sure: bool = Field(
+        description="true when the suggester is sure enough for a form to choose it; "
+        "otherwise it is only offered and the person picks"
+    )
 
     @classmethod
     def of(cls, suggested: SuggestedCategory) -> SuggestionOut:
@@ -429,6 +433,7 @@ class SuggestionOut(BaseModel):
             name_en=category.name_en,
             parent_code=category.parent_code,
             confidence=round(suggested.confidence, 3),
+            sure=suggested.sure,
         )
 
 

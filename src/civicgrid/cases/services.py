@@ -9,7 +9,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,6 +60,7 @@ from civicgrid.cases.ports import (
     NoUrgency,
     Suggestion,
     UrgencyScorer,
+    is_sure,
 )
 from civicgrid.cases.repository import (
     Attachment,
@@ -1257,6 +1258,7 @@ def report_as_guest(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePort
 class SuggestedCategory:
     category: Category
     confidence: float
+    sure: bool = False  # chosen for the person (cases.ports.is_sure); else only offered
 
 
 @permission(PUBLIC, "Suggest categories for a description")
@@ -1280,6 +1282,8 @@ def suggest_categories(
         category = routing.categories.get(suggestion.category_code)
         if category is not None and category.active and category.parent_code is not None:
             found.append(SuggestedCategory(category, suggestion.confidence))
+    if is_sure([f.confidence for f in found]):
+        found[0] = replace(found[0], sure=True)
     return found[:limit]
 
 

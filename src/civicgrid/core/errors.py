@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from civicgrid.core.i18n import Locale, translate
+from civicgrid.core.i18n import Locale, message_text, translate
 
 
 class CivicGridError(Exception):
@@ -19,6 +19,13 @@ class CivicGridError(Exception):
 
     def message(self, locale: Locale) -> str:
         return translate(self.message_key, locale, self.params)
+
+    def details(self) -> dict[str, Any]:
+        """What an API caller's program reads beside the message: the field that is wrong
+        (as the API names it), where there is one. Never other parameters, which may hold
+        what a person typed."""
+        name = self.params.get("field")
+        return {"field": str(name)} if isinstance(name, str) and name else {}
 
 
 class InvalidInput(CivicGridError):
@@ -41,10 +48,12 @@ class InvalidFields(InvalidInput):
 
 class FieldProblem(InvalidInput):
     """A wrong value of one field (the `field` parameter): the message starts with the
-    field's name, so an API caller knows where, as a form shows it beside the field."""
+    field's name in the reader's words ("field.<name>" in any catalogue; the API's name
+    where none is written), and the API's answer names the field as its program knows it."""
 
     def message(self, locale: Locale) -> str:
-        return f"{self.params['field']}: {super().message(locale)}"
+        name = str(self.params["field"])
+        return f"{message_text(f'field.{name}', locale) or name}: {super().message(locale)}"
 
 
 class NotAuthenticated(CivicGridError):

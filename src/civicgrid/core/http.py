@@ -255,7 +255,12 @@ def wants_html(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, retry_after: int | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if retry_after is not None:
@@ -269,7 +274,9 @@ def error_response(
         rendered.headers.update(headers)
         return rendered
     return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        {"error": {"code": code, "message": message, **(details or {})}},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -283,6 +290,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.message_key,
             exc.message(request_locale(request)),
             retry_after=int(seconds) if isinstance(seconds, int | float) else None,
+            details=exc.details(),
         )
 
     @app.exception_handler(RequestValidationError)

@@ -339,6 +339,59 @@ class Light(StrEnum):
     NONE = "none"  # no running clock (paused, finished)
 
 
+class WrongState(Conflict):
+    """409: the record's state does not allow the action. The API's answer keeps the codes
+    (`state` and `allowed`, for a caller's program); the message names the state and the
+    actions in the reader's words, from the labels "<states>.<state>" and
+    "<actions>.<action>" of the record kind's label families (RecordKind.labels), the code
+    where a label is not written."""
+
+    def __init__(
+        self,
+        prefix: str,
+        labels: tuple[str, str],
+        record_id: object,
+        state: str,
+        action: str,
+        allowed: list[str],
+        reachable: list[str],
+    ) -> None:
+        self.labels = labels
+        self.allowed_actions = allowed
+        self.reachable = reachable
+        super().__init__(
+            f"{prefix}_wrong_state",
+            id=record_id,
+            state=state,
+            action=action,
+            allowed=", ".join(allowed) or "-",
+            next=", ".join(reachable) or "-",
+        )
+        self.args = (self.message("en"),)
+
+    def message(self, locale: Locale) -> str:
+        states, actions = self.labels
+
+        def state(code: str) -> str:
+            return message_text(f"{states}.{code}", locale) or code
+
+        def act(code: str) -> str:
+            return message_text(f"{actions}.{code}", locale) or code
+
+        comma = "、" if locale == "zh" else ", "
+        words = {
+            **self.params,
+            "state": state(str(self.params["state"])),
+            "action": act(str(self.params["action"])),
+            "allowed": comma.join(act(a) for a in self.allowed_actions) or "-",
+            "next": comma.join(state(s) for s in self.reachable) or "-",
+        }
+        return translate(self.message_key, locale, words)
+
+    def details(self) -> dict[str, Any]:
+        return {"state": self.params["state"], "allowed": list(self.allowed_actions)}
+
+
 class FieldRequired(InvalidInput):
     """422: an action on a record needs a field left empty. The parameters keep the codes
     (`field` and `action`, for an API caller's program); the message names both in the
@@ -383,8 +436,19 @@ class RecordKind(Generic[R]):
     steps: Mapping[str, str] = field(default_factory=dict)
     step_hours: Callable[[R, str], float | None] | None = None
     warning_share: float = WARNING_SHARE
+    # The label families a person reads the states and actions in (WrongState): by default
+    # "<messages>_state.<state>" and "<messages>_act.<action>".
+    state_labels: str | None = None
+    action_labels: str | None = None
 
     # -- reading the declaration
+
+    def labels(self) -> tuple[str, str]:
+        """The label families of the states and the actions (WrongState)."""
+        return (
+            self.state_labels or f"{self.messages}_state",
+            self.action_labels or f"{self.messages}_act",
+        )
 
     def state_of(self, record: R) -> str:
         return str(getattr(record, self.state_field))
@@ -410,13 +474,14 @@ class RecordKind(Generic[R]):
         if state not in spec.moves:
             allowed = self.allowed(state)
             reachable = {self.actions[a].moves[state] for a in allowed} - {state}
-            raise Conflict(
-                f"{self.messages}_wrong_state",
-                id=getattr(record, "id", None),
-                state=state,
-                action=action,
-                allowed=", ".join(allowed) or "-",
-                next=", ".join(sorted(reachable)) or "-",
+            raise WrongState(
+                self.messages,
+                self.labels(),
+                getattr(record, "id", None),
+                state,
+                action,
+                allowed,
+                sorted(reachable),
             )
         return spec
 

@@ -698,6 +698,7 @@ SHARE_REQUEST: RecordKind[ShareRequest] = RecordKind(
     },
     open_states=frozenset({RequestState.ASKED.value, RequestState.REVIEW.value}),
     messages="share_request",
+    state_labels="ui.exchange.state",
     steps={RequestState.ASKED.value: "owner_review", RequestState.REVIEW.value: "admin_review"},
     step_hours=lambda request, step: request.step_hours(step),
 )
@@ -727,6 +728,7 @@ SHARE_GRANT: RecordKind[Grant] = RecordKind(
     },
     open_states=frozenset({GrantState.ACTIVE.value}),
     messages="share_grant",
+    state_labels="ui.exchange.grant_state",
 )
 REVOKERS = UNIT_DECIDERS
 

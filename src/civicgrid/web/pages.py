@@ -41,7 +41,7 @@ from civicgrid.core.i18n import (
     format_duration,
     translate,
 )
-from civicgrid.core.permissions import ANONYMOUS, ROLE_LABELS, Actor
+from civicgrid.core.permissions import ANONYMOUS, ROLE_LABELS, Actor, Role
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 # Marks a message key a template only holds (a link's label) for `pybabel extract`.
@@ -240,9 +240,26 @@ def login(
         if error.status == 429:
             page.headers["Retry-After"] = str(error.params.get("seconds", 60))
         return page
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if target == "/":  # no page asked for: the page of her daily work
+        target = LANDING.get(Role(issued.user.role), "/")
+    response = RedirectResponse(target, status_code=303)
     remember_login(response, issued.access_token, ttl, settings.environment == "production")
     return response
+
+
+# Where each role's daily work starts: a login that asked for no page lands there. A leader's
+# and a cadre's is the command centre of their area; a resident's is the grid map with the
+# report and tracking links.
+LANDING: dict[Role, str] = {
+    Role.DISPATCHER: "/dispatch",
+    Role.HANDLER: "/inbox",
+    Role.GRID_WORKER: "/grid",
+    Role.LEADER: "/command",
+    Role.CADRE: "/command",
+    Role.DATA_ADMIN: "/registry",
+    Role.ADMIN: "/admin/rules",
+}
 
 
 def remember_login(response: Response, token: str, ttl: timedelta, secure: bool) -> None:

@@ -610,4 +610,5 @@ WARNING: RecordKind[RiskWarning] = RecordKind(
     },
     open_states=frozenset(s.value for s in OPEN_STATES),
     messages="warning",
+    state_labels="ui.warnings.state",
 )

@@ -378,7 +378,7 @@
 
   // ---------------------------------------------------------------- the residents' report
   // While she types, the three categories that fit best are offered as chips and the best
-  // one is chosen (until she chooses herself); once the category and the pin are known,
+  // one is chosen when the suggester is sure of it (until she chooses herself); once the category and the pin are known,
   // open cases of the same problem nearby are shown, each with a button to add her voice.
 
   function residentReport(form) {
@@ -427,7 +427,9 @@
         .then(function (response) { return response.ok ? response.json() : []; })
         .then(function (items) {
           if (mine !== asked) return;
-          if (items.length && !chosenByHand) {
+          // Chosen for her only when the suggester is sure (cases.ports.is_sure); else
+          // the chips are offered and she picks.
+          if (items.length && !chosenByHand && items[0].sure) {
             select.value = items[0].code;
             loadNearby();
           }
