@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 
 import shapely
 from faker import Faker
+from sqlalchemy import select
 
 from civicgrid.areas.domain import Area
+from civicgrid.areas.repository import departments
 from civicgrid.cases.attachments import Upload, check_upload
 from civicgrid.cases.domain import (
     CASE_KIND,
@@ -33,6 +35,7 @@ from civicgrid.cases.services import CasePorts, RoutingCache, notify
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.outbox import Outbox
 from civicgrid.core.permissions import Actor, Role
+from civicgrid.demo.texts import DemoTexts
 
 CHANNELS = [
     (Channel.HOTLINE, 35),
@@ -77,39 +80,6 @@ PATH = [
     Status.VERIFIED,
     Status.CLOSED,
 ]
-PLACES = [
-    "号楼楼下",
-    "号楼门口",
-    "栋旁边",
-    "号院",
-    "路口",
-    "公交站旁",
-    "菜市场门口",
-    "小区东门",
-    "幼儿园附近",
-]
-TEMPLATES = [
-    "{place}{what}，已经{days}天了，{plea}",
-    "反映：{place}有{what}的情况，{impact}，{plea}",
-    "{place}{what}问题比较严重，{impact}，希望相关部门管一管。",
-    "我是附近居民，{place}{what}，{impact}。{plea}",
-]
-IMPACTS = [
-    "影响居民出行",
-    "老人孩子经过很不安全",
-    "晚上休息受影响",
-    "气味很大",
-    "多次反映没有解决",
-    "存在安全隐患",
-]
-PLEAS = ["请尽快处理。", "麻烦派人来看看。", "希望尽快解决！", "谢谢！", "请相关部门核实处理。"]
-RESOLUTIONS = [
-    "已安排人员现场处置，问题已解决。",
-    "经现场核实，已责令整改完毕。",
-    "已协调相关单位完成维修。",
-    "已清理完毕，并加强日常巡查。",
-    "已约谈责任单位，落实整改措施。",
-]
 REJECT_REASONS = ["不属于本平台受理范围，请咨询相关法院。", "诉求内容不明确，无法核实。"]
 
 
@@ -120,6 +90,7 @@ class Cast:
     dispatcher: Actor
     admin: Actor
     photo_id: str  # a stored photo that on-the-spot resolutions show as proof
+    texts: DemoTexts  # what reporters write and units answer
 
     def handler(self, department: str) -> Actor:
         return Actor(
@@ -155,10 +126,12 @@ def play_demo_cases(
     cases = CaseRepository(uow.session)
     photo = check_upload(Upload("现场照片.png", demo_photo()), 1, "demo", utcnow())
     AttachmentRepository(uow.session).add(photo)
+    unit_names = dict(uow.session.execute(select(departments.c.code, departments.c.name)).all())
     cast = Cast(
         dispatcher=Actor(name="dispatcher", role=Role.DISPATCHER, display_name="12345 分拨中心"),
         admin=Actor(name="admin", role=Role.ADMIN),
         photo_id=photo.id,
+        texts=DemoTexts(seed, unit_names, [(grid.code, grid.name) for grid in grids]),
     )
     now = utcnow()
     start = now - timedelta(days=days)
@@ -245,14 +218,7 @@ def _new_case(
         routing.unit_for,
         routing.version,
     )
-    what = rng.choice(category.keywords.split() or [category.name])
-    description = rng.choice(TEMPLATES).format(
-        place=f"{grid.name.split('第')[0]}{rng.randint(1, 40)}{rng.choice(PLACES)}",
-        what=what if what.endswith(category.name[-1]) else f"{what}{category.name}",
-        days=rng.randint(2, 10),
-        impact=rng.choice(IMPACTS),
-        plea=rng.choice(PLEAS),
-    )
+    written = cast.texts.report(category.code, channel.value, grid.code, at)
     worker = workers.get(grid.code)
     reporter_actor = cast.dispatcher
     username = None
@@ -261,7 +227,7 @@ def _new_case(
         username = worker
     report = Report(
         channel=channel,
-        description=description,
+        description=written.description,
         category=category,
         group=routing.categories.get(category.parent_code or ""),
         grid_code=grid.code,
@@ -269,13 +235,14 @@ def _new_case(
         route=route,
         lat=point.y,
         lon=point.x,
-        title=f"{category.name}：{description[:18]}",
+        title=written.title,
         reporter_name="" if username else faker.name(),
         reporter_phone="" if username else faker.phone_number(),
     )
     case, reporter, event = report.open(reporter_actor, at)
     cases.add(case)
     cases.session.flush()
+    cast.texts.remember(case.id, written)
     reporter.case_id = case.id
     cases.add_reporter(reporter)
     cases.add_event(case, event)
@@ -338,7 +305,7 @@ def _play(
         step(
             Command(
                 Action.RESOLVE_ON_SPOT,
-                note=rng.choice(RESOLUTIONS),
+                note=cast.texts.on_the_spot(case.id, clock),
                 attachments=[cast.photo_id],
             ),
             reporter,
@@ -426,14 +393,14 @@ def _play(
             return
     if target < 5:
         return
-    if not step(Command(Action.RESOLVE, note=rng.choice(RESOLUTIONS)), handler):
+    reply = cast.texts.reply(case.id, department, clock)
+    if not step(Command(Action.RESOLVE, note=reply), handler):
         return
     if rng.random() < 0.08:
         if not step(Command(Action.REWORK, reason="现场核查问题仍存在"), cast.dispatcher):
             return
-        if not step(
-            Command(Action.RESOLVE, note="已返工处理完毕。" + rng.choice(RESOLUTIONS)), handler
-        ):
+        again = "已返工处理完毕。" + cast.texts.reply(case.id, department, clock)
+        if not step(Command(Action.RESOLVE, note=again), handler):
             return
     if target < 6 or not step(Command(Action.VERIFY), cast.dispatcher):
         return
