@@ -692,6 +692,15 @@ def test_questions_are_answered_yes_no_or_unknown_never_with_data(town: Town) ->
     )
     assert error_of(wrong) == (422, "exchange_verify_input")
     assert "identity_number" in wrong.json()["error"]["message"]
+    # A wrong input is named whether or not the registry knows the person.
+    for who in (number, stranger):
+        no_age = town.client.post(
+            "/api/v1/exchange/verify",
+            json={"question": "age_at_least", "identity_number": who, "age": "abc"},
+            headers=asker,
+        )
+        assert error_of(no_age) == (422, "exchange_verify_input")
+        assert "age" in no_age.json()["error"]["message"]
     verdicts = [e for e in town.audit.entries if e.action is AuditAction.VERIFY]
     assert verdicts and verdicts[-1].personal == stranger and verdicts[-1].reason == "unknown"
 
@@ -724,9 +733,10 @@ def test_is_this_person_registered_in_this_area(town: Town) -> None:
     assert answer(person[1], district).json()["answer"] == "yes"
     assert answer(person[1], other).json()["answer"] == "no"
     assert answer("11010519491231002X", district).json()["answer"] == "unknown"
-    nowhere = answer(person[1], "no-such-area")
-    assert error_of(nowhere) == (422, "exchange_unknown_area")
-    assert "area" in nowhere.json()["error"]["message"]
+    for who in (person[1], "11010519491231002X"):
+        nowhere = answer(who, "no-such-area")
+        assert error_of(nowhere) == (422, "exchange_unknown_area")
+        assert "area" in nowhere.json()["error"]["message"]
     missing = answer(person[1], " ")
     assert error_of(missing) == (422, "exchange_field_missing")
     assert "area" in missing.json()["error"]["message"]
@@ -779,6 +789,14 @@ def test_a_file_whose_columns_do_not_match_is_refused_naming_them(
     assert error_of(refused) == (422, "exchange_file_columns")
     assert "点位编号" in refused.json()["error"]["message"]
     assert "编号, 地点" in refused.json()["error"]["message"]
+    broken = town.client.post(
+        f"/api/v1/exchange/datasets/{town.dataset('street-vending')}/files",
+        files={"file": ("点位.xlsx", b"\x00\x01not a workbook", "application/octet-stream")},
+        headers=town.headers("handler"),
+    )
+    assert error_of(broken) == (422, "registry_xlsx_unreadable")
+    message = broken.json()["error"]["message"]
+    assert "点位.xlsx" in message and "/tmp" not in message and "civicgrid-" not in message
 
 
 def test_an_upload_keeps_bad_rows_for_correction_and_measures_again(

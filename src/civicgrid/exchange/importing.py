@@ -58,7 +58,13 @@ def read_file(
 ) -> CheckedFile:
     """The checked rows of PATH for DATASET. A file without one of the dataset's columns,
     or without rows, is a 422 naming what is missing and what was found."""
-    table = registry_views.open_table(path)
+    try:
+        table = registry_views.open_table(path)
+    except InvalidInput as error:
+        if "path" not in error.params:
+            raise
+        # The file as the unit named it, not the server's folder it was kept in.
+        raise InvalidInput(error.message_key, **(error.params | {"path": path.name})) from None
     header = {_key(h): i for i, h in enumerate(table.header) if h}
     for i, names in enumerate(table.alternatives):
         for name in names:

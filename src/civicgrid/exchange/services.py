@@ -1669,6 +1669,20 @@ def _answer(
         answer = Answer.YES if found else Answer.UNKNOWN
         return _Looked(answer, "organisation", found, code)
     number = _identity(inputs["identity_number"])
+    # Every input is checked before anyone is looked up: a wrong one is a 422 naming it,
+    # whether or not the registry knows the person.
+    inside: set[str] = set()
+    if question is Question.REGISTERED_IN:
+        code = inputs["area"].strip()
+        path = ports.areas.path_of(session, code)
+        if path is None:
+            raise InvalidInput("exchange_unknown_area", field="area", code=code)
+        inside = set(session.execute(grids_under(path)).scalars())
+    age = str(inputs.get("age", "")).strip()
+    if question is Question.AGE_AT_LEAST and not (
+        age.isascii() and age.isdigit() and 0 <= int(age) <= 150
+    ):
+        raise InvalidInput("exchange_verify_input", field="age", reason="0-150")
     id_hash = registry_views.identity_hash(ports.secret_key)(number)
     people = registry_views.record_rows("people")
     stmt = select(
@@ -1703,23 +1717,15 @@ def _answer(
             }
         return looked(Answer.YES if wanted and wanted in texts else Answer.NO)
     if question is Question.REGISTERED_IN:
-        code = inputs["area"].strip()
-        path = ports.areas.path_of(session, code)
-        if path is None:
-            raise InvalidInput("exchange_unknown_area", field="area", code=code)
-        inside = set(session.execute(grids_under(path)).scalars())
         registered = any(
             str(r.residence) == "registered" and r.grid_code in inside for r in records
         )
         return looked(Answer.YES if registered else Answer.NO)
-    text = str(inputs["age"]).strip()
-    if not (text.isascii() and text.isdigit() and 0 <= int(text) <= 150):
-        raise InvalidInput("exchange_verify_input", field="age", reason="0-150")
     births = [r.birth_date for r in records if r.birth_date is not None]
     if not births:
         return looked(Answer.UNKNOWN)
     today = city_day(now, ports.timezone)
-    old_enough = {age_on(born, today) >= int(text) for born in births}
+    old_enough = {age_on(born, today) >= int(age) for born in births}
     if len(old_enough) > 1:
         return looked(Answer.UNKNOWN)  # the departments disagree: no guess
     return looked(Answer.YES if old_enough.pop() else Answer.NO)
