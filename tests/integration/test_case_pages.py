@@ -491,7 +491,7 @@ def test_the_inbox_offers_start_return_and_check_in_and_asks_for_what_they_need(
     assert "已报到" in lead.get(f"/cases/{case_id}").text
 
     no_reason = act(lead, case_id, "return", next="/inbox")
-    assert no_reason.status_code == 422 and "“reason”" in no_reason.text
+    assert no_reason.status_code == 422 and "请填写退回的理由" in no_reason.text
     assert '<a href="/inbox">' in no_reason.text  # the way back to the inbox
     act(lead, case_id, "start")
     bad_hours = act(lead, case_id, "request_extension", hours="0", reason="等配件")
@@ -524,7 +524,7 @@ def test_a_unit_resolving_without_a_note_is_told_so(
         data={"action": "resolve"},
         files=[("photos", ("", b"", "application/octet-stream"))],
     )
-    assert empty.status_code == 422 and "“note”" in empty.text
+    assert empty.status_code == 422 and "请填写处置完成的说明" in empty.text
     assert api_case(city_client, auth, case_id)["status"] == "in_progress"
 
 
@@ -565,7 +565,7 @@ def test_a_grid_worker_reports_with_a_photo_and_resolves_it_on_the_spot(
     assert case["timeline"][0]["attachments"]
 
     no_photo = act(me, case_id, "resolve_on_spot", note="已清除", next="/grid")
-    assert no_photo.status_code == 422 and "“attachments”" in no_photo.text
+    assert no_photo.status_code == 422 and "请为就地解决上传现场照片" in no_photo.text
     done = me.post(
         f"/cases/{case_id}/act",
         data={"action": "resolve_on_spot", "note": "小广告已清除", "next": "/grid"},

@@ -169,11 +169,16 @@ def test_a_whistle_summons_several_units_who_report_in(
         departments=[street_unit, police],
         lead=street_unit,
         reason="占道经营引发纠纷，需城管与派出所联合处置",
+        meeting_at="2030-03-02T10:15:00+08:00",
     )
     assert {(h["department"], h["lead"]) for h in whistled["handlers"]} == {
         (street_unit, True),
         (police, False),
     }
+    timeline = city_client.get(f"/api/v1/cases/{case_id}", headers=dispatcher).json()["timeline"]
+    whistle = next(e for e in timeline if e["action"] == "whistle")
+    assert whistle["note"] == "占道经营引发纠纷，需城管与派出所联合处置"
+    assert whistle["data"]["meeting_at"] == "2030-03-02T10:15:00+08:00"
     checked = act(city_client, auth.unit(police), case_id, "check_in", note="民警已到场")
     assert next(h for h in checked["handlers"] if h["department"] == police)["checked_in_at"]
     act(city_client, auth.unit(street_unit), case_id, "start")
@@ -194,7 +199,7 @@ def test_a_unit_returns_a_case_with_a_reason(
     missing = city_client.post(
         f"/api/v1/cases/{case_id}/actions", json={"action": "return"}, headers=handler
     )
-    assert missing.status_code == 422 and "reason" in missing.json()["error"]["message"]
+    assert missing.status_code == 422 and "请填写退回的理由" in missing.json()["error"]["message"]
     returned = act(city_client, handler, case_id, "return", reason="属于物业管理范围")
     assert (returned["status"], returned["department"]) == ("registered", None)
 
@@ -248,7 +253,8 @@ def test_a_grid_worker_resolves_her_own_report_on_the_spot(
         json={"action": "resolve_on_spot", "note": "已清除"},
         headers=auth(worker),
     )
-    assert missing.status_code == 422 and "attachments" in missing.json()["error"]["message"]
+    assert missing.status_code == 422
+    assert missing.json()["error"]["message"] == "请为就地解决上传现场照片"
     done = act(
         city_client,
         auth(worker),

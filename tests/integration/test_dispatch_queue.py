@@ -432,6 +432,18 @@ def test_a_whistle_with_a_reason_and_a_meeting_reaches_the_co_handlers(
     )
     assert api_no_reason.status_code == 422
     assert "Give the reason for the whistle" in api_no_reason.text
+    no_zone = city_client.post(
+        f"/api/v1/cases/{case_id}/actions",
+        json={
+            "action": "whistle",
+            "departments": units,
+            "lead": street_unit,
+            "reason": "联合",
+            "meeting_at": "2030-03-02T10:15:00",
+        },
+        headers=auth("dispatcher"),
+    )
+    assert no_zone.status_code == 422  # the API's time says its offset
     done = dispatcher.post(
         f"/cases/{case_id}/act",
         data={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from civicgrid.areas.domain import Function, Level
 from civicgrid.cases.attachments import Upload
@@ -101,6 +101,10 @@ class ActionIn(BaseModel):
     department: str | None = None
     departments: list[str] = Field(default_factory=list, description="whistle: summoned units")
     lead: str | None = Field(default=None, description="whistle: the lead unit")
+    meeting_at: AwareDatetime | None = Field(
+        default=None,
+        description="whistle: when the summoned units meet (optional; ISO 8601 with its offset)",
+    )
     satisfaction: int | None = Field(default=None, description="rate: 1 (bad) to 5 (good)")
     into: RecordId | None = Field(default=None, description="merge: the case that survives")
     hours: float | None = Field(
@@ -123,6 +127,7 @@ class ActionIn(BaseModel):
             department=self.department,
             departments=self.departments,
             lead=self.lead,
+            meeting_at=self.meeting_at,
             satisfaction=self.satisfaction,
             into=self.into,
             hours=self.hours,
