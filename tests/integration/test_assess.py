@@ -579,3 +579,35 @@ def test_the_command_centre_shows_only_the_viewers_area(town: Town) -> None:
     assert mine["tiles"]["open_now"] < city["tiles"]["open_now"]
     inside = sum(1 for p in city["points"] if paths[p[0]].startswith(scope))
     assert len(mine["points"]) == inside
+
+
+def test_each_cadre_is_sent_her_own_areas_monthly_report(town: Town) -> None:
+    from civicgrid.accounts.repository import UserRepository
+    from civicgrid.areas import services as areas
+    from civicgrid.areas.domain import Level
+
+    _, month = months_of(town)
+    with UnitOfWork(town.platform.session_factory) as uow:
+        communities = areas.list_areas(uow, SYSTEM, level=Level.COMMUNITY)
+        outside = next(c for c in communities if town.cadre_area not in c.path.split("/"))
+        add_user(
+            uow,
+            SYSTEM,
+            NewUser("cadre2", "cadre", PASSWORD, area_code=outside.code, phone="13800000001"),
+        )
+    with UnitOfWork(town.platform.session_factory) as uow:
+        services.freeze_month(uow, SYSTEM, town.ports, month)
+        services.send_monthly_reports(uow, town.ports, month)
+        users = UserRepository(uow.session)
+        messages = [
+            (m.recipient, m.body) for m in Outbox(uow.session).listing(record_kind="assess_month")
+        ]
+        area_of = {
+            to: users.get(to.removeprefix("user:")).area_code  # type: ignore[union-attr]
+            for to, _ in messages
+        }
+    assert {"user:cadre1", "user:cadre2"} <= set(area_of)
+    for to, body in messages:
+        linked = re.search(r"/assess/report\?area=([^&]+)&month=([0-9-]+)", body)
+        assert linked is not None, body
+        assert linked.groups() == (area_of[to], month), to
