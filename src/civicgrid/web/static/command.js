@@ -73,6 +73,8 @@
         fillOpacity: 0.85,
       }).bindTooltip("#" + p[0]).addTo(points);
     });
+    // Drawn on a canvas: the count of points says what the map shows.
+    document.getElementById("command-map").dataset.points = String(summary.points.length);
   }
 
   function draw(summary) {
