@@ -337,7 +337,9 @@ class ReplyScorer:
             masses.append(mass)
             if cover < 1.0:
                 unanswered.append(point)
-        share = sum(c * m for c, m in zip(covers, masses, strict=True)) / sum(masses)
+        # Points of nothing but punctuation or single characters weigh nothing.
+        weight = sum(masses)
+        share = sum(c * m for c, m in zip(covers, masses, strict=True)) / weight if weight else 0.0
         answered = len(points) - len(unanswered)
         reasons.append(Reason("points", f"{answered}/{len(points)}"))
         for point in unanswered[:2]:
@@ -371,7 +373,10 @@ def question_points(exchange: Exchange) -> list[str]:
     sentences = [s.strip() for s in SENTENCE_END.split(exchange.question) if len(s.strip()) >= 4]
     points = [s for s in sentences if ASKING.search(s)]
     if not points:
-        points = [exchange.title.strip() or (sentences[0] if sentences else "")]
+        # A title without two characters of words ("急！", "投诉") says nothing to answer.
+        title = exchange.title.strip()
+        worded = len(re.sub(r"[^\w]+", "", title)) >= 2
+        points = [title if worded or not sentences else sentences[0]]
     return [p for p in dict.fromkeys(points) if p][:6]
 
 
