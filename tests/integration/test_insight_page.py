@@ -262,6 +262,9 @@ def test_retrain_now_runs_in_the_background_and_the_page_shows_how_it_went(
             and f"requested by data_admin-{tmp_path.name}" in panel.text
         )
         assert 'id="model-table"' in panel.text and "CR01" in panel.text
+        # The page says how the figures were measured: on cases the model had not seen.
+        assert 'id="model-measured"' in panel.text and "折交叉验证" in panel.text
+        assert "held-out" in panel.text
         # Another server process is retraining: this one refuses, on the page too.
         with UnitOfWork(trained.session_factory) as uow:
             uow.session.execute(

@@ -80,6 +80,41 @@ def test_retraining_learns_from_closed_cases_and_keeps_accuracy_per_category(
     assert TrainedSuggester(path).model() is not None
 
 
+class Memoriser(TextClassifier):
+    """Answers the category of any message it was trained on, and "OT01" for the rest: its
+    scores are perfect on its own training data and poor on anything else."""
+
+    def fit(self, messages: Any, labels: Any, **options: Any) -> "Memoriser":
+        super().fit(messages, labels, **options)
+        self.seen = dict(zip(messages, labels, strict=True))
+        return self
+
+    def predict(self, messages: Any) -> list[tuple[str, float]]:
+        return [(self.seen.get(m, "OT01"), 1.0) for m in messages]
+
+
+def test_the_models_scores_come_from_cases_it_was_not_trained_on(
+    city: City, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "TextClassifier", Memoriser)
+    with UnitOfWork(city.platform.session_factory) as uow:
+        history = services.closed_case_history(uow)
+        done = services.retrain_suggestions(
+            uow, SYSTEM, tmp_path / "m.joblib", folds=2, min_cases=5
+        )
+    assert done.evaluation is not None and done.evaluation.folds == 2
+    # Judged on its training data the memoriser would be right every time; judged on the
+    # held-out fold it knows none of them (only cases written alike in both folds count).
+    held_out = sum(
+        1
+        for m, label in zip(history.messages, history.labels, strict=True)
+        if history.messages.count(m) == 1 and label != "OT01"
+    )
+    assert held_out > 0.5 * len(history.messages)
+    assert done.evaluation.accuracy <= 1 - held_out / len(history.messages) + 0.01
+    assert sum(s.support for s in done.evaluation.per_label.values()) == len(history.labels)
+
+
 def test_only_administrators_retrain(city: City, tmp_path: Path) -> None:
     with UnitOfWork(city.platform.session_factory) as uow, pytest.raises(Forbidden):
         services.retrain_suggestions(uow, Actor("d", Role.DISPATCHER), tmp_path / "m.joblib")

@@ -159,6 +159,7 @@ def _scores_line(evaluation: Evaluation) -> str:
         locale(),
         {
             "folds": evaluation.folds,
+            "count": sum(score.support for score in evaluation.per_label.values()),
             "macro_f1": f"{evaluation.macro_f1:.3f}",
             "accuracy": f"{evaluation.accuracy:.3f}",
         },

@@ -48,9 +48,11 @@ def retrain(
             return f"skipped: {problem.message('en')}"
         if suggester is not None:
             suggester.reload()
+        e = done.evaluation
         scores = (
-            f", macro-F1 {done.evaluation.macro_f1:.3f}, accuracy {done.evaluation.accuracy:.3f}"
-            if done.evaluation
+            f", macro-F1 {e.macro_f1:.3f}, accuracy {e.accuracy:.3f} on held-out cases "
+            f"({e.folds}-fold cross-validation)"
+            if e
             else ""
         )
         return f"retrained on {done.count} closed cases ({done.corrected} recategorised){scores}"
