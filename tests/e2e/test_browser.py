@@ -546,7 +546,13 @@ def test_a_data_administrator_opens_a_persons_entity_and_splits_a_record_on_a_ph
     split_off = page.locator("th.entity-record").nth(1).get_attribute("data-record")
     page.select_option("#decide-record", str(split_off))
     page.fill("#decide-reason", "上门核实，不是同一人")
+    # Splitting is not the highlighted button, and it is asked again before it is kept.
+    assert "primary" not in str(page.locator("#decide-split").get_attribute("class"))
+    assert "primary" in str(page.locator("#decide-confirm").get_attribute("class"))
     page.click("#decide-split")
+    page.wait_for_selector("#confirm-split")
+    assert page.locator("th.entity-record").count() >= 2  # nothing split yet
+    page.click("#split-confirmed")
     page.wait_for_selector("#decided")
     assert page.url.startswith(entity_url.split("?")[0])
     assert page.locator("th.entity-record").count() == 1

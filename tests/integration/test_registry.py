@@ -500,6 +500,60 @@ def test_the_pages_search_show_history_and_save_a_correction(
     client.cookies.clear()
 
 
+def test_the_edit_form_offers_choices_and_dates_and_the_history_shows_names(
+    registry_city: RegistryCity,
+) -> None:
+    client = registry_city.client
+    worker = username(registry_city, Role.GRID_WORKER)
+    client.cookies.clear()
+    client.post(
+        "/login",
+        data={"username": worker, "password": registry_city.password(worker)},
+        follow_redirects=False,
+    )
+    page = client.get("/registry?kind=people&residence=floating")
+    link = page.text.split('href="/registry/people/')[1].split('"')[0]
+    detail = client.get(f"/registry/people/{link}").text
+    # Person type and care type are choices, dates are date pickers, the phone a keypad.
+    assert '<select name="residence" id="edit-residence"' in detail
+    assert '<option value="foreign">外籍人员</option>' in detail
+    assert '<option value="floating" selected>流动人口</option>' in detail
+    assert 'type="checkbox" name="care_tags" value="elderly_alone"' in detail
+    assert "独居老人" in detail
+    assert '<input type="date" name="registered_on"' in detail
+    assert '<input type="date" name="expires_on"' in detail
+    assert '<input type="tel" name="phone"' in detail
+    # The grid is shown by its name, its code beside it.
+    grid_name = detail.split('id="field-grid_code">')[1].split("</dd>")[0]
+    assert (
+        grid_name != registry_city.worker_grid and f"（{registry_city.worker_grid}）" in grid_name
+    )
+    saved = client.post(
+        f"/registry/people/{link}",
+        data={
+            "residence": "foreign",
+            "care_tags": ["", "elderly_alone", "low_income"],
+            "registered_on": "2024-03-01",
+            "reason": "入户核实",
+        },
+        follow_redirects=True,
+    )
+    assert saved.status_code == 200 and 'id="saved"' in saved.text
+    history = saved.text.split('id="change-list"')[1].split("</ol>")[0]
+    assert "由“流动人口”改为“外籍人员”" in history
+    assert "改为“独居老人、低保户”" in history
+    assert "2024" in history
+    for code in ("floating", "foreign", "elderly_alone", "low_income", "residence", "care_tags"):
+        assert code not in history, code
+    assert '<option value="foreign" selected>外籍人员</option>' in saved.text
+    bad = client.post(
+        f"/registry/people/{link}",
+        data={"registered_on": "2024-02-30", "reason": "日期有误"},
+    )
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    client.cookies.clear()
+
+
 def test_the_map_page_for_leaders_has_no_search(registry_city: RegistryCity) -> None:
     client = registry_city.client
     leader = username(registry_city, Role.LEADER)

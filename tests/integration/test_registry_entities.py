@@ -332,17 +332,64 @@ def test_the_pages_link_a_record_to_its_entity_where_a_record_is_split(
         data={"decision": "split", "record_id": str(second["id"]), "reason": ""},
     )
     assert refused.status_code == 422 and "请填写判断理由" in refused.text
-    split = client.post(
+    # Confirming is the highlighted button; splitting is asked again before it is kept.
+    form = page.text.split('id="decide-form"')[1]
+    assert 'class="btn primary" id="decide-confirm"' in form
+    assert 'id="decide-split"' in form and 'class="btn primary" id="decide-split"' not in form
+    asked = client.post(
         f"/registry/entities/{entity_id}/decisions",
         data={"decision": "split", "record_id": str(second["id"]), "reason": "电话核实非本人"},
+    )
+    assert asked.status_code == 200 and 'id="confirm-split"' in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text and 'id="split-cancel"' in asked.text
+    assert asked.text.count('class="entity-record"') == 2  # nothing split yet
+    assert len(members(linked_city, entity_id)) == 2
+    split = client.post(
+        f"/registry/entities/{entity_id}/decisions",
+        data={
+            "decision": "split",
+            "record_id": str(second["id"]),
+            "reason": "电话核实非本人",
+            "confirmed": "yes",
+        },
         follow_redirects=True,
     )
-    assert split.status_code == 200 and "已记录您的判断" in split.text
+    assert split.status_code == 200 and 'id="decided"' in split.text
     assert "电话核实非本人" in split.text
     assert split.text.count('class="entity-record"') == 1
     english = client.get(f"/registry/entities/{entity_id}?lang=en")
     assert "Believed value" in english.text and "Split off" in english.text
     client.cookies.clear()
+
+
+def test_every_field_the_records_disagree_on_is_flagged(linked_city: LinkedCity) -> None:
+    """A person registered (户籍) in one department's file and floating (流动) in another's
+    is a disagreement, though the linkage does not compare residences: the page flags it
+    rather than saying the records agree."""
+    entity_id = a_linked_entity(linked_city)
+    first, second = members(linked_city, entity_id)
+    with UnitOfWork(linked_city.platform.session_factory) as uow:
+        for record, residence in ((first, "registered"), (second, "floating")):
+            uow.session.execute(
+                registry_people.update()
+                .where(registry_people.c.id == record["id"])
+                .values(residence=residence)
+            )
+        uow.commit()
+    with UnitOfWork(linked_city.platform.session_factory) as uow:
+        view = entities.get_entity(uow, linked_city.actor(Role.DATA_ADMIN), entity_id)
+    assert "residence" in view.disagree
+    link_again(linked_city)
+    stored = next(r for r in entity_rows(linked_city) if r["id"] == entity_id)
+    assert "residence" in stored["disagree"]
+    page = linked_city.client.get(
+        f"/registry/entities/{entity_id}", headers=linked_city.headers(Role.DATA_ADMIN)
+    )
+    assert 'id="entity-agree"' not in page.text and 'id="entity-disagree"' in page.text
+    assert 'class="disagree" id="row-residence"' in page.text
+    flagged = page.text.split('id="entity-disagree">')[1].split("</p>")[0]
+    assert "人员类型" in flagged
+    assert "户籍人口" in page.text and "流动人口" in page.text
 
 
 def test_the_command_links_the_registry_in_the_database(linked_city: LinkedCity) -> None:

@@ -148,9 +148,14 @@ def search(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(services.search_records),
     q: str | None = Query(
-        None, description="the start of a name, a phone number or a whole identity number"
+        None,
+        description="a whole identity number, or any part of a name, an address or a credit "
+        "code (one character: of a name); any part of a phone for the grid's own staff",
     ),
     grid: str | None = Query(None, description="only this grid"),
+    residence: str | None = Query(
+        None, description="people only: registered, floating or foreign residents"
+    ),
     page: PageNumber = 1,
     page_size: int = Query(50, ge=1, le=500),
 ) -> RecordPage:
@@ -163,10 +168,17 @@ def search(
         secret_key=platform_of(request).settings.secret_key,
         q=q,
         grid=grid,
+        residence=residence,
         limit=page_size,
         offset=(page - 1) * page_size,
     )
-    return RecordPage(items=found.items, total=found.total, page=page, page_size=page_size)
+    return RecordPage(
+        items=found.items,
+        total=found.total,
+        page=page,
+        page_size=page_size,
+        grid_names=found.grid_names,
+    )
 
 
 @router.get("/{kind}/{record_id}", response_model=RecordDetailOut)

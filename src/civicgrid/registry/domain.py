@@ -16,6 +16,8 @@ sees the full number again after import; the department that holds it is its own
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -53,6 +55,7 @@ class HouseKind(StrEnum):
 class Residence(StrEnum):
     REGISTERED = "registered"  # 户籍人口
     FLOATING = "floating"  # 流动人口
+    FOREIGN = "foreign"  # 外籍人员 (境外人员): residents of another nationality
 
 
 class CareTag(StrEnum):
@@ -99,6 +102,13 @@ RESIDENCE_WORDS: dict[str, Residence] = {
     "暂住": Residence.FLOATING,
     "暂住人口": Residence.FLOATING,
     "外来": Residence.FLOATING,
+    "外籍": Residence.FOREIGN,
+    "外籍人员": Residence.FOREIGN,
+    "外籍人口": Residence.FOREIGN,
+    "外国人": Residence.FOREIGN,
+    "外国籍": Residence.FOREIGN,
+    "境外人员": Residence.FOREIGN,
+    "境外": Residence.FOREIGN,
 }
 CARE_TAG_WORDS: dict[str, CareTag] = {
     "独居老人": CareTag.ELDERLY_ALONE,
@@ -335,6 +345,41 @@ def changes_in(kind: RecordKind, event: Event) -> list[Change]:
         )
         for name, (old, new) in (event.data.get("changes") or {}).items()
     ]
+
+
+# ------------------------------------------------------------------ searching
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """What someone typed into the search box, read for each way it can match: TEXT is
+    matched against any part of names, addresses and credit codes; DIGITS (when the text
+    is a number: spaces, dashes and brackets left out) against any part of a phone, and
+    PHONE (a whole number, as the imports keep it) against the whole of one, for those
+    who may read phones."""
+
+    text: str
+    digits: str = ""
+    phone: str | None = None
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）+]")
+
+
+def search_terms(q: str, parse_phone: Any = None) -> SearchTerms:
+    """Q as typed (full-width digits and letters made plain, spaces run together). PARSE_PHONE
+    (identifiers.parse_phone) reads a whole phone number, or raises."""
+    text = " ".join(unicodedata.normalize("NFKC", q).split())
+    digits = _PHONE_SEPARATORS.sub("", text)
+    if not (digits.isascii() and digits.isdigit() and len(digits) >= 3):
+        return SearchTerms(text)
+    phone = None
+    if parse_phone is not None and len(digits) >= 7:
+        try:
+            phone = parse_phone(text)
+        except ValueError:
+            phone = None
+    return SearchTerms(text, digits, phone)
 
 
 # ------------------------------------------------------------------ editing by grid workers

@@ -38,7 +38,7 @@ import functools
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -173,6 +173,28 @@ class KindLink:
     def page_column(self, name: str) -> str:
         return self.shown_as.get(name, self.columns.get(name, name))
 
+    @property
+    def plain_columns(self) -> tuple[str, ...]:
+        """The page's columns the linkage does not compare (a person's residence, care
+        tags, household address and grid; a house's kind): their records may disagree on
+        them all the same, and the page says so."""
+        compared = {self.page_column(f) for f in self.columns}
+        return tuple(c for c in self.page_columns if c not in compared)
+
+    def disagreements(
+        self, resolved: ResolvedEntity, records: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        """Every page column RECORDS disagree on, in the page's order: the compared fields
+        as the linkage reads them (two spellings of one door are one value), the others by
+        their values (an empty value disagrees with nothing)."""
+        found = {self.page_column(f) for f in resolved.disagreements}
+        for column in self.plain_columns:
+            values = {_text(r.get(column)).strip() for r in records} - {""}
+            if len(values) > 1:
+                found.add(column)
+        ordered = [c for c in self.page_columns if c in found]
+        return ordered + sorted(found - set(ordered))
+
 
 # Department names as the registry's imports write them, for the roles the survivorship
 # rules name: public security holds the registered identity, the grid workers see where
@@ -296,7 +318,7 @@ class EntityRepository:
         """Every record of the kind: record_id (the row id), source, source_key, the
         linkage fields, the shown forms and the current entity_id."""
         table = TABLES[link.kind]
-        extra = sorted(set(link.shown_as.values()))
+        extra = sorted(set(link.shown_as.values()) | set(link.plain_columns))
         rows = self.session.execute(
             select(
                 table.c.id,
@@ -512,18 +534,18 @@ def _entity_row(
     entity_id: int,
     resolved: ResolvedEntity,
     shown: dict[str, dict[str, str]],
-    records: int,
+    records: Sequence[Mapping[str, Any]],
     run_id: int,
     now: datetime,
 ) -> dict[str, Any]:
-    """The stored row of one entity: its believed values and the columns its records
-    disagree on."""
+    """The stored row of one entity: its believed values and the columns its RECORDS
+    (each with the page's plain columns) disagree on."""
     return {
         "id": entity_id,
         "kind": link.kind,
         "believed": _believed(link, resolved, shown),
-        "disagree": [link.page_column(f) for f in resolved.disagreements],
-        "records": records,
+        "disagree": link.disagreements(resolved, records) if len(records) > 1 else [],
+        "records": len(records),
         "run_id": run_id,
         "linked_at": now,
     }
@@ -643,6 +665,7 @@ def link_registry(
     new_id_of, kept = _stable_ids(members, old_ids, repo.next_entity_id())
 
     rows_of_records = compared.to_pylist()
+    plain_of_records = records.select(list(link.plain_columns)).to_pylist()
     shown = {
         column: dict(zip(record_ids, records[column].to_pylist(), strict=True))
         for column in set(link.shown_as.values())
@@ -660,7 +683,8 @@ def link_registry(
             if len(positions) == 1
             else resolve_entity([rows_of_records[p] for p in positions], rules)
         )
-        row = _entity_row(link, entity_id, resolved, shown, len(positions), run_id, now)
+        plain = [plain_of_records[p] for p in positions]
+        row = _entity_row(link, entity_id, resolved, shown, plain, run_id, now)
         linked += len(positions) > 1
         disagreeing += bool(row["disagree"])
         entity_rows.append(row)
@@ -783,6 +807,7 @@ class EntityView:
     decisions: list[DecisionView]
     run_id: int
     linked_at: datetime
+    grid_names: dict[str, str] = field(default_factory=dict)  # code → name, of its records
 
 
 def _visible_members(
@@ -812,6 +837,11 @@ def _resolve_records(link: KindLink, records: Sequence[Any]) -> ResolvedEntity:
         for r in records
     ]
     return resolve_entity(rows, _rules(link.spec))
+
+
+def _plain(link: KindLink, record: Any) -> dict[str, str]:
+    """A record's plain columns (KindLink.plain_columns) as text."""
+    return {column: _text(getattr(record, column)) for column in link.plain_columns}
 
 
 def _shown(link: KindLink, records: Sequence[Any]) -> dict[str, dict[str, str]]:
@@ -859,10 +889,15 @@ def get_entity(uow: UnitOfWork, actor: Actor, entity_id: int) -> EntityView:
         hidden_records=hidden,
         columns=columns,
         believed=believed,
-        disagree=[link.page_column(f) for f in resolved.disagreements],
+        disagree=[
+            c
+            for c in link.disagreements(resolved, [_plain(link, r) for r in visible])
+            if c in columns
+        ],
         decisions=decisions,
         run_id=int(entity["run_id"]),
         linked_at=entity["linked_at"],
+        grid_names=RegistryRepository(uow.session).grid_names(r.grid_code for r in visible),
     )
 
 
@@ -974,4 +1009,5 @@ def _refresh(uow: UnitOfWork, link: KindLink, entity_id: int, run_id: int) -> No
         return
     resolved = _resolve_records(link, members)
     shown = _shown(link, members)
-    repo.put_entity(_entity_row(link, entity_id, resolved, shown, len(members), run_id, utcnow()))
+    plain = [_plain(link, m) for m in members]
+    repo.put_entity(_entity_row(link, entity_id, resolved, shown, plain, run_id, utcnow()))

@@ -37,6 +37,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
+    or_,
     select,
     text,
     true,
@@ -59,6 +61,7 @@ from civicgrid.registry.domain import (
     RecordKind,
     RejectedRow,
     Residence,
+    SearchTerms,
     StandardAddress,
     change_events,
     change_kind,
@@ -262,6 +265,79 @@ registry_rejects = Table(
     Column("raw", JSON, nullable=False),
     Column("kept", Boolean, nullable=False),
 )
+
+# ------------------------------------------------------------------ search indexes
+#
+# The search box matches any part of a name, an address, a credit code or (for those who
+# may read them) a phone. Names are two or three characters, and people type one or two of
+# them, which PostgreSQL's trigram indexes (pg_trgm) alone cannot find: two typed
+# characters hold no trigram. So the indexes hold the trigrams of each text with every
+# character written twice (人民路 → 人人民民路路: 人人民, 人民民, 民民路 …), where two typed
+# characters make two trigrams, and names with every character written three times
+# (张三 → 张张张三三三), where one typed character makes one. What the index finds is
+# then checked against the columns themselves (and a phone only for those who may read
+# it), so the index only narrows the rows read. SQLite reads the columns directly.
+
+# Per kind: the column of names (None: the kind has none) and the other searched texts.
+SEARCHED: dict[RecordKind, tuple[str | None, tuple[str, ...]]] = {
+    RecordKind.PERSON: ("name", ("address_text", "phone")),
+    RecordKind.HOUSE: ("owner_name", ("address_text", "owner_phone")),
+    RecordKind.ORGANISATION: ("name", ("credit_code", "address_text", "contact_phone")),
+    RecordKind.ADDRESS: (None, ("text",)),
+}
+PHONE_COLUMNS: dict[RecordKind, str] = {
+    RecordKind.PERSON: "phone",
+    RecordKind.HOUSE: "owner_phone",
+    RecordKind.ORGANISATION: "contact_phone",
+}
+
+
+def _repeated(expression: Any, times: int) -> Any:
+    """EXPRESSION with every character written TIMES times, as the search indexes hold it
+    (the constants are written into the statement, so the planner matches the index)."""
+    return func.regexp_replace(
+        expression,
+        literal_column("'(.)'"),
+        literal_column("'" + "\\1" * times + "'"),
+        literal_column("'g'"),
+    )
+
+
+def _other_texts(table: Table, kind: RecordKind) -> Any:
+    columns = [table.c[name] for name in SEARCHED[kind][1]]
+    joined: Any = columns[0]
+    for column in columns[1:]:
+        joined = joined + literal_column("' '") + column
+    return joined
+
+
+def _search_indexes(kind: RecordKind, table: Table, short: str) -> None:
+    names, _others = SEARCHED[kind]
+    if names is not None:
+        Index(
+            f"ix_registry_{short}_name_search",
+            _repeated(table.c[names], 3).label("grams"),
+            postgresql_using="gin",
+            postgresql_ops={"grams": "gin_trgm_ops"},
+            # PostgreSQL writes the expression back in a form of its own, which autogenerate
+            # cannot compare: the migration creates it, a test checks it is there.
+            info={"autogenerate": False},
+        ).ddl_if(dialect="postgresql")
+    Index(
+        f"ix_registry_{short}_text_search",
+        _repeated(_other_texts(table, kind), 2).label("grams"),
+        postgresql_using="gin",
+        postgresql_ops={"grams": "gin_trgm_ops"},
+        info={"autogenerate": False},
+        # Several columns joined by a constant: SQLAlchemy does not tell the table itself.
+        _table=table,
+    ).ddl_if(dialect="postgresql")
+
+
+_search_indexes(RecordKind.PERSON, registry_people, "people")
+_search_indexes(RecordKind.HOUSE, registry_houses, "houses")
+_search_indexes(RecordKind.ORGANISATION, registry_organisations, "organisations")
+_search_indexes(RecordKind.ADDRESS, registry_addresses, "addresses")
 
 TABLES: dict[RecordKind, Table] = {
     RecordKind.ADDRESS: registry_addresses,
@@ -495,64 +571,57 @@ class RegistryRepository:
         kind: RecordKind,
         scope: Scope,
         *,
-        q: str | None = None,
+        terms: SearchTerms | None = None,
+        phones: bool = False,
         id_hash: str | None = None,
         phone: str | None = None,
         grid_code: str | None = None,
+        residence: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[Any], int]:
+        """Records of KIND in SCOPE, by id: those TERMS match (any part of a name, an
+        address, a credit code; of a phone too when PHONES), of one identity hash, one
+        whole phone, one grid or (people) one residence."""
         table = TABLES[kind]
-        stmt = self._filtered(select(CLASSES[kind]), kind, scope, q, id_hash, phone, grid_code)
-        count = self._filtered(
-            select(func.count()).select_from(table), kind, scope, q, id_hash, phone, grid_code
-        )
+        where = self._conditions(kind, scope, terms, phones, id_hash, phone, grid_code, residence)
         items = (
-            self.session.execute(stmt.order_by(table.c.id).limit(limit).offset(offset))
+            self.session.execute(
+                select(CLASSES[kind]).where(*where).order_by(table.c.id).limit(limit).offset(offset)
+            )
             .scalars()
             .all()
         )
+        count = select(func.count()).select_from(table).where(*where)
         return list(items), int(self.session.execute(count).scalar_one())
 
-    def _filtered(
+    def _conditions(
         self,
-        stmt: Select[Any],
         kind: RecordKind,
         scope: Scope,
-        q: str | None,
+        terms: SearchTerms | None,
+        phones: bool,
         id_hash: str | None,
         phone: str | None,
         grid_code: str | None,
-    ) -> Select[Any]:
+        residence: str | None,
+    ) -> list[Any]:
         table = TABLES[kind]
+        where: list[Any] = []
         if scope.path is not None:
-            stmt = stmt.where(table.c.grid_code.in_(_grids_under(scope.path)))
+            where.append(table.c.grid_code.in_(_grids_under(scope.path)))
         if grid_code:
-            stmt = stmt.where(table.c.grid_code == grid_code)
+            where.append(table.c.grid_code == grid_code)
+        if residence and kind is RecordKind.PERSON:
+            where.append(table.c.residence == residence)
         if id_hash is not None and kind is RecordKind.PERSON:
-            stmt = stmt.where(table.c.id_hash == id_hash)
-        if phone:
-            phone_column = {
-                RecordKind.PERSON: "phone",
-                RecordKind.HOUSE: "owner_phone",
-                RecordKind.ORGANISATION: "contact_phone",
-            }.get(kind)
-            if phone_column:
-                stmt = stmt.where(table.c[phone_column] == phone)
-        if q:
-            # A name starts with what is typed: the name index answers it.
-            name_column = {
-                RecordKind.PERSON: table.c.get("name"),
-                RecordKind.ORGANISATION: table.c.get("name"),
-                RecordKind.HOUSE: table.c.get("address_text"),
-                RecordKind.ADDRESS: table.c.get("text"),
-            }[kind]
-            assert name_column is not None
-            if kind in (RecordKind.PERSON, RecordKind.ORGANISATION):
-                stmt = stmt.where(name_column.startswith(q, autoescape=True))
-            else:
-                stmt = stmt.where(name_column.contains(q, autoescape=True))
-        return stmt
+            where.append(table.c.id_hash == id_hash)
+        if phone and kind in PHONE_COLUMNS:
+            where.append(table.c[PHONE_COLUMNS[kind]] == phone)
+        if terms is not None and terms.text:
+            dialect = self.session.get_bind().dialect.name
+            where.extend(_matching(kind, table, terms, phones, dialect == "postgresql"))
+        return where
 
     def changes_of(self, kind: RecordKind, record_id: int) -> list[Change]:
         """Every field change of a record, newest first, from its rows in the event log."""
@@ -594,6 +663,16 @@ class RegistryRepository:
         ).scalar_one()
         return list(items), int(total)
 
+    def grid_names(self, codes: Iterable[str | None]) -> dict[str, str]:
+        """Grid code → its name, for the codes given."""
+        wanted = sorted({c for c in codes if c})
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(areas.c.code, areas.c.name).where(areas.c.code.in_(wanted))
+        )
+        return {str(code): str(name) for code, name in rows}
+
     def standard_addresses(self) -> list[StandardAddress]:
         return list(self.session.execute(select(StandardAddress)).scalars())
 
@@ -621,7 +700,7 @@ class RegistryRepository:
     # -------------------------------------------------------------- per-grid summaries
 
     def summary(self, scope: Scope) -> dict[str, dict[str, int]]:
-        """grid code → people, floating, care (people with any care tag), houses,
+        """grid code → people, floating, foreign, care (people with any care tag), houses,
         rentals (rental and group rental), organisations."""
         found: dict[str, dict[str, int]] = {}
 
@@ -640,6 +719,8 @@ class RegistryRepository:
             put(grid, "people", n)
             if Residence(residence) is Residence.FLOATING:
                 put(grid, "floating", n)
+            elif Residence(residence) is Residence.FOREIGN:
+                put(grid, "foreign", n)
             if tags:
                 put(grid, "care", n)
         houses = registry_houses
@@ -705,3 +786,55 @@ def _grids_under(path: str) -> Select[Any]:
     return select(areas.c.code).where(
         areas.c.level == "grid", areas.c.path.startswith(path, autoescape=True)
     )
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern finding TEXT anywhere, its wildcards escaped (with a backslash, the
+    escape pg_trgm reads when it takes trigrams from a pattern)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _twice(text: str, times: int) -> str:
+    return "".join(c * times for c in text)
+
+
+def _matching(
+    kind: RecordKind, table: Table, terms: SearchTerms, phones: bool, indexed: bool
+) -> list[Any]:
+    """The conditions of a search for TERMS: any part of a name; with two characters or
+    more, any part of an address or credit code; with PHONES, any part of the phone (the
+    digits typed) or the whole number. INDEXED (PostgreSQL): first what the search indexes
+    find, which holds every match and a few more."""
+    names, others = SEARCHED[kind]
+    text = terms.text
+    short = len(text) < 2 and names is not None  # one character: names only
+    exact: list[Any] = []
+    guesses: list[Any] = []
+    if names is not None:
+        exact.append(table.c[names].ilike(_like(text), escape="\\"))
+        guesses.append(_repeated(table.c[names], 3).ilike(_like(_twice(text, 3)), escape="\\"))
+    if not short:
+        exact.extend(
+            table.c[c].ilike(_like(text), escape="\\")
+            for c in others
+            if c != PHONE_COLUMNS.get(kind)
+        )
+        guesses.append(
+            _repeated(_other_texts(table, kind), 2).ilike(_like(_twice(text, 2)), escape="\\")
+        )
+    phone_column = PHONE_COLUMNS.get(kind)
+    if phones and phone_column is not None and terms.digits:
+        exact.append(table.c[phone_column].like(_like(terms.digits), escape="\\"))
+        typed = {terms.digits, *([terms.phone] if terms.phone else [])} - {text}
+        for number in sorted(typed):
+            guesses.append(
+                _repeated(_other_texts(table, kind), 2).ilike(_like(_twice(number, 2)), escape="\\")
+            )
+        if terms.phone:
+            exact.append(table.c[phone_column] == terms.phone)
+    found = [or_(*exact)]
+    # One character of a kind without names makes no trigram: its texts are read instead.
+    if indexed and (names is not None or len(text) >= 2):
+        found.insert(0, or_(*guesses))
+    return found

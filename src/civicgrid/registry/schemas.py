@@ -20,6 +20,9 @@ class RecordPage(BaseModel):
     total: int
     page: int
     page_size: int
+    grid_names: dict[str, str] = Field(
+        default_factory=dict, description="grid code → name, of the grids the items lie in"
+    )
 
 
 class ChangeOut(BaseModel):
@@ -200,6 +203,7 @@ class LinkDecisionIn(BaseModel):
         "or split from, every other record of the entity",
     )
     reason: str = Field(description="why (required, kept with the decision)")
+
 
 class NearestAddressOut(BaseModel):
     address: str | None = Field(description="the door or building's standard address")

@@ -64,8 +64,10 @@ from civicgrid.registry.domain import (
     ImportBatch,
     RecordKind,
     RejectedRow,
+    Residence,
     StandardAddress,
     apply_changes,
+    search_terms,
     set_values,
 )
 from civicgrid.registry.identifiers import (
@@ -449,6 +451,7 @@ def _parsed(a: StandardAddress) -> ParsedAddress:
 class RecordPage:
     items: list[dict[str, Any]]
     total: int
+    grid_names: dict[str, str] = field(default_factory=dict)  # code → name of the grids shown
 
 
 def _scope(actor: Actor) -> Scope:
@@ -523,45 +526,51 @@ def search_records(
     secret_key: str,
     q: str | None = None,
     grid: str | None = None,
+    residence: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> RecordPage:
-    """Records of KIND in the caller's area. Q is read as what it looks like: a whole
-    identity number (searched by its hash), a phone number, or the start of a name (an
-    address fragment for houses and addresses)."""
+    """Records of KIND in the caller's area. Q finds a whole identity number (hashed, as it
+    is kept) or any part of a name, an address or a credit code (one character: of a name);
+    for those who read residents' phones in full (the grid's own staff), any part of a
+    phone too, and nobody else finds a record by its phone. RESIDENCE (people): registered,
+    floating or foreign residents only."""
     q = (q or "").strip()
-    id_hash = phone = None
-    name = q or None
+    id_hash = None
+    terms = None
     if q and kind is RecordKind.PERSON and len(clean(q)) in (15, 18) and clean(q)[:6].isdigit():
         try:
             id_hash = hash_identity(secret_key, parse_identity(q).value)
         except IdentifierError as exc:
             raise InvalidInput(exc.reason, field="q", **exc.params) from exc
-        name = None
-    elif (
-        q
-        and kind is not RecordKind.ADDRESS
-        and clean(q).lstrip("+").isdigit()
-        and len(clean(q)) >= 7
-    ):
+    elif q:
+        terms = search_terms(q, parse_phone)
+    if residence:
         try:
-            phone = parse_phone(q)
-        except IdentifierError as exc:
-            raise InvalidInput(exc.reason, field="q", **exc.params) from exc
-        name = None
-    items, total = RegistryRepository(uow.session).search(
+            residence = Residence(residence).value
+        except ValueError:
+            raise FieldProblem(
+                "registry_unknown_value",
+                field="residence",
+                value=residence[:40],
+                allowed=", ".join(r.value for r in Residence),
+            ) from None
+    repo = RegistryRepository(uow.session)
+    items, total = repo.search(
         kind,
         _scope(actor),
-        q=name,
+        terms=terms,
+        phones=actor.role in PHONE_READERS,
         id_hash=id_hash,
-        phone=phone,
         grid_code=grid,
+        residence=residence if kind is RecordKind.PERSON else None,
         limit=limit,
         offset=offset,
     )
     number = parse_identity(q).value if id_hash else None  # kept only as a commitment
     _log_read(uow, actor, kind, [r.id for r in items], personal=number)
-    return RecordPage([present(kind, r, actor) for r in items], total)
+    grids = repo.grid_names(r.grid_code for r in items)
+    return RecordPage([present(kind, r, actor) for r in items], total, grids)
 
 
 def _visible(uow: UnitOfWork, actor: Actor, kind: RecordKind, record_id: int) -> Any:
@@ -598,6 +607,8 @@ class RecordDetail:
     record: dict[str, Any]
     changes: list[Change]
     editable: tuple[str, ...]
+    # code → name of the record's grid and of the grids its history names.
+    grid_names: dict[str, str] = field(default_factory=dict)
 
 
 @permission(RECORD_READERS, "Read one registry record and its change history")
@@ -617,7 +628,11 @@ def _detail(uow: UnitOfWork, actor: Actor, kind: RecordKind, record: Any) -> Rec
             change.old = masking.phone(change.old, actor.role, Whose.RESIDENT)
             change.new = masking.phone(change.new, actor.role, Whose.RESIDENT)
     editable = EDITABLE[kind] if _may_edit(actor, record) else ()
-    return RecordDetail(present(kind, record, actor), changes, editable)
+    codes = [record.grid_code] + [
+        code for c in changes if c.field == "grid_code" for code in (c.old, c.new)
+    ]
+    grids = RegistryRepository(uow.session).grid_names(codes)
+    return RecordDetail(present(kind, record, actor), changes, editable, grids)
 
 
 def _may_edit(actor: Actor, record: Any) -> bool:

@@ -19,7 +19,13 @@ from civicgrid.core.i18n import N_, Locale, format_date, format_datetime, has_me
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import RecordId, record_number
 from civicgrid.registry import entities, services
-from civicgrid.registry.domain import RecordKind
+from civicgrid.registry.domain import (
+    CareTag,
+    HouseKind,
+    OrganisationKind,
+    RecordKind,
+    Residence,
+)
 from civicgrid.web.pages import TEMPLATES, render
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +39,36 @@ LIST_COLUMNS: dict[RecordKind, tuple[str, ...]] = {
     RecordKind.ADDRESS: ("text", "grid_code"),
 }
 HIDDEN_DETAIL = {"kind", "id", "content_hash", "id_hash", "batch_id", "source_key"}
+# Fields whose stored values are codes, shown by their names (ui.registry.value.*).
+CODED = {"residence", "kind", "care_tags", "sex", "address_match"}
+DATES = {"birth_date", "registered_on", "expires_on"}
+# The edit form's inputs: a list of choices, a date picker, a phone or number keypad.
+CHOICES: dict[tuple[RecordKind, str], tuple[str, ...]] = {
+    (RecordKind.PERSON, "residence"): tuple(r.value for r in Residence),
+    (RecordKind.PERSON, "care_tags"): tuple(t.value for t in CareTag),
+    (RecordKind.HOUSE, "kind"): tuple(k.value for k in HouseKind),
+    (RecordKind.ORGANISATION, "kind"): tuple(k.value for k in OrganisationKind),
+}
+MANY = {"care_tags"}  # several choices at once (check boxes)
+PHONES = {"phone", "owner_phone", "contact_phone"}
+NUMBERS = {
+    "area_m2": ("0", "100000", "0.01"),
+    "occupancy_limit": ("0", "10000", "1"),
+    "lat": ("-90", "90", "any"),
+    "lon": ("-180", "180", "any"),
+}
+# The search box's hint per kind, and for those who may find people by their phone.
+HINTS = {
+    RecordKind.PERSON: N_("ui.registry.hint.people"),
+    RecordKind.HOUSE: N_("ui.registry.hint.houses"),
+    RecordKind.ORGANISATION: N_("ui.registry.hint.organisations"),
+    RecordKind.ADDRESS: N_("ui.registry.hint.addresses"),
+}
+PHONE_HINTS = {
+    RecordKind.PERSON: N_("ui.registry.hint.people_phone"),
+    RecordKind.HOUSE: N_("ui.registry.hint.houses_phone"),
+    RecordKind.ORGANISATION: N_("ui.registry.hint.organisations_phone"),
+}
 
 
 def registry_links(actor: Actor) -> list[tuple[str, str]]:
@@ -52,6 +88,10 @@ def _kind(value: str | None) -> RecordKind:
         return RecordKind.PERSON
 
 
+def _residence(value: str | None) -> str:
+    return value if value in {r.value for r in Residence} else ""
+
+
 @router.get("/registry", response_class=HTMLResponse)
 def registry_page(
     request: Request,
@@ -62,6 +102,7 @@ def registry_page(
     params = request.query_params
     kind = _kind(params.get("kind"))
     q = params.get("q", "").strip()
+    residence = _residence(params.get("residence")) if kind is RecordKind.PERSON else ""
     page = record_number(params.get("page")) or 1
     error = None
     found = services.RecordPage([], 0)
@@ -74,12 +115,14 @@ def registry_page(
                 kind,
                 secret_key=platform_of(request).settings.secret_key,
                 q=q or None,
+                residence=residence or None,
                 limit=PAGE_SIZE,
                 offset=(page - 1) * PAGE_SIZE,
             )
         except CivicGridError as problem:
-            error = problem.message(request_locale(request))
+            error = _reason(problem, request_locale(request))
     summary = services.grid_summaries(uow, actor)
+    phones = actor.role in services.PHONE_READERS and kind in PHONE_HINTS
     return render(
         request,
         actor,
@@ -87,6 +130,9 @@ def registry_page(
         kinds=list(RecordKind),
         kind=kind,
         q=q,
+        residence=residence,
+        residences=[r.value for r in Residence],
+        hint=PHONE_HINTS[kind] if phones else HINTS[kind],
         page=page,
         page_size=PAGE_SIZE,
         found=found,
@@ -94,8 +140,11 @@ def registry_page(
         searchable=searchable,
         error=error,
         summary_json=json.dumps(summary, ensure_ascii=False),
-        **_labels(request),
+        **_labels(request, found.grid_names),
     )
+
+
+# ------------------------------------------------------------------ linked entities
 
 
 @router.get("/registry/entities/{entity_id}", response_class=HTMLResponse)
@@ -108,7 +157,7 @@ def entity_page(
     """One linked entity: its records side by side, disagreements marked, the believed
     value per field with its source, and the form to confirm or split a record."""
     view = entities.get_entity(uow, actor, entity_id)
-    decided = request.query_params.get("decided") == "1"
+    decided = request.query_params.get("decided", "")
     return _entity(request, actor, view, decided=decided)
 
 
@@ -117,16 +166,15 @@ def _entity(
     actor: Actor,
     view: entities.EntityView,
     *,
-    decided: bool = False,
+    decided: str = "",
     errors: dict[str, str] | None = None,
     typed: dict[str, str] | None = None,
+    confirm_split: bool = False,
     status: int = 200,
 ) -> HTMLResponse:
     locale = request_locale(request)
-    names = [
-        translate(f"ui.registry.field.{f}", locale) if has_message(f"ui.registry.field.{f}") else f
-        for f in view.disagree
-    ]
+    names = [_field_name(f, locale) for f in view.disagree]
+    chosen = next((r for r in view.records if str(r["id"]) == (typed or {}).get("record_id")), None)
     return render(
         request,
         actor,
@@ -135,10 +183,12 @@ def _entity(
         status_code=status,
         entity=view,
         may_decide=actor.role in entities.DECIDERS,
-        decided=decided,
+        decided=decided if decided in ("confirm", "split", "1") else "",
         errors=errors or {},
         typed=typed or {},
-        **_labels(request),
+        confirm_split=confirm_split,
+        chosen=chosen,
+        **_labels(request, view.grid_names),
     )
 
 
@@ -151,11 +201,14 @@ async def decide_link(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     actor: Actor = allow(entities.decide_link),
 ) -> Response:
-    """Keep a reviewer's confirm or split of one record of the entity, with the reason."""
+    """Keep a reviewer's confirm or split of one record of the entity, with the reason. A
+    split is asked again first ("split record X off?"): it takes the record out of the
+    entity at once, and every later linkage run keeps it apart."""
     form = await read_form(request)
     typed = {name: str(form.get(name, "")) for name in ("decision", "record_id", "reason")}
     raw_record = typed["record_id"].strip()
     record_id = record_number(raw_record)
+    confirmed = form.get("confirmed") == "yes"
     try:
         if record_id is None:
             raise services.FieldProblem(
@@ -164,14 +217,32 @@ async def decide_link(
                 record=raw_record or "—",
                 entity=entity_id,
             )
+        if typed["decision"] == entities.Decision.SPLIT.value and not confirmed:
+            # Checked as the split would be, then asked again before anything is kept.
+            view = entities.get_entity(uow, actor, entity_id)
+            if not typed["reason"].strip():
+                raise services.InvalidInput("registry_link_reason_required", field="reason")
+            if record_id not in {int(r["id"]) for r in view.records}:
+                raise services.FieldProblem(
+                    "registry_link_not_in_entity",
+                    field="record_id",
+                    record=record_id,
+                    entity=entity_id,
+                )
+            return _entity(request, actor, view, typed=typed, confirm_split=True)
         entities.decide_link(uow, actor, entity_id, typed["decision"], record_id, typed["reason"])
     except CivicGridError as problem:
         uow.rollback()
         field = str(problem.params.get("field", "reason"))
-        errors = {field: problem.message(request_locale(request))}
+        errors = {field: _reason(problem, request_locale(request))}
         view = entities.get_entity(uow, actor, entity_id)
         return _entity(request, actor, view, errors=errors, typed=typed, status=problem.status)
-    return RedirectResponse(f"/registry/entities/{entity_id}?decided=1", status_code=303)
+    return RedirectResponse(
+        f"/registry/entities/{entity_id}?decided={typed['decision']}", status_code=303
+    )
+
+
+# ------------------------------------------------------------------ one record
 
 
 @router.get("/registry/{kind}/{record_id}", response_class=HTMLResponse)
@@ -199,6 +270,7 @@ def _detail(
     status: int = 200,
 ) -> HTMLResponse:
     fields = [(k, v) for k, v in detail.record.items() if k not in HIDDEN_DETAIL]
+    inputs = {name: _input(kind, name) for name in detail.editable}
     return render(
         request,
         actor,
@@ -209,12 +281,29 @@ def _detail(
         fields=fields,
         changes=detail.changes,
         editable=detail.editable,
+        inputs=inputs,
         saved=saved,
         errors=errors or {},
         typed=typed or {},
         care_hidden=actor.role not in services.CARE_TAG_READERS,
-        **_labels(request),
+        **_labels(request, detail.grid_names),
     )
+
+
+def _input(kind: RecordKind, name: str) -> dict[str, Any]:
+    """How the edit form asks for a field: choices (one or several), a date picker, a phone
+    keypad, a number within its range, or text."""
+    choices = CHOICES.get((kind, name))
+    if choices is not None:
+        return {"type": "checkboxes" if name in MANY else "select", "choices": choices}
+    if name in DATES:
+        return {"type": "date"}
+    if name in PHONES:
+        return {"type": "tel"}
+    if name in NUMBERS:
+        low, high, step = NUMBERS[name]
+        return {"type": "number", "min": low, "max": high, "step": step}
+    return {"type": "text"}
 
 
 @router.post("/registry/{kind}/{record_id}", response_class=HTMLResponse, response_model=None)
@@ -229,7 +318,14 @@ async def edit_record(
     form = await read_form(request)
     reason = str(form.get("reason", ""))
     current = services.get_record(uow, actor, kind, record_id)
-    typed = {name: str(form.get(name, "")) for name in current.editable if name in form}
+    typed: dict[str, str] = {}
+    for name in current.editable:
+        if name not in form:
+            continue
+        if name in MANY:  # check boxes: every one ticked (a hidden empty one says "none")
+            typed[name] = ",".join(sorted(str(v) for v in form.getlist(name) if str(v).strip()))
+        else:
+            typed[name] = str(form.get(name, ""))
     changes = {
         name: value for name, value in typed.items() if value != _form_value(current.record, name)
     }
@@ -240,12 +336,12 @@ async def edit_record(
     except InvalidFields as problems:
         uow.rollback()
         locale = request_locale(request)
-        errors = {str(p.params.get("field", "")): p.message(locale) for p in problems.problems}
+        errors = {str(p.params.get("field", "")): _reason(p, locale) for p in problems.problems}
         return _detail(request, actor, kind, current, errors=errors, typed=typed, status=422)
     except CivicGridError as problem:
         uow.rollback()
         field = str(problem.params.get("field", "reason"))
-        errors = {field: problem.message(request_locale(request))}
+        errors = {field: _reason(problem, request_locale(request))}
         return _detail(
             request, actor, kind, current, errors=errors, typed=typed, status=problem.status
         )
@@ -259,33 +355,74 @@ def _form_value(record: dict[str, Any], name: str) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ",".join(value)
+        return ",".join(sorted(value))
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, date):
+        return value.isoformat()
     return str(value)
 
 
-def _labels(request: Request) -> dict[str, Any]:
-    """`label(field, value)` (names for coded values: floating → 流动人口), `show(value)` and
-    `has_label(field)` for the templates, in the reader's language and the city's time zone."""
+def _reason(problem: CivicGridError, locale: Locale) -> str:
+    """What is wrong, shown beside the field it is about (without the field's code name,
+    which an API caller reads in front of it)."""
+    return translate(problem.message_key, locale, problem.params)
+
+
+def _field_name(name: str, locale: Locale) -> str:
+    key = f"ui.registry.field.{name}"
+    return translate(key, locale) if has_message(key) else translate("ui.registry.field.other")
+
+
+def _labels(request: Request, grid_names: dict[str, str]) -> dict[str, Any]:
+    """For the templates, in the reader's language and the city's time zone: `label(field,
+    value)` (a coded value by its name: floating → 流动人口; a grid by its name; a date as
+    the city writes it), `field_name(field)`, `show(value)`, and `change_value(field,
+    text)` for the history, which keeps values as text."""
     locale = request_locale(request)
     tz = platform_of(request).settings.timezone
 
     def show(value: Any) -> str:
         return _show(value, locale, tz)
 
-    def label(_name: str, value: Any) -> str:
-        if isinstance(value, list):
-            return "、".join(label(_name, v) for v in value) if value else "—"
+    def coded(value: str) -> str:
         key = f"ui.registry.value.{value}"
-        if isinstance(value, str) and has_message(key):
-            return translate(key, locale)
+        return translate(key, locale) if has_message(key) else value
+
+    def label(name: str, value: Any) -> str:
+        if value is None or value == "" or value == []:
+            return "—"
+        if name == "grid_code":
+            code = str(value)
+            return f"{grid_names[code]}（{code}）" if grid_names.get(code) else code
+        if name in CODED:
+            values = value if isinstance(value, list) else [value]
+            return "、".join(coded(str(v)) for v in values)
+        if name in DATES and isinstance(value, str):  # a believed value, kept as text
+            try:
+                return show(date.fromisoformat(value))
+            except ValueError:
+                return value
         return show(value)
 
-    def has_label(name: str) -> bool:
-        return has_message(f"ui.registry.field.{name}")
+    def change_value(name: str, text: str) -> str:
+        """A value in the change history (kept as text: care tags "a,b", dates ISO)."""
+        if not text:
+            return "—"
+        if name == "care_tags":
+            return label(name, [t for t in text.split(",") if t])
+        return label(name, text)
 
-    return {"label": label, "show": show, "has_label": has_label}
+    def field_name(name: str) -> str:
+        return _field_name(name, locale)
+
+    return {
+        "label": label,
+        "show": show,
+        "field_name": field_name,
+        "change_value": change_value,
+        "choice_label": coded,
+    }
 
 
 def _show(value: Any, locale: Locale, tz: str) -> str:

@@ -10,8 +10,8 @@
   Object.keys(summary).forEach(function (code) {
     most = Math.max(most, summary[code].people || 0);
   });
-  var map = L.map(el, { zoomSnap: 0.25, attributionControl: false });
-  var FIELDS = ["people", "floating", "care", "houses", "rentals", "organisations"];
+  var map = CivicMap.create(el);
+  var FIELDS = ["people", "floating", "foreign", "care", "houses", "rentals", "organisations"];
 
   function popup(props) {
     var counts = summary[props.code] || {};
@@ -56,6 +56,7 @@
           shape.bindPopup(function () { return popup(f.properties); });
         },
       }).addTo(map);
+      CivicMap.labelAreas(map, own);
       var extent = layer.getBounds();
       if (extent.isValid()) map.fitBounds(extent, { padding: [6, 6] });
       else map.setView([0, 0], 2);
