@@ -62,6 +62,7 @@ from civicgrid.insight.warnings.services import scan_job
 from civicgrid.open311 import repository as _open311_tables  # noqa: F401
 from civicgrid.registry import entities as _registry_entity_tables  # noqa: F401
 from civicgrid.registry import repository as _registry_tables  # noqa: F401
+from civicgrid.registry.import_jobs import RegistryImports, import_job
 from civicgrid.registry.services import OwnPersonRecords
 from civicgrid.system.services import OutboxPorts, delivery_job
 from civicgrid.transparency.services import TransparencyPorts
@@ -89,6 +90,8 @@ class Platform:
     audit: AuditPorts = field(default_factory=AuditPorts)
     assess: AssessPorts = field(default_factory=AssessPorts)
     exchange: ExchangePorts = field(default_factory=ExchangePorts)
+    # The registry's uploaded files and the runner that imports them now (core.jobs).
+    registry_imports: RegistryImports | None = None
 
 
 def build_platform(settings: Settings | None = None, database_url: str | None = None) -> Platform:
@@ -166,6 +169,15 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         jobs.append(month_end_job(assess))
     if settings.assess_alert_minutes > 0:
         jobs.append(alerts_job(assess, timedelta(minutes=settings.assess_alert_minutes)))
+    registry_imports = RegistryImports(
+        session_factory,
+        Path(settings.instance_dir) / "registry-imports",
+        settings.secret_key,
+        locator_cache,
+        cases.clock,
+    )
+    # Uploads left queued (their server stopped before reading them) are read within a minute.
+    jobs.append(import_job(settings.secret_key, locator_cache, timedelta(minutes=1)))
     return Platform(
         settings,
         engine,
@@ -181,6 +193,7 @@ def build_platform(settings: Settings | None = None, database_url: str | None = 
         audit=audit,
         assess=assess,
         exchange=exchange,
+        registry_imports=registry_imports,
     )
 
 

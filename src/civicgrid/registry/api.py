@@ -3,12 +3,16 @@ import batches and the rows they rejected, and the linked entities with reviewer
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
 
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.http import allow, get_uow, platform_of, request_locale
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import PageNumber, RecordId
 from civicgrid.registry import entities, mapping, services
@@ -16,6 +20,7 @@ from civicgrid.registry.domain import RecordKind
 from civicgrid.registry.schemas import (
     BatchOut,
     EntityOut,
+    ImportOut,
     LinkDecisionIn,
     NearestAddressOut,
     RecordDetailOut,
@@ -58,6 +63,83 @@ def list_rejects(
         total=total,
         page=page,
         page_size=page_size,
+    )
+
+
+@router.post("/imports", response_model=ImportOut, status_code=202)
+def upload_import(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    kind: Annotated[str, Form(description="addresses, houses, people or organisations")],
+    file: Annotated[UploadFile, File(description="a department's CSV (UTF-8 or GBK) or xlsx")],
+    source: Annotated[
+        str, Form(description="the department the file comes from (default: the kind's)")
+    ] = "",
+    actor: Actor = allow(services.queue_import),
+) -> ImportOut:
+    """Upload a department's file: checked at once that it can be read and has the columns
+    the kind needs (422 naming the missing one and the columns found), then queued for the
+    import job (202). Follow it with `GET /imports/{id}`: its state, progress, counts and
+    rejected rows. Rows are added or update the records they are (by source and key), so a
+    corrected file of rejected rows, uploaded under the same source, adds to what was
+    imported and loses nothing."""
+    imports = platform_of(request).registry_imports
+    name = Path(file.filename or "upload.csv").name
+    path = imports.files.upload_path(Path(name).suffix.lower()[:8])
+    try:
+        with path.open("wb") as target:
+            shutil.copyfileobj(file.file, target)
+        batch = services.queue_import(
+            uow, actor, RecordKind.parse(kind), path, name, imports.files, source=source
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    imports.start()
+    return ImportOut.of(batch, [], 0, 1, 0, request_locale(request))
+
+
+@router.get("/imports/{batch_id}", response_model=ImportOut)
+def import_status(
+    batch_id: RecordId,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.import_status),
+    page: PageNumber = 1,
+    page_size: int = Query(100, ge=0, le=1000),
+) -> ImportOut:
+    """One import batch: queued, running (progress: the share of the file read), done or
+    failed (with why, in the reader's language); its counts; and a page of the rows with
+    problems (row, field, reason in Chinese and English, whether it was imported anyway for
+    review, the row as sent)."""
+    view = services.import_status(
+        uow, actor, batch_id, limit=page_size, offset=(page - 1) * page_size
+    )
+    return ImportOut.of(
+        view.batch, view.rejects, view.total_rejects, page, page_size, request_locale(request)
+    )
+
+
+@router.get("/imports/{batch_id}/rejected.xlsx", response_class=Response)
+def rejected_xlsx(
+    batch_id: RecordId,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.rejected_workbook),
+) -> Response:
+    """The batch's rows with problems as an Excel file to correct and upload again: the
+    columns as sent (the wrong cells marked), then each row's number, problems and outcome
+    in the reader's language."""
+    batch, content = services.rejected_workbook(uow, actor, batch_id, request_locale(request))
+    stem = Path(batch.file_name).stem or "rows"
+    name = f"{stem}.rejected.xlsx"
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f'attachment; filename="rejected-{batch_id}.xlsx"; '
+            f"filename*=UTF-8''{quote(name)}"
+        },
     )
 
 

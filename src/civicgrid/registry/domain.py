@@ -25,8 +25,10 @@ from enum import StrEnum
 from typing import Any
 
 from civicgrid.core.db import utcnow
-from civicgrid.core.errors import InvalidInput
-from civicgrid.core.workflow import Event
+from civicgrid.core.errors import Forbidden, InvalidInput
+from civicgrid.core.permissions import Role
+from civicgrid.core.workflow import ActionSpec, Event, Relation, grant
+from civicgrid.core.workflow import RecordKind as WorkflowKind
 
 
 class RecordKind(StrEnum):
@@ -241,8 +243,23 @@ RECORD_CLASSES: dict[RecordKind, type[Any]] = {
 }
 
 
+class BatchState(StrEnum):
+    """Where an import batch is: a file uploaded on the page waits for the import job
+    (queued), is being read and written (running), and ends done (every row checked, the
+    good ones written, the bad ones kept) or failed (the file could not be read at all)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 @dataclass(eq=False)
 class ImportBatch:
+    """One department file imported once: its counts so far (TOTAL is the rows read and
+    written, which the page shows as progress against ESTIMATED_ROWS), and its state on
+    the workflow kernel (IMPORT_BATCH), each move a row of its history."""
+
     kind: RecordKind
     source: str
     file_name: str
@@ -257,6 +274,74 @@ class ImportBatch:
     review: int = 0
     started_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # A command's import runs at once; an uploaded file waits for the import job.
+    state: BatchState = BatchState.RUNNING
+    estimated_rows: int = 0
+    # Where an uploaded file waits for the job (deleted once it has been read: it holds
+    # whole identity numbers, which the registry keeps only hashed).
+    stored_file: str = ""
+    # Why a batch failed: a message key and its parameters (shown in the reader's language).
+    error: str = ""
+    error_params: dict[str, Any] | None = None
+
+    @property
+    def progress(self) -> float:
+        """The share of the file read so far, 0–1 (1 once done)."""
+        if self.state is BatchState.DONE:
+            return 1.0
+        if self.estimated_rows <= 0:
+            return 0.0
+        return min(self.total / self.estimated_rows, 0.99)
+
+
+class BatchAction(StrEnum):
+    UPLOAD = "upload"  # the history row of a file queued from the page or the API
+    CREATE = "create"  # the history row of a command's import, which runs at once
+    START = "start"
+    FINISH = "finish"
+    FAIL = "fail"
+    RETRY = "retry"  # a run cut short (its process died) is queued again
+
+
+IMPORT_KIND = "registry.import"
+# Only the import job (or the command running its own import) moves a batch: the proof
+# is the caller's context, never a person's request.
+BY_THE_IMPORT: Relation[Any] = Relation(
+    "import_job",
+    lambda batch, ctx: False,
+    lambda batch, ctx: Forbidden("registry_import_by_the_job"),
+)
+_THE_IMPORT = (grant({Role.ADMIN, Role.DATA_ADMIN}, BY_THE_IMPORT),)
+IMPORT_BATCH: WorkflowKind[ImportBatch] = WorkflowKind(
+    name=IMPORT_KIND,
+    actions={
+        BatchAction.START.value: ActionSpec(
+            BatchAction.START.value,
+            {BatchState.QUEUED.value: BatchState.RUNNING.value},
+            _THE_IMPORT,
+        ),
+        BatchAction.FINISH.value: ActionSpec(
+            BatchAction.FINISH.value,
+            {BatchState.RUNNING.value: BatchState.DONE.value},
+            _THE_IMPORT,
+        ),
+        BatchAction.FAIL.value: ActionSpec(
+            BatchAction.FAIL.value,
+            {
+                BatchState.QUEUED.value: BatchState.FAILED.value,
+                BatchState.RUNNING.value: BatchState.FAILED.value,
+            },
+            _THE_IMPORT,
+        ),
+        BatchAction.RETRY.value: ActionSpec(
+            BatchAction.RETRY.value,
+            {BatchState.RUNNING.value: BatchState.QUEUED.value},
+            _THE_IMPORT,
+        ),
+    },
+    open_states=frozenset({BatchState.QUEUED.value, BatchState.RUNNING.value}),
+    messages="registry_import",
+)
 
 
 @dataclass(eq=False)

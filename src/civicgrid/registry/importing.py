@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.i18n import N_, translate
+from civicgrid.core.i18n import N_, Locale, translate
 from civicgrid.core.rows import RowProblem, decoded_lines, file_encoding
 from civicgrid.registry.addresses import ParsedAddress, normalise, parse_address
 from civicgrid.registry.domain import (
@@ -35,6 +36,7 @@ from civicgrid.registry.domain import (
     HouseKind,
     OrganisationKind,
     RecordKind,
+    RejectedRow,
     Residence,
 )
 from civicgrid.registry.identifiers import (
@@ -948,3 +950,62 @@ def write_rejected(
                 ]
             )
     return target
+
+
+def rejected_rows_xlsx(
+    kind: RecordKind, rejects: list[RejectedRow], locale: Locale = "zh"
+) -> bytes:
+    """The rows a batch rejected or kept for review as an Excel workbook to correct and
+    upload again: one line per row, its cells as the file had them (as text, so identity
+    numbers and leading zeros stay as written), the wrong cells marked, and at the end the
+    row's number in the file, its problems and what became of it, in LOCALE. The added
+    columns' names are none a department's file uses, so an upload ignores them."""
+    import xlsxwriter  # only the download pays for it
+
+    rows: dict[int, list[RejectedRow]] = {}
+    header: dict[str, None] = {}
+    for reject in rejects:
+        rows.setdefault(reject.row, []).append(reject)
+        header.update(dict.fromkeys(reject.raw))
+    columns = list(header)
+    where: dict[str, int] = {}
+    try:
+        found = resolve_columns(
+            SourceTable(Path("rejected.xlsx"), columns, [[] for _ in columns], "xlsx", iter(()), 0),
+            default_mapping(kind),
+            kind,
+        )
+        where = dict(found)
+    except InvalidInput:
+        pass  # a file named its columns otherwise (a mapping): nothing is marked
+    extra = [
+        translate("registry_rejected_column_row", locale),
+        translate("registry_rejected_column_problems", locale),
+        translate("registry_rejected_column_outcome", locale),
+    ]
+    output = io.BytesIO()
+    book = xlsxwriter.Workbook(output, {"in_memory": True, "strings_to_numbers": False})
+    sheet = book.add_worksheet(translate("registry_rejected_sheet", locale)[:31])
+    bold = book.add_format({"bold": True, "bg_color": "#e8eefc", "text_wrap": True})
+    text = book.add_format({"num_format": "@"})
+    wrong = book.add_format({"num_format": "@", "bg_color": "#fde2e1", "font_color": "#9b1c1c"})
+    note = book.add_format({"text_wrap": True, "font_color": "#9b1c1c"})
+    for i, name in enumerate([*columns, *extra]):
+        sheet.write_string(0, i, name, bold)
+        sheet.set_column(i, i, 30 if i == len(columns) + 1 else 16)
+    for line, (number, problems) in enumerate(sorted(rows.items()), start=1):
+        raw = problems[0].raw
+        marked = {where[p.field] for p in problems if p.field in where}
+        for i, name in enumerate(columns):
+            sheet.write_string(line, i, str(raw.get(name, "")), wrong if i in marked else text)
+        messages = "；".join(
+            dict.fromkeys(p.message_zh if locale == "zh" else p.message_en for p in problems)
+        )
+        kept = all(p.kept for p in problems)
+        outcome = N_("registry_rejected_kept") if kept else N_("registry_rejected_not_imported")
+        sheet.write_number(line, len(columns), number)
+        sheet.write_string(line, len(columns) + 1, messages, note)
+        sheet.write_string(line, len(columns) + 2, translate(outcome, locale))
+    sheet.freeze_panes(1, 0)
+    book.close()
+    return output.getvalue()

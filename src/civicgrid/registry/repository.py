@@ -51,6 +51,7 @@ from civicgrid.areas.repository import areas
 from civicgrid.core.db import UtcDateTime, enum_column_type, mapper_registry, metadata, utcnow
 from civicgrid.core.workflow import EventLog, events
 from civicgrid.registry.domain import (
+    BatchState,
     Change,
     House,
     HouseKind,
@@ -103,6 +104,13 @@ registry_batches = Table(
     Column("review", Integer, nullable=False),
     Column("started_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime(), nullable=True),
+    # Its state on the workflow kernel (domain.IMPORT_BATCH); batches from before the
+    # import job were all done when they were written.
+    Column("state", enum_column_type(BatchState, 16), nullable=False, server_default="done"),
+    Column("estimated_rows", Integer, nullable=False, server_default="0"),
+    Column("stored_file", String(400), nullable=False, server_default=""),
+    Column("error", String(64), nullable=False, server_default=""),
+    Column("error_params", JSON, nullable=True),
 )
 
 registry_addresses = Table(
@@ -662,6 +670,32 @@ class RegistryRepository:
             .where(registry_rejects.c.batch_id == batch_id)
         ).scalar_one()
         return list(items), int(total)
+
+    def all_rejects(self, batch_id: int) -> list[RejectedRow]:
+        """Every problem of one batch, in file order."""
+        return list(
+            self.session.execute(
+                select(RejectedRow)
+                .where(registry_rejects.c.batch_id == batch_id)
+                .order_by(registry_rejects.c.row, registry_rejects.c.id)
+            ).scalars()
+        )
+
+    def clear_rejects(self, batch_id: int) -> None:
+        """A batch read again from its start keeps only the problems of that reading."""
+        self.session.execute(
+            delete(registry_rejects).where(registry_rejects.c.batch_id == batch_id)
+        )
+
+    def open_batches(self) -> list[ImportBatch]:
+        """The batches queued or running, oldest first (the import job's queue)."""
+        return list(
+            self.session.execute(
+                select(ImportBatch)
+                .where(registry_batches.c.state.in_([BatchState.QUEUED, BatchState.RUNNING]))
+                .order_by(registry_batches.c.id)
+            ).scalars()
+        )
 
     def grid_names(self, codes: Iterable[str | None]) -> dict[str, str]:
         """Grid code → its name, for the codes given."""

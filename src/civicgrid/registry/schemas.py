@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from civicgrid.core.i18n import Locale, translate
 from civicgrid.core.types import RecordId
 from civicgrid.registry.domain import Change, ImportBatch, RejectedRow
 from civicgrid.registry.entities import DecisionView, EntityView
@@ -83,6 +84,7 @@ class BatchOut(BaseModel):
     review: int
     started_at: datetime
     finished_at: datetime | None
+    state: str = Field(description="queued, running, done or failed")
 
     @classmethod
     def of(cls, batch: ImportBatch) -> BatchOut:
@@ -102,6 +104,7 @@ class BatchOut(BaseModel):
             review=batch.review,
             started_at=batch.started_at,
             finished_at=batch.finished_at,
+            state=batch.state.value,
         )
 
 
@@ -133,6 +136,72 @@ class RejectPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class ImportOut(BaseModel):
+    """An import batch as the job reads it, with a page of its rejected rows."""
+
+    id: int
+    kind: str
+    source: str
+    file_name: str
+    actor: str = Field(description="who uploaded the file (or ran the command)")
+    state: str = Field(description="queued, running, done or failed")
+    progress: float = Field(description="the share of the file read so far, 0–1")
+    estimated_rows: int = Field(description="the rows the file holds, as counted when uploaded")
+    total: int = Field(description="rows read and written so far")
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int = Field(description="rows not imported, each with its problems")
+    review: int = Field(description="rows imported but listed for review")
+    error: str | None = Field(description="why a failed batch failed, in the reader's language")
+    error_code: str | None = Field(description="the message key of that reason")
+    started_at: datetime
+    finished_at: datetime | None
+    rejects: list[RejectOut] = Field(description="a page of the rows with problems, in file order")
+    rejects_total: int
+    page: int
+    page_size: int
+    rejected_xlsx: str = Field(description="where to download the rows to correct, as xlsx")
+
+    @classmethod
+    def of(
+        cls,
+        batch: ImportBatch,
+        rejects: list[RejectedRow],
+        total: int,
+        page: int,
+        page_size: int,
+        locale: Locale,
+    ) -> ImportOut:
+        assert batch.id is not None
+        error = translate(batch.error, locale, batch.error_params or {}) if batch.error else None
+        return cls(
+            id=batch.id,
+            kind=batch.kind.value,
+            source=batch.source,
+            file_name=batch.file_name,
+            actor=batch.actor,
+            state=batch.state.value,
+            progress=round(batch.progress, 4),
+            estimated_rows=batch.estimated_rows,
+            total=batch.total,
+            created=batch.created,
+            updated=batch.updated,
+            unchanged=batch.unchanged,
+            rejected=batch.rejected,
+            review=batch.review,
+            error=error,
+            error_code=batch.error or None,
+            started_at=batch.started_at,
+            finished_at=batch.finished_at,
+            rejects=[RejectOut.of(r) for r in rejects],
+            rejects_total=total,
+            page=page,
+            page_size=page_size,
+            rejected_xlsx=f"/api/v1/registry/imports/{batch.id}/rejected.xlsx",
+        )
 
 
 class BeliefOut(BaseModel):

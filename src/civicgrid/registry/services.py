@@ -26,13 +26,18 @@ Who sees what (the principle: each role sees what its work needs, PIPL art. 6):
 from __future__ import annotations
 
 import itertools
+import logging
 import operator
+import os
 import queue
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -48,18 +53,25 @@ from civicgrid.core.errors import (
     InvalidInput,
     NotFound,
 )
+from civicgrid.core.i18n import N_, Locale
 from civicgrid.core.ledger import Action, Entry, Ledger
 from civicgrid.core.ledger import RecordKind as Logged
 from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import Actor, Role, permission
 from civicgrid.core.rows import RowProblem, row_encoding_problem
+from civicgrid.core.workflow import Context, Event, EventLog
 from civicgrid.registry.addresses import AddressBook, ParsedAddress
 from civicgrid.registry.domain import (
+    BY_THE_IMPORT,
     CARE_TAG_WORDS,
     EDITABLE,
     HOUSE_KIND_WORDS,
+    IMPORT_BATCH,
+    IMPORT_KIND,
     ORGANISATION_KIND_WORDS,
     RESIDENCE_WORDS,
+    BatchAction,
+    BatchState,
     Change,
     ImportBatch,
     RecordKind,
@@ -84,8 +96,11 @@ from civicgrid.registry.importing import (
     Mapping,
     RowChecker,
     SourceTable,
+    default_mapping,
+    open_table,
     parse_date,
     problem_messages,
+    rejected_rows_xlsx,
     resolve_columns,
 )
 from civicgrid.registry.repository import (
@@ -107,6 +122,7 @@ EDITORS = frozenset({Role.GRID_WORKER})
 # The secret of the identity-number hashes is derived from the platform's secret key, so
 # the hashes of one installation mean nothing to another.
 HASH_CONTEXT = "civicgrid-registry-identity:"
+log = logging.getLogger("civicgrid.registry")
 
 DEFAULT_SOURCES = {
     RecordKind.ADDRESS: "standard-addresses",
@@ -159,19 +175,77 @@ def import_records(
     logged), identical rows are left alone, so importing a file twice changes nothing.
     Rows with problems are returned and kept in the database with the batch. A source's
     first import writes its rows straight in; into an empty table (PostgreSQL) it is one
-    transaction that builds the table's indexes after the rows."""
-    repo = RegistryRepository(uow.session)
+    transaction that builds the table's indexes after the rows. The batch runs at once
+    (the command's import): its history says it was created and how it ended."""
     columns = resolve_columns(table, mapping, kind)
     first = next(table.rows, None)
     if first is None:
         raise InvalidInput("registry_file_no_rows", path=str(table.path))
     name = (source or mapping.source or DEFAULT_SOURCES[kind]).strip()[:64]
-    batch = ImportBatch(kind, name, table.path.name[:400], actor.name, table.encoding)
+    batch = ImportBatch(
+        kind,
+        name,
+        table.path.name[:400],
+        actor.name,
+        table.encoding,
+        state=BatchState.RUNNING,
+        estimated_rows=table.estimated_rows,
+    )
     uow.session.add(batch)
     uow.session.flush()
+    EventLog(uow.session).add(
+        IMPORT_BATCH.event(
+            batch,
+            BatchAction.CREATE,
+            actor,
+            utcnow(),
+            from_state=None,
+            data={"file": batch.file_name, "kind": kind.value, "source": name},
+        )
+    )
+    uow.commit()
+    try:
+        return _import_into(
+            uow,
+            actor,
+            batch,
+            table,
+            columns,
+            first,
+            secret_key=secret_key,
+            locator_cache=locator_cache,
+            chunk_size=chunk_size,
+            progress=progress,
+            today=today,
+        )
+    except BaseException as problem:
+        _fail(uow, batch, problem)
+        raise
+
+
+def _import_into(
+    uow: UnitOfWork,
+    actor: Actor,
+    batch: ImportBatch,
+    table: SourceTable,
+    columns: dict[str, int],
+    first: tuple[int, list[str]],
+    *,
+    secret_key: str,
+    locator_cache: LocatorCache | None = None,
+    chunk_size: int = 20000,
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+    fast_first_load: bool = True,
+) -> ImportReport:
+    """Read TABLE (whose FIRST row has been taken from it) into BATCH, which is running,
+    and finish the batch. FAST_FIRST_LOAD: a load into an empty table on PostgreSQL is one
+    transaction that indexes at its end (nobody sees its progress until then)."""
+    repo = RegistryRepository(uow.session)
+    kind = batch.kind
     assert batch.id is not None
     context = CheckContext(
-        source=name,
+        source=batch.source,
         batch_id=batch.id,
         secret=hash_secret(secret_key),
         grid_codes=repo.grid_codes(),
@@ -183,8 +257,8 @@ def import_records(
     checker = RowChecker(kind, columns, context)
     report = ImportReport(batch)
     uow.commit()
-    new_source = not repo.has_records(kind, name)
-    writer = _ChunkWriter(uow, kind, batch, actor, progress, new_source)
+    new_source = not repo.has_records(kind, batch.source)
+    writer = _ChunkWriter(uow, kind, batch, actor, progress, new_source, fast_first_load)
     writer.start()
     seen: dict[str, int] = {}
     row_of = operator.itemgetter(*IMPORT_COLUMNS[kind])
@@ -238,10 +312,247 @@ def import_records(
             writer.put(chunk)
     finally:
         writer.finish()
-    batch.finished_at = utcnow()
+    now = utcnow()
+    batch.finished_at = now
+    counts = {
+        "total": batch.total,
+        "created": batch.created,
+        "updated": batch.updated,
+        "unchanged": batch.unchanged,
+        "rejected": batch.rejected,
+        "review": batch.review,
+    }
+    EventLog(uow.session).add(
+        IMPORT_BATCH.apply(batch, BatchAction.FINISH, _job_context(now), lambda: counts)
+    )
     uow.session.add(batch)
     uow.commit()
     return report
+
+
+# The import job (and the command running its own import) moves batches by the rules.
+IMPORT_JOB = Actor(name="system", role=Role.ADMIN, display_name="CivicGrid")
+
+
+def _job_context(now: datetime) -> Context:
+    return Context(IMPORT_JOB, now, frozenset({BY_THE_IMPORT.name}))
+
+
+def _fail(uow: UnitOfWork, batch: ImportBatch, problem: BaseException) -> None:
+    """Mark BATCH failed after PROBLEM, in a transaction of its own: a file that could not
+    be read says why (its message key); anything else is logged with its traceback and
+    the batch says only that the import failed."""
+    uow.rollback()
+    assert batch.id is not None
+    found = RegistryRepository(uow.session).batch(batch.id)
+    if found is None or found.state not in (BatchState.QUEUED, BatchState.RUNNING):
+        return
+    if isinstance(problem, CivicGridError):
+        key, params = problem.message_key, {k: _plain(v) for k, v in problem.params.items()}
+    else:
+        if isinstance(problem, Exception):
+            log.error("import batch %s failed", batch.id, exc_info=problem)
+        key, params = N_("registry_import_failed"), {}
+    now = utcnow()
+
+    def effect() -> dict[str, Any]:
+        found.error, found.error_params = key, params
+        found.finished_at = now
+        return {"error": key, "params": params}
+
+    EventLog(uow.session).add(
+        IMPORT_BATCH.apply(found, BatchAction.FAIL, _job_context(now), effect)
+    )
+    uow.commit()
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+# ------------------------------------------------------------------ imports on the page
+
+
+@dataclass(frozen=True)
+class ImportFiles:
+    """Where uploaded files wait for the import job (a folder of the instance, readable by
+    its owner only; each file is deleted once read)."""
+
+    folder: Path
+
+    def keep(self, path: Path, batch_id: int) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = self.folder / f"batch-{batch_id}{path.suffix.lower()}"
+        shutil.move(str(path), target)
+        target.chmod(0o600)
+        return target
+
+    def upload_path(self, suffix: str) -> Path:
+        """A new path in the folder for an upload to be written to (then queued or removed)."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, name = tempfile.mkstemp(prefix="upload-", suffix=suffix, dir=self.folder)
+        os.close(handle)
+        return Path(name)
+
+
+UPLOAD_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
+
+
+@permission(IMPORTERS, "Upload a department's file to the registry, imported by the import job")
+def queue_import(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: RecordKind,
+    path: Path,
+    file_name: str,
+    files: ImportFiles,
+    *,
+    source: str | None = None,
+) -> ImportBatch:
+    """Check that the file at PATH can be read and has the columns KIND needs (a 422
+    naming the missing column and the columns found), keep it for the import job and
+    queue a batch, which the job reads (`run_queued_imports`): its state, progress,
+    counts and rejected rows can be followed meanwhile."""
+    name = Path(file_name).name[:400] or "upload.csv"
+    if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+        raise FieldProblem(
+            "registry_upload_kind", field="file", name=name[:100], allowed="CSV, xlsx"
+        )
+    source_name = (source or "").strip()
+    if len(source_name) > 64:
+        raise FieldProblem("registry_too_long", field="source", limit=64, length=len(source_name))
+    table = open_table(path)
+    try:
+        resolve_columns(table, default_mapping(kind), kind)
+        if next(table.rows, None) is None:
+            raise InvalidInput("registry_file_no_rows", path=name)
+    finally:
+        _close(table)
+    batch = ImportBatch(
+        kind,
+        source_name or DEFAULT_SOURCES[kind],
+        name,
+        actor.name,
+        table.encoding,
+        state=BatchState.QUEUED,
+        estimated_rows=table.estimated_rows,
+    )
+    uow.session.add(batch)
+    uow.session.flush()
+    assert batch.id is not None
+    batch.stored_file = str(files.keep(path, batch.id))
+    EventLog(uow.session).add(
+        IMPORT_BATCH.event(
+            batch,
+            BatchAction.UPLOAD,
+            actor,
+            utcnow(),
+            from_state=None,
+            data={"file": name, "kind": kind.value, "source": batch.source},
+        )
+    )
+    uow.commit()
+    return batch
+
+
+def _close(table: SourceTable) -> None:
+    close = getattr(table.rows, "close", None)
+    if close is not None:
+        close()
+
+
+def run_queued_imports(
+    uow: UnitOfWork,
+    *,
+    secret_key: str,
+    locator_cache: LocatorCache | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> list[ImportBatch]:
+    """The import job: read every queued upload, oldest first, until none is left (or
+    STOPPING). Call it holding the job's lock (core.jobs): a batch found running was cut
+    short when its process died, and is read again from its start (what it wrote stays;
+    writing it again changes nothing). Each file is deleted once read."""
+    repo = RegistryRepository(uow.session)
+    done: list[ImportBatch] = []
+    while not stopping():
+        waiting = [b for b in repo.open_batches() if b.stored_file]
+        if not waiting:
+            break
+        batch = waiting[0]
+        now = utcnow()
+        if batch.state is BatchState.RUNNING:
+            EventLog(uow.session).add(
+                IMPORT_BATCH.apply(batch, BatchAction.RETRY, _job_context(now), lambda: {})
+            )
+            for counter in ("total", "created", "updated", "unchanged", "rejected", "review"):
+                setattr(batch, counter, 0)
+            repo.clear_rejects(batch.id or 0)
+            uow.commit()
+        _run_upload(uow, batch, secret_key=secret_key, locator_cache=locator_cache)
+        done.append(batch)
+    return done
+
+
+def _run_upload(
+    uow: UnitOfWork, batch: ImportBatch, *, secret_key: str, locator_cache: LocatorCache | None
+) -> None:
+    stored = Path(batch.stored_file)
+    batch_id = batch.id or 0
+    now = utcnow()
+
+    def start() -> dict[str, Any]:
+        batch.started_at = now
+        return {}
+
+    EventLog(uow.session).add(
+        IMPORT_BATCH.apply(batch, BatchAction.START, _job_context(now), start)
+    )
+    uow.commit()
+    try:
+        _read_upload(uow, batch, stored, secret_key=secret_key, locator_cache=locator_cache)
+    except Exception as problem:
+        _fail(uow, batch, problem)
+    finally:
+        stored.unlink(missing_ok=True)
+        uow.rollback()
+        found = RegistryRepository(uow.session).batch(batch_id)
+        if found is not None and found.stored_file:
+            found.stored_file = ""
+            uow.commit()
+
+
+def _read_upload(
+    uow: UnitOfWork,
+    batch: ImportBatch,
+    stored: Path,
+    *,
+    secret_key: str,
+    locator_cache: LocatorCache | None,
+) -> None:
+    if not stored.exists():
+        raise InvalidInput("registry_import_file_gone", path=batch.file_name)
+    table = open_table(stored)
+    try:
+        columns = resolve_columns(table, default_mapping(batch.kind), batch.kind)
+        first = next(table.rows, None)
+        if first is None:
+            raise InvalidInput("registry_file_no_rows", path=batch.file_name)
+        _import_into(
+            uow,
+            # The uploader's name is on every change the file makes, as on a command's.
+            Actor(name=batch.actor, role=Role.DATA_ADMIN),
+            batch,
+            table,
+            columns,
+            first,
+            secret_key=secret_key,
+            locator_cache=locator_cache,
+            # About twenty steps of progress for the page, each chunk committed.
+            chunk_size=max(500, min(20000, batch.estimated_rows // 20)),
+            fast_first_load=False,
+        )
+    finally:
+        _close(table)
 
 
 @dataclass
@@ -299,9 +610,11 @@ class _ChunkWriter(threading.Thread):
         actor: Actor,
         progress: Callable[[int], None] | None,
         new_source: bool,
+        fast_first_load: bool = True,
     ) -> None:
         super().__init__(name="registry-import-writer", daemon=True)
         self.new_source = new_source
+        self.fast_first_load = fast_first_load
         self.uow = uow
         self.kind = kind
         self.batch = batch
@@ -332,7 +645,9 @@ class _ChunkWriter(threading.Thread):
             repo = RegistryRepository(self.uow.session)
             # Into an empty table the whole load is one transaction that builds the indexes
             # at its end; otherwise each chunk is committed as it is written.
-            first_load = self.new_source and repo.begin_first_load(self.kind)
+            first_load = (
+                self.new_source and self.fast_first_load and repo.begin_first_load(self.kind)
+            )
             if not first_load:
                 self.uow.commit()
             while (chunk := self.chunks.get()) is not None:
@@ -801,6 +1116,74 @@ def list_rejects(
         raise NotFound("not_found", what=f"batch {batch_id}")
     items, total = repo.rejects(batch_id, limit, offset)
     return batch, items, total
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """One import batch as the page and the API follow it: its state, counts and progress,
+    a page of its rejected rows and its history (uploaded, started, finished or failed)."""
+
+    batch: ImportBatch
+    rejects: list[RejectedRow]
+    total_rejects: int
+    history: list[Event]
+
+
+@permission(IMPORTERS, "Follow an import batch: its state, progress, counts and rejected rows")
+def import_status(
+    uow: UnitOfWork, actor: Actor, batch_id: int, limit: int = 100, offset: int = 0
+) -> BatchView:
+    """One batch: queued, running (with the rows read so far against the rows the file
+    holds), done or failed (with why); its rejected rows (row, field, reason, the row as
+    sent), in file order, and its history. Reading the rows as sent is logged."""
+    repo = RegistryRepository(uow.session)
+    batch = repo.batch(batch_id)
+    if batch is None:
+        raise NotFound("not_found", what=f"batch {batch_id}")
+    items, total = repo.rejects(batch_id, limit, offset)
+    history = list(EventLog(uow.session).of(IMPORT_KIND, batch_id))
+    if items:
+        _log_rejects(uow, actor, batch_id, len({r.row for r in items}), Action.PERSONAL_READ)
+    return BatchView(batch, items, total, history)
+
+
+def _log_rejects(uow: UnitOfWork, actor: Actor, batch_id: int, rows: int, action: Action) -> None:
+    """Rejected rows are kept as the department sent them, identity numbers and all: who
+    read them, and how many, goes into the audit log."""
+    entry = Entry.by(
+        actor,
+        action,
+        record_kind=REJECTED_ROWS,
+        record_ids=[batch_id],
+        row_count=rows,
+        fields=["rejected_rows"],
+    )
+    Ledger(uow.session).append(entry)
+    uow.commit()
+
+
+# The audit log's name for the rows of one batch kept as sent (core.ledger: a kind of our own).
+REJECTED_ROWS = "registry.rejected_rows"
+
+
+@permission(
+    IMPORTERS, "Download the rows an import rejected or kept for review, to correct and upload"
+)
+def rejected_workbook(
+    uow: UnitOfWork, actor: Actor, batch_id: int, locale: Locale = "zh"
+) -> tuple[ImportBatch, bytes]:
+    """The batch's rejected rows and those kept for review as an Excel file: the columns
+    as the file had them, each row's problems and what became of it (in LOCALE), the wrong
+    cells marked. Corrected, it is uploaded again under the same source: its rows are added
+    or update what they are, and nothing imported before is lost. The download is logged."""
+    repo = RegistryRepository(uow.session)
+    batch = repo.batch(batch_id)
+    if batch is None:
+        raise NotFound("not_found", what=f"batch {batch_id}")
+    rejects = repo.all_rejects(batch_id)
+    workbook = rejected_rows_xlsx(batch.kind, rejects, locale)
+    _log_rejects(uow, actor, batch_id, len({r.row for r in rejects}), Action.EXPORT)
+    return batch, workbook
 
 
 # ------------------------------------------------------------------ summaries

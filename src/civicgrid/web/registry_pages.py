@@ -1,16 +1,21 @@
 """The registry pages (一标三实): search per kind within one's area, a record with its change
 history and, for the grid's own grid worker, a form to correct it with the reason; the
-per-grid summaries (people, houses, floating population, care groups) on a map; and a
-linked entity with its records side by side, where a reviewer confirms or splits a record."""
+per-grid summaries (people, houses, floating population, care groups) on a map; a linked
+entity with its records side by side, where a reviewer confirms or splits a record; and the
+data administrators' imports: upload a department's file, follow the import job, read and
+download the rejected rows, correct them and upload them again."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
 
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, InvalidFields
@@ -20,12 +25,14 @@ from civicgrid.core.permissions import Actor
 from civicgrid.core.types import RecordId, record_number
 from civicgrid.registry import entities, services
 from civicgrid.registry.domain import (
+    BatchState,
     CareTag,
     HouseKind,
     OrganisationKind,
     RecordKind,
     Residence,
 )
+from civicgrid.registry.import_jobs import RegistryImports
 from civicgrid.web.pages import TEMPLATES, render
 
 router = APIRouter(include_in_schema=False)
@@ -138,9 +145,127 @@ def registry_page(
         found=found,
         columns=LIST_COLUMNS[kind],
         searchable=searchable,
+        imports=actor.role in services.IMPORTERS,
         error=error,
         summary_json=json.dumps(summary, ensure_ascii=False),
         **_labels(request, found.grid_names),
+    )
+
+
+# ------------------------------------------------------------------ imports on the page
+
+
+def _imports(request: Request) -> RegistryImports:
+    imports: RegistryImports | None = platform_of(request).registry_imports
+    assert imports is not None
+    return imports
+
+
+@router.get("/registry/imports", response_class=HTMLResponse)
+def imports_page(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.list_batches),
+) -> HTMLResponse:
+    """The latest import batches with their state and counts, and the form to upload a
+    department's file (a kind, the department, the file)."""
+    return _imports_page(request, uow, actor)
+
+
+def _imports_page(
+    request: Request,
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    batches = services.list_batches(uow, actor, 50)
+    return render(
+        request,
+        actor,
+        "registry/imports.html",
+        status_code=status,
+        batches=batches,
+        kinds=list(RecordKind),
+        errors=errors or {},
+        typed=typed or {},
+        **_labels(request, {}),
+    )
+
+
+@router.post("/registry/imports", response_class=HTMLResponse, response_model=None)
+async def upload(
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.queue_import),
+) -> Response:
+    """Queue an uploaded file for the import job and go to its batch, which shows the
+    job's progress; a file that cannot be read, or lacks a column, is refused here."""
+    form = await read_form(request)
+    return await run_in_threadpool(lambda: _upload(request, uow, actor, form))
+
+
+def _upload(request: Request, uow: UnitOfWork, actor: Actor, form: FormData) -> Response:
+    typed = {name: str(form.get(name, "")) for name in ("kind", "source")}
+    upload = form.get("file")
+    imports = _imports(request)
+    path: Path | None = None
+    try:
+        kind = RecordKind.parse(typed["kind"] or "")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise services.FieldProblem("registry_upload_missing", field="file")
+        name = Path(upload.filename).name
+        path = imports.files.upload_path(Path(name).suffix.lower()[:8])
+        with path.open("wb") as target:
+            while block := upload.file.read(1 << 20):
+                target.write(block)
+        batch = services.queue_import(
+            uow, actor, kind, path, name, imports.files, source=typed["source"]
+        )
+    except CivicGridError as problem:
+        uow.rollback()
+        if path is not None:
+            path.unlink(missing_ok=True)
+        field = str(problem.params.get("field", "file"))
+        field = field if field in ("kind", "source") else "file"
+        errors = {field: _reason(problem, request_locale(request))}
+        return _imports_page(request, uow, actor, errors=errors, typed=typed, status=problem.status)
+    imports.start()
+    return RedirectResponse(f"/registry/imports/{batch.id}?done=uploaded", status_code=303)
+
+
+@router.get("/registry/imports/{batch_id}", response_class=HTMLResponse)
+def batch_page(
+    batch_id: RecordId,
+    request: Request,
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    actor: Actor = allow(services.import_status),
+) -> HTMLResponse:
+    """One batch: its progress while the job reads it, then its summary, the rejected rows
+    with their problems, the download to correct them and the form to upload them again."""
+    page = record_number(request.query_params.get("page")) or 1
+    view = services.import_status(uow, actor, batch_id, limit=100, offset=(page - 1) * 100)
+    locale = request_locale(request)
+    batch = view.batch
+    error = translate(batch.error, locale, batch.error_params or {}) if batch.error else ""
+    return render(
+        request,
+        actor,
+        "registry/batch.html",
+        view=view,
+        batch=batch,
+        page=page,
+        error=error,
+        running=batch.state in (BatchState.QUEUED, BatchState.RUNNING),
+        percent=round(batch.progress * 100),
+        done=request.query_params.get("done", ""),
+        kinds=list(RecordKind),
+        errors={},
+        typed={"kind": batch.kind.value, "source": batch.source},
+        problem=lambda reject: reject.message_zh if locale == "zh" else reject.message_en,
+        **_labels(request, {}),
     )
 
 

@@ -69,3 +69,70 @@
       el.appendChild(box);
     });
 })();
+
+// An import batch's page while the job reads its file: the state and progress follow the
+// batch (polled once a second); once it is done or failed the page shows its summary.
+(function () {
+  "use strict";
+  var page = document.getElementById("batch-page");
+  if (!page) return;
+  var state = page.dataset.state;
+  if (state !== "queued" && state !== "running") return;
+  var bar = document.getElementById("batch-progress");
+  var label = document.getElementById("batch-state");
+  var read = document.getElementById("batch-read");
+  var readText = document.getElementById("read-text");
+  var failures = 0;
+
+  function text(id) {
+    var template = document.getElementById(id);
+    return template ? template.innerHTML.trim() : "";
+  }
+
+  function show(body) {
+    if (bar) bar.value = Math.round((body.progress || 0) * 100);
+    if (label && body.state !== state) {
+      label.textContent = text("state-" + body.state);
+      label.className = "state state-" + body.state;
+    }
+    if (read && readText) {
+      read.textContent = readText.content.textContent
+        .replace("__TOTAL__", String(body.total))
+        .replace("__ESTIMATED__", String(body.estimated_rows));
+    }
+    state = body.state;
+  }
+
+  function poll() {
+    fetch(page.dataset.status, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(response.statusText);
+        return response.json();
+      })
+      .then(function (body) {
+        failures = 0;
+        show(body);
+        if (body.state === "done" || body.state === "failed") {
+          var url = new URL(window.location.href);
+          url.searchParams.delete("done");
+          window.location.replace(url.toString());
+          return;
+        }
+        window.setTimeout(poll, 1000);
+      })
+      .catch(function () {
+        failures += 1;
+        if (failures > 5) {
+          var box = document.createElement("p");
+          box.className = "error-box";
+          box.setAttribute("role", "alert");
+          box.textContent = page.dataset.failed || "";
+          page.appendChild(box);
+          return;
+        }
+        window.setTimeout(poll, 2000);
+      });
+  }
+
+  window.setTimeout(poll, 500);
+})();
