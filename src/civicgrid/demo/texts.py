@@ -163,7 +163,7 @@ class DemoTexts:
         categories = self.reports["categories"]
         if code in categories:
             return dict(categories[code])
-        # A category the demo has no words for: its name stands in (a city's own taxonomy).
+        # A category of a city's own taxonomy that the demo has no words for: its code.
         return {"places": ["none"], "title": [code], "problem": [code]}
 
     def _group(self, code: str) -> dict[str, Any]:
@@ -274,7 +274,7 @@ class DemoTexts:
             others = [c for c in self.reports["categories"] if c != written.category]
             other = rng.choice(others)
             where = Where(
-                community=written.place[:2] or "本",
+                community=rng.choice(["东湖社区", "新村社区", "桥西社区"]),
                 estate=rng.choice(["金桂园", "丽景苑", "紫荆小区", "和园"]),
                 road=rng.choice(self.frames["places"]["roads"]) + "路",
                 door="",
