@@ -22,15 +22,17 @@ from civicgrid.registry.mapping import BUILDING, ROAD, NewFeature
 
 # A slab of flats: its length along the road and its depth, in metres; the gap between two
 # along the road; the distance of the first row from the road and between rows.
-BLOCK_LENGTH_M = 36.0
-BLOCK_DEPTH_M = 12.0
-BLOCK_STEP_M = 48.0
-FIRST_ROW_M = 22.0
-ROW_STEP_M = 30.0
+BLOCK_LENGTH_M = 50.0
+BLOCK_DEPTH_M = 15.0
+BLOCK_STEP_M = 66.0
+FIRST_ROW_M = 30.0
+ROW_STEP_M = 38.0
 ROAD_HALF_LENGTH_M = 700.0
+# The estate lies this far south of the point where the grid's name is written.
+ESTATE_OFFSET_M = 120.0
 # Each grid has at least this many blocks, so a map of it looks like a neighbourhood even
 # where the registry's rooms fill fewer.
-MIN_BLOCKS = 8
+MIN_BLOCKS = 14
 _METRES_PER_DEGREE = 111_320.0
 
 
@@ -87,9 +89,11 @@ def lay_out(grids: Sequence[tuple[str, BaseGeometry]], blocks_per_grid: int) -> 
     streets = DemoStreets([], [])
     for index, (code, outline) in enumerate(grids):
         road, door, estate = grid_door(index)
-        centre = outline.representative_point()
-        kx = 1 / (_METRES_PER_DEGREE * math.cos(math.radians(centre.y)))
+        named = outline.representative_point()
+        kx = 1 / (_METRES_PER_DEGREE * math.cos(math.radians(named.y)))
         ky = 1 / _METRES_PER_DEGREE
+        south = shapely.Point(named.x, named.y - ESTATE_OFFSET_M * ky)
+        centre = south if outline.contains(south) else named
         line = outline.intersection(
             LineString(
                 [

@@ -1,5 +1,6 @@
-// The grid map: area polygons are the base map (no tile server is needed). Grids take the
-// taps; the outlines of communities, streets and districts are drawn above them.
+// The grid map, over the base map (basemap.js: the city's tiles, or CivicGrid's own roads and
+// buildings). Grids take the taps; the outlines of communities, streets and districts are
+// drawn above them, and every area's name is on the map at the zooms where it fits.
 (function () {
   "use strict";
 
@@ -16,7 +17,7 @@
   var SELECTED_STYLE = { color: "#e8590c", weight: 3, fillColor: "#ffd8a8", fillOpacity: 0.75 };
   var ORDER = ["grid", "community", "street", "district"];
 
-  var map = L.map(mapEl, { zoomSnap: 0.25, attributionControl: false });
+  var map = CivicMap.create(mapEl);
   var labels = JSON.parse(mapEl.dataset.levelLabels || "{}");
   var layersByCode = {};
   var groups = {};
@@ -63,13 +64,6 @@
           layer.bindTooltip(textLabel(p.name + " · " + p.code), { sticky: true, direction: "top" });
           layer.on("click", function () { select(p.code); showDetail(p.code); });
         }
-        if (level === "district" && !p.context) {
-          layer.bindTooltip(textLabel(p.name), {
-            permanent: true,
-            direction: "center",
-            className: "district-label",
-          });
-        }
       },
     }).addTo(map);
   }
@@ -95,6 +89,7 @@
         if (byLevel[f.properties.level]) byLevel[f.properties.level].push(f);
       });
       ORDER.forEach(function (level) { addLevel(level, byLevel[level]); });
+      CivicMap.labelAreas(map, collection);
       var overlays = {};
       ORDER.slice().reverse().forEach(function (level) {
         if (byLevel[level].length) overlays[labels[level] || level] = groups[level];

@@ -44,7 +44,7 @@
   function drawMap(summary) {
     if (!window.L) return;
     if (!map) {
-      map = L.map("command-map", { zoomSnap: 0.25, attributionControl: false, preferCanvas: true });
+      map = CivicMap.create(document.getElementById("command-map"), { preferCanvas: true });
       points = L.layerGroup().addTo(map);
       fetch(wall.dataset.areas, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { features: [] }; })
@@ -54,9 +54,10 @@
             style: function (f) {
               return f.properties.context
                 ? { color: "#4b5563", weight: 1, fill: false, dashArray: "4 4" }
-                : { color: "#3b82f6", weight: 0.8, fillColor: "#1e293b", fillOpacity: 0.35 };
+                : { color: "#3b82f6", weight: 0.8, fillColor: "#1e293b", fillOpacity: 0.35, className: "area" };
             },
           }).addTo(map);
+          CivicMap.labelAreas(map, collection);
           var own = collection.features.filter(function (f) { return !f.properties.context; });
           var bounds = L.geoJSON(own.length ? own : collection.features).getBounds();
           if (bounds.isValid()) map.fitBounds(bounds);

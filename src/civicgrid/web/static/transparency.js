@@ -7,8 +7,8 @@
   });
 })();
 
-// The map of recent cases on the transparency page: the district and street outlines as the
-// base map (no tile server), a dot for each case. The server has already removed what may
+// The map of recent cases on the transparency page: the district and street outlines, with
+// their names, over the base map (basemap.js), a dot for each case. The server has already removed what may
 // not be published; a case about a person sits at its grid's centre as a dashed ring.
 (function () {
   "use strict";
@@ -18,7 +18,7 @@
   if (!el || !data || !window.L) return;
 
   var points = JSON.parse(data.textContent || "[]");
-  var map = L.map(el, { zoomSnap: 0.25, attributionControl: false });
+  var map = CivicMap.create(el);
   var fallback = [30.66, 104.06];
 
   var AREA_STYLES = {
@@ -68,8 +68,12 @@
     .then(function (collection) {
       var outlines = L.geoJSON(collection, {
         interactive: false,
-        style: function (f) { return AREA_STYLES[f.properties.level] || AREA_STYLES.street; },
+        style: function (f) {
+          var style = AREA_STYLES[f.properties.level] || AREA_STYLES.street;
+          return L.extend({ className: "area" }, style);
+        },
       }).addTo(map);
+      CivicMap.labelAreas(map, collection);
       markers.addTo(map);
       var extent = markers.getLayers().length ? markers.getBounds() : outlines.getBounds();
       if (extent.isValid()) map.fitBounds(extent, { padding: [12, 12], maxZoom: 15 });
