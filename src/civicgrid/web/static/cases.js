@@ -8,7 +8,7 @@
   var ENGLISH = (document.documentElement.lang || "").indexOf("en") === 0;
 
   // ---------------------------------------------------------------- base maps
-  // No tile server: the area outlines are the base map, as on the grid map.
+  // The areas' outlines and names over the base map (basemap.js), as on the grid map.
 
   var AREA_STYLES = {
     district: { color: "#0b2f7a", weight: 2, opacity: 0.7, fill: false },
@@ -19,7 +19,7 @@
   var CONTEXT_STYLE = { color: "#98a2b3", weight: 1.2, dashArray: "4 4", fill: false };
 
   function newMap(el) {
-    return L.map(el, { zoomSnap: 0.25, attributionControl: false });
+    return CivicMap.create(el);
   }
 
   // Draw the caller's areas under everything else; resolves to the extent of their own areas.
@@ -37,10 +37,11 @@
           interactive: false,
           style: function (f) {
             if (f.properties.context) return CONTEXT_STYLE;
-            return AREA_STYLES[f.properties.level] || AREA_STYLES.street;
+            return L.extend({ className: "area" }, AREA_STYLES[f.properties.level] || AREA_STYLES.street);
           },
           onEachFeature: function (f) { if (!f.properties.context) own.push(f); },
         }).addTo(map);
+        CivicMap.labelAreas(map, collection);
         var extent = L.geoJSON(own.length ? own : collection.features).getBounds();
         return extent.isValid() ? extent : null;
       });
