@@ -193,3 +193,34 @@ def test_a_grant_is_revoked_on_a_phone_a_counter_asks_and_the_resident_sees_the_
     listed = page.locator("#my-reads-list").inner_text()
     assert "市民政局" in listed and "依授权" in listed
     no_sideways_scrolling(page)
+
+
+def test_an_owner_on_a_phone_sees_a_late_request_in_red_and_its_decision_forms(
+    server: Server,
+    browser_tab,  # noqa: F811 - the tab fixture imported above  # type: ignore[no-untyped-def]
+) -> None:
+    page = browser_tab
+    page.set_viewport_size(PHONE)
+    # Public security: the district's request for people, asked eight days ago, is late.
+    log_in(page, server, "x.990100-gaj", server.passwords["units"])
+    page.goto(server.url + "/exchange/requests?tab=owned")
+    no_sideways_scrolling(page)
+    late = page.locator("li", has=page.locator(".light-red")).first
+    assert "实有人口" in late.inner_text()
+    late.locator("a[href^='/exchange/requests/']").first.click()
+    page.wait_for_selector("#approve")
+    assert page.locator("#refuse").is_visible() and page.locator("#narrow").count() == 1
+    assert page.locator(".light-red").count() >= 1
+    no_sideways_scrolling(page)
+    # The district's urban management, owner of the vending points, has its upload form
+    # and the batch kept for correction on the dataset's page.
+    log_out(page, server)
+    log_in(page, server, "handler", server.passwords["handler"])
+    page.goto(server.url + "/exchange")
+    page.click("#dataset-street-vending a")
+    page.wait_for_selector("#upload")
+    assert page.locator("input[type=file]").count() == 1
+    no_sideways_scrolling(page)
+    page.set_viewport_size(DESK)
+    page.reload()
+    no_sideways_scrolling(page, DESK["width"])
