@@ -50,6 +50,13 @@ def test_a_grid_worker_finds_and_corrects_a_resident_on_her_phone(server: Server
     box = page.locator("#registry-q")
     assert "电话" in str(box.get_attribute("placeholder"))  # she may find people by phone
     no_sideways_scrolling(page, 390)
+    # The placeholder is cut short on a phone: the hint is shown in full under the box.
+    for tab, words in (("houses", "产权人"), ("organisations", "信用代码"), ("people", "姓名")):
+        page.click(f"#kind-{tab}")
+        hint = page.locator("#registry-hint")
+        assert hint.is_visible() and words in hint.inner_text()
+        width = hint.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert width[0] <= width[1] <= 390
     first = page.locator("#registry-results tbody tr").first
     name = first.locator("td").nth(0).inner_text().strip()
     # Any part of her name: the last characters, as someone half-remembers them.
@@ -104,7 +111,11 @@ def test_a_data_administrator_imports_a_file_and_uploads_its_corrected_rows(
     grid = phone_grid(server)["code"]
     page.set_viewport_size({"width": 1366, "height": 900})
     log_in(page, server, "data_admin", server.passwords["data_admin"])
-    page.goto(server.url + "/registry")
+    page.goto(server.url + "/registry?kind=organisations")
+    # At a desk the box is wide enough for its whole hint.
+    assert not page.locator("#registry-hint").is_visible()
+    box = page.locator("#registry-q").evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert box[0] <= box[1]
     page.click("#imports-link")
     page.wait_for_selector("#upload-form")
     page.select_option("#upload-kind", "people")
