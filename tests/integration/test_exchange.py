@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.app import create_app
+from civicgrid.areas.domain import Level
+from civicgrid.areas.repository import AreaRepository
 from civicgrid.bootstrap import Platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import city_day
@@ -225,6 +227,26 @@ def test_quality_is_measured_again_after_each_registry_import_and_daily(town: To
         # The registry's datasets, and only they, are measured again after the import.
         assert services.refresh_quality(uow, SYSTEM, platform.exchange) == from_registry
     assert quality_at("people") > people and quality_at("street-vending") == vending
+    # A case reported: the cases' dataset, and only it, is measured again.
+    cases = quality_at("cases")
+    with UnitOfWork(platform.session_factory) as uow:
+        grid = AreaRepository(uow.session).list(level=Level.GRID)[0]
+        point = grid.geometry.representative_point()
+    reported = town.client.post(
+        "/api/v1/cases",
+        json={
+            "description": "小区门口垃圾桶满溢，好几天没人清理了",
+            "category": "CR01",
+            "lat": point.y,
+            "lon": point.x,
+            "channel": "resident_web",
+        },
+        headers=town.headers("resident"),
+    )
+    assert reported.status_code == 201, reported.text
+    with UnitOfWork(platform.session_factory) as uow:
+        assert services.refresh_quality(uow, SYSTEM, platform.exchange) == 1
+    assert quality_at("cases") > cases and quality_at("people") > people
     tomorrow = platform.exchange.clock() + timedelta(days=1, minutes=1)
     later = replace(platform.exchange, clock=lambda: tomorrow)
     with UnitOfWork(platform.session_factory) as uow:
