@@ -44,6 +44,7 @@ def test_the_commands_rank_freeze_and_write_the_reports(scratch: Platform, tmp_p
     ranked = run("rankings", "--month", month, "--scheme", "region_street")
     assert ranked.exit_code == 0, ranked.output
     assert "区域评价·街道" in ranked.output and "结案率" in ranked.output
+    assert "已冻结" in ranked.output and district in ranked.output  # the state, each code
 
     excel = tmp_path / "report.xlsx"
     written = run(

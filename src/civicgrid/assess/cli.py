@@ -11,6 +11,7 @@ from rich.table import Table
 
 from civicgrid.assess import services
 from civicgrid.assess.domain import current_month
+from civicgrid.assess.reports import MONTH_STATES
 from civicgrid.console import DbOption, friendly_errors, locale, out, platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import translate
@@ -56,14 +57,18 @@ def rankings(
         ports = built.assess
         chosen = month or current_month(ports.clock(), ports.timezone)
         ranking = services.rankings(uow, SYSTEM, ports, chosen, scheme)
-    table = Table(title=f"{ranking.scheme.name(lang)} · {ranking.month} · v{ranking.version}")
-    for heading in ("#", "", "object", "score", "grade"):
+    state = translate(MONTH_STATES[ranking.state.value], lang)
+    table = Table(
+        title=f"{ranking.scheme.name(lang)} · {ranking.month} · {state} · "
+        f"v{ranking.version} · r{ranking.revision}"
+    )
+    for heading in ("#", "", "code", "object", "score", "grade"):
         table.add_column(heading)
     for item in ranking.scheme.items:
         table.add_column(ranking.indicators[item.indicator].name(lang))
     marks = {"up": "↑", "down": "↓", "same": "→", "new": "·"}
     for row in ranking.rows[:limit]:
-        cells = [str(row.rank), marks[row.trend], ranking.name_of(row.object_code)]
+        cells = [str(row.rank), marks[row.trend], row.object_code, ranking.name_of(row.object_code)]
         cells += [f"{row.score:.1f}", row.grade]
         for item in ranking.scheme.items:
             f = row.figures[item.indicator]
