@@ -151,7 +151,7 @@ def _page(
 def hotline_page(
     request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
-    actor: Actor = allow(hotline.register_call, only=HOTLINE_PAGE),
+    actor: Actor = allow(hotline.caller_cases, only=HOTLINE_PAGE),
 ) -> HTMLResponse:
     """The hotline form; after a call, its confirmation (?done=case&how=outcome)."""
     params = request.query_params
