@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import DemoCity
+
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("CIVICGRID_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -61,18 +63,17 @@ def civicgrid(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    require_browser()
-    db = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'city.db'}"
+def server(tmp_path_factory: pytest.TempPathFactory, demo_city: DemoCity) -> Iterator[Server]:
+    """A server of this module's own copy of the demo city (tests/e2e/conftest.py builds
+    it once), so no module sees another's changes."""
+    folder = tmp_path_factory.mktemp("e2e")
+    for suffix in ("", "-wal", "-shm"):
+        made = demo_city.database.with_name(demo_city.database.name + suffix)
+        if made.exists():
+            shutil.copyfile(made, folder / made.name)
+    db = f"sqlite:///{folder / demo_city.database.name}"
     env = {**os.environ, "CIVICGRID_DATABASE_URL": db, "CIVICGRID_ENVIRONMENT": "test"}
-    demo = subprocess.run(
-        civicgrid("demo"), env=env, capture_output=True, text=True, check=True, timeout=900
-    )
-    passwords = {}
-    for line in demo.stdout.splitlines():
-        cells = [c.strip() for c in line.split("│")]
-        if len(cells) >= 5 and cells[2] and cells[3] and cells[2] != "username":
-            passwords[cells[2]] = cells[3]
+    passwords = dict(demo_city.passwords)
     port = free_port()
     # A file, not a pipe: nobody reads a pipe while the tests run, and once its buffer is
     # full the server's log (the scheduler's messages) would block the server.
