@@ -201,7 +201,9 @@ def test_a_whistle_summons_three_units_typed_by_name_and_one_reports_in(
     shown = form.locator(".unit-option")
     shown.first.wait_for()
     assert 0 < shown.count() < 20
-    for unit in chosen:
+    # The suggested unit is chosen already; the two others are typed in.
+    assert form.locator(f".chip.chosen-unit[data-code='{lead}']").count() == 1
+    for unit in others:
         search.fill(f"{unit['name']} {unit['code']}")
         form.locator(f".unit-option[data-code='{unit['code']}']").wait_for()
         search.press("Enter")
