@@ -21,6 +21,7 @@ from civicgrid.insight.cli import insight_cli
 from civicgrid.open311.cli import open311_cli
 from civicgrid.registry.cli import registry_cli
 from civicgrid.registry.import_cli import import_command as registry_import
+from civicgrid.registry.map_cli import map_command as registry_map
 from civicgrid.system.cli import outbox_cli
 
 # The one place the command line learns how the domains are wired together.
@@ -43,6 +44,7 @@ app.add_typer(cases_cli, name="cases")
 app.add_typer(open311_cli, name="open311")
 app.add_typer(insight_cli, name="insight")
 registry_cli.command("import")(registry_import)
+registry_cli.command("map")(registry_map)
 app.add_typer(registry_cli, name="registry")
 app.add_typer(exchange_cli, name="exchange")
 app.add_typer(outbox_cli, name="outbox")

@@ -11,19 +11,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from civicgrid.app import create_app
+from civicgrid.areas.geo import wgs84_to_gcj02
 from civicgrid.areas.repository import AreaRepository
 from civicgrid.bootstrap import Platform, build_platform
+from civicgrid.cli import app as cli_app
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.permissions import SYSTEM, Role
 from civicgrid.demo.domain import DemoCityBuilder
 from civicgrid.demo.services import DemoSummary, install_demo_city, install_demo_registry
+from civicgrid.registry.mapping import replace_map_features
 from civicgrid.registry.repository import registry_map_features, registry_people
 from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, open_platform, settings_for
 
@@ -234,3 +239,89 @@ def test_configured_tiles_are_on_every_map_and_only_their_hosts_in_the_policy(
     config = json.loads(meta.group(1).replace("&#34;", '"').replace("&amp;", "&"))
     assert config["url"] == TIANDITU and config["crs"] == "gcj02"
     assert config["subdomains"] == ["0", "1"] and config["attribution"].startswith("天地图")
+
+
+# ------------------------------------------------------------------ a city's own footprints
+
+
+def test_a_citys_footprints_and_roads_are_loaded_from_a_gis_file_in_gcj02(
+    map_city: MapCity, tmp_path: Path
+) -> None:
+    code = map_city.grid_of(Role.GRID_WORKER)
+    inside = map_city.grid(code).geometry.representative_point()
+    x, y, d = inside.x, inside.y, 0.0002
+    block = np.array(
+        [[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]
+    )
+    road = np.array([[x - 5 * d, y - 2 * d], [x + 5 * d, y - 2 * d]])
+
+    def feature(properties: dict[str, str], kind: str, coords: np.ndarray) -> dict:  # type: ignore[type-arg]
+        shifted = wgs84_to_gcj02(coords).tolist()  # as AMap-based surveys write them
+        geometry = {"type": kind, "coordinates": [shifted] if kind == "Polygon" else shifted}
+        return {"type": "Feature", "properties": properties, "geometry": geometry}
+
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            feature({"名称": "测试大厦1栋", "地址": "人民路88号测试大厦1栋"}, "Polygon", block),
+            feature({"名称": "测试路"}, "LineString", road),
+            feature({"名称": ""}, "Polygon", block),  # no name: skipped
+            {"type": "Feature", "properties": {"名称": "错形"}, "geometry": None},
+        ],
+    }
+    path = tmp_path / "buildings.geojson"
+    path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    runner = CliRunner()
+    try:
+        common = ["--name-field", "名称", "--source", "测绘院", "--gcj02", "--db", map_city.url]
+        built = runner.invoke(
+            cli_app,
+            [
+                "registry",
+                "map",
+                str(path),
+                "--kind",
+                "building",
+                "--address-field",
+                "地址",
+                *common,
+            ],
+        )
+        assert built.exit_code == 0, built.output
+        assert "#2" in built.output and "#3" in built.output  # a line; no name
+        assert "已写入 1 个" in built.output and "跳过 3 个" in built.output
+        roads = runner.invoke(cli_app, ["registry", "map", str(path), "--kind", "road", *common])
+        assert roads.exit_code == 0, roads.output  # the same source: the buildings give way
+        runner.invoke(
+            cli_app,
+            [
+                "registry",
+                "map",
+                str(path),
+                "--kind",
+                "building",
+                "--address-field",
+                "地址",
+                "--name-field",
+                "名称",
+                "--source",
+                "测绘院_建筑",
+                "--gcj02",
+                "--db",
+                map_city.url,
+            ],
+        )
+        found = features(map_city.client, f"{x - 0.001},{y - 0.001},{x + 0.001},{y + 0.001}")
+        ours = {f["properties"]["name"]: f for f in found["features"]}
+        assert {"测试大厦1栋", "测试路"} <= set(ours) and "错形" not in ours
+        tower = ours["测试大厦1栋"]
+        assert tower["properties"]["grid_code"] == code
+        assert tower["properties"]["address"] == "人民路88号测试大厦1栋"
+        # Back in WGS-84, where the grid's own data is, to well under a metre.
+        corners = np.array(tower["geometry"]["coordinates"][0])
+        assert np.abs(corners - block).max() < 1e-6
+    finally:
+        with UnitOfWork(map_city.platform.session_factory) as uow:
+            replace_map_features(uow, SYSTEM, "测绘院", [])
+        with UnitOfWork(map_city.platform.session_factory) as uow:
+            replace_map_features(uow, SYSTEM, "测绘院_建筑", [])

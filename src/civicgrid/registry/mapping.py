@@ -12,7 +12,7 @@ areas; the public sees the whole city, as it sees every boundary.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,9 +21,11 @@ import shapely
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from civicgrid.areas.geo import gcj02_to_wgs84
 from civicgrid.areas.repository import areas
 from civicgrid.core.db import UnitOfWork, utcnow
 from civicgrid.core.errors import InvalidInput
+from civicgrid.core.i18n import N_
 from civicgrid.core.permissions import ADMIN_ROLES, PUBLIC, Actor, permission
 from civicgrid.registry.repository import registry_addresses, registry_map_features
 
@@ -245,6 +247,61 @@ def _row(feature: NewFeature, source: str, now: datetime) -> dict[str, Any]:
     }
 
 
+# What each kind's geometry must be.
+_SHAPES = {BUILDING: ("Polygon", "MultiPolygon"), ROAD: ("LineString", "MultiLineString")}
+
+
+@dataclass(frozen=True)
+class SkippedFeature:
+    index: int  # 1-based, as a person counts the features of the file
+    reason: str  # a message key: registry_map_no_name, registry_map_wrong_shape, …
+
+
+def read_map_features(
+    features: Iterable[tuple[int, dict[str, Any], dict[str, Any] | None]],
+    kind: str,
+    name_field: str,
+    address_field: str | None = None,
+    *,
+    gcj02: bool = False,
+    locate: Callable[[float, float], str | None] = lambda _lon, _lat: None,
+) -> tuple[list[NewFeature], list[SkippedFeature]]:
+    """The buildings or roads of a GIS file's features (index, properties, GeoJSON
+    geometry), in WGS-84 (converted from GCJ-02 with GCJ02), each in the grid LOCATE
+    (lon, lat → grid code) finds at a point inside it; and those skipped, with why."""
+    if kind not in FEATURE_KINDS:
+        raise InvalidInput("registry_map_kind", field="kind")
+    found: list[NewFeature] = []
+    skipped: list[SkippedFeature] = []
+    for index, properties, geometry in features:
+        name = str(properties.get(name_field) or "").strip()
+        if not name:
+            skipped.append(SkippedFeature(index, N_("registry_map_no_name")))
+            continue
+        if not geometry or geometry.get("type") not in _SHAPES[kind]:
+            skipped.append(SkippedFeature(index, N_("registry_map_wrong_shape")))
+            continue
+        shape = shapely.geometry.shape(geometry)
+        if gcj02:
+            shape = shapely.transform(shape, gcj02_to_wgs84)
+        west, south, east, north = shape.bounds
+        if shape.is_empty or not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+            skipped.append(SkippedFeature(index, N_("registry_map_out_of_range")))
+            continue
+        inside = shape.representative_point()  # on a road's line, inside a footprint
+        address = str(properties.get(address_field) or "").strip() if address_field else ""
+        found.append(
+            NewFeature(
+                kind,
+                name,
+                shapely.geometry.mapping(shape),
+                address,
+                locate(inside.x, inside.y),
+            )
+        )
+    return found, skipped
+
+
 @permission(ADMIN_ROLES, "Replace a source's buildings and roads on the registry's map")
 def replace_map_features(
     uow: UnitOfWork, actor: Actor, source: str, features: Iterable[NewFeature]
@@ -254,6 +311,7 @@ def replace_map_features(
     now = utcnow()
     rows = [_row(feature, source, now) for feature in features]
     _replace(uow.session, source, rows)
+    uow.commit()
     return len(rows)
 
 
