@@ -141,6 +141,8 @@ Index(
 )
 Index("ix_registry_addresses_grid", registry_addresses.c.grid_code)
 Index("ix_registry_addresses_text", registry_addresses.c.text)
+# The base map reads the doors inside a map's bounds (registry.mapping).
+Index("ix_registry_addresses_place", registry_addresses.c.lat, registry_addresses.c.lon)
 
 registry_houses = Table(
     "registry_houses",
