@@ -341,6 +341,33 @@ def test_verify_names_reordered_entries(scratch: Platform) -> None:
     assert problems[1].startswith("entry 5 is out of place: its content belongs at 3")
 
 
+def test_verify_names_what_changed_in_any_tile_and_in_both_halves(scratch: Platform) -> None:
+    # 700 entries: three leaf tiles, split in two halves on PostgreSQL, each checked by
+    # the server a tile at a time and the tiles it cannot vouch for again in Python.
+    append(scratch, 700)
+    checkpoint(scratch)
+    ids = rows_in_order(scratch)
+    table = audit_entries
+    with UnitOfWork(scratch.session_factory) as uow:
+        uow.session.execute(update(table).where(table.c.id == ids[300]).values(row_count=9))
+        uow.session.execute(delete(table).where(table.c.id == ids[520]))
+        uow.session.execute(update(table).where(table.c.id == ids[699]).values(leaf_index=-1))
+        uow.session.execute(update(table).where(table.c.id == ids[698]).values(leaf_index=699))
+        uow.session.execute(update(table).where(table.c.id == ids[699]).values(leaf_index=698))
+        uow.commit()
+    problems = verify(scratch)
+    assert (
+        "entry 300 was altered: its content no longer matches the leaf hash in the tree" in problems
+    )
+    assert "entries 520 to 520 are missing: deleted" in problems
+    assert any(
+        p.startswith("entry 698 is out of place: its content belongs at 699") for p in problems
+    )
+    assert len(problems) == 4, problems
+    with UnitOfWork(scratch.session_factory) as uow:
+        assert services.verify_log(uow, SYSTEM, scratch.audit).first_entry == 300
+
+
 def test_verify_names_a_hidden_read_and_a_truncated_log(scratch: Platform) -> None:
     append(scratch, 12)
     checkpoint(scratch)

@@ -578,7 +578,7 @@ class _ServerChecks:
     def __init__(self, engine: Any, size: int) -> None:
         self.engine = engine
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="audit-verify")
-        half = size // 2
+        half = size // 2 // TILE_WIDTH * TILE_WIDTH  # each half whole tiles
         self.suspects = [
             self._on_own(suspect_leaves, first, end, VERSION_JSON)
             for first, end in ((0, half), (half, size))
