@@ -538,6 +538,8 @@ def test_closed_cases_are_listed_by_their_state_or_with_every_state(
     every = page.get("/dispatch?status=any").text
     assert f'id="case-{case_id}"' in every and f'id="case-{still_open}"' in every
     assert "全部状态（含已结案）" in every
+    unknown = page.get("/dispatch?status=finished")
+    assert "没有“finished”这个状态，请从“状态”列表中选择" in unknown.text
     columns, rows, _ = sheet_of(page.get("/cases.xlsx?status=closed"))
     assert case_id in {r[0] for r in rows}
     assert {r[columns.index("状态")] for r in rows} == {"已结案"}

@@ -660,11 +660,8 @@ class QueueQuery:
             statuses = None  # every state, finished ones (结案, 作废…) too
         elif self.status:
             if self.status not in {s.value for s in Status}:
-                raise InvalidInput(
-                    "unknown_status",
-                    value=self.status,
-                    allowed=", ".join(s.value for s in OPEN_STATUSES),
-                )
+                # A person reads it: the states are in the list beside it, not codes here.
+                raise InvalidInput("ui.dispatch.unknown_status", field="status", value=self.status)
             statuses = [Status(self.status)]
         return CaseFilter(
             statuses=statuses,
