@@ -8,6 +8,7 @@ A case's timeline is its rows in the platform's event log (core.workflow.events,
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +34,11 @@ from sqlalchemy import (
     false,
     func,
     inspect,
+    literal,
     or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy import (
     case as sql_case,
@@ -402,6 +405,7 @@ class CaseFilter:
         now: datetime | None = None,
         yellow: bool = False,
         ids: Sequence[int] | None = None,
+        phones: bool = False,
     ) -> None:
         self.statuses = statuses
         self.category = category
@@ -413,6 +417,85 @@ class CaseFilter:
         # 黄灯: past the warning share of the step's time (warn_at), not yet past its deadline.
         self.yellow = yellow
         self.ids = ids  # these cases only (a page refreshing the rows it shows)
+        # Whether q also finds cases by a reporter's phone (roles that read phones in full).
+        self.phones = phones
+
+
+def _like(text: str) -> str:
+    """TEXT as a LIKE pattern finding it anywhere: %, _ and the escape character itself
+    are characters to find, not wildcards (ESCAPE '/' on SQLite and PostgreSQL alike)."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+_SEPARATORS = re.compile(r"[\s\-()+]")
+_CASE_NUMBER = re.compile(r"^(?:#|no\.?|案件|编号)?\s*(\d{1,9})$", re.IGNORECASE)
+# A number this long is a phone (or part of one) as well as a case number.
+MIN_PHONE_SEARCH = 4
+# The most cases one searched number finds (a few digits of a phone may be in many).
+SEARCH_CAP = 5000
+
+
+def phone_digits_sql(column: Any) -> Any:
+    """COLUMN with the separators people type in phones left out, in SQL."""
+    for ch in (" ", "-", "+", "(", ")"):
+        column = func.replace(column, ch, "")
+    return column
+
+
+_SEARCHED_TEXTS = (cases.c.title, cases.c.description, cases.c.address)
+
+
+def searches_phone(q: str) -> bool:
+    """Whether Q could be (part of) a phone number, which search_condition looks for."""
+    digits = _SEPARATORS.sub("", q.strip())
+    return digits.isascii() and digits.isdigit() and len(digits) >= MIN_PHONE_SEARCH
+
+
+def numbered_cases(q: str, *, phones: bool = False) -> Any:
+    """When Q is a number, the ids of the cases it finds: the case it numbers and, only
+    with PHONES (roles that read reporters' phones in full), those with a reporter whose
+    phone holds it, written with spaces or dashes or not. None when Q is not a number."""
+    q = q.strip()[:200]
+    number = _CASE_NUMBER.match(q)
+    if number is None and not searches_phone(q):
+        return None
+    found: list[Any] = []
+    if number is not None:
+        found.append(select(literal(int(number.group(1))).label("id")))
+    if phones and searches_phone(q):
+        digits = _SEPARATORS.sub("", q)
+        found.append(
+            select(case_reporters.c.case_id.label("id")).where(
+                phone_digits_sql(case_reporters.c.phone).like(_like(digits), escape="/")
+            )
+        )
+    if not found:
+        return select(cases.c.id).where(false())
+    return union_all(*found) if len(found) > 1 else found[0]
+
+
+def search_condition(q: str, *, phones: bool = False) -> Any:
+    """What the one search box finds: a number is a case number, or (only with PHONES)
+    any part of a reporter's phone (numbered_cases); anything else is words all found in
+    the title, the description or the address. LIKE's wildcards are characters to find;
+    words with letters are matched in either case."""
+    numbered = numbered_cases(q, phones=phones)
+    if numbered is not None:
+        return cases.c.id.in_(numbered)
+    words = [
+        or_(*(_contains(column, word) for column in _SEARCHED_TEXTS))
+        for word in q.strip()[:200].split()
+    ]
+    return and_(*words)
+
+
+def _contains(column: Any, word: str) -> Any:
+    # Words without letters of two cases (Chinese, digits) need no ILIKE, which is several
+    # times slower over a million rows.
+    if word.lower() == word.upper():
+        return column.like(_like(word), escape="/")
+    return column.ilike(_like(word), escape="/")
 
 
 class CaseScope:
@@ -457,6 +540,8 @@ def _sequence_of(session: Session, table: str) -> str:
 class CaseRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        # The cases a searched number names, looked up once for a page and its count.
+        self._numbered: dict[tuple[str, bool], list[int]] = {}
 
     def get(self, case_id: int, *, for_update: bool = False) -> Case | None:
         stmt = select(Case).where(cases.c.id == case_id)
@@ -591,13 +676,19 @@ class CaseRepository:
                 cases.c.warn_at <= f.now,
                 cases.c.deadline_at > f.now,
             )
-        if f.q:
-            # The words as typed: % and _ are characters to find, not wildcards.
-            stmt = stmt.where(
-                cases.c.title.contains(f.q, autoescape=True)
-                | cases.c.description.contains(f.q, autoescape=True)
-            )
+        if f.q and f.q.strip():
+            stmt = stmt.where(self._search(f.q, f.phones))
         return stmt
+
+    def _search(self, q: str, phones: bool) -> Any:
+        numbered = numbered_cases(q, phones=phones)
+        if numbered is None:
+            return search_condition(q)
+        key = (q, phones)
+        if key not in self._numbered:
+            found = self.session.execute(numbered.limit(SEARCH_CAP)).scalars()
+            self._numbered[key] = sorted({int(i) for i in found})
+        return cases.c.id.in_(self._numbered[key])
 
     def list(
         self,

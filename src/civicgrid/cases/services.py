@@ -73,6 +73,7 @@ from civicgrid.cases.repository import (
     Frame,
     ListChanges,
     TaxonomyRepository,
+    searches_phone,
 )
 from civicgrid.cases.taxonomy import TaxonomyChanges, taxonomy_changes
 from civicgrid.cases.views import reporter_names
@@ -1139,10 +1140,24 @@ def list_cases(
     """Cases the caller may see (area, department or own reports), filtered and paged; the
     dispatch queue orders by deadline, soonest first."""
     f.now = f.now or ports.clock()
+    # A reporter's phone finds her cases only for the roles that read phones in full.
+    f.phones = masking.reads_in_full(actor.role, Whose.REPORTER)
     cases = CaseRepository(uow.session)
     scope = scope_of(actor)
     items = cases.list(scope, f, order=order, limit=page_size, offset=(page - 1) * page_size)
     total = cases.count(scope, f, cap=COUNT_CAP)
+    if f.phones and f.q and searches_phone(f.q) and items:
+        # Which cases a phone reported is a read of reporters' phones: logged.
+        Ledger(uow.session).append(
+            Entry.by(
+                actor,
+                AccessAction.PERSONAL_READ,
+                record_kind="case",
+                record_ids=[c.id or 0 for c in items],
+                fields=("reporter.phone",),
+            )
+        )
+        uow.commit()
     return CasePage(
         list(items), min(total, COUNT_CAP), page, page_size, total_exact=total <= COUNT_CAP
     )
