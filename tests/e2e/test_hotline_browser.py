@@ -3,7 +3,7 @@ phones, the agent types her number and sees her earlier case, types a registry a
 what happened, confirms a category the form offers, and sends "register and dispatch now";
 the page says which case it became and where it went, all in under a minute. The dispatch
 page's one search box then finds the case by the caller's phone and by a word of its
-address."""
+address. The form also fits a 390-px phone."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ def test_a_phoned_in_report_becomes_a_dispatched_case_in_under_a_minute(
     assert "已登记并派遣给" in said, said
     case_id = int(re.findall(r"案件 (\d+)", said)[0])
     assert elapsed < 60, elapsed
+    print(f"hotline intake: {elapsed:.1f} s from the dispatch page to a dispatched case")
 
     # The one search box finds it by the caller's phone and by a word of its address.
     page.goto(server.url + "/dispatch")
@@ -96,3 +97,17 @@ def test_a_phoned_in_report_becomes_a_dispatched_case_in_under_a_minute(
     page.wait_for_url(lambda url: CALLER not in url and "q=" in url, timeout=10_000)
     page.locator(f"#queue #case-{case_id}").wait_for(timeout=10_000)
     assert page.locator(f"#queue #case-{earlier}").count() == 0
+
+
+def test_the_hotline_form_fits_a_phone(server: Server, page) -> None:  # type: ignore[no-untyped-def]
+    """An agent taking a call on a phone: the form fits 390 px without sideways scrolling,
+    and the caller's earlier case is there."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    earlier = earlier_case(server)
+    log_in(page, server, "dispatcher", server.passwords["dispatcher"])
+    page.goto(server.url + "/hotline")
+    page.fill("#hotline-phone", CALLER)
+    page.locator(f"#caller-history .caller-case[data-id='{earlier}']").wait_for(timeout=10_000)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, width
+    assert page.locator("#register-dispatch").is_visible()
