@@ -364,3 +364,26 @@ def test_only_the_centre_takes_calls(town: HotlineCity) -> None:
         assert 'href="/hotline"' not in leader.get("/dispatch").text
     with signed_in(town, Role.HANDLER) as handler:
         assert handler.get("/hotline/caller", params={"phone": CALLER}).status_code == 403
+
+
+def test_the_confirmation_names_open_cases_nearby_that_may_be_the_same(
+    town: HotlineCity,
+) -> None:
+    text, (address_id, *_rest) = first_address(town, 1)
+    form = {
+        "phone": "13911114444",
+        "address": text,
+        "address_id": str(address_id),
+        "description": "单元门口的垃圾桶倒了，垃圾撒了一地",
+        "category": "CR01",
+        "intent": "register",
+    }
+    with signed_in(town, Role.DISPATCHER) as agent:
+        first = agent.post("/hotline", data=form, follow_redirects=False)
+        first_id = int(first.headers["location"].split("done=")[1].split("&")[0])
+        second = agent.post(
+            "/hotline", data={**form, "phone": "13911115555"}, follow_redirects=False
+        )
+        assert "near=" in second.headers["location"]
+        page = agent.get(second.headers["location"]).text
+        assert f'<a href="/cases/{first_id}">' in page and "可能是同一问题" in page

@@ -123,6 +123,7 @@ def _page(
     done: Case | None = None,
     outcome: str = "",
     stopped: str = "",
+    duplicates: list[int] | None = None,
 ) -> HTMLResponse:
     form = form or CallForm(phone=request.query_params.get("phone", "").strip()[:40])
     grid_codes = [done.grid_code] if done is not None else []
@@ -144,6 +145,7 @@ def _page(
         done=done,
         confirmation=outcome_text(labels, done, outcome) if done and outcome else "",
         stopped=stopped,
+        duplicates=duplicates or [],
     )
 
 
@@ -162,7 +164,14 @@ def hotline_page(
             done = cases.get_case(uow, actor, case_id, ports_of(request)).case
         except CivicGridError:
             uow.rollback()
-    return _page(request, uow, actor, done=done, outcome=outcome if done else "")
+    return _page(
+        request,
+        uow,
+        actor,
+        done=done,
+        outcome=outcome if done else "",
+        duplicates=_duplicates(params.get("near")) if done else [],
+    )
 
 
 @router.post("/hotline", response_class=HTMLResponse, response_model=None)
@@ -194,12 +203,25 @@ def take_call(
         return _page(request, uow, actor, form=form, error=error)
     if registered.stopped is not None:
         return _stopped(request, uow, actor, registered)
-    return _done(registered.case, "dispatched" if registered.dispatched else "registered")
+    outcome = "dispatched" if registered.dispatched else "registered"
+    return _done(registered.case, outcome, registered.reported.possible_duplicates)
 
 
-def _done(case: Case, outcome: str) -> RedirectResponse:
-    query = urlencode({"done": case.id, "how": outcome})
-    return RedirectResponse(f"/hotline?{query}", status_code=303)
+def _done(case: Case, outcome: str, duplicates: list[int] | None = None) -> RedirectResponse:
+    """To the form again, saying what happened (and which open cases nearby may be the
+    same problem, for the queue to merge)."""
+    params: dict[str, Any] = {"done": case.id, "how": outcome}
+    if duplicates:
+        params["near"] = ",".join(str(i) for i in duplicates[:MAX_DUPLICATES])
+    return RedirectResponse(f"/hotline?{urlencode(params)}", status_code=303)
+
+
+MAX_DUPLICATES = 10
+
+
+def _duplicates(value: str | None) -> list[int]:
+    numbers = (record_number(part) for part in (value or "").split(",")[:MAX_DUPLICATES])
+    return [n for n in numbers if n is not None]
 
 
 def _stopped(
