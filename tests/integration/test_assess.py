@@ -611,3 +611,49 @@ def test_each_cadre_is_sent_her_own_areas_monthly_report(town: Town) -> None:
         linked = re.search(r"/assess/report\?area=([^&]+)&month=([0-9-]+)", body)
         assert linked is not None, body
         assert linked.groups() == (area_of[to], month), to
+
+
+def test_a_case_event_redraws_the_wall_without_regrouping_the_hot_issues(
+    town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from civicgrid.insight import views as insight_views
+
+    town.platform.assess.clock = utcnow
+    grouped: list[str | None] = []
+    group = insight_views.hot_issues_of
+
+    def counted(session: Any, scope: str | None, *args: Any, **kwargs: Any) -> Any:
+        grouped.append(scope)
+        return group(session, scope, *args, **kwargs)
+
+    monkeypatch.setattr(insight_views, "hot_issues_of", counted)
+    services._hot.clear()
+    with UnitOfWork(town.platform.session_factory) as uow:
+        before = services.command_summary(uow, SYSTEM, town.ports)
+        from civicgrid.areas import services as areas
+        from civicgrid.areas.domain import Level
+
+        point = areas.list_areas(uow, SYSTEM, level=Level.GRID, limit=1)[0].geometry
+        point = point.representative_point()
+    reported = town.client.post(
+        "/api/v1/cases",
+        json={
+            "description": "小区门口垃圾桶满了没人清运",
+            "category": "CR01",
+            "lat": point.y,
+            "lon": point.x,
+            "channel": "hotline",
+        },
+        headers=town.headers("admin1"),
+    )
+    assert reported.status_code == 201, reported.text
+    with UnitOfWork(town.platform.session_factory) as uow:
+        after = services.command_summary(uow, SYSTEM, town.ports)
+    assert after["stamp"] > before["stamp"]
+    assert after["tiles"]["reported_today"] == before["tiles"]["reported_today"] + 1
+    assert grouped == [None]  # grouped once, for the first picture
+    services._hot.clear()  # a minute later
+    with UnitOfWork(town.platform.session_factory) as uow:
+        services._summaries.clear()
+        services.command_summary(uow, SYSTEM, town.ports)
+    assert grouped == [None, None]

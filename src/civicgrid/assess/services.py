@@ -1367,6 +1367,27 @@ def latest_case_event(session: Session) -> int:
 
 _summaries: dict[tuple[str, str | None, int, str], tuple[float, dict[str, Any]]] = {}
 _summaries_lock = threading.Lock()
+# Hot issues group a month of an area's cases by their words (seconds for a city of a
+# million cases): the wall regroups them at most this often, not on every case event.
+HOT_SECONDS = 60.0
+_hot: dict[tuple[str, str | None], tuple[float, list[dict[str, Any]]]] = {}
+
+
+def _hot_issues(session: Session, scope: str | None, now: datetime) -> list[dict[str, Any]]:
+    key = (str(session.get_bind().engine.url), scope)
+    with _summaries_lock:
+        kept = _hot.get(key)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+    hot = [
+        {"title": b.issue.title, "count": len(b.issue.posts), "heat": b.issue.heat}
+        for b in insight_views.hot_issues_of(session, scope, now, limit=6)
+    ]
+    with _summaries_lock:
+        if len(_hot) > 200:
+            _hot.clear()
+        _hot[key] = (time.monotonic() + HOT_SECONDS, hot)
+    return hot
 
 
 def _light(deadline: datetime | None, warn: datetime | None, now: datetime) -> str:
@@ -1486,10 +1507,7 @@ def command_summary(
         }
         for w in insight_views.open_warnings(session, scope, 8)
     ]
-    hot = [
-        {"title": b.issue.title, "count": len(b.issue.posts), "heat": b.issue.heat}
-        for b in insight_views.hot_issues_of(session, scope, now, limit=6)
-    ]
+    hot = _hot_issues(session, scope, now)
     summary: dict[str, Any] = {
         "stamp": stamp,
         "at": now.isoformat(),
