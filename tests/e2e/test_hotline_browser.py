@@ -1,9 +1,9 @@
 """The hotline agent (坐席员) in headless Chromium at a desk, on the demo city: a caller
 phones, the agent types her number and sees her earlier case, types a registry address and
-what happened, confirms a category the form offers, and sends "register and dispatch now";
-the page says which case it became and where it went, all in under a minute. The dispatch
-page's one search box then finds the case by the caller's phone and by a word of its
-address. The form also fits a 390-px phone."""
+what happened, confirms one of the categories the form offers, and sends "register and
+dispatch now"; the page says which case it became and where it went, all in under a minute.
+The dispatch page's one search box then finds the case by the caller's phone and by a word
+of its address. The form also fits a 390-px phone."""
 
 from __future__ import annotations
 
@@ -68,10 +68,9 @@ def test_a_phoned_in_report_becomes_a_dispatched_case_in_under_a_minute(
     chips.first.wait_for(timeout=10_000)
     offered = chips.evaluate_all("cs => cs.map(c => c.dataset.code)")
     assert 1 <= len(offered) <= 3
-    chosen = page.locator("#hotline-category").input_value()
-    percent = int(re.findall(r"(\d+)%", chips.first.inner_text())[0])
-    if percent < 60:
-        assert chosen == ""  # a weak guess is offered, never chosen for the agent
+    # Offered with the suggester's confidence, never chosen for the agent: she confirms.
+    assert re.search(r"\d+%", chips.first.inner_text())
+    assert page.locator("#hotline-category").input_value() == ""
     chips.first.click()
     assert page.locator("#hotline-category").input_value() == offered[0]
 

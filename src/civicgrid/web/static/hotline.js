@@ -1,8 +1,8 @@
 // The hotline form (来电登记). While the agent types: the caller's earlier cases by her
 // phone, the registry's standard addresses as she spells the address (a chosen one places
-// the case at its point), the categories that fit what happened (chosen for her only when
-// the suggester is confident; otherwise she picks one), and open cases of the same problem
-// near the chosen address. Without JavaScript the form still works: the server looks the
+// the case at its point), the categories that fit what happened with the suggester's
+// confidence (never chosen for her: she confirms one with a click, or picks another), and
+// open cases of the same problem near the chosen address. Without JavaScript the form still works: the server looks the
 // phone up, places a typed address and checks every field.
 (function () {
   "use strict";
@@ -10,8 +10,6 @@
   var form = document.getElementById("hotline-form");
   if (!form) return;
   var ENGLISH = (document.documentElement.lang || "").indexOf("en") === 0;
-  // Below this confidence a suggestion is only offered, never chosen for the agent.
-  var CONFIDENT = 0.6;
 
   var phone = form.querySelector("#hotline-phone");
   var history = form.querySelector("#caller-history");
@@ -26,7 +24,6 @@
   var select = form.querySelector("#hotline-category");
   var nearby = form.querySelector("#hotline-nearby");
   var known = {}; // address text → {id, lat, lon, grid}
-  var chosenByHand = !!select.value;
   var timers = {};
   var asked = { caller: 0, address: 0, suggest: 0, nearby: 0 };
 
@@ -128,15 +125,7 @@
   function suggest() {
     var words = text.value.trim();
     if (!words) { showChips([]); return; }
-    get(form.dataset.suggest + "?text=" + encodeURIComponent(words), "suggest", function (items) {
-      if (items.length && !chosenByHand && items[0].confidence >= CONFIDENT) {
-        select.value = items[0].code;
-        loadNearby();
-      } else if (!chosenByHand) {
-        select.value = "";
-      }
-      showChips(items);
-    });
+    get(form.dataset.suggest + "?text=" + encodeURIComponent(words), "suggest", showChips);
   }
 
   text.addEventListener("input", function () { later("suggest", suggest, 300); });
@@ -144,12 +133,10 @@
     var chip = event.target.closest(".chip");
     if (!chip) return;
     select.value = chip.dataset.code;
-    chosenByHand = true;
     markChips();
     loadNearby();
   });
   select.addEventListener("change", function () {
-    chosenByHand = !!select.value;
     markChips();
     loadNearby();
   });
