@@ -117,7 +117,7 @@ def test_registry_reads_are_logged_without_the_number_and_the_office_filters_the
     )
     by_unit = office.get("/audit?unit=990100-SJGLJ").text
     assert by_unit.count("<tr class=") == 1
-    assert "phone (脱敏)" in page.text  # the office reads residents' phones masked
+    assert "联系电话 (脱敏)" in page.text  # the office reads residents' phones masked
     # Looking a person up by her number: posted, resolved to her record, never logged.
     found = office.post("/audit/person", data={"identity_number": NUMBER}, follow_redirects=False)
     assert found.status_code == 303
@@ -155,6 +155,9 @@ def test_a_resident_sees_who_read_her_records_and_nobody_elses(
     assert "市大数据局" in shown.text and "依授权 7" in shown.text
     assert "data.office" not in shown.text  # units and roles, not staff accounts
     assert NUMBER not in shown.text
+    # The fields read are named as the pages name them, never by their codes.
+    assert "姓名" in shown.text and "出生日期" in shown.text
+    assert "birth_date" not in shown.text and "id_masked" not in shown.text
     # Someone who knows her number but is not her (another phone) finds nothing.
     other = logged_in(scratch, "someone.else").post("/my/reads", data={"identity_number": NUMBER})
     assert "没有找到身份证号和手机号都与你相符的人口记录" in other.text

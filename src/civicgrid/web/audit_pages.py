@@ -23,7 +23,7 @@ from civicgrid.audit.repository import EntryFilter
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, FieldProblem
 from civicgrid.core.http import allow, get_uow, platform_of, request_locale
-from civicgrid.core.i18n import N_, Locale, day_start, translate
+from civicgrid.core.i18n import N_, Locale, day_start, message_text, translate
 from civicgrid.core.ledger import Action, RecordKind, StoredEntry
 from civicgrid.core.permissions import ROLE_LABELS, Actor, Role, Rule
 from civicgrid.core.ratelimit import RateLimiter
@@ -76,9 +76,14 @@ TEMPLATES.env.globals["audit_links"] = audit_links
 class EntryView:
     """What the pages show of entries, in the reader's language."""
 
-    def __init__(self, locale: Locale, units: dict[str, str]) -> None:
+    def __init__(
+        self, locale: Locale, units: dict[str, str], mine: dict[str, list[int]] | None = None
+    ) -> None:
         self.locale = locale
         self.units = units
+        # On a resident's own page: her records by kind. An entry then names her records
+        # only, never the numbers of other people's records read with hers.
+        self.mine = mine
 
     def t(self, key: str, **params: Any) -> str:
         return translate(key, self.locale, params)
@@ -105,7 +110,15 @@ class EntryView:
         return self.t(key) if key else entry.record_kind
 
     def what(self, entry: StoredEntry) -> str:
-        """The records or the rows: "人口 17、18" / "3 rows"."""
+        """The records or the rows: "人口 17、18" / "3 rows"; on a resident's page only her
+        own records, with how many were read at once: "人口 17（此次共读取 50 条记录）"."""
+        if entry.record_ids and self.mine is not None:
+            own = set(self.mine.get(entry.record_kind or "", []))
+            ids = [i for i in entry.record_ids if i in own]
+            what = f"{self.kind(entry)} {self._joined(ids)}"
+            if len(ids) == len(entry.record_ids):
+                return what
+            return self.t("ui.my_reads.among", what=what, count=len(entry.record_ids))
         if entry.record_ids:
             shown = "、" if self.locale == "zh" else ", "
             ids = shown.join(str(i) for i in entry.record_ids[:10])
@@ -115,10 +128,23 @@ class EntryView:
             return self.t("ui.audit.rows", count=entry.row_count)
         return self.kind(entry)
 
+    def _joined(self, ids: list[int]) -> str:
+        return ("、" if self.locale == "zh" else ", ").join(str(i) for i in ids)
+
     def fields(self, entry: StoredEntry) -> str:
+        """The fields read, by their names on the pages ("姓名、手机号（已遮挡）"); a
+        dataset's own field without a page name keeps the name the dataset gives it."""
         masked = self.t("ui.audit.masked")
-        names = [f.replace(":masked", f" ({masked})") for f in entry.fields]
-        return ", ".join(names)
+        names = []
+        for stored in entry.fields:
+            name, _, how = stored.partition(":")
+            label = (
+                message_text(f"ui.registry.field.{name}", self.locale)
+                or message_text(f"ui.audit.field.{name}", self.locale)
+                or name
+            )
+            names.append(f"{label} ({masked})" if how == "masked" else label)
+        return ("、" if self.locale == "zh" else ", ").join(names)
 
     def grant(self, entry: StoredEntry) -> str:
         if entry.grant is not None:
@@ -313,7 +339,7 @@ def _my_reads(
         "audit/my_reads.html",
         status_code=status,
         found=found.page,
-        view=EntryView(locale, found.page.units),
+        view=EntryView(locale, found.page.units, mine=found.records),
         asked=asked,
         matched=len(people),
         cases=len(found.records.get(RecordKind.CASE.value, [])),
