@@ -22,6 +22,11 @@ Then `civicgrid serve` runs in its own process(es) and:
 Each figure is printed on its own line: `read: … ms p95`, `export: … rows/s` (CSV; then
 Parquet and xlsx). Goals: p95 under 50 ms with 16 clients on PostgreSQL; at least 20,000
 exported rows/s.
+
+With --audit-db URL (a PostgreSQL database it may create afresh) it then runs the audit
+log's own benchmark, bench/audit.py, and passes its lines on: `append: … entries/s`,
+`checkpoint: … ms`, `verify: … s for … entries`, `proof: … ms`, so the exchange's five
+figures come from one command (the log's take about a quarter of an hour).
 """
 
 from __future__ import annotations
@@ -268,6 +273,11 @@ def main() -> None:
         help="the clients together offer this many reads/s (latency counted from when each "
         "was due); default: each reads again as soon as it is answered (the most it takes)",
     )
+    parser.add_argument(
+        "--audit-db",
+        help="also run bench/audit.py on this PostgreSQL URL (append, checkpoint, verify, "
+        "proof), after the exchange's figures",
+    )
     args = parser.parse_args()
 
     url = args.db if args.reuse and args.db else prepare_database(args.db)
@@ -339,6 +349,9 @@ def main() -> None:
         print(f"{label}: {rows / seconds:,.0f} rows/s ({detail})")
     for error in reads.errors[:5]:
         print("  error:", error)
+    if args.audit_db:  # after the reads, so neither load slows the other
+        script = Path(__file__).resolve().with_name("audit.py")
+        subprocess.run([sys.executable, str(script), "--db", args.audit_db], check=True)
 
 
 if __name__ == "__main__":
