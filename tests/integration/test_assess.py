@@ -657,3 +657,19 @@ def test_a_case_event_redraws_the_wall_without_regrouping_the_hot_issues(
         services._summaries.clear()
         services.command_summary(uow, SYSTEM, town.ports)
     assert grouped == [None, None]
+
+
+def test_the_month_end_job_freezes_the_month_and_sends_the_reports_once(town: Town) -> None:
+    _, month = months_of(town)
+    job = services.month_end_job(town.ports)
+    with UnitOfWork(town.platform.session_factory) as uow:
+        outcome = job.run(uow)
+    assert outcome.startswith(f"{month} frozen, ") and outcome.endswith("reports sent")
+    assert not outcome.startswith(f"{month} frozen, 0 ")
+    with UnitOfWork(town.platform.session_factory) as uow:
+        record = services.month_record(uow, SYSTEM, town.ports, month)
+        state, revision = record.state.value, record.revision
+        sent = len(Outbox(uow.session).listing(record_kind="assess_month"))
+        again = job.run(uow)
+    assert state == "frozen" and revision == 1
+    assert sent >= 1 and again == ""
