@@ -71,7 +71,7 @@ from civicgrid.cases.views import case_event_rows, case_rows
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from civicgrid.core.i18n import N_, Locale, translate
-from civicgrid.core.jobs import PeriodicJob
+from civicgrid.core.jobs import PeriodicJob, exclusive
 from civicgrid.core.outbox import Outbox, messages_to
 from civicgrid.core.permissions import SYSTEM, Actor, Role, permission
 from civicgrid.core.workflow import Context, EventLog, change_event
@@ -769,8 +769,10 @@ def freeze_month(uow: UnitOfWork, actor: Actor, ports: AssessPorts, month: str) 
     record = repo.get(window.label)
     if record is None or record.state is not MonthState.FROZEN:
         # The month's rows take their cases' reply quality from the live rows: bring them up
-        # to date with the timelines first.
-        refresh_facts(uow, SYSTEM, ports)
+        # to date with the timelines first (unless a refresh is running elsewhere just now).
+        with exclusive(session.get_bind().engine, "assess.facts") as mine:
+            if mine:
+                refresh_facts(uow, SYSTEM, ports)
         record = repo.get(window.label)
     if record is None:
         record = AssessmentMonth(window.label, updated_at=now)
