@@ -10,6 +10,7 @@ number never reaches the log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -114,21 +115,20 @@ class EntryView:
         own records, with how many were read at once: "人口 17（此次共读取 50 条记录）"."""
         if entry.record_ids and self.mine is not None:
             own = set(self.mine.get(entry.record_kind or "", []))
-            ids = [i for i in entry.record_ids if i in own]
-            what = f"{self.kind(entry)} {self._joined(ids)}"
-            if len(ids) == len(entry.record_ids):
+            hers = [i for i in entry.record_ids if i in own]
+            what = f"{self.kind(entry)} {self._joined(hers)}"
+            if len(hers) == len(entry.record_ids):
                 return what
             return self.t("ui.my_reads.among", what=what, count=len(entry.record_ids))
         if entry.record_ids:
-            shown = "、" if self.locale == "zh" else ", "
-            ids = shown.join(str(i) for i in entry.record_ids[:10])
+            ids = self._joined(entry.record_ids[:10])
             more = self.t("ui.audit.more_records", count=len(entry.record_ids) - 10)
             return f"{self.kind(entry)} {ids}" + (more if len(entry.record_ids) > 10 else "")
         if entry.row_count is not None:
             return self.t("ui.audit.rows", count=entry.row_count)
         return self.kind(entry)
 
-    def _joined(self, ids: list[int]) -> str:
+    def _joined(self, ids: Sequence[int]) -> str:
         return ("、" if self.locale == "zh" else ", ").join(str(i) for i in ids)
 
     def fields(self, entry: StoredEntry) -> str:
