@@ -141,7 +141,7 @@ def test_the_queue_filters_reload_the_list_and_keep_the_address(
     assert row_ids(other_group.text) == []
     assert "没有符合条件的在办案件" in other_group.text
     wrong = dispatcher.get("/dispatch/queue", params={"status": "flying"})
-    assert "未知状态“flying”" in wrong.text
+    assert "没有“flying”这个状态" in wrong.text
 
 
 def test_one_click_accept_register_and_dispatch_rerender_the_row(
