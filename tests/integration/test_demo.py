@@ -17,7 +17,18 @@ from civicgrid.core.permissions import USER_ROLES
 
 
 def run(platform: Platform, *args: str, cases: int = 0) -> Any:
-    command = ["demo", "--db", platform.settings.database_url, "--cases", str(cases), *args]
+    # A small registry: these tests are about the city's shape, accounts and cases (the
+    # registry's own demo has its tests), and 20,000 people took most of each run.
+    command = [
+        "demo",
+        "--db",
+        platform.settings.database_url,
+        "--cases",
+        str(cases),
+        "--registry-people",
+        "300",
+        *args,
+    ]
     return CliRunner().invoke(cli, command)
 
 
