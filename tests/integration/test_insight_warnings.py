@@ -311,7 +311,8 @@ def test_the_api_lists_filters_and_handles_warnings(
     )
     again = client.post(f"/api/v1/insight/warnings/{surge}/acknowledge", headers=cadre)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "warning_wrong_state")
-    assert "acknowledged" in again.json()["error"]["message"]
+    assert "已确认" in again.json()["error"]["message"]  # the state in words
+    assert again.json()["error"]["state"] == "acknowledged"  # and its code for programs
     closed = client.post(f"/api/v1/insight/warnings/{surge}/close", headers=cadre)
     assert closed.json()["state"] == WarningState.CLOSED.value
     assert client.get("/api/v1/insight/warnings?state=open", headers=cadre).json() == []

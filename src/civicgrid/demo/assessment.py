@@ -13,7 +13,7 @@ from civicgrid.assess.domain import current_month, month_window, previous_month
 from civicgrid.assess.ports import AssessPorts
 from civicgrid.assess.repository import facts
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.permissions import Actor
+from civicgrid.core.permissions import ADMIN_ROLES, Actor, permission
 
 # The months of history the demo plays its cases over (about three, so rankings move).
 DEMO_DAYS = 95
@@ -25,6 +25,7 @@ class DemoAssessment:
     appeal: int | None = None
 
 
+@permission(ADMIN_ROLES, "Freeze the demo city's past months and file its appeals")
 def install_demo_assessment(uow: UnitOfWork, actor: Actor, ports: AssessPorts) -> DemoAssessment:
     """Derive the facts, freeze each month of the demo's history that has ended, and have
     one unit appeal a case of the last one, accepted by the assessor."""
