@@ -229,6 +229,7 @@ def test_a_dispatcher_accepts_a_case_with_one_click(server: Server, page) -> Non
     log_in(page, server, "dispatcher", server.passwords["dispatcher"])
     page.click("#nav-dispatch")
     page.wait_for_selector("#case-map[data-ready='true']", timeout=20_000)
+    page.wait_for_selector("#case-map[data-loaded]", timeout=20_000)  # its points came
     assert int(page.locator("#case-map").get_attribute("data-cases") or 0) > 0
     page.select_option("select[name=status]", "reported")
     # A function, not an expression: Playwright evaluates an expression with eval in the
