@@ -27,6 +27,7 @@ from civicgrid.cases.services import (
     Reported,
     act_on_case,
     can_see,
+    check_description,
     notify,
     phone_digits,
     prepare_report,
@@ -120,13 +121,7 @@ def add_call(
     so she hears its answers. 409 when the case is no longer open (a new case then)."""
     if not is_phone(call.phone) or len(phone_digits(call.phone)) < MIN_CALLER_DIGITS:
         raise InvalidInput("case_bad_phone", field="phone", value=call.phone)
-    if len(call.note) > ports.settings.max_description_chars:
-        raise InvalidInput(
-            "case_description_too_long",
-            max=ports.settings.max_description_chars,
-            length=len(call.note),
-            field="description",
-        )
+    check_description(call.note, ports.settings.max_description_chars)
     repo = CaseRepository(uow.session)
     case = repo.get(case_id)
     if case is None:

@@ -299,13 +299,7 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
     now = ports.clock()
     settings = ports.settings
     _check_contact(new.reporter_phone, new.reporter_email)
-    if len(new.description) > settings.max_description_chars:
-        raise InvalidInput(
-            "case_description_too_long",
-            max=settings.max_description_chars,
-            length=len(new.description),
-            field="description",
-        )
+    check_description(new.description, settings.max_description_chars)
     routing = ports.routing.fresh(uow)
     lat, lon, located_by = _place(uow, actor, new, ports)
     located = _locate(uow, actor, ports, lat, lon)
@@ -363,6 +357,12 @@ def _prepare(uow: UnitOfWork, actor: Actor, new: NewCase, ports: CasePorts) -> R
     )
     case, reporter, event = report.open(actor, now)
     return Reported(case, [], suggestions, reporter, event, attachments)
+
+
+def check_description(text: str, limit: int, field: str = "description") -> None:
+    """422 when a report's words are longer than the platform takes (a setting)."""
+    if len(text) > limit:
+        raise InvalidInput("case_description_too_long", max=limit, length=len(text), field=field)
 
 
 def _check_contact(phone: str, email: str) -> None:
@@ -1282,13 +1282,7 @@ def suggest_categories(
 ) -> list[SuggestedCategory]:
     """The categories the platform's suggester finds in TEXT, best first (at most LIMIT):
     what the report form offers while a resident types."""
-    if len(text) > ports.settings.max_description_chars:
-        raise InvalidInput(
-            "case_description_too_long",
-            max=ports.settings.max_description_chars,
-            length=len(text),
-            field="text",
-        )
+    check_description(text, ports.settings.max_description_chars, field="text")
     if not text.strip():
         return []
     routing = ports.routing.fresh(uow)
@@ -1398,13 +1392,7 @@ def support_case(
         _require_phone(new.phone)
     if new.lat is None or new.lon is None:
         raise InvalidInput("case_needs_place", field="place")
-    if len(new.note) > ports.settings.max_description_chars:
-        raise InvalidInput(
-            "case_description_too_long",
-            max=ports.settings.max_description_chars,
-            length=len(new.note),
-            field="description",
-        )
+    check_description(new.note, ports.settings.max_description_chars)
     cases = CaseRepository(uow.session)
     case = cases.get(case_id)
     if case is None:
