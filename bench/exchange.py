@@ -39,7 +39,6 @@ import random
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,35 +47,9 @@ import numpy as np
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-CIVICGRID = [sys.executable, "-m", "civicgrid"]
-
-
-def prepare_database(url: str | None) -> str:
-    if url is None:
-        folder = Path(tempfile.mkdtemp(prefix="civicgrid-bench-"))
-        return f"sqlite:///{folder / 'bench.db'}"
-    if url.startswith("postgresql"):
-        target = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-        admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            name = target.database
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    return url
-
-
-def run(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run([*CIVICGRID, *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"civicgrid {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# The intake benchmark's way to make a fresh database, run a command and find a free port
+# (this folder is on the path when a benchmark runs as a script).
+from intake import CIVICGRID, free_port, prepare_database, run
 
 
 def cpu_seconds(pid: int) -> float:
