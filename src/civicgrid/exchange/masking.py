@@ -12,6 +12,7 @@ personal information by its keyed hash, and only non-personal data in full.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -240,7 +241,9 @@ def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+@functools.lru_cache(maxsize=65536)
 def age_band(born: date, today: date) -> str:
+    # Cached: a page of 100 people asks it 100 times, and birth days repeat across pages.
     age = age_on(born, today)
     for low, high in AGE_BANDS:
         if low <= age <= high:

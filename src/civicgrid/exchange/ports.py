@@ -96,34 +96,43 @@ class AreaNames:
         self._lock = threading.Lock()
         self._revision = -1
         self._names: dict[str, tuple[str, int, str]] = {}
+        self._communities: dict[str, str] = {}
 
     def load(self, session: Session) -> dict[str, tuple[str, int, str]]:
+        return self._load(session)[0]
+
+    def _load(self, session: Session) -> tuple[dict[str, tuple[str, int, str]], dict[str, str]]:
         repo = AreaRepository(session)
         revision = repo.revision()
         with self._lock:
             if revision == self._revision:
-                return self._names
+                return self._names, self._communities
         names = repo.names()
+        communities = _communities(names)
         with self._lock:
-            self._names, self._revision = names, revision
-        return names
+            self._names, self._communities, self._revision = names, communities, revision
+        return names, communities
 
     def community_of(self, session: Session) -> Callable[[str | None], str | None]:
         """grid code → the name of the community it lies in (None for no grid)."""
-        names = self.load(session)
-
-        def community(grid: str | None) -> str | None:
-            if not grid or grid not in names:
-                return None
-            codes = names[grid][2].strip("/").split("/")
-            parent = codes[-2] if len(codes) > 1 else codes[-1]
-            return names.get(parent, (None, 0, ""))[0]
-
-        return community
+        communities = self._load(session)[1]
+        return lambda grid: communities.get(grid) if grid else None
 
     def path_of(self, session: Session, code: str) -> str | None:
         found = self.load(session).get(code)
         return None if found is None else found[2]
+
+
+def _communities(names: dict[str, tuple[str, int, str]]) -> dict[str, str]:
+    """Each area's community (its parent's name; a top area's own) by its code, worked
+    out once per change of the areas: masking a page of rows looks one up per row."""
+    found: dict[str, str] = {}
+    for code, (_name, _rank, path) in names.items():
+        codes = path.strip("/").split("/")
+        parent = names.get(codes[-2] if len(codes) > 1 else codes[-1])
+        if parent is not None:
+            found[code] = parent[0]
+    return found
 
 
 CATALOGUE_REVISION = "exchange.catalogue"

@@ -288,7 +288,8 @@ def select_rows(view: SourceView, query: RowQuery) -> tuple[Select[Any], list[st
 
 def read_rows(session: Session, view: SourceView, query: RowQuery) -> list[dict[str, Any]]:
     stmt, names = select_rows(view, query)
-    return [dict(zip(names, row, strict=True)) for row in session.execute(stmt)]
+    # all() fetches the page at once; iterating the result would fetch row by row.
+    return [dict(zip(names, row, strict=True)) for row in session.execute(stmt).all()]
 
 
 def stream_rows(
