@@ -70,6 +70,19 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_ticks() -> list[int]:
+    """The machine's CPU time by kind since boot (Linux /proc/stat: user, nice, system,
+    idle, iowait, irq, softirq, steal)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def stolen_share(before: list[int], after: list[int]) -> float:
+    """The share of the machine's CPU time its host gave to others meanwhile (steal): on a
+    shared virtual machine, what makes one run slower than the next."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / max(sum(spent), 1)
+
+
 def wait_for(port: int, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -105,6 +118,7 @@ class Reads:
     rows: int = 0
     errors: list[str] = field(default_factory=list)
     server_cpu: float = 0.0
+    stolen: float = 0.0
 
 
 async def reader_client(
@@ -177,9 +191,10 @@ async def read_load(
 
     async def measure_cpu() -> None:
         await asyncio.sleep(max(measure_from - time.perf_counter(), 0))
-        before = cpu_seconds(server_pid)
+        before, ticks = cpu_seconds(server_pid), machine_ticks()
         await asyncio.sleep(max(stop_at - time.perf_counter(), 0))
         reads.server_cpu = cpu_seconds(server_pid) - before
+        reads.stolen = stolen_share(ticks, machine_ticks())
 
     await asyncio.gather(
         measure_cpu(),
@@ -313,7 +328,8 @@ def main() -> None:
         f"{np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
         f"{len(reads.errors)} errors; server CPU per read "
         f"{reads.server_cpu / max(done, 1) * 1000:.1f} ms; audit log entries added: "
-        f"{logged - before:,}; load average {os.getloadavg()[0]:.1f}"
+        f"{logged - before:,}; load average {os.getloadavg()[0]:.1f}; CPU taken by the "
+        f"host meanwhile {reads.stolen:.0%}"
     )
     print(f"read: {np.percentile(ms, 95):.1f} ms p95")
     for name, (rows, seconds, size) in exports.items():
