@@ -32,6 +32,7 @@ from typing import Protocol
 from sqlalchemy import Column, Index, Integer, String, Table, Text, func, select, update
 from sqlalchemy.orm import Session
 
+from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork, UtcDateTime, enum_column_type, mapper_registry, metadata
 from civicgrid.core.permissions import Role
 
@@ -262,16 +263,18 @@ class Transport(Protocol):
 
 class LogTransport:
     """Writes the message to the log (the `civicgrid.notify` logger): the default, and how
-    messages read inside the platform are delivered."""
+    messages read inside the platform are delivered. The log is read by whoever runs the
+    server, so the phones, e-mails and identity numbers in it are masked as for someone
+    who may read none of them in full (core.masking); the message itself is kept as sent."""
 
     def send(self, message: OutboxMessage) -> None:
         log.info(
             "to %s via %s (%s %s): %s",
-            message.address,
+            masking.identifiers_in(message.address, None, masking.Whose.REPORTER),
             message.channel.value,
             message.record_kind,
             message.record_id,
-            message.body,
+            masking.identifiers_in(message.body, None, masking.Whose.REPORTER),
         )
 
 
