@@ -26,7 +26,7 @@ exported rows/s.
 With --audit-db URL (a PostgreSQL database it may create afresh) it then runs the audit
 log's own benchmark, bench/audit.py, and passes its lines on: `append: … entries/s`,
 `checkpoint: … ms`, `verify: … s for … entries`, `proof: … ms`, so the exchange's five
-figures come from one command (the log's take about a quarter of an hour).
+figures come from one command (the log's take 4 to 15 minutes).
 """
 
 from __future__ import annotations
