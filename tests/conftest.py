@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 from civicgrid.accounts.repository import UserRepository
 from civicgrid.accounts.services import NewUser, actor_for_user, add_user
 from civicgrid.app import create_app
+from civicgrid.areas.domain import Level
+from civicgrid.areas.repository import AreaRepository
 from civicgrid.bootstrap import Platform, build_platform
 from civicgrid.core import csrf
 from civicgrid.core.db import UnitOfWork, delete_everything
@@ -218,6 +220,34 @@ def own_address() -> tuple[str, int]:
     in the database, so a test's attempts must not count against another's."""
     n = next(_addresses)
     return f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}", 50000
+
+
+def report_in_a_grid(
+    platform: Platform,
+    client: TestClient,
+    headers: dict[str, str],
+    description: str,
+    channel: str = "hotline",
+) -> dict[str, Any]:
+    """A case reported through the API (category CR01) at a point inside the city's first
+    grid; the answer, a 201 checked."""
+    with UnitOfWork(platform.session_factory) as uow:
+        grid = AreaRepository(uow.session).list(level=Level.GRID)[0]
+        point = grid.geometry.representative_point()
+    reported = client.post(
+        "/api/v1/cases",
+        json={
+            "description": description,
+            "category": "CR01",
+            "lat": point.y,
+            "lon": point.x,
+            "channel": channel,
+        },
+        headers=headers,
+    )
+    assert reported.status_code == 201, reported.text
+    answer: dict[str, Any] = reported.json()
+    return answer
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from civicgrid.core.outbox import Outbox
 from civicgrid.core.permissions import SYSTEM
 from civicgrid.demo.domain import DemoCityBuilder
 from civicgrid.demo.services import install_demo_city
-from tests.conftest import SMALL_CITY
+from tests.conftest import SMALL_CITY, report_in_a_grid
 
 PASSWORD = "assess-password-1"
 
@@ -453,25 +453,8 @@ def test_the_command_centre_pushes_a_new_case_within_five_seconds(town: Town) ->
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     assert started.wait(10)
-    with UnitOfWork(town.platform.session_factory) as uow:
-        from civicgrid.areas import services as areas
-        from civicgrid.areas.domain import Level
-
-        grid = areas.list_areas(uow, SYSTEM, level=Level.GRID, limit=1)[0]
-        point = grid.geometry.representative_point()
     sent_at.append(time.monotonic())
-    reported = town.client.post(
-        "/api/v1/cases",
-        json={
-            "description": "路灯不亮，晚上很黑",
-            "category": "CR01",
-            "lat": point.y,
-            "lon": point.x,
-            "channel": "hotline",
-        },
-        headers=town.headers("admin1"),
-    )
-    assert reported.status_code == 201, reported.text
+    report_in_a_grid(town.platform, town.client, town.headers("admin1"), "路灯不亮，晚上很黑")
     listener.join(10)
     assert arrived, "no push after the new case"
     assert arrived[0] - sent_at[0] < 5
@@ -630,23 +613,9 @@ def test_a_case_event_redraws_the_wall_without_regrouping_the_hot_issues(
     services._hot.clear()
     with UnitOfWork(town.platform.session_factory) as uow:
         before = services.command_summary(uow, SYSTEM, town.ports)
-        from civicgrid.areas import services as areas
-        from civicgrid.areas.domain import Level
-
-        point = areas.list_areas(uow, SYSTEM, level=Level.GRID, limit=1)[0].geometry
-        point = point.representative_point()
-    reported = town.client.post(
-        "/api/v1/cases",
-        json={
-            "description": "小区门口垃圾桶满了没人清运",
-            "category": "CR01",
-            "lat": point.y,
-            "lon": point.x,
-            "channel": "hotline",
-        },
-        headers=town.headers("admin1"),
+    report_in_a_grid(
+        town.platform, town.client, town.headers("admin1"), "小区门口垃圾桶满了没人清运"
     )
-    assert reported.status_code == 201, reported.text
     with UnitOfWork(town.platform.session_factory) as uow:
         after = services.command_summary(uow, SYSTEM, town.ports)
     assert after["stamp"] > before["stamp"]

@@ -21,8 +21,6 @@ from sqlalchemy import select
 
 from civicgrid.accounts.services import NewUser, add_user
 from civicgrid.app import create_app
-from civicgrid.areas.domain import Level
-from civicgrid.areas.repository import AreaRepository
 from civicgrid.bootstrap import Platform
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.i18n import city_day
@@ -42,7 +40,7 @@ from civicgrid.registry.repository import (
     registry_organisations,
     registry_people,
 )
-from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, open_platform
+from tests.conftest import SMALL_CITY, TEST_SECRET, DatabaseMaker, open_platform, report_in_a_grid
 
 CITY = "990100"
 PASSWORD = "unit-password-123"
@@ -229,21 +227,13 @@ def test_quality_is_measured_again_after_each_registry_import_and_daily(town: To
     assert quality_at("people") > people and quality_at("street-vending") == vending
     # A case reported: the cases' dataset, and only it, is measured again.
     cases = quality_at("cases")
-    with UnitOfWork(platform.session_factory) as uow:
-        grid = AreaRepository(uow.session).list(level=Level.GRID)[0]
-        point = grid.geometry.representative_point()
-    reported = town.client.post(
-        "/api/v1/cases",
-        json={
-            "description": "小区门口垃圾桶满溢，好几天没人清理了",
-            "category": "CR01",
-            "lat": point.y,
-            "lon": point.x,
-            "channel": "resident_web",
-        },
-        headers=town.headers("resident"),
+    report_in_a_grid(
+        platform,
+        town.client,
+        town.headers("resident"),
+        "小区门口垃圾桶满溢，好几天没人清理了",
+        channel="resident_web",
     )
-    assert reported.status_code == 201, reported.text
     with UnitOfWork(platform.session_factory) as uow:
         assert services.refresh_quality(uow, SYSTEM, platform.exchange) == 1
     assert quality_at("cases") > cases and quality_at("people") > people
