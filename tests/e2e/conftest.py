@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving import demo_passwords
+
 
 @dataclass(frozen=True)
 class DemoCity:
@@ -38,9 +40,4 @@ def demo_city(tmp_path_factory: pytest.TempPathFactory) -> DemoCity:
         check=True,
         timeout=900,
     )
-    passwords = {}
-    for line in demo.stdout.splitlines():
-        cells = [c.strip() for c in line.split("│")]
-        if len(cells) >= 5 and cells[2] and cells[3] and cells[2] != "username":
-            passwords[cells[2]] = cells[3]
-    return DemoCity(database, passwords)
+    return DemoCity(database, demo_passwords(demo.stdout))

@@ -8,10 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import DemoCity
+from tests.serving import served
 
 pytestmark = pytest.mark.e2e
 
@@ -46,12 +44,6 @@ def require_browser() -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -73,33 +65,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, demo_city: DemoCity) -> Ite
             shutil.copyfile(made, folder / made.name)
     db = f"sqlite:///{folder / demo_city.database.name}"
     env = {**os.environ, "CIVICGRID_DATABASE_URL": db, "CIVICGRID_ENVIRONMENT": "test"}
-    passwords = dict(demo_city.passwords)
-    port = free_port()
-    # A file, not a pipe: nobody reads a pipe while the tests run, and once its buffer is
-    # full the server's log (the scheduler's messages) would block the server.
     log = tmp_path_factory.mktemp("e2e-log") / "server.log"
-    with log.open("wb") as output:  # the server keeps its own copy open
-        process = subprocess.Popen(
-            civicgrid("serve", "--port", str(port)),
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("server did not start: " + log.read_text(errors="replace"))
-    yield Server(url, passwords)
-    process.terminate()
-    process.wait(timeout=10)
+    with served(lambda port: civicgrid("serve", "--port", str(port)), env, log) as url:
+        yield Server(url, dict(demo_city.passwords))
 
 
 # Somewhere inside the demo city (its centre), where the phone says it is.

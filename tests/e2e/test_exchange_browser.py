@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_browser import Server, civicgrid, free_port, log_in, require_browser
+from tests.e2e.test_browser import Server, civicgrid, log_in, require_browser
 from tests.e2e.test_browser import page as browser_tab  # noqa: F401 - a browser tab
+from tests.serving import demo_passwords, served
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         check=True,
         timeout=300,
     )
-    passwords = {}
-    for line in demo.stdout.splitlines():
-        cells = [c.strip() for c in line.split("│")]
-        if len(cells) >= 5 and cells[2] and cells[3] and cells[2] != "username":
-            passwords[cells[2]] = cells[3]
+    passwords = demo_passwords(demo.stdout)
     staff = re.search(r"with the password\s+(\S+)", demo.stdout)
     assert staff, demo.stdout
     passwords["units"] = staff.group(1)
@@ -49,26 +43,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     assert resident, demo.stdout
     passwords["resident_phone"], passwords["resident_number"] = resident.groups()
-    port = free_port()
     log = tmp_path_factory.mktemp("e2e-exchange-log") / "server.log"
-    with log.open("wb") as output:
-        serve = civicgrid("serve", "--port", str(port))
-        process = subprocess.Popen(serve, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("server did not start: " + log.read_text(errors="replace"))
-    yield Server(url, passwords)
-    process.terminate()
-    process.wait(timeout=10)
+    with served(lambda port: civicgrid("serve", "--port", str(port)), env, log) as url:
+        yield Server(url, passwords)
 
 
 def no_sideways_scrolling(tab, width: int = PHONE["width"]) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,8 +17,9 @@ from collections.abc import Iterator
 import pytest
 import shapely
 
-from tests.e2e.test_browser import Server, civicgrid, free_port, require_browser
+from tests.e2e.test_browser import Server, civicgrid, require_browser
 from tests.e2e.test_browser import page as browser_tab  # noqa: F401 - a browser tab
+from tests.serving import served
 
 pytestmark = pytest.mark.e2e
 
@@ -40,26 +40,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         check=True,
         timeout=300,
     )
-    port = free_port()
     log = tmp_path_factory.mktemp("e2e-map-log") / "server.log"
-    with log.open("wb") as output:
-        serve = civicgrid("serve", "--port", str(port))
-        process = subprocess.Popen(serve, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("server did not start: " + log.read_text(errors="replace"))
-    yield Server(url, {})
-    process.terminate()
-    process.wait(timeout=10)
+    with served(lambda port: civicgrid("serve", "--port", str(port)), env, log) as url:
+        yield Server(url, {})
 
 
 def get_json(server: Server, path: str) -> dict:  # type: ignore[type-arg]

@@ -12,11 +12,9 @@ import http.cookiejar
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.serving import demo_passwords, served
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "src" / "civicgrid"
@@ -109,12 +109,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(folder, package, env)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -131,38 +125,14 @@ def server(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> It
         env=installed.env,
         cwd=tmp,
     )
-    passwords = {}
-    for line in demo.stdout.splitlines():
-        cells = [c.strip() for c in line.split("│")]
-        if len(cells) >= 5 and cells[2] and cells[3] and cells[2] != "username":
-            passwords[cells[2]] = cells[3]
-
-    port = free_port()
+    passwords = demo_passwords(demo.stdout)
     log = tmp / "serve.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            installed.civicgrid("serve", "--db", db, "--port", str(port)),
-            env=installed.env,
-            cwd=tmp,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.3)
-        else:
-            raise AssertionError("the server did not start:\n" + log.read_text())
+
+    def serve(port: int) -> list[str]:
+        return installed.civicgrid("serve", "--db", db, "--port", str(port))
+
+    with served(serve, installed.env, log, cwd=tmp, seconds=120) as url:
         yield Server(url, log, passwords)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 class Visitor:
