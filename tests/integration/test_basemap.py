@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -273,44 +274,20 @@ def test_a_citys_footprints_and_roads_are_loaded_from_a_gis_file_in_gcj02(
     path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     runner = CliRunner()
     try:
-        common = ["--name-field", "名称", "--source", "测绘院", "--gcj02", "--db", map_city.url]
-        built = runner.invoke(
-            cli_app,
-            [
-                "registry",
-                "map",
-                str(path),
-                "--kind",
-                "building",
-                "--address-field",
-                "地址",
-                *common,
-            ],
-        )
+
+        def load(kind: str, source: str) -> Any:
+            building = ["--address-field", "地址"] if kind == "building" else []
+            options = ["--name-field", "名称", "--source", source, "--gcj02", "--db", map_city.url]
+            command = ["registry", "map", str(path), "--kind", kind, *building, *options]
+            return runner.invoke(cli_app, command)
+
+        built = load("building", "测绘院")
         assert built.exit_code == 0, built.output
         assert "#2" in built.output and "#3" in built.output  # a line; no name
         assert "已写入 1 个" in built.output and "跳过 3 个" in built.output
-        roads = runner.invoke(cli_app, ["registry", "map", str(path), "--kind", "road", *common])
+        roads = load("road", "测绘院")
         assert roads.exit_code == 0, roads.output  # the same source: the buildings give way
-        runner.invoke(
-            cli_app,
-            [
-                "registry",
-                "map",
-                str(path),
-                "--kind",
-                "building",
-                "--address-field",
-                "地址",
-                "--name-field",
-                "名称",
-                "--source",
-                "测绘院_建筑",
-                "--gcj02",
-                "--db",
-                map_city.url,
-            ],
-        )
+        load("building", "测绘院_建筑")
         found = features(map_city.client, f"{x - 0.001},{y - 0.001},{x + 0.001},{y + 0.001}")
         ours = {f["properties"]["name"]: f for f in found["features"]}
         assert {"测试大厦1栋", "测试路"} <= set(ours) and "错形" not in ours
