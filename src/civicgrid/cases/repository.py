@@ -447,7 +447,7 @@ _SEARCHED_TEXTS = (cases.c.title, cases.c.description, cases.c.address)
 
 
 def searches_phone(q: str) -> bool:
-    """Whether Q could be (part of) a phone number, which search_condition looks for."""
+    """Whether Q could be (part of) a phone number, which numbered_cases looks for."""
     digits = _SEPARATORS.sub("", q.strip())
     return digits.isascii() and digits.isdigit() and len(digits) >= MIN_PHONE_SEARCH
 
@@ -475,14 +475,10 @@ def numbered_cases(q: str, *, phones: bool = False) -> Any:
     return union_all(*found) if len(found) > 1 else found[0]
 
 
-def search_condition(q: str, *, phones: bool = False) -> Any:
-    """What the one search box finds: a number is a case number, or (only with PHONES)
-    any part of a reporter's phone (numbered_cases); anything else is words all found in
-    the title, the description or the address. LIKE's wildcards are characters to find;
-    words with letters are matched in either case."""
-    numbered = numbered_cases(q, phones=phones)
-    if numbered is not None:
-        return cases.c.id.in_(numbered)
+def words_condition(q: str) -> Any:
+    """What the one search box finds when Q is not a number (numbered_cases): its words all
+    found in the title, the description or the address. LIKE's wildcards are characters
+    to find; words with letters are matched in either case."""
     words = [
         or_(*(_contains(column, word) for column in _SEARCHED_TEXTS))
         for word in q.strip()[:200].split()
@@ -683,7 +679,7 @@ class CaseRepository:
     def _search(self, q: str, phones: bool) -> Any:
         numbered = numbered_cases(q, phones=phones)
         if numbered is None:
-            return search_condition(q)
+            return words_condition(q)
         key = (q, phones)
         if key not in self._numbered:
             found = self.session.execute(numbered.limit(SEARCH_CAP)).scalars()
