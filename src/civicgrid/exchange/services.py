@@ -1418,6 +1418,9 @@ def read(
     grant says, filtered further by the caller's conditions on fields granted in full.
     Without a live grant a 403 names what is missing (the dataset, a field, the expiry).
     Every read, allowed or refused, is logged."""
+    # The only write is the log entry, which is durable when its statement returns and
+    # before the page is answered; a transaction around the read would add two round trips.
+    uow.each_statement_commits()
     try:
         dataset = _readable(uow, ports, dataset_id)
         plan = _plan(uow, actor, ports, dataset, asked)
