@@ -10,7 +10,9 @@ Sets up a demo city with PEOPLE people in its registry (PostgreSQL: the database
 created anew), whose units share it as the demo plays it: civil affairs (民政局) holds a
 grant of the people dataset narrowed by public security — names as 张*伟, phones' last
 four, birth dates as age bands, addresses as communities, the kind of residence in full.
-Then `civicgrid serve` runs in its own process(es) and:
+Then `civicgrid serve` runs in its own process(es), with its scheduled jobs as a city's
+server runs them (the audit sequencer placing each read's entry in the tree and signing a
+checkpoint every 5 s among them), and:
 
 - read: CLIENTS keep-alive connections each ask GET …/rows?limit=100&after=<a random row>
   as soon as the last answer came (or, with --rate R, the clients together R times a
@@ -272,7 +274,6 @@ def main() -> None:
     env = {
         **os.environ,
         "CIVICGRID_DATABASE_URL": url,
-        "CIVICGRID_SCHEDULER_INTERVAL_SECONDS": "0",
         "CIVICGRID_ENVIRONMENT": "test",
     }
     print(f"database: {make_url(url).render_as_string(hide_password=True)}")
