@@ -54,7 +54,10 @@ from queries import create_database  # bench/queries.py, beside this file
 
 READER = Actor("gw.990101001", Role.GRID_WORKER, department_code="990101-WGZX")
 FIELDS = ("name", "id_masked", "phone")
-AUDIT_TABLES = "audit_cosignatures, audit_checkpoints, audit_tiles, audit_tree, audit_entries"
+AUDIT_TABLES = (
+    "audit_cosignatures, audit_checkpoints, audit_tiles, audit_tree, audit_leaves, audit_pending, "
+    "audit_entries"
+)
 
 
 # The log's signing key (and the secret) of the benchmark, not of the working copy.
@@ -162,7 +165,7 @@ def bench_append(url: str, writers: int, threads: int, seconds: float) -> None:
     elapsed = time.perf_counter() - started
     with UnitOfWork(platform.session_factory) as uow:
         services.checkpoint_now(uow, SYSTEM, platform.audit)
-        placed = uow.session.execute(text("SELECT count(leaf_index) FROM audit_entries")).scalar()
+        placed = uow.session.execute(text("SELECT count(*) FROM audit_leaves")).scalar()
     server_after = server_cpu(platform)
     measured.set()
     for p in processes:
@@ -209,10 +212,11 @@ def bench_checkpoint(url: str) -> None:
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _rows(first: int, count: int) -> tuple[bytes, list[bytes]]:
-    """COPY text for entries FIRST … FIRST+COUNT-1 (their leaf index is their place), and
-    their leaf hashes, as the ledger computes them."""
+def _rows(first: int, count: int) -> tuple[bytes, bytes, list[bytes]]:
+    """COPY text for entries FIRST … FIRST+COUNT-1 and for their places (entry n + 1 at
+    place n), and their leaf hashes, as the ledger computes them."""
     out = io.StringIO()
+    places = io.StringIO()
     hashes = []
     for n in range(first, first + count):
         at = START + timedelta(microseconds=n * 1000)
@@ -234,21 +238,22 @@ def _rows(first: int, count: int) -> tuple[bytes, list[bytes]]:
         )
         digest = leaf_hash(leaf)
         hashes.append(digest)
+        places.write(f"{n}\t{n + 1}\n")
         out.write(
-            f"{n + 1}\t{n}\t{at.isoformat()}\tpersonal_read\t{READER.name}\tgrid_worker\t"
+            f"{n + 1}\t{at.isoformat()}\tpersonal_read\t{READER.name}\tgrid_worker\t"
             f"{READER.department_code}\t\\N\tperson\t{person}\t1\t{','.join(FIELDS)}\t\\N\t\\N\t"
             f"\\N\t\\N\t\\\\x{digest.hex()}\n"
         )
-    return out.getvalue().encode(), hashes
+    return out.getvalue().encode(), places.getvalue().encode(), hashes
 
 
-def _chunk(args: tuple[int, int]) -> tuple[bytes, bytes]:
-    data, hashes = _rows(*args)
-    return data, b"".join(hashes)
+def _chunk(args: tuple[int, int]) -> tuple[bytes, bytes, bytes]:
+    data, places, hashes = _rows(*args)
+    return data, places, b"".join(hashes)
 
 
 COLUMNS = (
-    "id, leaf_index, at, action, actor, role, unit, dataset, record_kind, record_ids, "
+    "id, at, action, actor, role, unit, dataset, record_kind, record_ids, "
     "row_count, fields, grant_id, reason, commitment, salt, leaf_hash"
 )
 SECONDARY = {
@@ -286,12 +291,17 @@ def load(platform: Platform, first: int, count: int) -> float:
         size = repo.state().size
         partial = repo.tiles(right_edge(size))
         with multiprocessing.get_context("fork").Pool(2) as pool:
-            for data, joined in pool.imap(_chunk, chunks):
+            for data, places, joined in pool.imap(_chunk, chunks):
                 with (
                     raw.cursor() as cursor,
                     cursor.copy(f"COPY audit_entries ({COLUMNS}) FROM STDIN") as copy,
                 ):
                     copy.write(data)
+                with (
+                    raw.cursor() as cursor,
+                    cursor.copy("COPY audit_leaves (leaf_index, entry_id) FROM STDIN") as copy,
+                ):
+                    copy.write(places)
                 hashes = [joined[i : i + 32] for i in range(0, len(joined), 32)]
                 changed = extend(size, hashes, partial)
                 repo.put_tiles(changed)
@@ -305,6 +315,7 @@ def load(platform: Platform, first: int, count: int) -> float:
                 "SELECT setval('audit_entries_id_seq', (SELECT max(id) FROM audit_entries))"
             )
             cursor.execute("ANALYZE audit_entries")
+            cursor.execute("ANALYZE audit_leaves")
             cursor.execute("ANALYZE audit_tiles")
         raw.commit()
         tiles = Tiles(repo.tiles(tiles_for([(0, size)])))

@@ -46,6 +46,7 @@ from civicgrid.core.ledger import (
     Entry,
     Ledger,
     audit_entries,
+    audit_leaves,
     leaf_hash,
 )
 from civicgrid.core.permissions import ANONYMOUS, SYSTEM, Actor, Role
@@ -103,12 +104,19 @@ def admin_headers(scratch: Platform, scratch_client: TestClient) -> dict[str, st
 def test_entries_get_consecutive_places_in_the_order_they_were_numbered(scratch: Platform) -> None:
     append(scratch, 2)
     append(scratch, 1, HOUSING)
+    with UnitOfWork(scratch.session_factory) as uow:
+        assert AuditRepository(uow.session).pending() == 3
     done = checkpoint(scratch)
     assert (done.old, done.new) == (0, 3)
     with UnitOfWork(scratch.session_factory) as uow:
         rows = uow.session.execute(
-            select(audit_entries.c.id, audit_entries.c.leaf_index).order_by(audit_entries.c.id)
+            select(audit_leaves.c.entry_id, audit_leaves.c.leaf_index).order_by(
+                audit_leaves.c.entry_id
+            )
         ).all()
+        assert AuditRepository(uow.session).pending() == 0
+        numbers = uow.session.execute(select(audit_entries.c.id).order_by(audit_entries.c.id))
+        assert [r.entry_id for r in rows] == list(numbers.scalars())
     assert [r.leaf_index for r in rows] == [0, 1, 2]
     assert checkpoint(scratch).checkpoint is None  # nothing new: nothing signed
     assert verify(scratch) == []
@@ -177,7 +185,7 @@ def test_two_processes_appending_at_once_get_distinct_consecutive_places(
         thread.join()
     checkpoint(scratch)
     with UnitOfWork(scratch.session_factory) as uow:
-        places = uow.session.execute(select(audit_entries.c.leaf_index)).scalars().all()
+        places = uow.session.execute(select(audit_leaves.c.leaf_index)).scalars().all()
     assert sorted(places) == list(range(80))
     assert verify(scratch) == []
 
@@ -297,7 +305,7 @@ def rows_in_order(platform: Platform) -> list[int]:
     with UnitOfWork(platform.session_factory) as uow:
         return list(
             uow.session.execute(
-                select(audit_entries.c.id).order_by(audit_entries.c.leaf_index)
+                select(audit_leaves.c.entry_id).order_by(audit_leaves.c.leaf_index)
             ).scalars()
         )
 
@@ -326,15 +334,28 @@ def test_verify_names_a_deleted_entry(scratch: Platform) -> None:
     assert verify(scratch) == ["entries 9 to 9 are missing: deleted"]
 
 
+def swap_places(session: Session, first: int, second: int) -> None:
+    """Give the entries at places FIRST and SECOND each other's place."""
+    places = audit_leaves.c
+    held = dict(
+        session.execute(
+            select(places.leaf_index, places.entry_id).where(places.leaf_index.in_([first, second]))
+        ).all()
+    )
+    session.execute(update(audit_leaves).where(places.leaf_index == first).values(entry_id=-1))
+    session.execute(
+        update(audit_leaves).where(places.leaf_index == second).values(entry_id=held[first])
+    )
+    session.execute(
+        update(audit_leaves).where(places.leaf_index == first).values(entry_id=held[second])
+    )
+
+
 def test_verify_names_reordered_entries(scratch: Platform) -> None:
     append(scratch, 40)
     checkpoint(scratch)
-    ids = rows_in_order(scratch)
     with UnitOfWork(scratch.session_factory) as uow:
-        table = audit_entries
-        uow.session.execute(update(table).where(table.c.id == ids[3]).values(leaf_index=-1))
-        uow.session.execute(update(table).where(table.c.id == ids[5]).values(leaf_index=3))
-        uow.session.execute(update(table).where(table.c.id == ids[3]).values(leaf_index=5))
+        swap_places(uow.session, 3, 5)
         uow.commit()
     problems = verify(scratch)
     assert problems[0].startswith("entry 3 is out of place: its content belongs at 5")
@@ -351,9 +372,7 @@ def test_verify_names_what_changed_in_any_tile_and_in_both_halves(scratch: Platf
     with UnitOfWork(scratch.session_factory) as uow:
         uow.session.execute(update(table).where(table.c.id == ids[300]).values(row_count=9))
         uow.session.execute(delete(table).where(table.c.id == ids[520]))
-        uow.session.execute(update(table).where(table.c.id == ids[699]).values(leaf_index=-1))
-        uow.session.execute(update(table).where(table.c.id == ids[698]).values(leaf_index=699))
-        uow.session.execute(update(table).where(table.c.id == ids[699]).values(leaf_index=698))
+        swap_places(uow.session, 698, 699)
         uow.commit()
     problems = verify(scratch)
     assert (
@@ -413,7 +432,11 @@ def test_every_read_of_a_record_is_one_look_up(scratch: Platform) -> None:
 
 
 def _leaf_hashes(session: Session) -> list[bytes]:
-    rows = session.execute(select(audit_entries.c.leaf_hash).order_by(audit_entries.c.leaf_index))
+    rows = session.execute(
+        select(audit_entries.c.leaf_hash)
+        .join(audit_leaves, audit_leaves.c.entry_id == audit_entries.c.id)
+        .order_by(audit_leaves.c.leaf_index)
+    )
     return [bytes(r[0]) for r in rows]
 
 
@@ -428,7 +451,7 @@ def rewrite_history(platform: Platform, index: int, *, sign: bool = True) -> Non
         session = uow.session
         ids = list(
             session.execute(
-                select(audit_entries.c.id).order_by(audit_entries.c.leaf_index)
+                select(audit_leaves.c.entry_id).order_by(audit_leaves.c.leaf_index)
             ).scalars()
         )
         repo = AuditRepository(session)

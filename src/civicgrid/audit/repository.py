@@ -41,7 +41,10 @@ from civicgrid.core.db import UtcDateTime, metadata
 from civicgrid.core.ledger import (
     StoredEntry,
     audit_entries,
+    audit_leaves,
+    audit_pending,
     naming,
+    placed_entries,
     split_ids,
     split_names,
 )
@@ -132,7 +135,7 @@ class EntryFilter:
 
 ENTRY_COLUMNS = (
     audit_entries.c.id,
-    audit_entries.c.leaf_index,
+    audit_leaves.c.leaf_index,
     audit_entries.c.at,
     audit_entries.c.action,
     audit_entries.c.actor,
@@ -149,6 +152,11 @@ ENTRY_COLUMNS = (
     audit_entries.c.salt.is_not(None).label("salted"),
     audit_entries.c.leaf_hash,
 )
+
+
+def select_entries() -> Select[Any]:
+    """The entries with their places, as stored_entry reads them."""
+    return select(*ENTRY_COLUMNS).select_from(placed_entries)
 
 
 def stored_entry(row: Any) -> StoredEntry:
@@ -261,48 +269,50 @@ class AuditRepository:
         return sorted((int(r.level), int(r.idx)) for r in rows)
 
     def sequence(self, first_index: int, limit: int) -> list[tuple[int, bytes]]:
-        """Give the oldest LIMIT entries without a place the next places, FIRST_INDEX on,
-        in the order of their numbers; (leaf index, leaf hash) of each, in order."""
-        result = self.session.execute(
-            text(
-                "WITH batch AS ("
-                " SELECT id, :first - 1 + row_number() OVER (ORDER BY id) AS place"
-                " FROM audit_entries WHERE leaf_index IS NULL ORDER BY id LIMIT :limit)"
-                " UPDATE audit_entries SET leaf_index = batch.place FROM batch"
-                " WHERE audit_entries.id = batch.id"
-                " RETURNING audit_entries.leaf_index, audit_entries.leaf_hash"
-            ),
-            {"first": first_index, "limit": limit},
-        )
-        return sorted((int(r[0]), bytes(r[1])) for r in result)
+        """Take the oldest LIMIT entries off the queue and give them the next places,
+        FIRST_INDEX on, in the order of their numbers; (leaf index, leaf hash) of each, in
+        order. The entries' own rows are not touched."""
+        q = audit_pending.c
+        oldest = select(q.entry_id).order_by(q.entry_id).limit(limit).scalar_subquery()
+        taken = self.session.execute(
+            delete(audit_pending).where(q.entry_id.in_(oldest)).returning(q.entry_id, q.leaf_hash)
+        ).all()
+        placed = [
+            (first_index + n, int(entry_id), bytes(leaf_hash))
+            for n, (entry_id, leaf_hash) in enumerate(sorted(taken))
+        ]
+        if placed:
+            self.session.execute(
+                audit_leaves.insert(),
+                [{"leaf_index": index, "entry_id": entry_id} for index, entry_id, _ in placed],
+            )
+        return [(index, leaf_hash) for index, _, leaf_hash in placed]
 
     def pending(self) -> int:
         """How many entries wait for their place."""
         return int(
-            self.session.execute(
-                select(func.count()).where(audit_entries.c.leaf_index.is_(None))
-            ).scalar_one()
+            self.session.execute(select(func.count()).select_from(audit_pending)).scalar_one()
         )
 
     # -------------------------------------------------------------- entries
 
     def entry_at(self, index: int) -> StoredEntry | None:
         row = self.session.execute(
-            select(*ENTRY_COLUMNS).where(audit_entries.c.leaf_index == index)
+            select_entries().where(audit_leaves.c.leaf_index == index)
         ).first()
         return stored_entry(row) if row else None
 
     def index_of_hash(self, leaf_hash: bytes) -> int | None:
         """The place of the first sequenced entry with this leaf hash."""
         return self.session.execute(
-            select(func.min(audit_entries.c.leaf_index)).where(
-                audit_entries.c.leaf_hash == leaf_hash
-            )
+            select(func.min(audit_leaves.c.leaf_index))
+            .select_from(placed_entries)
+            .where(audit_entries.c.leaf_hash == leaf_hash)
         ).scalar()
 
     def entries(self, where: EntryFilter, limit: int, offset: int) -> tuple[list[StoredEntry], int]:
         """Entries matching WHERE, newest first, and how many match."""
-        stmt = self._filtered(select(*ENTRY_COLUMNS), where)
+        stmt = self._filtered(select_entries(), where)
         rows = self.session.execute(
             stmt.order_by(audit_entries.c.at.desc(), audit_entries.c.id.desc())
             .limit(limit)
@@ -349,7 +359,7 @@ class AuditRepository:
         if other_than is not None:
             where = and_(where, audit_entries.c.actor != other_than)
         rows = self.session.execute(
-            select(*ENTRY_COLUMNS)
+            select_entries()
             .where(where)
             .order_by(audit_entries.c.at.desc(), audit_entries.c.id.desc())
             .limit(limit)
@@ -364,30 +374,10 @@ class AuditRepository:
 
     def leaf_rows(self, batch: int = 20_000) -> Iterator[Any]:
         """(leaf index, then the columns of core.ledger.leaf_of_row in its order) of every
-        placed entry, in leaf order (for `audit verify`)."""
-        e = audit_entries.c
-        stmt = (
-            select(
-                e.leaf_index,
-                e.at,
-                e.action,
-                e.actor,
-                e.role,
-                e.unit,
-                e.dataset,
-                e.record_kind,
-                e.record_ids,
-                e.row_count,
-                e.fields,
-                e.grant_id,
-                e.reason,
-                e.commitment,
-            )
-            .where(e.leaf_index.is_not(None))
-            .order_by(e.leaf_index)
-            .execution_options(yield_per=batch)
-        )
-        yield from self.session.execute(stmt)
+        placed entry, in leaf order (for `audit verify`). A place whose entry is gone
+        gives no row."""
+        stmt = _leaf_rows().order_by(audit_leaves.c.leaf_index)
+        yield from self.session.execute(stmt.execution_options(yield_per=batch))
 
     @property
     def on_postgresql(self) -> bool:
@@ -395,24 +385,9 @@ class AuditRepository:
 
     def leaf_rows_at(self, indices: Sequence[int]) -> list[Any]:
         """The rows of leaf_rows for these places."""
-        e = audit_entries.c
-        stmt = select(
-            e.leaf_index,
-            e.at,
-            e.action,
-            e.actor,
-            e.role,
-            e.unit,
-            e.dataset,
-            e.record_kind,
-            e.record_ids,
-            e.row_count,
-            e.fields,
-            e.grant_id,
-            e.reason,
-            e.commitment,
-        ).where(e.leaf_index.in_(list(indices)))
-        return list(self.session.execute(stmt.order_by(e.leaf_index)))
+        leaf_index = audit_leaves.c.leaf_index
+        stmt = _leaf_rows().where(leaf_index.in_(list(indices))).order_by(leaf_index)
+        return list(self.session.execute(stmt))
 
     # -------------------------------------------------------------- checkpoints
 
@@ -492,6 +467,26 @@ class AuditRepository:
         )
 
 
+def _leaf_rows() -> Select[Any]:
+    e = audit_entries.c
+    return select(
+        audit_leaves.c.leaf_index,
+        e.at,
+        e.action,
+        e.actor,
+        e.role,
+        e.unit,
+        e.dataset,
+        e.record_kind,
+        e.record_ids,
+        e.row_count,
+        e.fields,
+        e.grant_id,
+        e.reason,
+        e.commitment,
+    ).select_from(audit_leaves.join(audit_entries, audit_entries.c.id == audit_leaves.c.entry_id))
+
+
 # ------------------------------------------------------------------ PostgreSQL's share of a check
 # `audit verify` on PostgreSQL hands the server the work it does fastest, each part on a
 # connection of its own so the parts run side by side (and beside Python's own checks).
@@ -510,8 +505,8 @@ def suspect_leaves(connection: Connection, first: int, end: int, version_json: s
     connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     result = connection.execute(
         text(
-            "SELECT g.tile, g.first, g.last FROM (SELECT e.leaf_index / 256 AS tile,"
-            " min(e.leaf_index) AS first, max(e.leaf_index) AS last, string_agg("
+            "SELECT g.tile, g.first, g.last FROM (SELECT l.leaf_index / 256 AS tile,"
+            " min(l.leaf_index) AS first, max(l.leaf_index) AS last, string_agg("
             "sha256('\\x00'::bytea || convert_to('[' || :version || ',\"'"
             " || to_char(e.at AT TIME ZONE 'UTC', :moment) || 'Z\",'"
             " || to_json(e.action)::text || ',' || to_json(e.actor)::text"
@@ -527,8 +522,9 @@ def suspect_leaves(connection: Connection, first: int, end: int, version_json: s
             " || ',' || coalesce(to_json(e.reason)::text, 'null')"
             " || ',' || CASE WHEN e.commitment IS NULL THEN 'null'"
             " ELSE '\"' || encode(e.commitment, 'base64') || '\"' END || ']', 'UTF8')),"
-            " ''::bytea ORDER BY e.leaf_index) AS hashes FROM audit_entries e"
-            " WHERE e.leaf_index >= :first AND e.leaf_index < :end GROUP BY 1) AS g"
+            " ''::bytea ORDER BY l.leaf_index) AS hashes FROM audit_leaves l"
+            " JOIN audit_entries e ON e.id = l.entry_id"
+            " WHERE l.leaf_index >= :first AND l.leaf_index < :end GROUP BY 1) AS g"
             " LEFT JOIN audit_tiles t ON t.level = 0 AND t.idx = g.tile"
             # The tile may have grown since this check's snapshot: its beginning counts.
             " WHERE substring(t.hashes FROM 1 FOR length(g.hashes)) IS DISTINCT FROM g.hashes"
@@ -543,23 +539,23 @@ MOMENT_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US'
 
 
 def placed_count(connection: Connection, size: int) -> int:
-    return int(
-        connection.execute(
-            select(func.count()).where(audit_entries.c.leaf_index < size)
-        ).scalar_one()
-    )
+    """How many places below SIZE hold an entry."""
+    stmt = _leaf_rows().where(audit_leaves.c.leaf_index < size).subquery()
+    return int(connection.execute(select(func.count()).select_from(stmt)).scalar_one())
 
 
 def missing_places(connection: Connection, size: int, limit: int) -> list[tuple[int, int]]:
-    """The runs of places below SIZE that no entry holds, (first, last)."""
+    """The runs of places below SIZE that no entry holds (none was placed there, or the
+    entry placed there is gone), (first, last)."""
     result = connection.execute(
         text(
-            "SELECT previous + 1, leaf_index - 1 FROM (SELECT leaf_index, coalesce("
-            "lag(leaf_index) OVER (ORDER BY leaf_index), -1) AS previous FROM audit_entries"
-            " WHERE leaf_index < :size) AS placed WHERE leaf_index > previous + 1"
-            " UNION ALL SELECT coalesce(max(leaf_index), -1) + 1, :size - 1 FROM"
-            " audit_entries WHERE leaf_index < :size HAVING coalesce(max(leaf_index), -1)"
-            " + 1 < :size ORDER BY 1 LIMIT :limit"
+            "WITH held AS (SELECT l.leaf_index FROM audit_leaves l JOIN audit_entries e"
+            " ON e.id = l.entry_id WHERE l.leaf_index < :size)"
+            " SELECT previous + 1, leaf_index - 1 FROM (SELECT leaf_index, coalesce("
+            "lag(leaf_index) OVER (ORDER BY leaf_index), -1) AS previous FROM held) AS placed"
+            " WHERE leaf_index > previous + 1"
+            " UNION ALL SELECT coalesce(max(leaf_index), -1) + 1, :size - 1 FROM held"
+            " HAVING coalesce(max(leaf_index), -1) + 1 < :size ORDER BY 1 LIMIT :limit"
         ),
         {"size": size, "limit": limit},
     )

@@ -13,10 +13,17 @@ How a domain records an access, in the transaction of the access itself::
     )
     uow.commit()
 
-`append` returns the entry's number (its `id`, known at once). The audit sequencer gives
-the entry its place in the tree (`leaf_index`, 0, 1, 2 … without gaps) within a few
-seconds of the commit; `Ledger.leaf_index(id)` says it once given. An entry that is rolled
-back with its transaction never existed: nothing was read either.
+`append` returns the entry's number (its `id`, known at once) and queues the entry for
+the audit sequencer, which gives it its place in the tree (`leaf_index`, 0, 1, 2 …
+without gaps) within a few seconds of the commit; `Ledger.leaf_index(id)` says it once
+given. An entry that is rolled back with its transaction never existed: nothing was read
+either.
+
+An entry is written once and never rewritten (only its salt may be erased): its place is
+kept in a table of its own, `audit_leaves`, and the queue of entries still waiting for
+one is `audit_pending`, as Trillian keeps its sequenced leaves apart from their data.
+Writing the place into the entry's row would copy the whole row, and every index over it
+(the GIN index of the records it names the dearest), a second time for each entry.
 
 What an entry holds — and never holds:
 
@@ -60,6 +67,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     cast,
     func,
     insert,
@@ -115,8 +123,6 @@ audit_entries = Table(
     "audit_entries",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    # The entry's place in the tree, given by the sequencer (civicgrid.audit); None until then.
-    Column("leaf_index", BigInteger, nullable=True, unique=True),
     Column("at", UtcDateTime(), nullable=False, index=True),
     Column("action", String(24), nullable=False),
     Column("actor", String(MAX_ACTOR_CHARS), nullable=False),
@@ -134,12 +140,28 @@ audit_entries = Table(
     Column("salt", LargeBinary(32), nullable=True),
     Column("leaf_hash", LargeBinary(32), nullable=False, index=True),
 )
-# The sequencer's queue: the entries still without a place, oldest first.
-Index(
-    "ix_audit_entries_pending",
-    audit_entries.c.id,
-    postgresql_where=audit_entries.c.leaf_index.is_(None),
-    sqlite_where=audit_entries.c.leaf_index.is_(None),
+
+# Each entry's place in the tree, given by the sequencer (civicgrid.audit). No foreign key:
+# an entry deleted behind the log's back is what `audit verify` is there to find.
+audit_leaves = Table(
+    "audit_leaves",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry_id", BigInteger, nullable=False, unique=True),
+)
+
+# The sequencer's queue: the entries still without a place (with their leaf hashes, all
+# the sequencer needs of them), written with the entry and taken off as it is placed.
+audit_pending = Table(
+    "audit_pending",
+    metadata,
+    Column("entry_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+)
+
+# An entry with its place (None while it waits for one).
+placed_entries = audit_entries.outerjoin(
+    audit_leaves, audit_leaves.c.entry_id == audit_entries.c.id
 )
 
 # "Every read of person 17" is one indexed look-up on PostgreSQL: a GIN index of each
@@ -455,18 +477,26 @@ class Ledger:
         return self.append_all([entry])[0]
 
     def append_all(self, entries: Sequence[Entry]) -> list[int]:
-        """Add ENTRIES in this order; their numbers."""
-        # On PostgreSQL the statements go straight to the session's connection, which
-        # halves the CPU an append costs; SQLite's writers take turns through the
-        # session's own execution (core.db), so there they go through it.
+        """Add ENTRIES in this order, each queued for the sequencer; their numbers."""
         session = self.session
-        execute = session.execute if _is_sqlite(session) else session.connection().execute
-        return [int(execute(_INSERT_ENTRY, _row(entry)).scalar_one()) for entry in entries]
+        if _is_sqlite(session):
+            # SQLite's writers take turns through the session's own execution (core.db).
+            numbers = []
+            for entry in entries:
+                row = _row(entry)
+                number = int(session.execute(_INSERT_ENTRY, row).scalar_one())
+                session.execute(_QUEUE_ENTRY, {"entry_id": number, "leaf_hash": row["leaf_hash"]})
+                numbers.append(number)
+            return numbers
+        # On PostgreSQL the entry and its place in the queue are one statement, sent
+        # straight to the session's connection (half the CPU of the session's execution).
+        execute = session.connection().execute
+        return [int(execute(_INSERT_AND_QUEUE, _row(entry)).scalar_one()) for entry in entries]
 
     def leaf_index(self, entry_id: int) -> int | None:
         """Where the sequencer placed the entry numbered ENTRY_ID (None: not yet)."""
         return self.session.execute(
-            select(audit_entries.c.leaf_index).where(audit_entries.c.id == entry_id)
+            select(audit_leaves.c.leaf_index).where(audit_leaves.c.entry_id == entry_id)
         ).scalar_one_or_none()
 
     def committed_to(self, entry_id: int, value: str) -> bool | None:
@@ -541,6 +571,19 @@ def _row(entry: Entry) -> dict[str, Any]:
 
 
 _INSERT_ENTRY = insert(audit_entries).returning(audit_entries.c.id)
+_QUEUE_ENTRY = insert(audit_pending)
+_ENTRY_COLUMNS = [c.name for c in audit_entries.c if c.name != "id"]
+_NEW_ENTRY = (
+    insert(audit_entries)
+    .values({name: bindparam(name) for name in _ENTRY_COLUMNS})
+    .returning(audit_entries.c.id, audit_entries.c.leaf_hash)
+    .cte("new_entry")
+)
+_INSERT_AND_QUEUE = (
+    insert(audit_pending)
+    .from_select(["entry_id", "leaf_hash"], select(_NEW_ENTRY.c.id, _NEW_ENTRY.c.leaf_hash))
+    .returning(audit_pending.c.entry_id)
+)
 
 
 def _is_sqlite(session: Session) -> bool:
