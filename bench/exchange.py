@@ -120,6 +120,7 @@ class Reads:
     rows: int = 0
     errors: list[str] = field(default_factory=list)
     server_cpu: float = 0.0
+    client_cpu: float = 0.0  # the clients' own (this process), on the same cores
     stolen: float = 0.0
 
 
@@ -194,8 +195,10 @@ async def read_load(
     async def measure_cpu() -> None:
         await asyncio.sleep(max(measure_from - time.perf_counter(), 0))
         before, ticks = cpu_seconds(server_pid), machine_ticks()
+        own = time.process_time()
         await asyncio.sleep(max(stop_at - time.perf_counter(), 0))
         reads.server_cpu = cpu_seconds(server_pid) - before
+        reads.client_cpu = time.process_time() - own
         reads.stolen = stolen_share(ticks, machine_ticks())
 
     await asyncio.gather(
@@ -328,7 +331,8 @@ def main() -> None:
         f"({done / args.seconds:,.0f}/s, {args.workers} server processes); p50 "
         f"{np.percentile(ms, 50):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
         f"{len(reads.errors)} errors; server CPU per read "
-        f"{reads.server_cpu / max(done, 1) * 1000:.1f} ms; audit log entries added: "
+        f"{reads.server_cpu / max(done, 1) * 1000:.1f} ms, clients' CPU per read "
+        f"{reads.client_cpu / max(done, 1) * 1000:.2f} ms; audit log entries added: "
         f"{logged - before:,}; load average {os.getloadavg()[0]:.1f}; CPU taken by the "
         f"host meanwhile {reads.stolen:.0%}"
     )
