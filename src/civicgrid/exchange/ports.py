@@ -25,7 +25,7 @@ from civicgrid.core.db import bump_revision, read_revision, utcnow
 from civicgrid.core.i18n import Locale
 from civicgrid.core.outbox import Directory, NoDirectory
 from civicgrid.core.ratelimit import RateLimiter
-from civicgrid.exchange.domain import Dataset, WorkingCalendar
+from civicgrid.exchange.domain import Dataset, Grant, WorkingCalendar
 from civicgrid.exchange.repository import CatalogueRepository
 
 
@@ -167,6 +167,32 @@ class CatalogueCache:
         return loaded
 
 
+class GrantsInUse:
+    """The grant each unit last read each dataset under, remembered by the process so that
+    a read need not look it up: a grant's terms never change once it is made, and whether
+    it is still in force (active, begun, not expired) the read's own query of the rows
+    asks at the moment of the read (sources.RowQuery.in_force). A read that gets no row
+    looks the grant up again, to tell a grant that ended from the end of the rows. Held
+    detached from any session, and only read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._grants: dict[tuple[str, int], Grant] = {}
+
+    def get(self, unit: str, dataset_id: int) -> Grant | None:
+        with self._lock:
+            return self._grants.get((unit, dataset_id))
+
+    def remember(self, session: Session, unit: str, dataset_id: int, grant: Grant) -> None:
+        session.expunge(grant)
+        with self._lock:
+            self._grants[(unit, dataset_id)] = grant
+
+    def forget(self, unit: str, dataset_id: int) -> None:
+        with self._lock:
+            self._grants.pop((unit, dataset_id), None)
+
+
 def catalogue_changed(session: Session) -> None:
     """Tell every process's cache that a definition changed (in SESSION's transaction)."""
     bump_revision(session, CATALOGUE_REVISION)
@@ -185,3 +211,4 @@ class ExchangePorts:
     verify_limiter: RateLimiter | None = None
     areas: AreaNames = field(default_factory=AreaNames)
     catalogue: CatalogueCache = field(default_factory=CatalogueCache)
+    grants_in_use: GrantsInUse = field(default_factory=GrantsInUse)

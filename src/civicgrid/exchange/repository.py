@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Date,
     Float,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -237,6 +239,16 @@ Index(
 Index("ix_exchange_grants_owner", exchange_grants.c.owner_unit, exchange_grants.c.id)
 # The expiry job's question: active grants past their end.
 Index("ix_exchange_grants_expiry", exchange_grants.c.state, exchange_grants.c.expires_at)
+
+
+def grant_in_force(grant_id: int, at: datetime) -> ColumnElement[bool]:
+    """Whether grant GRANT_ID is in force AT, as Grant.live says (active, begun, not
+    expired), as a condition a query of rows carries: its rows come back only while it is."""
+    g = exchange_grants.c
+    return exists().where(
+        g.id == grant_id, g.state == GrantState.ACTIVE, g.starts_at <= at, g.expires_at > at
+    )
+
 
 mapper_registry.map_imperatively(DatasetField, exchange_fields)
 mapper_registry.map_imperatively(

@@ -1335,12 +1335,29 @@ def _live_grant(uow: UnitOfWork, unit: str, dataset: Dataset, now: datetime, tz:
 
 
 def _plan(
-    uow: UnitOfWork, actor: Actor, ports: ExchangePorts, dataset: Dataset, asked: RowRequest
+    uow: UnitOfWork,
+    actor: Actor,
+    ports: ExchangePorts,
+    dataset: Dataset,
+    asked: RowRequest,
+    *,
+    remembered: bool = False,
 ) -> _Plan:
+    """What a read of DATASET by ACTOR's unit takes, under its grant in force. With
+    REMEMBERED, the grant the process remembers for the unit and the dataset (found and
+    remembered when there is none), whose being in force the query of the rows asks."""
     unit = _unit_of(actor)
     if dataset.is_question:
         raise InvalidInput("exchange_question_not_rows", dataset=dataset.code)
-    live = _live_grant(uow, unit, dataset, ports.clock(), ports.timezone)
+    assert dataset.id is not None
+    now = ports.clock()
+    known = ports.grants_in_use.get(unit, dataset.id) if remembered else None
+    if known is not None and known.id is not None and known.live(now):
+        live, in_force = known, (known.id, now)
+    else:
+        live, in_force = _live_grant(uow, unit, dataset, now, ports.timezone), None
+        if remembered:
+            ports.grants_in_use.remember(uow.session, unit, dataset.id, live)
     masks = live.masks()
     wanted = list(dict.fromkeys(n.strip() for n in asked.fields if n.strip())) or list(masks)
     for name in wanted:
@@ -1370,7 +1387,7 @@ def _plan(
         filters.append((item, wanted_filter))
     fields = [dataset.field_named(name) for name in wanted]
     limit = max(1, min(asked.limit, MAX_PAGE))
-    query = RowQuery(fields, live.terms.scope, filters, asked.after, limit)
+    query = RowQuery(fields, live.terms.scope, filters, asked.after, limit, in_force)
     return _Plan(
         dataset,
         live,
@@ -1423,11 +1440,16 @@ def read(
     uow.each_statement_commits()
     try:
         dataset = _readable(uow, ports, dataset_id)
-        plan = _plan(uow, actor, ports, dataset, asked)
+        plan = _plan(uow, actor, ports, dataset, asked, remembered=True)
+        rows = read_rows(uow.session, plan.view, plan.query)
+        if not rows and plan.query.in_force is not None:
+            # No row: the end of the rows, or the grant remembered has ended since.
+            ports.grants_in_use.forget(_unit_of(actor), dataset_id)
+            plan = _plan(uow, actor, ports, dataset, asked, remembered=True)
+            rows = read_rows(uow.session, plan.view, plan.query)
     except CivicGridError as error:
         raise _refused(uow, ports, actor, dataset_id, error) from None
     now = ports.clock()
-    rows = read_rows(uow.session, plan.view, plan.query)
     shown = _showers(uow.session, ports, dataset, plan.masks, now)
     ports.audit.append(
         uow.session,

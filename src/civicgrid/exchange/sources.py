@@ -7,7 +7,7 @@ row's id for paging; no text from a consumer ever becomes SQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -22,7 +22,7 @@ from civicgrid.cases.views import case_rows
 from civicgrid.core.errors import InvalidInput
 from civicgrid.exchange.domain import Dataset, DatasetField, Scope, SourceKind
 from civicgrid.exchange.masking import FieldType
-from civicgrid.exchange.repository import exchange_rows
+from civicgrid.exchange.repository import exchange_rows, grant_in_force
 from civicgrid.registry import views as registry_views
 
 # The registry keeps an identity number masked, with its keyed hash in another column.
@@ -252,6 +252,9 @@ class RowQuery:
     filters: Sequence[tuple[DatasetField, Filter]] = ()
     after: int | None = None
     limit: int = 100
+    # (grant, moment): the rows come back only if that grant is in force at that moment,
+    # asked in the same statement (a grant the process remembered, not looked up now).
+    in_force: tuple[int, datetime] | None = None
 
 
 def select_rows(view: SourceView, query: RowQuery) -> tuple[Select[Any], list[str]]:
@@ -276,6 +279,8 @@ def select_rows(view: SourceView, query: RowQuery) -> tuple[Select[Any], list[st
         where.append(condition(view, item, wanted.op, wanted.values))
     if query.after is not None:
         where.append(view.key > query.after)
+    if query.in_force is not None:
+        where.append(grant_in_force(*query.in_force))
     stmt = (
         select(*(c.label(f"c{i}") for i, c in enumerate(columns)))
         .select_from(view.selectable)
@@ -298,7 +303,7 @@ def stream_rows(
     """Every row QUERY takes, CHUNK at a time, by id (the export's pages)."""
     after = query.after
     while True:
-        page = RowQuery(query.fields, query.scope, query.filters, after, chunk)
+        page = replace(query, after=after, limit=chunk)
         rows = read_rows(session, view, page)
         if not rows:
             return
