@@ -266,9 +266,9 @@ SECONDARY = {
     "ix_audit_entries_record_kind": (
         "CREATE INDEX ix_audit_entries_record_kind ON audit_entries (record_kind, at)"
     ),
-    "ix_audit_entries_record_span": (
-        "CREATE INDEX ix_audit_entries_record_span ON audit_entries"
-        " USING gist (audit_record_span(record_ids)) WHERE record_ids IS NOT NULL"
+    "ix_audit_entries_record_blocks": (
+        "CREATE INDEX ix_audit_entries_record_blocks ON audit_entries"
+        " USING gin (audit_record_blocks(record_ids)) WITH (fastupdate = off)"
     ),
 }
 

@@ -76,7 +76,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import INT8RANGE
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -163,19 +163,21 @@ placed_entries = audit_entries.outerjoin(
     audit_leaves, audit_leaves.c.entry_id == audit_entries.c.id
 )
 
-# "Every read of person 17" is one indexed look-up on PostgreSQL: a GiST index of the span
-# of each entry's own list of records (the very column its leaf is built from, so no second
-# table can say otherwise; audit_record_span is a function of that text, made by migration
-# 0026), then the list itself for the record. One key an entry: a GIN index of every record
-# it names cost a read's insert a hundred keys, and merging its pending keys stalled the
-# insert that filled them for 300 to 600 ms every few seconds. SQLite, for a small
-# installation, reads the entries of that kind.
-RECORD_SPAN = func.audit_record_span(audit_entries.c.record_ids, type_=INT8RANGE)
+# "Every read of person 17" is one indexed look-up on PostgreSQL: a GIN index of the blocks
+# of record numbers each entry names (17 lies in block 0, numbers 0 to 1023), worked out
+# from the entry's own list (the very column its leaf is built from, so no second table
+# can say otherwise; audit_record_blocks is made by migration 0026), then the list itself
+# decides. A page of a hundred records is one or two keys, written into the index at
+# once: a key for every record cost a read's insert a hundred keys, and merging them from
+# the index's pending list stalled the insert that filled it for 300 to 600 ms every few
+# seconds. SQLite, for a small installation, reads the entries of that kind.
+RECORD_BLOCK = 1024
+RECORD_BLOCKS = func.audit_record_blocks(audit_entries.c.record_ids, type_=ARRAY(BigInteger))
 Index(
-    "ix_audit_entries_record_span",
-    RECORD_SPAN,
-    postgresql_using="gist",
-    postgresql_where=audit_entries.c.record_ids.is_not(None),
+    "ix_audit_entries_record_blocks",
+    RECORD_BLOCKS,
+    postgresql_using="gin",
+    postgresql_with={"fastupdate": "off"},
     # PostgreSQL writes the expression back in a form of its own, which autogenerate cannot
     # compare: the migration creates it, tests/integration/test_audit_log.py uses it.
     info={"autogenerate": False},
@@ -188,11 +190,11 @@ def naming(record_kind: str, record_ids: Sequence[int], dialect: str) -> ColumnE
     ids = [int(i) for i in record_ids]
     of_kind = audit_entries.c.record_kind == record_kind
     listed = literal(",") + audit_entries.c.record_ids + literal(",")
-    named: list[ColumnElement[bool]] = [listed.like(f"%,{i},%") for i in ids]
-    if dialect == "postgresql":  # the spans' index finds the candidates, the list decides
-        spans = [RECORD_SPAN.contains(cast(i, BigInteger)) for i in ids]
-        named = [and_(span, one) for span, one in zip(spans, named, strict=True)]
-    return and_(of_kind, or_(*named))
+    named = or_(*[listed.like(f"%,{i},%") for i in ids])
+    if dialect == "postgresql":  # the blocks' index finds the candidates, the list decides
+        blocks = sorted({i // RECORD_BLOCK for i in ids})
+        return and_(of_kind, RECORD_BLOCKS.overlap(cast(blocks, ARRAY(BigInteger))), named)
+    return and_(of_kind, named)
 
 
 class InvalidEntry(ValueError):
