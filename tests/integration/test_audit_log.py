@@ -50,6 +50,7 @@ from civicgrid.core.ledger import (
     Ledger,
     audit_entries,
     audit_leaves,
+    audit_pending,
     leaf_hash,
 )
 from civicgrid.core.permissions import ANONYMOUS, SYSTEM, Actor, Role
@@ -123,6 +124,19 @@ def test_entries_get_consecutive_places_in_the_order_they_were_numbered(scratch:
     assert [r.leaf_index for r in rows] == [0, 1, 2]
     assert checkpoint(scratch).checkpoint is None  # nothing new: nothing signed
     assert verify(scratch) == []
+
+
+def test_an_entry_and_its_place_in_the_queue_are_written_together(scratch: Platform) -> None:
+    # Left uncommitted: on PostgreSQL each statement has committed by itself (the entry and
+    # its queue row are one statement), on SQLite the transaction still holds both.
+    with UnitOfWork(scratch.session_factory) as uow:
+        uow.each_statement_commits()
+        Ledger(uow.session).append(Entry.by(GRID_WORKER, Action.PERSONAL_READ))
+    with UnitOfWork(scratch.session_factory) as uow:
+        written = uow.session.execute(select(audit_entries.c.id)).scalars().all()
+        queued = uow.session.execute(select(audit_pending.c.entry_id)).scalars().all()
+    assert written == queued
+    assert len(written) == (1 if scratch.engine.dialect.name == "postgresql" else 0)
 
 
 def test_an_entry_holds_no_personal_value_only_a_salted_commitment(scratch: Platform) -> None:

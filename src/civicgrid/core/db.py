@@ -352,10 +352,15 @@ class UnitOfWork:
             self._session = None
 
     def each_statement_commits(self) -> None:
-        """From here on every statement commits by itself, with no transaction around
-        them: for work that reads and then writes one row, where BEGIN and COMMIT were two
-        round trips of five and the transaction protected nothing (the row is written, and
-        durable, when its statement returns). Call before the first statement."""
+        """On PostgreSQL, from here on every statement commits by itself, with no
+        transaction around them: for work that reads and then writes in one statement,
+        where BEGIN and COMMIT were two round trips of five and the transaction protected
+        nothing (the write is durable when its statement returns). SQLite keeps the
+        transaction: it has no round trips to save, and a write there may take two
+        statements that must commit together (core.ledger's entry and its place in the
+        sequencer's queue). Call before the first statement."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            return
         self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     def commit(self) -> None:
