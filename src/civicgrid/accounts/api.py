@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from civicgrid.accounts import services
@@ -23,11 +23,11 @@ from civicgrid.accounts.schemas import (
     UserOut,
 )
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, client_address, get_uow, platform_of, token_of
+from civicgrid.core.http import ApiRouter, allow, client_address, get_uow, platform_of, token_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = ApiRouter(prefix="/api/v1", tags=["accounts"])
 
 
 @router.post("/auth/token", response_model=TokenOut)

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 import shapely
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from civicgrid.areas import services
 from civicgrid.areas.domain import Level
@@ -20,12 +20,12 @@ from civicgrid.areas.schemas import (
     LocatedOut,
 )
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut
 from civicgrid.core.types import PageNumber
 
-router = APIRouter(prefix="/api/v1", tags=["areas"])
+router = ApiRouter(prefix="/api/v1", tags=["areas"])
 
 
 @router.get("/areas", response_model=AreaPage)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from civicgrid.assess import services
@@ -27,11 +27,11 @@ from civicgrid.assess.schemas import (
     VersionOut,
 )
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of, request_locale
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import RecordId
 
-router = APIRouter(prefix="/api/v1/assess", tags=["assess"])
+router = ApiRouter(prefix="/api/v1/assess", tags=["assess"])
 
 MONTH = Query(max_length=7, description="YYYY-MM, the city's month (the current one: to date)")
 SCHEME = Query(max_length=40, description="a scheme's code, e.g. department, region_street")

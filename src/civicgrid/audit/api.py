@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Depends, Path, Query, Request, Response
 
 from civicgrid.audit import services
 from civicgrid.audit.repository import EntryFilter
@@ -21,11 +21,11 @@ from civicgrid.audit.schemas import (
     parse_moment,
 )
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import DB_INT_MAX
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = ApiRouter(prefix="/api/v1/audit", tags=["audit"])
 
 # Leaf indices and tree sizes: far beyond any log, within the database's bigint.
 MAX_SIZE = 2**62

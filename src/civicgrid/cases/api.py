@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from civicgrid.cases import services
 from civicgrid.cases.domain import Status
@@ -34,12 +34,19 @@ from civicgrid.cases.services import CasePorts
 from civicgrid.cases.taxonomy import check_categories
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.http import allow, count_attempt, get_uow, limit_attempts, platform_of
+from civicgrid.core.http import (
+    ApiRouter,
+    allow,
+    count_attempt,
+    get_uow,
+    limit_attempts,
+    platform_of,
+)
 from civicgrid.core.permissions import Actor
 from civicgrid.core.rows import Parsed
 from civicgrid.core.types import PageNumber, RecordId
 
-router = APIRouter(prefix="/api/v1", tags=["cases"])
+router = ApiRouter(prefix="/api/v1", tags=["cases"])
 
 
 def ports_of(request: Request) -> CasePorts:

@@ -12,13 +12,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
+from starlette.routing import Match, get_route_path
+from starlette.types import Scope
 
 from civicgrid.core import csrf
 from civicgrid.core.db import UnitOfWork
@@ -46,6 +48,17 @@ class Authenticator(Protocol):
     def from_token(self, uow: UnitOfWork, token: str, secret: str) -> Actor: ...
     def from_api_key(self, uow: UnitOfWork, key: str) -> Actor: ...
     def remembered(self, credentials: Credentials, secret: str, engine: Any) -> Actor | None: ...
+
+
+class ApiRouter(APIRouter):
+    """An API router that says "no match" at once for a path outside its prefix. FastAPI
+    otherwise tries every route of every router in turn, one regular expression each:
+    about a hundred before a read of the exchange, a tenth of that read's CPU."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if not get_route_path(scope).startswith(self.prefix):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def platform_of(request: Request) -> Any:

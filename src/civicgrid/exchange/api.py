@@ -10,13 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from civicgrid.core import masking
 from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import InvalidInput
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of, request_locale
 from civicgrid.core.masking import Whose
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut
@@ -54,7 +54,7 @@ from civicgrid.exchange.schemas import (
     VerifyOut,
 )
 
-router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
+router = ApiRouter(prefix="/api/v1/exchange", tags=["exchange"])
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 PAGE_SIZE = 50
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of
 from civicgrid.core.i18n import day_start
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import Day
@@ -18,7 +18,7 @@ from civicgrid.insight import services
 from civicgrid.insight.replies import ReplyScore
 
 DEFAULT_REPLY_DAYS = 90
-router = APIRouter(prefix="/api/v1/insight", tags=["insight"])
+router = ApiRouter(prefix="/api/v1/insight", tags=["insight"])
 
 
 @router.get("/suggestion-model")

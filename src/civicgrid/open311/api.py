@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -30,6 +30,7 @@ from civicgrid.core.db import UnitOfWork
 from civicgrid.core.errors import CivicGridError, Forbidden, InvalidInput, NotFound
 from civicgrid.core.http import (
     NO_SERVICE,
+    ApiRouter,
     allow,
     get_uow,
     platform_of,
@@ -137,8 +138,8 @@ def ports_of(request: Request) -> CasePorts:
     return ports
 
 
-router = APIRouter(prefix="/open311", tags=["open311"], route_class=Open311Route)
-attributes_router = APIRouter(prefix="/api/v1/open311", tags=["open311"])
+router = ApiRouter(prefix="/open311", tags=["open311"], route_class=Open311Route)
+attributes_router = ApiRouter(prefix="/api/v1/open311", tags=["open311"])
 
 UoW = Annotated[UnitOfWork, Depends(get_uow)]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of, request_locale
 from civicgrid.core.permissions import Actor
 from civicgrid.core.types import PageNumber, RecordId
 from civicgrid.registry import entities, mapping, services
@@ -30,7 +30,7 @@ from civicgrid.registry.schemas import (
     RejectPage,
 )
 
-router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
+router = ApiRouter(prefix="/api/v1/registry", tags=["registry"])
 
 
 @router.get("/batches", response_model=list[BatchOut])

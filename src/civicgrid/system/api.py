@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of
 from civicgrid.core.permissions import Actor
 from civicgrid.core.schemas import HistoryOut, OutboxOut
 from civicgrid.core.types import RecordId
 from civicgrid.system import services
 from civicgrid.system.schemas import DeliveredOut, OutboxPageOut, parse_delivery
 
-router = APIRouter(prefix="/api/v1/system", tags=["system"])
+router = ApiRouter(prefix="/api/v1/system", tags=["system"])
 
 
 def ports_of(request: Request) -> services.OutboxPorts:

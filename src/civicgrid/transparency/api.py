@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, platform_of, request_locale
+from civicgrid.core.http import ApiRouter, allow, get_uow, platform_of, request_locale
 from civicgrid.core.permissions import Actor
 from civicgrid.transparency import services
 from civicgrid.transparency.schemas import (
@@ -22,7 +22,7 @@ from civicgrid.transparency.schemas import (
 )
 from civicgrid.transparency.services import Filters, TransparencyPorts
 
-router = APIRouter(prefix="/api/v1/transparency", tags=["transparency"])
+router = ApiRouter(prefix="/api/v1/transparency", tags=["transparency"])
 
 FROM = Query(None, alias="from", description="first day, YYYY-MM-DD (default: 12 months ago)")
 TO = Query(None, alias="to", description="last day, YYYY-MM-DD (default: today); at most 731 days")

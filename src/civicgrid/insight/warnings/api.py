@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from civicgrid.core.db import UnitOfWork
-from civicgrid.core.http import allow, get_uow, request_locale
+from civicgrid.core.http import ApiRouter, allow, get_uow, request_locale
 from civicgrid.core.permissions import Actor, Role
 from civicgrid.core.schemas import HistoryOut, OutboxOut
 from civicgrid.core.types import RecordId
 from civicgrid.insight.warnings import services
 from civicgrid.insight.warnings.schemas import HandleIn, WarningOut, parse_query
 
-router = APIRouter(prefix="/api/v1/insight", tags=["insight"])
+router = ApiRouter(prefix="/api/v1/insight", tags=["insight"])
 
 KIND = Query(None, description="hotspot or surge")
 CATEGORY = Query(None, description="a category, or a level-1 group for all its categories")
