@@ -30,8 +30,8 @@ from civicgrid.core.ratelimit import RateLimiter
 from civicgrid.demo.domain import DemoCityBuilder
 from civicgrid.demo.exchange import DemoExchange, install_demo_exchange
 from civicgrid.demo.services import DemoSummary, install_demo_city, install_demo_registry
-from civicgrid.exchange import services
-from civicgrid.exchange.domain import GrantState, RequestState
+from civicgrid.exchange import services, sources
+from civicgrid.exchange.domain import GrantState, RequestState, Scope
 from civicgrid.exchange.ports import AuditAction, MemoryAuditTrail
 from civicgrid.registry import views as registry_views
 from civicgrid.registry.identifiers import credit_check_character
@@ -563,6 +563,38 @@ def test_filters_on_fields_granted_in_full_page_by_id(town: Town) -> None:
     assert first["next_after"] is not None
     second = rows(town, f"{CITY}-MZJ", people, f"limit=10&after={first['next_after']}").json()
     assert second["rows"] and second["rows"] != first["rows"]
+
+
+def test_pages_of_one_shape_share_a_statement_whose_values_are_parameters(town: Town) -> None:
+    with UnitOfWork(town.platform.session_factory) as uow:
+        dataset = town.platform.exchange.catalogue.get(uow.session, town.dataset("people"))
+        assert dataset is not None
+        view = sources.view_of(dataset)
+        now = datetime.now(UTC)
+        first = sources.RowQuery(dataset.fields[:3], Scope(), after=0, limit=5)
+        later = replace(first, after=10**9, limit=7)
+        assert sources.select_rows(view, first)[0] is sources.select_rows(view, later)[0]
+        # The values are the page's own: where it starts, how long it is.
+        page = sources.read_rows(uow.session, view, first)
+        rest = sources.read_rows(uow.session, view, replace(first, after=page[-1]["#id"]))
+        assert len(page) == len(rest) == 5 and page[-1]["#id"] < rest[0]["#id"]
+        assert sources.read_rows(uow.session, view, later) == []
+        # A grant that is not in force takes every row away, whichever statement asks.
+        in_force = replace(first, in_force=(10**9, now))
+        assert sources.read_rows(uow.session, view, in_force) == []
+        # Another shape is another statement: other fields, scope, filter, or a field
+        # of the dataset that now reads another column.
+        kept = sources.select_rows(view, first)[0]
+        others = [
+            replace(first, fields=dataset.fields[:2]),
+            replace(first, after=None),
+            replace(first, scope=Scope(filter_field="residence", filter_values=("floating",))),
+            in_force,
+        ]
+        assert all(sources.select_rows(view, q)[0] is not kept for q in others)
+        moved = replace(dataset.fields[0], column="household_address")
+        changed = sources.view_of(replace(dataset, fields=[moved, *dataset.fields[1:]]))
+        assert sources.select_rows(changed, first)[0] is not kept
 
 
 def test_a_units_api_key_reads_through_its_units_grant(town: Town) -> None:

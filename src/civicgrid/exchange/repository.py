@@ -241,9 +241,12 @@ Index("ix_exchange_grants_owner", exchange_grants.c.owner_unit, exchange_grants.
 Index("ix_exchange_grants_expiry", exchange_grants.c.state, exchange_grants.c.expires_at)
 
 
-def grant_in_force(grant_id: int, at: datetime) -> ColumnElement[bool]:
-    """Whether grant GRANT_ID is in force AT, as Grant.live says (active, begun, not
-    expired), as a condition a query of rows carries: its rows come back only while it is."""
+def grant_in_force(
+    grant_id: ColumnElement[int] | int, at: ColumnElement[datetime] | datetime
+) -> ColumnElement[bool]:
+    """Whether grant GRANT_ID is in force AT (values or bound parameters), as Grant.live
+    says (active, begun, not expired), as a condition a query of rows carries: its rows
+    come back only while it is."""
     g = exchange_grants.c
     return exists().where(
         g.id == grant_id, g.state == GrantState.ACTIVE, g.starts_at <= at, g.expires_at > at
