@@ -4,6 +4,7 @@ decides a request at each step."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 
 import pytest
 
@@ -349,3 +350,21 @@ def test_only_the_rules_expire_a_grant() -> None:
     assert person.value.message_key == "exchange_by_the_rules"
     SHARE_GRANT.apply(grant, "expire", Context(admin, T0, frozenset({"rules"})), dict)
     assert grant.state is GrantState.EXPIRED
+
+
+def test_a_value_in_full_is_written_as_json_and_files_write_it() -> None:
+    class Residence(Enum):
+        FLOATING = "floating"
+
+    show = shower(
+        "residence",
+        FieldType.TEXT,
+        Mask(MaskKind.FULL),
+        hasher=Hasher("s"),
+        today=TODAY,
+        community_of=lambda grid: None,
+    )
+    assert show(Residence.FLOATING, {}) == "floating"
+    assert type(show(Residence.FLOATING, {})) is str
+    assert show(date(1960, 5, 1), {}) == "1960-05-01"
+    assert show(42, {}) == 42
