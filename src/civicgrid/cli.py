@@ -69,7 +69,7 @@ def serve(
     import uvicorn
 
     from civicgrid.app import create_served_app
-    from civicgrid.serving import APP_FACTORY, can_share_port, serve_processes
+    from civicgrid.serving import APP_FACTORY, can_pass_sockets, serve_processes
 
     settings = load_settings()
     bind_host, bind_port = host or settings.host, port or settings.port
@@ -91,7 +91,7 @@ def serve(
             return
         # Worker processes build their own platform from the environment.
         os.environ["CIVICGRID_DATABASE_URL"] = built.settings.database_url
-    if can_share_port():
+    if can_pass_sockets():
         serve_processes(bind_host, bind_port, workers, access_log)
         return
     uvicorn.run(

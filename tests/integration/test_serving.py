@@ -1,7 +1,9 @@
-"""`civicgrid serve --workers N`: N processes, each listening on the port itself."""
+"""`civicgrid serve --workers N`: one listening socket, N processes, each new connection
+handed to the process with the fewest open."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -14,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from civicgrid.serving import can_share_port
+from civicgrid.serving import can_pass_sockets
 
 pytestmark = pytest.mark.skipif(
-    not (can_share_port() and Path("/proc/net/tcp").exists()),
-    reason="needs SO_REUSEPORT and /proc (Linux)",
+    not (can_pass_sockets() and Path("/proc/net/tcp").exists()),
+    reason="needs sockets passed between processes and /proc (Linux)",
 )
 
 
@@ -28,11 +30,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def sockets(port: int, state: str) -> dict[str, int]:
+    """The port's sockets in STATE ("0A" listening, "01" established): inode → the
+    other end's port."""
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == state:
+            found[fields[9]] = int(fields[2].split(":")[1], 16)
+    return found
+
+
 def listeners(port: int) -> int:
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(
-        1 for line in lines if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
-    )
+    return len(sockets(port, "0A"))
+
+
+def clients_of(pid: int, port: int) -> set[int]:
+    """The client ports of the connections to PORT that process PID serves."""
+    established = sockets(port, "01")
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in established:
+            held.add(established[target[8:-1]])
+    return held
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 60) -> bool:
@@ -55,7 +79,9 @@ def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
 
 
-def test_every_worker_listens_a_dead_one_is_replaced_and_sigterm_stops_all(tmp_path: Path) -> None:
+def test_connections_are_spread_evenly_a_dead_worker_is_replaced_and_sigterm_stops_all(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -68,20 +94,57 @@ def test_every_worker_listens_a_dead_one_is_replaced_and_sigterm_stops_all(tmp_p
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    clients: dict[int, http.client.HTTPConnection] = {}  # by the client's port
     try:
-        assert wait_until(lambda: listeners(port) == 2), "two processes should listen"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
-            assert answer.status == 200
-
+        assert wait_until(lambda: listeners(port) == 1), "the parent should listen"
+        assert wait_until(lambda: health(port) == 200)
         workers = [pid for pid in children(server.pid) if "spawn_main" in cmdline(pid)]
         assert len(workers) == 2
+
+        # Six keep-alive clients: three on each worker, whatever their addresses.
+        for _ in range(6):
+            connection = keep_alive(port)
+            clients[connection.sock.getsockname()[1]] = connection
+        first, second = (clients_of(pid, port) for pid in workers)
+        assert len(first) == len(second) == 3 and first | second == set(clients)
+        # Two of the first worker's clients leave: the next two go to it.
+        for client in sorted(first)[:2]:
+            clients.pop(client).close()
+        assert wait_until(lambda: len(clients_of(workers[0], port)) == 1)
+        time.sleep(0.5)  # the worker has counted them closed
+        for _ in range(2):
+            connection = keep_alive(port)
+            clients[connection.sock.getsockname()[1]] = connection
+        assert len(clients_of(workers[0], port)) == len(clients_of(workers[1], port)) == 3
+
         victim = workers[0]
         os.kill(victim, signal.SIGKILL)
-        assert wait_until(lambda: victim not in children(server.pid) and listeners(port) == 2)
+        assert wait_until(lambda: victim not in children(server.pid))
+        assert wait_until(
+            lambda: len([p for p in children(server.pid) if "spawn_main" in cmdline(p)]) == 2
+        )
+        assert wait_until(lambda: health(port) == 200)
 
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=40) == 0
         assert listeners(port) == 0
     finally:
+        for connection in clients.values():
+            connection.close()
         if server.poll() is None:
             server.kill()
+
+
+def keep_alive(port: int) -> http.client.HTTPConnection:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/health")
+    assert connection.getresponse().read()
+    return connection
+
+
+def health(port: int) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+            return int(answer.status)
+    except OSError:
+        return None
