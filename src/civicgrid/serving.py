@@ -60,7 +60,8 @@ def serve_processes(host: str, port: int, workers: int, access_log: bool) -> Non
     stopping = False
 
     def start() -> _Worker:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        # A stream, not datagrams: a worker sees its end of file when the parent is gone.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         closed: Synchronized[int] = context.Value("Q", 0, lock=False)
         process = context.Process(target=_serve_one, args=(theirs, closed, access_log))
         process.start()
@@ -164,22 +165,26 @@ class HandedConnections(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        self.channel.close()
         await super().shutdown(sockets)
 
     def _take_handed(self) -> None:
-        try:
-            message, fds, _flags, _address = socket.recv_fds(self.channel, 1, 1)
-        except (BlockingIOError, InterruptedError):
-            return
-        if not message and not fds:  # the parent has gone
-            self.should_exit = True
-            return
-        for fd in fds:
-            task = asyncio.get_running_loop().create_task(
-                self._serve_handed(socket.socket(fileno=fd))
-            )
-            self.handing.add(task)
-            task.add_done_callback(self.handing.discard)
+        # One byte comes with each connection: read a byte at a time, so that each read
+        # takes exactly the connection sent with its byte.
+        while True:
+            try:
+                message, fds, _flags, _address = socket.recv_fds(self.channel, 1, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not message and not fds:  # the parent has gone: finish and stop
+                asyncio.get_running_loop().remove_reader(self.channel.fileno())
+                self.should_exit = True
+                return
+            for fd in fds:
+                handed = socket.socket(fileno=fd)
+                task = asyncio.get_running_loop().create_task(self._serve_handed(handed))
+                self.handing.add(task)
+                task.add_done_callback(self.handing.discard)
 
     async def _serve_handed(self, connection: socket.socket) -> None:
         def protocol() -> asyncio.Protocol:

@@ -75,6 +75,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Whether process PID runs (a zombie waiting for its parent's successor does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
 
@@ -148,3 +156,29 @@ def health(port: int) -> int | None:
             return int(answer.status)
     except OSError:
         return None
+
+
+def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CIVICGRID_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+        "CIVICGRID_SCHEDULER_INTERVAL_SECONDS": "0",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "civicgrid", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: health(port) == 200)
+        workers = [pid for pid in children(server.pid) if "spawn_main" in cmdline(pid)]
+        assert len(workers) == 2
+        server.kill()
+        server.wait(timeout=10)
+        # No orphan keeps serving: each worker sees its parent gone and stops.
+        assert wait_until(lambda: not any(alive(pid) for pid in workers), 30)
+    finally:
+        if server.poll() is None:
+            server.kill()
