@@ -27,6 +27,7 @@ import multiprocessing
 import selectors
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
@@ -111,8 +112,11 @@ def _hand_over(listener: socket.socket, alive: list[_Worker]) -> None:
             connection, _ = listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:  # the client left before it was taken (ECONNABORTED …)
+        except ConnectionAbortedError:  # the client left before it was taken
             continue
+        except OSError:  # out of descriptors (EMFILE …): let connections close first
+            time.sleep(0.1)
+            return
         with connection:  # the worker has its own copy once sent
             worker = min(alive, key=_Worker.open_connections)
             try:
