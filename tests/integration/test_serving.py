@@ -87,21 +87,26 @@ def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
 
 
-def test_connections_are_spread_evenly_a_dead_worker_is_replaced_and_sigterm_stops_all(
-    tmp_path: Path,
-) -> None:
-    port = free_port()
+def serve_two_workers(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+    """`civicgrid serve --workers 2` on PORT, its database in TMP_PATH, no periodic jobs."""
     env = {
         **os.environ,
         "CIVICGRID_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
         "CIVICGRID_SCHEDULER_INTERVAL_SECONDS": "0",
     }
-    server = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "civicgrid", "serve", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def test_connections_are_spread_evenly_a_dead_worker_is_replaced_and_sigterm_stops_all(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    server = serve_two_workers(tmp_path, port)
     clients: dict[int, http.client.HTTPConnection] = {}  # by the client's port
     try:
         assert wait_until(lambda: listeners(port) == 1), "the parent should listen"
@@ -160,17 +165,7 @@ def health(port: int) -> int | None:
 
 def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "CIVICGRID_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
-        "CIVICGRID_SCHEDULER_INTERVAL_SECONDS": "0",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "civicgrid", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = serve_two_workers(tmp_path, port)
     try:
         assert wait_until(lambda: health(port) == 200)
         workers = [pid for pid in children(server.pid) if "spawn_main" in cmdline(pid)]
