@@ -38,7 +38,6 @@ import asyncio
 import http.client
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -51,7 +50,7 @@ from sqlalchemy.engine import make_url
 
 # The intake benchmark's way to make a fresh database, run a command and find a free port
 # (this folder is on the path when a benchmark runs as a script).
-from intake import CIVICGRID, free_port, prepare_database, run
+from intake import CIVICGRID, free_port, prepare_database, run, wait_for
 
 
 def cpu_seconds(pid: int) -> float:
@@ -83,18 +82,6 @@ def stolen_share(before: list[int], after: list[int]) -> float:
     shared virtual machine, what makes one run slower than the next."""
     spent = [b - a for a, b in zip(before, after, strict=True)]
     return spent[7] / max(sum(spent), 1)
-
-
-def wait_for(port: int, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                time.sleep(1.0)  # the other server processes come up beside the first
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start")
 
 
 async def request(
@@ -312,7 +299,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(port)
+        wait_for(port, args.workers)
         reads = asyncio.run(read_load(port, key, dataset, ids, args, server.pid))
         exports = {fmt: export(port, key, dataset, fmt) for fmt in ("csv", "parquet", "xlsx")}
     finally:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import random
@@ -79,33 +80,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(port: int, workers: int, seconds: float = 60) -> None:
-    """Until every server process listens on PORT (each has its own socket; see
-    civicgrid.serving), so that the clients' connections are spread over all of them."""
+def wait_for(port: int, workers: int, seconds: float = 90) -> None:
+    """Until every server process answers: `civicgrid serve` hands each new connection to
+    the process with the fewest open (see civicgrid.serving), so WORKERS connections held
+    open at once reach one process each, and each answers /health once it is up."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if listening_sockets(port) >= workers:
-            with socket.create_connection(("127.0.0.1", port), timeout=5):
-                return
-        time.sleep(0.2)
-    raise SystemExit("the server did not start")
-
-
-def listening_sockets(port: int) -> int:
-    """Sockets listening on PORT (Linux /proc; elsewhere: 1 once the port answers)."""
-    table = Path("/proc/net/tcp")
-    if not table.exists():
+        connections = [
+            http.client.HTTPConnection("127.0.0.1", port, timeout=seconds) for _ in range(workers)
+        ]
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return 1
+            for connection in connections:
+                connection.connect()
+            for connection in connections:
+                connection.request("GET", "/health")
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    raise OSError(f"/health answered {answer.status}")
+            return
         except OSError:
-            return 0
-    listen_state = "0A"
-    return sum(
-        1
-        for line in table.read_text().splitlines()[1:]
-        if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == listen_state
-    )
+            time.sleep(0.2)
+        finally:
+            for connection in connections:
+                connection.close()
+    raise SystemExit("the server did not start")
 
 
 def cpu_seconds(pid: int) -> float:
