@@ -544,6 +544,22 @@ def test_verify_names_a_forged_checkpoint_and_a_rewritten_node(scratch: Platform
     assert any("signature of the checkpoint of 600 entries does not verify" in p for p in problems)
 
 
+def test_verify_without_the_servers_key_says_where_it_looked_once(
+    scratch: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(scratch, 5)
+    checkpoint(scratch)
+    append(scratch, 5, start=6)
+    checkpoint(scratch)
+    monkeypatch.setenv("CIVICGRID_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.delenv("CIVICGRID_AUDIT_SIGNING_KEY", raising=False)
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", scratch.settings.database_url])
+    assert result.exit_code == 1
+    assert "2 个检查点均未使用本命令所持密钥" in result.output
+    assert str(tmp_path / "audit_log_key") in result.output
+    assert "签名验证失败" not in result.output
+
+
 def test_the_verify_command_says_what_is_wrong_and_fails(scratch: Platform) -> None:
     append(scratch, 5)
     checkpoint(scratch)

@@ -59,6 +59,7 @@ from civicgrid.audit.notes import (
     ED25519,
     Checkpoint,
     NoteError,
+    NoteSignature,
     Signer,
     Verifier,
     parse_checkpoint,
@@ -123,6 +124,8 @@ class AuditPorts:
     origin: str = "civicgrid.localhost/audit"
     # Loads (or makes, on first use) the log's signing key.
     key_source: Callable[[], Signer] | None = None
+    # Where key_source reads the key, for a message when the checkpoints carry another's.
+    key_place: str = "a key made for this process"
     witnesses: tuple[Verifier, ...] = ()
     own_records: OwnRecords = field(default_factory=NoOwnRecords)
     unit_names: UnitNames = no_unit_names
@@ -186,6 +189,11 @@ def ports_for(
     return AuditPorts(
         origin=settings.audit_origin,
         key_source=key_source,
+        key_place=(
+            "CIVICGRID_AUDIT_SIGNING_KEY"
+            if given
+            else str(settings.instance_dir.absolute() / KEY_FILE)
+        ),
         witnesses=tuple(witnesses),
         own_records=own_records or NoOwnRecords(),
         unit_names=unit_names,
@@ -773,6 +781,20 @@ def _check_roots(
     log_key = ports.log_verifier()
     agreed = 0
     ordered = sorted(checkpoints, key=lambda c: (c.size, c.id))
+    # Not one checkpoint signed with the key this process holds: most likely the command
+    # did not find the server's key (another instance folder), so say that once rather
+    # than calling every checkpoint forged.
+    others_key = bool(ordered) and not any(
+        log_key.signed(s) for s in _signatures(c.note for c in ordered)
+    )
+    if others_key:
+        found.add(
+            N_("audit_verify_not_this_key"),
+            None,
+            count=len(ordered),
+            vkey=log_key.vkey,
+            place=ports.key_place,
+        )
     for first in range(0, len(ordered), 200):
         batch = ordered[first : first + 200]
         roots = root_at(sorted({c.size for c in batch if c.size <= tree.size}))
@@ -784,7 +806,9 @@ def _check_roots(
                 found.add(N_("audit_verify_checkpoint_unreadable"), None, size=stored.size)
                 continue
             mine = [s for s in note.signatures if log_key.signed(s)]
-            if not mine or not all(log_key.verifies(note.text, s) for s in mine):
+            if not others_key and (
+                not mine or not all(log_key.verifies(note.text, s) for s in mine)
+            ):
                 found.add(N_("audit_verify_checkpoint_signature"), None, size=stored.size)
             if (checkpoint.size, checkpoint.root, checkpoint.origin) != (
                 stored.size,
@@ -809,6 +833,15 @@ def _check_roots(
                 )
             else:
                 agreed = max(agreed, checkpoint.size)
+
+
+def _signatures(notes: Iterable[str]) -> Iterator[NoteSignature]:
+    """Every signature line of the NOTES that can be read."""
+    for text in notes:
+        try:
+            yield from parse_note(text).signatures
+        except NoteError:
+            continue
 
 
 def _check_cosignatures(
