@@ -45,6 +45,13 @@ CHANNELS = [
     (Channel.OPEN311, 7),
     (Channel.SENSOR, 3),
 ]
+# How each street works, so the assessment has differences to rank: how much its grid
+# workers find on patrol (the weight of the grid-worker channel, beside the others above)
+# and the chance that one of its cases' steps runs past its time limit. Streets take the
+# habits in turn, by code.
+STREET_HABITS = [(90, 0.01), (60, 0.03), (40, 0.05), (70, 0.02), (25, 0.09), (50, 0.04)]
+LATE_SHARE = 1.3
+ON_TIME_SHARES = [0.1, 0.3, 0.4, 0.5, 0.7, 0.9, 0.95]
 # Where each case's story stops (weights); the rest of the story is played up to there.
 ENDINGS = [
     (Status.CLOSED, 52),
@@ -148,14 +155,19 @@ def play_demo_cases(
         planned.append((category, grid, start + (now - start) * ((number + rng.random()) / usual)))
     if extra:
         planned = sorted([*planned, *extra], key=lambda item: item[2])
+    habits = _street_habits(grids)
     for number, (category, grid, created) in enumerate(planned):
-        channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
+        patrol, late = habits[_street_of(grid)]
+        weights = [patrol if c is Channel.GRID_WORKER else w for c, w in CHANNELS]
+        channel = rng.choices([c for c, _ in CHANNELS], weights)[0]
         endings = SETTLED_ENDINGS if now - created > SETTLED_AFTER else ENDINGS
         ending = rng.choices([s for s, _ in endings], [w for _, w in endings])[0]
         case, reporter_actor = _new_case(
             cases, ports, routing, category, grid, channel, created, rng, faker, workers, cast
         )
-        _play(cases, ports, routing, case, ending, rng, cast, reporter_actor, now, open_recent)
+        _play(
+            cases, ports, routing, case, ending, rng, late, cast, reporter_actor, now, open_recent
+        )
         tally[case.status] = tally.get(case.status, 0) + 1
         if case.is_open:
             open_recent.append(case)
@@ -168,6 +180,15 @@ def play_demo_cases(
     Outbox(uow.session).mark_all_sent(CASE_KIND)
     uow.commit()
     return tally
+
+
+def _street_of(grid: Area) -> str:
+    return "/".join(grid.path.split("/")[:4]) + "/"
+
+
+def _street_habits(grids: list[Area]) -> dict[str, tuple[int, float]]:
+    streets = sorted({_street_of(grid) for grid in grids})
+    return {street: STREET_HABITS[n % len(STREET_HABITS)] for n, street in enumerate(streets)}
 
 
 def demo_hot_spots(
@@ -185,7 +206,7 @@ def demo_hot_spots(
     noise = routing.categories.get("EP01", leaves[0])
     vending = routing.categories.get("SO01", leaves[-1])
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    street = "/".join(grids[0].path.split("/")[:4]) + "/"
+    street = _street_of(grids[0])
     ours = [g for g in grids if g.path.startswith(street)]
     surge_grid = ours[len(ours) // 4]
     planned = [(noise, surge_grid, today + (now - today) * (i + 0.5) / 12) for i in range(12)]
@@ -267,12 +288,14 @@ def _play(
     case: Case,
     ending: Status,
     rng: random.Random,
+    late: float,
     cast: Cast,
     reporter: Actor,
     now: datetime,
     open_recent: list[Case],
 ) -> None:
-    """Take the case through its lifecycle up to ENDING, never past the present."""
+    """Take the case through its lifecycle up to ENDING, never past the present; each
+    step runs past its time limit with the chance LATE."""
     clock = case.created_at
 
     def step(command: Command, actor: Actor, share: float | None = None) -> bool:
@@ -280,12 +303,9 @@ def _play(
         hours = 0.5
         if case.deadline_at is not None and case.step_started_at is not None:
             allowed = (case.deadline_at - case.step_started_at).total_seconds() / 3600
-            # Most steps finish in time; about one in eight runs late.
-            hours = allowed * (
-                share
-                if share is not None
-                else rng.choice([0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 1.3, 0.4])
-            )
+            if share is None:
+                share = LATE_SHARE if rng.random() < late else rng.choice(ON_TIME_SHARES)
+            hours = allowed * share
         moment = clock + timedelta(hours=max(hours, 0.05))
         if moment >= now:
             return False
