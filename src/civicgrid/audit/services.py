@@ -59,7 +59,6 @@ from civicgrid.audit.notes import (
     ED25519,
     Checkpoint,
     NoteError,
-    NoteSignature,
     Signer,
     Verifier,
     parse_checkpoint,
@@ -781,20 +780,8 @@ def _check_roots(
     log_key = ports.log_verifier()
     agreed = 0
     ordered = sorted(checkpoints, key=lambda c: (c.size, c.id))
-    # Not one checkpoint signed with the key this process holds: most likely the command
-    # did not find the server's key (another instance folder), so say that once rather
-    # than calling every checkpoint forged.
-    others_key = bool(ordered) and not any(
-        log_key.signed(s) for s in _signatures(c.note for c in ordered)
-    )
-    if others_key:
-        found.add(
-            N_("audit_verify_not_this_key"),
-            None,
-            count=len(ordered),
-            vkey=log_key.vkey,
-            place=ports.key_place,
-        )
+    unsigned: list[int] = []  # sizes of the checkpoints without a good signature of the key
+    signed_with_key = False
     for first in range(0, len(ordered), 200):
         batch = ordered[first : first + 200]
         roots = root_at(sorted({c.size for c in batch if c.size <= tree.size}))
@@ -806,10 +793,9 @@ def _check_roots(
                 found.add(N_("audit_verify_checkpoint_unreadable"), None, size=stored.size)
                 continue
             mine = [s for s in note.signatures if log_key.signed(s)]
-            if not others_key and (
-                not mine or not all(log_key.verifies(note.text, s) for s in mine)
-            ):
-                found.add(N_("audit_verify_checkpoint_signature"), None, size=stored.size)
+            signed_with_key = signed_with_key or bool(mine)
+            if not mine or not all(log_key.verifies(note.text, s) for s in mine):
+                unsigned.append(stored.size)
             if (checkpoint.size, checkpoint.root, checkpoint.origin) != (
                 stored.size,
                 stored.root,
@@ -833,15 +819,20 @@ def _check_roots(
                 )
             else:
                 agreed = max(agreed, checkpoint.size)
-
-
-def _signatures(notes: Iterable[str]) -> Iterator[NoteSignature]:
-    """Every signature line of the NOTES that can be read."""
-    for text in notes:
-        try:
-            yield from parse_note(text).signatures
-        except NoteError:
-            continue
+    # Not one checkpoint signed with the key this process holds: most likely the command
+    # did not find the server's key (another instance folder), so say that once rather
+    # than calling every checkpoint forged.
+    if ordered and not signed_with_key:
+        found.add(
+            N_("audit_verify_not_this_key"),
+            None,
+            count=len(ordered),
+            vkey=log_key.vkey,
+            place=ports.key_place,
+        )
+        return
+    for size in unsigned:
+        found.add(N_("audit_verify_checkpoint_signature"), None, size=size)
 
 
 def _check_cosignatures(
